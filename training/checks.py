@@ -1,0 +1,77 @@
+"""Config checks that run before anything is built, so a bad run fails in a second, not after
+an hour, with a message that names the offending key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from artem_server.models.card import InvalidName, validate_name
+from artem_server.models.generator import Generator
+
+from .errors import ConfigError
+from .style_images import BUILTIN_PREFIX, BUILTINS
+from .vgg import TAPS, hub_weights_path
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
+    _check_style(cfg.style)
+    _check_loss(cfg.loss)
+    _check_trainer(cfg.trainer)
+    _check_export(cfg.export)
+
+
+def _check_style(style: DictConfig) -> None:
+    spec = str(style.image)
+    if spec.startswith(BUILTIN_PREFIX):
+        if spec[len(BUILTIN_PREFIX):] not in BUILTINS:
+            raise ConfigError("style.image", f"no built-in style image {spec!r}; known: "
+                                             f"{', '.join(BUILTIN_PREFIX + b for b in BUILTINS)}")
+    elif not Path(spec).is_file():
+        raise ConfigError("style.image", f"style image file {spec!r} does not exist")
+    if style.size is not None and int(style.size) < 16:
+        raise ConfigError("style.size", f"{style.size} is too small (at least 16, or null)")
+
+
+def _check_loss(loss: DictConfig) -> None:
+    for key, taps in (("loss.content_layer", [loss.content_layer]), ("loss.style_layers", list(loss.style_layers))):
+        unknown = [t for t in taps if t not in TAPS]
+        if unknown or not taps:
+            raise ConfigError(key, f"unknown or no VGG-16 taps {unknown}; known: {list(TAPS)}")
+    if loss.weights is not None and not Path(loss.weights).is_file():
+        raise ConfigError("loss.weights", f"VGG-16 weights file {loss.weights!r} does not exist")
+    if loss.weights is None and not loss.random_fallback.enabled and not hub_weights_path().is_file():
+        raise ConfigError("loss.weights", f"no VGG-16 ImageNet weights at {hub_weights_path()} and "
+                                          "loss.random_fallback.enabled is false")
+
+
+def _check_trainer(t: DictConfig) -> None:
+    if t.device not in DEVICES:
+        raise ConfigError("trainer.device", f"{t.device!r} is not one of {', '.join(DEVICES)}")
+    if t.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device", "cuda was asked for but torch sees no CUDA device")
+    for key in ("steps", "batch_size", "image_size", "log_every", "sample_size"):
+        if int(t[key]) < 1:
+            raise ConfigError(f"trainer.{key}", f"must be a positive integer, got {t[key]}")
+    for key in ("image_size", "sample_size"):
+        if int(t[key]) % Generator.size_multiple:
+            raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}")
+    if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
+        raise ConfigError("trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}")
+    if float(t.max_zoom) < 1.0:
+        raise ConfigError("trainer.max_zoom", f"must be at least 1.0, got {t.max_zoom}")
+
+
+def _check_export(e: DictConfig) -> None:
+    try:
+        validate_name(e.name, "export.name")
+    except InvalidName as err:
+        raise ConfigError("export.name", str(err)) from None
+    if (Path(e.models_dir) / e.name).exists() and not e.overwrite:
+        raise ConfigError("export.overwrite", f"{Path(e.models_dir) / e.name} already exists; "
+                                              "set export.overwrite=true to replace it")

@@ -1,0 +1,49 @@
+"""What a run leaves behind: the models-directory entry the server picks up, and a sample grid
+in the run folder for a person to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from artem_server.models.card import ModelCard
+from artem_server.models.generator import Generator
+from artem_server.models.store import Entry, write_entry
+from artem_server.models.thumbnail import render_thumbnail
+
+from .data import to_batch
+
+LICENSE_NOTE = ("BSD-3-Clause, like ArtEm. Made by artem-train from its own generated style image "
+                "and the content images named in the notes (check their licences before shipping "
+                "a model trained on a folder you supplied).")
+
+
+def export_entry(generator: Generator, models_dir: Path, name: str, display_name: str,
+                 made_by: dict[str, Any], notes: str, source: str, *, fp16: bool,
+                 overwrite: bool) -> Entry:
+    """Write `generator` (moved to CPU, eval mode) as a `generator` entry with a thumbnail."""
+    net = generator.cpu().eval()
+    card = ModelCard(name=name, kind="generator", display_name=display_name,
+                     architecture=net.config.to_dict(), source=source, made_by=made_by,
+                     license=LICENSE_NOTE, notes=notes)
+    return write_entry(Path(models_dir), card, net.state_dict(), render_thumbnail(net),
+                       half=fp16, overwrite=overwrite)
+
+
+def sample_grid(generator: Generator, contents: Sequence[np.ndarray], style: np.ndarray) -> Image.Image:
+    """Top row: the style image, then each content square; bottom row: blank, then each one
+    stylized. `contents`: (S, S, 3) uint8 RGB squares; `style`: any (H, W, 3) uint8 RGB."""
+    size = contents[0].shape[0]
+    device = next(generator.parameters()).device
+    with torch.inference_mode():
+        out = generator.eval()(to_batch(contents).to(device)).clamp(0, 255).round().byte()
+    stylized = list(out.permute(0, 2, 3, 1).cpu().numpy())
+    style_sq = np.asarray(Image.fromarray(style).resize((size, size), Image.Resampling.BICUBIC))
+    blank = np.full_like(style_sq, 255)
+    top = np.concatenate([style_sq, *contents], axis=1)
+    bottom = np.concatenate([blank, *stylized], axis=1)
+    return Image.fromarray(np.concatenate([top, bottom], axis=0))

@@ -1,0 +1,157 @@
+"""`train(cfg)`: one style's generator, from a composed config to a models-directory entry.
+
+It takes a resolved config (paths included) and needs nothing of Hydra's runtime, so tests and
+notebooks call it directly; `app.py` is only the command-line wrapper. Recipe: Adam on the
+perceptual loss of `losses.py` over random crops of the content images (pytorch/examples
+fast_neural_style, shared/reference/peer-models.md section 1.5).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from artem_server.models.generator import Generator
+from artem_server.models.store import Entry
+
+from .checks import check_config
+from .data import CropSampler, center_square, to_batch
+from .errors import ConfigError
+from .export import export_entry, sample_grid
+from .losses import PerceptualLoss
+from .style_images import load_style_image
+from .vgg import build_vgg16
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: metrics plus everything it built and wrote."""
+
+    metrics: dict[str, float]
+    generator: Generator
+    entry: Entry
+    run_dir: Path
+    sample_grid: Path
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def resolve(cfg: DictConfig) -> DictConfig:
+    """A fully resolved copy; a missing `???` value raises naming its key."""
+    return OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_data(cfg: DictConfig) -> Any:
+    """Instantiate the `data` group's `_target_`. Hydra wraps every error in an
+    InstantiationException; ours are re-raised bare so the message starts with the key."""
+    try:
+        return instantiate(cfg.data)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise
+
+
+def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torch.optim.Optimizer) -> None:
+    """Plain tensors and numbers only, so `torch.load(weights_only=True)` reads it back."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"step": step, "generator": generator.state_dict(),
+                "optimizer": optimizer.state_dict()}, path)
+
+
+def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
+    """Train, sample and export one style. `command` is recorded in the card (the CLI line)."""
+    cfg = resolve(cfg)
+    check_config(cfg)
+    t = cfg.trainer
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if t.threads:
+        torch.set_num_threads(int(t.threads))
+    torch.manual_seed(int(t.seed))
+    device = pick_device(t.device)
+
+    source = build_data(cfg)
+    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed))
+    style_img = load_style_image(str(cfg.style.image), cfg.style.size, int(cfg.style.seed))
+    vgg, vgg_described, pretrained = build_vgg16(cfg.loss.weights, int(cfg.loss.random_fallback.seed),
+                                                 bool(cfg.loss.random_fallback.enabled))
+    weights = cfg.loss if pretrained else cfg.loss.random_fallback
+    loss_fn = PerceptualLoss(vgg.to(device), to_batch([style_img]).to(device), cfg.loss.content_layer,
+                             cfg.loss.style_layers, float(weights.content_weight), float(weights.style_weight))
+    generator = instantiate_generator(cfg).to(device)
+    optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
+    log.info("generator %s (%d params) on %s; content: %s; loss net: %s; weights content %g style %g",
+             generator.config, sum(p.numel() for p in generator.parameters()), device,
+             source.description, vgg_described, weights.content_weight, weights.style_weight)
+
+    checkpoints: list[Path] = []
+    window = {"content": 0.0, "style": 0.0, "n": 0}
+    last = {"content": float("nan"), "style": float("nan")}
+    start = time.perf_counter()
+    bar = tqdm(range(1, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0)
+    for step in bar:
+        x = sampler.next().to(device)
+        content, style = loss_fn(generator(x), x)
+        optimizer.zero_grad(set_to_none=True)
+        (content + style).backward()
+        optimizer.step()
+
+        window["content"] += content.item()
+        window["style"] += style.item()
+        window["n"] += 1
+        rate = step * int(t.batch_size) / (time.perf_counter() - start)
+        bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}")
+        if step % int(t.log_every) == 0 or step == int(t.steps):
+            last = {k: window[k] / window["n"] for k in ("content", "style")}
+            window = {"content": 0.0, "style": 0.0, "n": 0}
+            log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step,
+                     last["content"], last["style"], last["content"] + last["style"], rate)
+        if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
+            checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
+            save_checkpoint(checkpoints[-1], step, generator, optimizer)
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
+    grid_path = run_dir / "samples.png"
+    sample_grid(generator, samples, style_img).save(grid_path)
+
+    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1),
+               "images_per_s": round(int(t.steps) * int(t.batch_size) / seconds, 3),
+               "content_loss": last["content"], "style_loss": last["style"],
+               "loss": last["content"] + last["style"]}
+    notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
+             f"{cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size}). Trained {t.steps} steps, "
+             f"batch {t.batch_size}, {t.image_size}px crops, on {device} "
+             f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
+             f"content loss {last['content']:.4g}, style loss {last['style']:.4g} "
+             f"(weights content {weights.content_weight:g}, style {weights.style_weight:g}).")
+    made_by = {"command": command or "artem_training.train.train(cfg)",
+               "config": OmegaConf.to_container(cfg), "metrics": metrics}
+    entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
+                         cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
+                         fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite))
+    log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
+    return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)
+
+
+def instantiate_generator(cfg: DictConfig) -> Generator:
+    """The `model` group's `_target_` builds the GeneratorConfig; the net is built from it."""
+    return Generator(instantiate(cfg.model))
