@@ -10,7 +10,10 @@ from pathlib import Path
 
 import torch
 
+from .card import ModelCard, validate_name
 from .generator import Generator, GeneratorConfig
+from .store import Entry, write_entry
+from .thumbnail import render_thumbnail
 
 
 class CheckpointError(ValueError):
@@ -75,3 +78,21 @@ def generator_from_state_dict(sd: dict[str, torch.Tensor]) -> tuple[Generator, l
         raise CheckpointError("not a TransformerNet state dict: " + "; ".join(parts))
     net.load_state_dict({k: v.float() for k, v in sd.items()})
     return net.eval(), dropped
+
+
+def import_generator(path: Path, name: str, models_dir: Path, *, license: str = "",
+                     overwrite: bool = False) -> tuple[Entry, list[str]]:
+    """Store a pytorch/examples `.pth`/`.model` file as a models-directory entry.
+
+    Returns the entry and the legacy keys that were dropped."""
+    path = Path(path)
+    validate_name(name)
+    net, dropped = generator_from_state_dict(read_state_dict(path))
+    card = ModelCard(
+        name=name, kind="generator", architecture=net.config.to_dict(),
+        source=f"imported from {path.name}", license=license or "unknown: as published with the source file",
+        made_by={"command": f"artem models import {path.name} --name {name}",
+                 "legacy_keys_dropped": len(dropped)},
+        notes="pytorch/examples fast_neural_style TransformerNet")
+    entry = write_entry(models_dir, card, net.state_dict(), render_thumbnail(net), overwrite=overwrite)
+    return entry, dropped

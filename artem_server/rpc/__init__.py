@@ -1,0 +1,6 @@
+"""Generated gRPC code (scripts/gen_proto.py); imported only by the service, transport and clients."""
+
+from .artem.v1 import stylizer_pb2 as pb
+from .artem.v1 import stylizer_pb2_grpc as pb_grpc
+
+__all__ = ["pb", "pb_grpc"]

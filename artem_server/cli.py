@@ -1,0 +1,177 @@
+"""The `artem` command: serve, styles, models, stylize, client.
+
+Each subcommand parses its options here and calls one function elsewhere; a user error prints
+one line naming the option and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_MODELS_DIR = Path("models")
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 256x256") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return w, h
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .frames import FrameLimits
+    from .server import ServerConfig, serve
+
+    limits = FrameLimits(max_frame_bytes=args.max_frame_bytes)
+    config = ServerConfig(host=args.host, port=args.port, models_dir=args.models_dir,
+                          device=args.device, limits=limits)
+    asyncio.run(serve(config))
+
+
+def cmd_styles_list(args: argparse.Namespace) -> None:
+    if args.server:
+        from artem_client import StylizerClient
+
+        with StylizerClient(args.server) as client:
+            rows = [(s.id, s.kind, s.display_name, s.metadata.get("source", "")) for s in client.list_styles()]
+    else:
+        from .registry import Registry
+
+        registry = Registry(args.models_dir)
+        rows = [(s.id, s.card.kind, s.card.display_name, s.card.source) for s in registry.styles()]
+    width = max(len(r[0]) for r in rows)
+    for style_id, kind, name, source in rows:
+        print(f"{style_id:<{width}}  {kind:<9}  {name}  ({source})" if source else f"{style_id:<{width}}  {kind:<9}  {name}")
+
+
+def cmd_models_import(args: argparse.Namespace) -> None:
+    from .models.importers import import_generator
+
+    if len(args.paths) != 1:
+        raise UsageError(f"models import: got {len(args.paths)} files; a generator checkpoint is one .pth/.model file")
+    entry, dropped = import_generator(args.paths[0], args.name, args.models_dir, license=args.license,
+                                      overwrite=args.force)
+    note = f" (dropped {len(dropped)} legacy InstanceNorm running-stat keys)" if dropped else ""
+    print(f"imported {args.paths[0]} as style {entry.name!r} ({entry.card.kind}) into {entry.path}{note}")
+
+
+def cmd_stylize(args: argparse.Namespace) -> None:
+    from .local import stylize_paths
+    from .pipeline import Pipeline
+    from .registry import Registry
+    from .server import resolve_device
+
+    if not 0.0 <= args.strength <= 1.0:
+        raise UsageError(f"--strength {args.strength}: expected a number in [0, 1]")
+    style = Registry(args.models_dir).get(args.style, "--style")
+    pipeline = Pipeline(resolve_device(args.device))
+    for dst in stylize_paths(pipeline, style, args.inputs, args.output, args.strength):
+        print(dst)
+
+
+def cmd_client(args: argparse.Namespace) -> None:
+    from artem_client.run import run_client
+
+    run_client(server=args.server, style=args.style, source=args.source, frames=args.frames,
+               size=args.size, stereo=args.stereo, out=args.out, strength=args.strength,
+               pixel_format=args.format, max_in_flight=args.max_in_flight)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="artem", description="ArtEm: real-time style transfer for VR frames.")
+    p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def models_dir(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                        help="the models directory (default ./models)")
+
+    def device(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+
+    s = sub.add_parser("serve", help="run the gRPC server")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one)")
+    models_dir(s)
+    device(s)
+    s.add_argument("--max-frame-bytes", type=int, default=2 * 2064 * 2208 * 4,
+                   help="largest frame, all views together (default: a Quest 3 stereo RGBA8 frame)")
+    s.set_defaults(func=cmd_serve)
+
+    styles = sub.add_parser("styles", help="styles a server or models directory offers").add_subparsers(
+        dest="styles_command", required=True)
+    s = styles.add_parser("list", help="list styles")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                     help="list this models directory's styles (default ./models)")
+    src.add_argument("--server", help="HOST:PORT: list a running server's styles instead")
+    s.set_defaults(func=cmd_styles_list)
+
+    models = sub.add_parser("models", help="manage the models directory").add_subparsers(
+        dest="models_command", required=True)
+    s = models.add_parser("import", help="import a published checkpoint as a style")
+    s.add_argument("paths", nargs="+", type=Path, help="checkpoint file(s): a fast_neural_style .pth/.model")
+    s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
+    s.add_argument("--license", default="", help="licence note to record in the model card")
+    s.add_argument("--force", action="store_true", help="replace an existing style of that name")
+    models_dir(s)
+    s.set_defaults(func=cmd_models_import)
+
+    s = sub.add_parser("stylize", help="stylize images or videos locally, without a server")
+    s.add_argument("inputs", nargs="+", type=Path, help="PNG/JPEG images or video files")
+    s.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    s.add_argument("--style", required=True, help="style id (see `artem styles list`)")
+    s.add_argument("--strength", type=float, default=1.0, help="0..1, how much style (default 1)")
+    models_dir(s)
+    device(s)
+    s.set_defaults(func=cmd_stylize)
+
+    s = sub.add_parser("client", help="stream frames to a server and measure it")
+    s.add_argument("--server", default="127.0.0.1:50051", help="HOST:PORT (default 127.0.0.1:50051)")
+    s.add_argument("--style", required=True, help="style id")
+    s.add_argument("--source", default="synthetic",
+                   help="an image, a folder of images, a video, or 'synthetic' (default): a pan over "
+                        "scikit-image's photographs")
+    s.add_argument("--frames", type=int, default=None, help="frames to send (default 60 for synthetic)")
+    s.add_argument("--size", type=_size, default=None, help="WxH frame size (default 256x256 for synthetic)")
+    s.add_argument("--stereo", action="store_true", help="send two views (left and right eye) per frame")
+    s.add_argument("--out", type=Path, default=None, help="folder to save the returned frames as PNG")
+    s.add_argument("--strength", type=float, default=None, help="0..1, how much style (default 1)")
+    s.add_argument("--format", default="rgba8", choices=["rgba8", "bgra8", "rgb8"], help="pixel format (default rgba8)")
+    s.add_argument("--max-in-flight", type=int, default=1,
+                   help="frames sent before their reply (default 1: latency; more: throughput, may drop)")
+    s.set_defaults(func=cmd_client)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .errors import ArtemError
+    from .models.card import InvalidName
+    from .models.importers import CheckpointError
+    from .models.store import EntryExists
+
+    try:
+        args.func(args)
+    except (UsageError, ArtemError, InvalidName, CheckpointError, EntryExists, FileNotFoundError, ValueError) as e:
+        print(f"artem {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Frames as the server sees them: pixel formats, limits, and zero-copy views of client bytes.
+
+A view's pixels arrive as `height` rows of `row_stride` bytes; we view them as an
+(H, W, C) uint8 numpy array over the same buffer (no copy), after checking every field.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidArgument, ResourceExhausted
+
+
+class PixelFormat(enum.Enum):
+    # value: (wire enum number, bytes per pixel, index of R, G, B in a pixel, index of alpha)
+    RGBA8 = (1, 4, (0, 1, 2), 3)
+    BGRA8 = (2, 4, (2, 1, 0), 3)
+    RGB8 = (3, 3, (0, 1, 2), None)
+
+    @property
+    def wire(self) -> int:
+        return self.value[0]
+
+    @property
+    def bpp(self) -> int:
+        return self.value[1]
+
+    @property
+    def rgb_order(self) -> tuple[int, int, int]:
+        return self.value[2]
+
+    @property
+    def alpha_index(self) -> int | None:
+        return self.value[3]
+
+    @classmethod
+    def from_wire(cls, number: int, field: str) -> "PixelFormat":
+        for f in cls:
+            if f.wire == number:
+                return f
+        raise InvalidArgument(f"{field} = {number} is not a known pixel format: expected one of "
+                              + ", ".join(f"{f.wire} ({f.name})" for f in cls))
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    """What one frame may be. The default admits a Quest 3 stereo frame (2 x 2064x2208 RGBA8)."""
+
+    max_frame_bytes: int = 2 * 2064 * 2208 * 4
+    max_dimension: int = 8192
+    max_views: int = 2
+
+    def transport_message_bytes(self) -> int:
+        """gRPC message-size limit: one maximal frame plus room for the protobuf framing, so a
+        frame just over the limit still arrives and gets our own, clearer refusal."""
+        return self.max_frame_bytes + max(self.max_frame_bytes // 8, 1 << 20)
+
+
+@dataclass(frozen=True)
+class View:
+    """One image of a frame: `pixels` is (H, W, bpp) uint8, possibly a strided view of the
+    client's buffer (read-only); `linear` says its colour space is linear rather than sRGB."""
+
+    pixels: np.ndarray
+    format: PixelFormat
+    linear: bool
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+def view_pixels(buffer: bytes | memoryview, width: int, height: int, fmt: PixelFormat,
+                row_stride: int, field: str, limits: FrameLimits) -> np.ndarray:
+    """Check a view's geometry against its bytes and return an (H, W, bpp) view of them."""
+    for name, value in (("width", width), ("height", height)):
+        if value <= 0:
+            raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
+        if value > limits.max_dimension:
+            raise ResourceExhausted(f"{field}.{name} = {value} exceeds this server's limit of "
+                                    f"{limits.max_dimension} pixels")
+    packed = width * fmt.bpp
+    stride = row_stride or packed
+    if stride < packed:
+        raise InvalidArgument(f"{field}.row_stride = {row_stride}: expected 0 (packed) or at least "
+                              f"width * {fmt.bpp} = {packed} bytes for {fmt.name}")
+    size = len(buffer)
+    # The last row may stop at its last pixel: engines' readback buffers often do.
+    least, full = stride * (height - 1) + packed, stride * height
+    if size not in (least, full):
+        expected = f"{full}" if least == full else f"{least} or {full}"
+        raise InvalidArgument(
+            f"{field}.data has {size} bytes: expected {expected} for {width}x{height} {fmt.name} "
+            f"with row_stride {stride}")
+    flat = np.frombuffer(buffer, dtype=np.uint8)
+    return np.lib.stride_tricks.as_strided(flat, shape=(height, width, fmt.bpp),
+                                           strides=(stride, fmt.bpp, 1), writeable=False)

@@ -1,0 +1,179 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PixelFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PIXEL_FORMAT_UNSPECIFIED: _ClassVar[PixelFormat]
+    PIXEL_FORMAT_RGBA8: _ClassVar[PixelFormat]
+    PIXEL_FORMAT_BGRA8: _ClassVar[PixelFormat]
+    PIXEL_FORMAT_RGB8: _ClassVar[PixelFormat]
+
+class ColorSpace(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COLOR_SPACE_UNSPECIFIED: _ClassVar[ColorSpace]
+    COLOR_SPACE_SRGB: _ClassVar[ColorSpace]
+    COLOR_SPACE_LINEAR: _ClassVar[ColorSpace]
+PIXEL_FORMAT_UNSPECIFIED: PixelFormat
+PIXEL_FORMAT_RGBA8: PixelFormat
+PIXEL_FORMAT_BGRA8: PixelFormat
+PIXEL_FORMAT_RGB8: PixelFormat
+COLOR_SPACE_UNSPECIFIED: ColorSpace
+COLOR_SPACE_SRGB: ColorSpace
+COLOR_SPACE_LINEAR: ColorSpace
+
+class View(_message.Message):
+    __slots__ = ("width", "height", "format", "color_space", "row_stride", "data")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    COLOR_SPACE_FIELD_NUMBER: _ClassVar[int]
+    ROW_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    format: PixelFormat
+    color_space: ColorSpace
+    row_stride: int
+    data: bytes
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., format: _Optional[_Union[PixelFormat, str]] = ..., color_space: _Optional[_Union[ColorSpace, str]] = ..., row_stride: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Frame(_message.Message):
+    __slots__ = ("id", "capture_time_us", "views")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    capture_time_us: int
+    views: _containers.RepeatedCompositeFieldContainer[View]
+    def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ...) -> None: ...
+
+class SessionConfig(_message.Message):
+    __slots__ = ("style", "strength")
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    style: str
+    strength: float
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ...) -> None: ...
+
+class StylizeRequest(_message.Message):
+    __slots__ = ("config", "frame")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    config: SessionConfig
+    frame: Frame
+    def __init__(self, config: _Optional[_Union[SessionConfig, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ...) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class Timings(_message.Message):
+    __slots__ = ("queue_ms", "convert_ms", "model_ms", "total_ms")
+    QUEUE_MS_FIELD_NUMBER: _ClassVar[int]
+    CONVERT_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_MS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    queue_ms: float
+    convert_ms: float
+    model_ms: float
+    total_ms: float
+    def __init__(self, queue_ms: _Optional[float] = ..., convert_ms: _Optional[float] = ..., model_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
+
+class StylizedFrame(_message.Message):
+    __slots__ = ("id", "capture_time_us", "views", "timings", "dropped_frames", "style")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    capture_time_us: int
+    views: _containers.RepeatedCompositeFieldContainer[View]
+    timings: Timings
+    dropped_frames: int
+    style: str
+    def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., dropped_frames: _Optional[int] = ..., style: _Optional[str] = ...) -> None: ...
+
+class SessionState(_message.Message):
+    __slots__ = ("style", "strength", "kind")
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    style: str
+    strength: float
+    kind: str
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class StylizeReply(_message.Message):
+    __slots__ = ("frame", "session", "error")
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    frame: StylizedFrame
+    session: SessionState
+    error: Status
+    def __init__(self, frame: _Optional[_Union[StylizedFrame, _Mapping]] = ..., session: _Optional[_Union[SessionState, _Mapping]] = ..., error: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+
+class ListStylesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StyleInfo(_message.Message):
+    __slots__ = ("id", "kind", "display_name", "thumbnail_png", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_PNG_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: str
+    display_name: str
+    thumbnail_png: bytes
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., display_name: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ListStylesReply(_message.Message):
+    __slots__ = ("styles",)
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    styles: _containers.RepeatedCompositeFieldContainer[StyleInfo]
+    def __init__(self, styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ...) -> None: ...
+
+class GetServerInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServerInfo(_message.Message):
+    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    PIXEL_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    device: str
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    pixel_formats: _containers.RepeatedScalarFieldContainer[PixelFormat]
+    max_frame_bytes: int
+    max_views: int
+    max_dimension: int
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ...) -> None: ...
