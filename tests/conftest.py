@@ -31,7 +31,8 @@ def random_generator(seed: int, config: GeneratorConfig = GeneratorConfig(width=
             if isinstance(m, torch.nn.InstanceNorm2d):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
-        net.deconv3.conv2d.bias.fill_(128.0)  # output around mid-grey like a trained net
+        net.deconv3.conv2d.weight.mul_(40.0)  # spread the output over 0..255 like a trained net
+        net.deconv3.conv2d.bias.fill_(128.0)
     return net.eval()
 
 
