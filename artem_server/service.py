@@ -109,10 +109,8 @@ class Engine:
             started = time.perf_counter()
             times = StageTimes()
             s = pending.settings
-            model = s.style.model
             outputs = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.pipeline.run, model, pending.views, s.strength, times)
-        done = time.perf_counter()
+                self.executor, self.pipeline.run, s.style.model, pending.views, s.strength, times)
         return pb.StylizedFrame(
             id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.style.id,
             views=[encode_view(o, v) for o, v in zip(outputs, pending.views)],
