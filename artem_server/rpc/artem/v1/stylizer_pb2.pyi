@@ -28,20 +28,44 @@ COLOR_SPACE_SRGB: ColorSpace
 COLOR_SPACE_LINEAR: ColorSpace
 
 class View(_message.Message):
-    __slots__ = ("width", "height", "format", "color_space", "row_stride", "data")
+    __slots__ = ("width", "height", "format", "color_space", "row_stride", "data", "shm", "jpeg")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     COLOR_SPACE_FIELD_NUMBER: _ClassVar[int]
     ROW_STRIDE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    SHM_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     format: PixelFormat
     color_space: ColorSpace
     row_stride: int
     data: bytes
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., format: _Optional[_Union[PixelFormat, str]] = ..., color_space: _Optional[_Union[ColorSpace, str]] = ..., row_stride: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    shm: ShmPixels
+    jpeg: bytes
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., format: _Optional[_Union[PixelFormat, str]] = ..., color_space: _Optional[_Union[ColorSpace, str]] = ..., row_stride: _Optional[int] = ..., data: _Optional[bytes] = ..., shm: _Optional[_Union[ShmPixels, _Mapping]] = ..., jpeg: _Optional[bytes] = ...) -> None: ...
+
+class ShmPixels(_message.Message):
+    __slots__ = ("slot", "offset")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    offset: int
+    def __init__(self, slot: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class SharedMemoryRegion(_message.Message):
+    __slots__ = ("name", "size", "slot_count", "slot_size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SLOT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SLOT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    slot_count: int
+    slot_size: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., slot_count: _Optional[int] = ..., slot_size: _Optional[int] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("id", "capture_time_us", "views")
@@ -54,12 +78,16 @@ class Frame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ...) -> None: ...
 
 class SessionConfig(_message.Message):
-    __slots__ = ("style", "strength")
+    __slots__ = ("style", "strength", "shared_memory", "jpeg_quality")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ...) -> None: ...
+    shared_memory: SharedMemoryRegion
+    jpeg_quality: int
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., shared_memory: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
     __slots__ = ("config", "frame")
@@ -78,16 +106,18 @@ class Status(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("queue_ms", "convert_ms", "model_ms", "total_ms")
+    __slots__ = ("queue_ms", "convert_ms", "model_ms", "total_ms", "transfer_ms")
     QUEUE_MS_FIELD_NUMBER: _ClassVar[int]
     CONVERT_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_MS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_MS_FIELD_NUMBER: _ClassVar[int]
     queue_ms: float
     convert_ms: float
     model_ms: float
     total_ms: float
-    def __init__(self, queue_ms: _Optional[float] = ..., convert_ms: _Optional[float] = ..., model_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
+    transfer_ms: float
+    def __init__(self, queue_ms: _Optional[float] = ..., convert_ms: _Optional[float] = ..., model_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., transfer_ms: _Optional[float] = ...) -> None: ...
 
 class StylizedFrame(_message.Message):
     __slots__ = ("id", "capture_time_us", "views", "timings", "dropped_frames", "style")
@@ -106,14 +136,18 @@ class StylizedFrame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., dropped_frames: _Optional[int] = ..., style: _Optional[str] = ...) -> None: ...
 
 class SessionState(_message.Message):
-    __slots__ = ("style", "strength", "kind")
+    __slots__ = ("style", "strength", "kind", "shared_memory", "jpeg_quality")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
     kind: str
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ...) -> None: ...
+    shared_memory: str
+    jpeg_quality: int
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
 
 class StylizeReply(_message.Message):
     __slots__ = ("frame", "session", "error")
