@@ -78,16 +78,22 @@ class Frame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ...) -> None: ...
 
 class SessionConfig(_message.Message):
-    __slots__ = ("style", "strength", "shared_memory", "jpeg_quality")
+    __slots__ = ("style", "strength", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RENDER_SCALE_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
     shared_memory: SharedMemoryRegion
     jpeg_quality: int
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., shared_memory: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
+    backend: str
+    precision: str
+    render_scale: float
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., shared_memory: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
     __slots__ = ("config", "frame")
@@ -136,18 +142,24 @@ class StylizedFrame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., dropped_frames: _Optional[int] = ..., style: _Optional[str] = ...) -> None: ...
 
 class SessionState(_message.Message):
-    __slots__ = ("style", "strength", "kind", "shared_memory", "jpeg_quality")
+    __slots__ = ("style", "strength", "kind", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RENDER_SCALE_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
     kind: str
     shared_memory: str
     jpeg_quality: int
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ...) -> None: ...
+    backend: str
+    precision: str
+    render_scale: float
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ...) -> None: ...
 
 class StylizeReply(_message.Message):
     __slots__ = ("frame", "session", "error")
