@@ -1,9 +1,15 @@
 """Frame pixels -> model -> frame pixels: the one place for pre- and post-processing.
 
 In: views of (H, W, bpp) uint8 in RGBA8/BGRA8/RGB8, sRGB or linear. The model sees
-(N, 3, H', W') float32 RGB in 0..255 sRGB, with H', W' padded by reflection to its size
-multiple (and a small minimum); views of one size run as one batch (both eyes together).
+(N, 3, Hs, Ws) RGB in 0..255 sRGB, in its dtype and memory format (planar or channels-last),
+with Hs, Ws padded by reflection to its size multiple (and a small minimum); views of one
+size and format run as one batch (both eyes together). With a render scale below 1 the model
+sees a bilinearly (antialiased) reduced image and its output is resized back (bilinear).
 Out: the same size, format and colour space, alpha copied from the input untouched.
+
+Two paths compute the same function. CPU, or CUDA without CuPy: torch ops, float32 until the
+model. CUDA with CuPy: pinned staging, an async copy, and one fused kernel each way
+(artem_kernels.convert) on torch's stream.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .frames import View
+from .frames import PixelFormat, View
 
 MIN_MODEL_SIZE = 16  # the generator's 9x9 reflection pads need a few pixels at 1/4 resolution
+MIN_RENDER_SCALE = 0.1
 
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -37,59 +44,44 @@ class StageTimes:
     model_s: float = 0.0
 
 
-@dataclass
-class Pipeline:
-    """Runs one model over the views of one frame on `device` (CPU here; CUDA in backends)."""
+@dataclass(frozen=True)
+class ModelTraits:
+    """What the pipeline must know of a model or backend runner: its input dtype, whether it
+    wants channels-last memory, and what H and W must be multiples of."""
 
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    dtype: torch.dtype = torch.float32
+    channels_last: bool = False
+    size_multiple: int = 1
 
-    def to_model_input(self, view: View) -> torch.Tensor:
-        """(H, W, bpp) uint8 -> (3, H, W) float32 RGB 0..255 sRGB on the device."""
-        hwc = torch.from_numpy(np.ascontiguousarray(view.pixels[..., list(view.format.rgb_order)]))
-        x = hwc.to(self.device, non_blocking=True).permute(2, 0, 1).float()
-        if view.linear:
-            x = linear_to_srgb(x / 255) * 255
-        return x
+    @classmethod
+    def of(cls, model: object) -> "ModelTraits":
+        return cls(getattr(model, "dtype", torch.float32), bool(getattr(model, "channels_last", False)),
+                   int(getattr(model, "size_multiple", 1)))
 
-    def from_model_output(self, y: torch.Tensor, view: View) -> np.ndarray:
-        """(3, H, W) RGB ~0..255 sRGB -> (H, W, bpp) uint8 in the view's format, alpha copied."""
-        y = y.clamp(0, 255)
-        if view.linear:
-            y = srgb_to_linear(y / 255) * 255
-        rgb = y.round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        out = np.empty((view.height, view.width, view.format.bpp), dtype=np.uint8)
-        out[..., list(view.format.rgb_order)] = rgb
-        if view.format.alpha_index is not None:
-            out[..., view.format.alpha_index] = view.pixels[..., view.format.alpha_index]
-        return out
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
-    def run(self, model: torch.nn.Module, views: list[View], strength: float = 1.0,
-            times: StageTimes | None = None) -> list[np.ndarray]:
-        """Stylize the views of one frame; views of equal size share one batch."""
-        times = times if times is not None else StageTimes()
-        outputs: list[np.ndarray | None] = [None] * len(views)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, v in enumerate(views):
-            groups.setdefault((v.height, v.width), []).append(i)
-        with torch.inference_mode():
-            for (h, w), idx in groups.items():
-                t0 = time.perf_counter()
-                x = torch.stack([self.to_model_input(views[i]) for i in idx])  # (N, 3, H, W)
-                padded = pad_to_multiple(x, getattr(model, "size_multiple", 1),
-                                         MIN_MODEL_SIZE if getattr(model, "size_multiple", 1) > 1 else 1)
-                t1 = time.perf_counter()
-                y = model(padded)[..., :h, :w]
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                t2 = time.perf_counter()
-                if strength < 1.0:
-                    y = torch.lerp(x, y, strength)
-                for j, i in enumerate(idx):
-                    outputs[i] = self.from_model_output(y[j], views[i])
-                t3 = time.perf_counter()
-                times.convert_s += (t1 - t0) + (t3 - t2)
-                times.model_s += t2 - t1
-        return outputs  # type: ignore[return-value]
+    @property
+    def minimum(self) -> int:
+        return MIN_MODEL_SIZE if self.size_multiple > 1 else 1
+
+
+def model_size(h: int, w: int, render_scale: float) -> tuple[int, int]:
+    """The size a view is stylized at: `render_scale` of (h, w), rounded, at least 1 pixel."""
+    if not MIN_RENDER_SCALE <= render_scale <= 1.0:
+        raise ValueError(f"render_scale {render_scale}: expected a number in [{MIN_RENDER_SCALE}, 1]")
+    if render_scale == 1.0:
+        return h, w
+    return max(1, round(h * render_scale)), max(1, round(w * render_scale))
+
+
+def padded_size(h: int, w: int, multiple: int, minimum: int = 1) -> tuple[int, int, bool]:
+    """(Hs, Ws, replicate): H and W rounded up to `multiple` and at least `minimum`; replicate
+    is True where a pad is too large to reflect (the image is smaller than its pad)."""
+    th = max(-(-h // multiple) * multiple, -(-minimum // multiple) * multiple)
+    tw = max(-(-w // multiple) * multiple, -(-minimum // multiple) * multiple)
+    return th, tw, not (tw - w < w and th - h < h)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> torch.Tensor:
@@ -97,10 +89,140 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> torch.T
     least `minimum`: by reflection, which adds no edge the model would stylize, or by
     repeating the border where the image is too small to reflect."""
     h, w = x.shape[-2:]
-    th = max(-(-h // multiple) * multiple, -(-minimum // multiple) * multiple)
-    tw = max(-(-w // multiple) * multiple, -(-minimum // multiple) * multiple)
+    th, tw, replicate = padded_size(h, w, multiple, minimum)
     if (th, tw) == (h, w):
         return x
-    pad = (0, tw - w, 0, th - h)
-    mode = "reflect" if tw - w < w and th - h < h else "replicate"
-    return F.pad(x, pad, mode=mode)
+    return F.pad(x, (0, tw - w, 0, th - h), mode="replicate" if replicate else "reflect")
+
+
+def to_model_input(src: torch.Tensor, fmt: PixelFormat, linear: bool) -> torch.Tensor:
+    """(N, H, W, bpp) uint8 -> (N, 3, H, W) float32 RGB 0..255 sRGB, on src's device."""
+    x = src[..., list(fmt.rgb_order)].permute(0, 3, 1, 2).float()
+    if linear:
+        x = linear_to_srgb(x / 255) * 255
+    return x
+
+
+def from_model_output(y: torch.Tensor, fmt: PixelFormat, linear: bool, src: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) float32 RGB ~0..255 sRGB -> (N, H, W, bpp) uint8 in `fmt` (linear-encoded
+    when `linear`), alpha copied from `src` (N, H, W, bpp)."""
+    y = y.clamp(0, 255)
+    if linear:
+        y = srgb_to_linear(y / 255) * 255
+    out = torch.empty_like(src)
+    out[..., list(fmt.rgb_order)] = y.round().to(torch.uint8).permute(0, 2, 3, 1)
+    if fmt.alpha_index is not None:
+        out[..., fmt.alpha_index] = src[..., fmt.alpha_index]
+    return out
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) float; antialiased when reducing, so render scales
+    below 1/2 do not alias."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def _fused_kernels(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return False
+    try:
+        from artem_kernels import convert
+    except ImportError:
+        return False
+    return convert.available()
+
+
+@dataclass
+class Pipeline:
+    """Runs one model (an nn.Module or a backend runner) over the views of one frame on
+    `device`. `fused`: use the CuPy kernels on CUDA (None: when CuPy is there)."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    fused: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.device = torch.device(self.device)
+        if self.fused is None:
+            self.fused = _fused_kernels(self.device)
+
+    def run(self, model, views: list[View], strength: float = 1.0, times: StageTimes | None = None,
+            render_scale: float = 1.0) -> list[np.ndarray]:
+        """Stylize the views of one frame; views of equal size and format share one batch."""
+        times = times if times is not None else StageTimes()
+        outputs: list[np.ndarray | None] = [None] * len(views)
+        groups: dict[tuple, list[int]] = {}
+        for i, v in enumerate(views):
+            groups.setdefault((v.height, v.width, v.format, v.linear), []).append(i)
+        with torch.inference_mode():
+            for idx in groups.values():
+                for i, out in zip(idx, self._run_group(model, [views[i] for i in idx], strength,
+                                                       render_scale, times)):
+                    outputs[i] = out
+        return outputs  # type: ignore[return-value]
+
+    def _stage(self, views: list[View]) -> torch.Tensor:
+        """(N, H, W, bpp) uint8 on the device: one host copy that also drops row padding; on
+        CUDA into pinned memory (torch's caching host allocator), then an async upload."""
+        if self.device.type != "cuda":
+            return torch.from_numpy(np.stack([v.pixels for v in views]))
+        v0 = views[0]
+        host = torch.empty((len(views), v0.height, v0.width, v0.format.bpp), dtype=torch.uint8, pin_memory=True)
+        staged = host.numpy()
+        for i, v in enumerate(views):
+            np.copyto(staged[i], v.pixels)
+        return host.to(self.device, non_blocking=True)
+
+    def _readback(self, out: torch.Tensor) -> list[np.ndarray]:
+        if self.device.type != "cuda":
+            return [o.numpy() for o in out]
+        host = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
+        host.copy_(out, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return [h.numpy() for h in host]
+
+    def _run_group(self, model, views: list[View], strength: float, render_scale: float,
+                   times: StageTimes) -> list[np.ndarray]:
+        t0 = time.perf_counter()
+        traits = ModelTraits.of(model)
+        fmt, linear = views[0].format, views[0].linear
+        h, w = views[0].height, views[0].width
+        hm, wm = model_size(h, w, render_scale)
+        hs, ws, replicate = padded_size(hm, wm, traits.size_multiple, traits.minimum)
+        src = self._stage(views)
+        x = None  # the full-size float32 input, kept by the torch path for the strength blend
+        if self.fused and (hm, wm) == (h, w):
+            from artem_kernels import convert
+
+            x_model = convert.pack(src, fmt.rgb_order, linear, traits.dtype, traits.channels_last,
+                                   (hs, ws), replicate)
+        else:
+            x = to_model_input(src, fmt, linear)
+            x_model = pad_to_multiple(resize(x, (hm, wm)), traits.size_multiple, traits.minimum)
+            x_model = x_model.to(traits.dtype).contiguous(memory_format=traits.memory_format)
+        cuda = self.device.type == "cuda"
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+        t1 = time.perf_counter()
+        y = model(x_model)
+        t2 = time.perf_counter()
+        if cuda:
+            end.record()
+        if self.fused:
+            from artem_kernels import convert
+
+            out = convert.unpack(y, src, (hm, wm), fmt.rgb_order, fmt.alpha_index, linear, strength)
+        else:
+            y = resize(y[..., :hm, :wm].float(), (h, w))
+            if strength < 1.0:
+                y = torch.lerp(x, y, strength)
+            out = from_model_output(y, fmt, linear, src)
+        results = self._readback(out)
+        t3 = time.perf_counter()
+        model_s = start.elapsed_time(end) / 1e3 if cuda else t2 - t1
+        times.model_s += model_s
+        times.convert_s += (t3 - t0) - model_s
+        return results
