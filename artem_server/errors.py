@@ -25,6 +25,10 @@ class ResourceExhausted(ArtemError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class PermissionDenied(ArtemError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Unavailable(ArtemError):
     code = grpc.StatusCode.UNAVAILABLE
 

@@ -20,8 +20,9 @@ from grpc_reflection.v1alpha import reflection
 
 from .frames import FrameLimits
 from .registry import Registry
-from .rpc import pb, pb_grpc
+from .rpc import pb
 from .service import Engine, StylizerService
+from .transport.wire import add_stylizer_servicer
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class ArtemServer:
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
         ])
-        pb_grpc.add_StylizerServicer_to_server(self.service, self.grpc)
+        add_stylizer_servicer(self.service, self.grpc)  # the generated registration, zero-copy pixels
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),

@@ -7,6 +7,9 @@ bad request is answered in its own reply (the stream goes on); see proto/artem/v
 Per stream, one frame is in the model and at most one waits: a newer frame replaces the waiting
 one (latest frame wins) and the next reply counts the drop. Streams take turns on the device
 through one FIFO lock, so none starves another.
+
+Pixels travel inline, in a shared-memory slot or as JPEG (artem_server/transport); Stylize's
+messages are coded by transport.wire so that inline pixels are never copied by protobuf.
 """
 
 from __future__ import annotations
@@ -23,33 +26,37 @@ import grpc
 import torch
 
 from . import __version__
-from .errors import ArtemError, InvalidArgument, ResourceExhausted, status_of
-from .frames import FrameLimits, PixelFormat, View, view_pixels
+from .errors import ArtemError, InvalidArgument, status_of
+from .frames import FrameLimits, PixelFormat
 from .pipeline import Pipeline, StageTimes
 from .registry import Registry, Style
 from .rpc import pb, pb_grpc
+from .transport import views as tviews
+from .transport import wire
+from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
+from .transport.shm import Region, RegionTable
 
 log = logging.getLogger(__name__)
-
-_LINEAR = pb.COLOR_SPACE_LINEAR
-_COLOR_SPACES = (pb.COLOR_SPACE_UNSPECIFIED, pb.COLOR_SPACE_SRGB, pb.COLOR_SPACE_LINEAR)
 
 
 @dataclass(frozen=True)
 class SessionSettings:
     style: Style
     strength: float = 1.0
+    jpeg_quality: int = DEFAULT_QUALITY
 
     def state(self) -> pb.SessionState:
-        return pb.SessionState(style=self.style.id, strength=self.strength, kind=self.style.card.kind)
+        return pb.SessionState(style=self.style.id, strength=self.strength, kind=self.style.card.kind,
+                               jpeg_quality=self.jpeg_quality)
 
 
 @dataclass
 class PendingFrame:
     frame: pb.Frame
-    views: list[View]
+    views: list[tviews.ViewSpec]  # checked, pixels not yet read
     settings: SessionSettings
     arrived: float  # time.perf_counter() when read off the stream
+    region: Region | None = None  # the stream's shared-memory region when the frame arrived
 
 
 def error_status(exc: BaseException) -> pb.Status:
@@ -57,40 +64,14 @@ def error_status(exc: BaseException) -> pb.Status:
     return pb.Status(code=code.value[0], message=message)
 
 
-def parse_views(frame: pb.Frame, limits: FrameLimits) -> list[View]:
-    """Validate a frame's views and view their pixels without copying."""
-    n = len(frame.views)
-    if not 1 <= n <= limits.max_views:
-        raise InvalidArgument(f"frame.views has {n} views: expected 1 (mono) or 2 (left, right eye)")
-    total = sum(len(v.data) for v in frame.views)
-    if total > limits.max_frame_bytes:
-        raise ResourceExhausted(f"frame of {total} bytes exceeds this server's limit of "
-                                f"{limits.max_frame_bytes} bytes (max_frame_bytes)")
-    views = []
-    for i, v in enumerate(frame.views):
-        field = f"frame.views[{i}]"
-        if v.WhichOneof("pixels") is None:
-            raise InvalidArgument(f"{field} has no pixels: expected `data` with the view's bytes")
-        fmt = PixelFormat.from_wire(v.format, f"{field}.format")
-        if v.color_space not in _COLOR_SPACES:
-            raise InvalidArgument(f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)")
-        pixels = view_pixels(v.data, v.width, v.height, fmt, v.row_stride, field, limits)
-        views.append(View(pixels, fmt, v.color_space == _LINEAR))
-    return views
-
-
 def parse_settings(config: pb.SessionConfig, registry: Registry) -> SessionSettings:
     strength = config.strength if config.HasField("strength") else 1.0
     if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
         raise InvalidArgument(f"config.strength = {strength}: expected a number in [0, 1]")
-    return SessionSettings(registry.get(config.style, "config.style"), float(strength))
-
-
-def encode_view(pixels, src: View) -> pb.View:
-    h, w, bpp = pixels.shape
-    color = pb.COLOR_SPACE_LINEAR if src.linear else pb.COLOR_SPACE_SRGB
-    return pb.View(width=w, height=h, format=src.format.wire, color_space=color,
-                   row_stride=w * bpp, data=pixels.tobytes())
+    quality = config.jpeg_quality if config.HasField("jpeg_quality") else DEFAULT_QUALITY
+    if not 1 <= quality <= 100:
+        raise InvalidArgument(f"config.jpeg_quality = {quality}: expected 1..100")
+    return SessionSettings(registry.get(config.style, "config.style"), float(strength), quality)
 
 
 class Engine:
@@ -103,22 +84,61 @@ class Engine:
         self.pipeline = Pipeline(device)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-model")
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
+        self.regions = RegionTable()
+        self.codec = JpegCodec(device)
 
-    async def stylize(self, pending: PendingFrame) -> pb.StylizedFrame:
+    async def stylize(self, pending: PendingFrame) -> wire.Message:
+        """Run one frame: JPEG decoding, then the device turn, then JPEG encoding; the reply's
+        views name where the pixels went (beside it for inline and JPEG, in the reply slot for shm)."""
+        loop = asyncio.get_running_loop()
+        picked = time.perf_counter()
+        s, specs = pending.settings, pending.views
+        jpegs = [(v.data, v.width, v.height, v.field) for v in specs if v.carrier == "jpeg"]
+        decoded: list = [None] * len(specs)
+        if jpegs:
+            it = iter(await loop.run_in_executor(None, self.codec.decode_many, jpegs))
+            decoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
+        waiting = time.perf_counter()
         async with self._turn:
             started = time.perf_counter()
             times = StageTimes()
-            s = pending.settings
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.pipeline.run, s.style.model, pending.views, s.strength, times)
-        return pb.StylizedFrame(
-            id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.style.id,
-            views=[encode_view(o, v) for o, v in zip(outputs, pending.views)],
-            timings=pb.Timings(queue_ms=(started - pending.arrived) * 1e3, convert_ms=times.convert_s * 1e3,
-                               model_ms=times.model_s * 1e3, total_ms=(time.perf_counter() - pending.arrived) * 1e3))
+            results, copy_s = await loop.run_in_executor(
+                self.executor, tviews.process, self.pipeline, s.style.model, s.style.card.kind == "identity",
+                specs, pending.region, decoded, s.strength, times)
+        ran = time.perf_counter()
+        encoded: list[bytes | None] = [None] * len(specs)
+        if jpegs:
+            rgb = [r[..., list(v.format.rgb_order)] for r, v in zip(results, specs) if v.carrier == "jpeg"]
+            it = iter(await loop.run_in_executor(None, self.codec.encode_many, rgb, s.jpeg_quality))
+            encoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
+        done = time.perf_counter()
+        views, pixels = tviews.reply_views(specs, results, encoded)
+        # everything on the model thread but the pipeline is moving pixels (slots, JPEG alpha)
+        transfer = (waiting - picked) + max((ran - started) - times.convert_s - times.model_s, copy_s) + (done - ran)
+        return wire.Message(pb.StylizeReply(frame=pb.StylizedFrame(
+            id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.style.id, views=views,
+            timings=pb.Timings(queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3,
+                               convert_ms=times.convert_s * 1e3, model_ms=times.model_s * 1e3,
+                               transfer_ms=transfer * 1e3, total_ms=(time.perf_counter() - pending.arrived) * 1e3))),
+            pixels)
+
+    def release_region(self, region: Region) -> None:
+        """Unmap a stream's region on the model thread, after any frame of it already queued
+        there: nothing unmaps pixels that a running frame still reads or writes."""
+        def release() -> None:
+            try:
+                self.regions.release(region)
+            except BufferError:
+                log.error("shared-memory region %r is still in use and stays mapped", region.name)
+        try:
+            self.executor.submit(release)
+        except RuntimeError:  # executor shut down: no frame can be running
+            release()
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.regions.close_all()
+        self.codec.close()
 
 
 class StreamSession:
@@ -135,8 +155,9 @@ class StreamSession:
         self.frame_ready = asyncio.Event()
         self.reading_done = False
         self.out: asyncio.Queue = asyncio.Queue()
+        self.region: Region | None = None  # the registered shared-memory region, mapped
 
-    async def read(self, requests: AsyncIterator[pb.StylizeRequest]) -> None:
+    async def read(self, requests: AsyncIterator[wire.Message]) -> None:
         try:
             async for req in requests:
                 self.handle(req, time.perf_counter())
@@ -144,15 +165,41 @@ class StreamSession:
             self.reading_done = True
             self.frame_ready.set()
 
-    def handle(self, req: pb.StylizeRequest, arrived: float) -> None:
+    def state(self) -> pb.SessionState:
+        state = self.settings.state() if self.settings else pb.SessionState()
+        state.shared_memory = self.region.name if self.region else ""
+        return state
+
+    def configure(self, config: pb.SessionConfig) -> None:
+        """Apply a config entirely or not at all; a new region replaces the registered one."""
+        settings = parse_settings(config, self.engine.registry)
+        if config.HasField("shared_memory"):
+            r = config.shared_memory
+            current = self.region
+            if current is None or (current.name, current.layout.slot_count, current.layout.slot_size) != \
+                    (r.name, r.slot_count, r.slot_size):
+                self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self)
+                if current is not None:
+                    self.engine.release_region(current)
+        self.settings = settings
+
+    def release(self) -> None:
+        """The stream is over, however it ended: unmap its region (after any frame of it that
+        is on the model thread now)."""
+        self.pending = None
+        if self.region is not None:
+            region, self.region = self.region, None
+            self.engine.release_region(region)
+
+    def handle(self, message: wire.Message, arrived: float) -> None:
+        req = message.msg
         kind = req.WhichOneof("kind")
         if kind == "config":
             try:
-                self.settings = parse_settings(req.config, self.engine.registry)
-                self.out.put_nowait(pb.StylizeReply(session=self.settings.state()))
+                self.configure(req.config)
+                self.out.put_nowait(pb.StylizeReply(session=self.state()))
             except ArtemError as e:
-                state = self.settings.state() if self.settings else pb.SessionState()
-                self.out.put_nowait(pb.StylizeReply(session=state, error=error_status(e)))
+                self.out.put_nowait(pb.StylizeReply(session=self.state(), error=error_status(e)))
             return
         if kind != "frame":
             self.out.put_nowait(pb.StylizeReply(error=pb.Status(
@@ -164,14 +211,14 @@ class StreamSession:
             if self.settings is None:
                 raise InvalidArgument(f"frame {frame.id} arrived before any config: the first request "
                                       "of a Stylize stream must set `config` (style, strength)")
-            views = parse_views(frame, self.engine.limits)
+            views = tviews.parse_frame(frame, message.pixels, self.region, self.engine.limits)
         except ArtemError as e:
             self.out.put_nowait(pb.StylizeReply(frame=pb.StylizedFrame(
                 id=frame.id, capture_time_us=frame.capture_time_us), error=error_status(e)))
             return
         if self.pending is not None:
             self.dropped += 1  # latest frame wins: the waiting one is replaced unanswered
-        self.pending = PendingFrame(frame, views, self.settings, arrived)
+        self.pending = PendingFrame(frame, views, self.settings, arrived, self.region)
         self.frame_ready.set()
 
     async def work(self) -> None:
@@ -186,8 +233,8 @@ class StreamSession:
                 pending, self.pending = self.pending, None
                 try:
                     result = await self.engine.stylize(pending)
-                    result.dropped_frames, self.dropped = self.dropped, 0
-                    self.out.put_nowait(pb.StylizeReply(frame=result))
+                    result.msg.frame.dropped_frames, self.dropped = self.dropped, 0
+                    self.out.put_nowait(result)
                 except Exception as e:
                     if not isinstance(e, ArtemError):
                         log.exception("frame %d failed", pending.frame.id)
@@ -222,6 +269,7 @@ class StylizerService(pb_grpc.StylizerServicer):
             self._readers.discard(reader)
             reader.cancel()
             worker.cancel()
+            session.release()
         if self.shutting_down.is_set():
             await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; reconnect")
 

@@ -1,0 +1,10 @@
+"""How frame pixels travel between a client and the server.
+
+- `wire`: Stylize's protobuf messages with pixel bytes cut out as memoryviews (inline bytes
+  without protobuf's copies).
+- `shm`: shared-memory regions (same host): layout, validation, mapping, ownership.
+- `jpeg`: JPEG coding for networks (nvJPEG on CUDA where available, else libjpeg-turbo).
+- `views`: a view's carrier, checked at the edge and read/written on the model thread.
+
+Generated gRPC code may be imported here (ARCHITECTURE.md); the pipeline never sees it.
+"""

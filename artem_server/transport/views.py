@@ -1,0 +1,196 @@
+"""Where a view's pixels travel: inline bytes, a shared-memory slot, or JPEG; in and out.
+
+At the edge (on the event loop) a frame's views are checked and described (`ViewSpec`),
+reading no pixels. On the model thread, `inputs` views them (inline: the request's bytes;
+shm: the request slot; jpeg: the decoded image), `destinations` gives the reply slots the
+pipeline writes into, and `reply_views` describes the result. A reply uses the carrier of
+its request: inline -> inline, shm slot i -> reply slot i at the same offset and row_stride,
+jpeg -> jpeg at the session's quality.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ArtemError, InvalidArgument, ResourceExhausted
+from ..frames import FrameLimits, PixelFormat, View, view_pixels
+from ..rpc import pb
+from .shm import Region, check_view_fits
+from .wire import Buffer
+
+log = logging.getLogger(__name__)
+_COLOR_SPACES = (pb.COLOR_SPACE_UNSPECIFIED, pb.COLOR_SPACE_SRGB, pb.COLOR_SPACE_LINEAR)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A checked request view: geometry, and where its pixels are (not yet read)."""
+
+    width: int
+    height: int
+    format: PixelFormat
+    linear: bool
+    carrier: str  # "data" (inline), "shm" or "jpeg"
+    row_stride: int  # effective (never 0)
+    field: str  # "frame.views[i]", for messages
+    data: Buffer | None = None  # inline or JPEG bytes
+    slot: int = 0
+    offset: int = 0
+    inline: View | None = None  # inline pixels, viewed at the edge (no copy)
+
+
+def _geometry(v: pb.View, field: str, limits: FrameLimits) -> tuple[PixelFormat, int]:
+    fmt = PixelFormat.from_wire(v.format, f"{field}.format")
+    if v.color_space not in _COLOR_SPACES:
+        raise InvalidArgument(f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)")
+    for name, value in (("width", v.width), ("height", v.height)):
+        if value <= 0:
+            raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
+        if value > limits.max_dimension:
+            raise ResourceExhausted(f"{field}.{name} = {value} exceeds this server's limit of "
+                                    f"{limits.max_dimension} pixels")
+    packed = v.width * fmt.bpp
+    if v.row_stride and v.row_stride < packed:
+        raise InvalidArgument(f"{field}.row_stride = {v.row_stride}: expected 0 (packed) or at least "
+                              f"width * {fmt.bpp} = {packed} bytes for {fmt.name}")
+    return fmt, v.row_stride or packed
+
+
+def parse_frame(frame: pb.Frame, pixels: list[Buffer | None], region: Region | None,
+                limits: FrameLimits) -> list[ViewSpec]:
+    """Validate a frame's views against the limits and the session's region; read no pixels."""
+    n = len(frame.views)
+    if not 1 <= n <= limits.max_views:
+        raise InvalidArgument(f"frame.views has {n} views: expected 1 (mono) or 2 (left, right eye)")
+    specs: list[ViewSpec] = []
+    total = 0
+    for i, (v, data) in enumerate(zip(frame.views, pixels)):
+        field = f"frame.views[{i}]"
+        carrier = v.WhichOneof("pixels")
+        if carrier is None:
+            raise InvalidArgument(f"{field} has no pixels: expected `data`, `shm` or `jpeg`")
+        fmt, stride = _geometry(v, field, limits)
+        linear = v.color_space == pb.COLOR_SPACE_LINEAR
+        if carrier == "data":
+            px = view_pixels(data if data is not None else b"", v.width, v.height, fmt, v.row_stride, field, limits)
+            total += px.nbytes
+            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, stride, field, data,
+                                  inline=View(px, fmt, linear)))
+        elif carrier == "shm":
+            if region is None:
+                raise InvalidArgument(f"{field}.shm: this stream has no shared-memory region: register one in "
+                                      "config.shared_memory first")
+            nbytes = stride * (v.height - 1) + v.width * fmt.bpp
+            check_view_fits(region.layout, v.shm.slot, v.shm.offset, nbytes, f"{field}.shm", limits.max_frame_bytes)
+            for s in specs:
+                if s.carrier == "shm" and s.slot == v.shm.slot and \
+                        s.offset < v.shm.offset + nbytes and v.shm.offset < s.offset + s.row_stride * s.height:
+                    raise InvalidArgument(f"{field}.shm overlaps {s.field} in slot {s.slot}: each view needs "
+                                          "its own bytes, since its reply is written at the same place")
+            total += nbytes
+            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, stride, field,
+                                  slot=v.shm.slot, offset=v.shm.offset))
+        else:  # jpeg: decoded size bounded before decoding
+            total += v.height * v.width * fmt.bpp
+            if data is None or len(data) == 0:
+                raise InvalidArgument(f"{field}.jpeg is empty: expected a JPEG image")
+            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, v.width * fmt.bpp, field, data))
+        if total > limits.max_frame_bytes:
+            raise ResourceExhausted(f"frame of {total} bytes exceeds this server's limit of "
+                                    f"{limits.max_frame_bytes} bytes (max_frame_bytes)")
+    return specs
+
+
+def _from_rgb(rgb: np.ndarray, spec: ViewSpec) -> View:
+    """A decoded JPEG (H, W, 3) RGB as a view in the spec's format; alpha 255."""
+    if spec.format is PixelFormat.RGB8:
+        return View(rgb, spec.format, spec.linear)
+    out = np.empty((spec.height, spec.width, 4), np.uint8)
+    out[..., list(spec.format.rgb_order)] = rgb
+    out[..., spec.format.alpha_index] = 255
+    return View(out, spec.format, spec.linear)
+
+
+def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarray | None]) -> list[View]:
+    """The pipeline's input views: zero-copy over the request bytes or slot, or the decoded JPEG."""
+    views = []
+    for spec, rgb in zip(specs, decoded):
+        if spec.carrier == "data":
+            assert spec.inline is not None
+            views.append(spec.inline)
+        elif spec.carrier == "shm":
+            if region is None or region.closed:
+                raise InvalidArgument(f"{spec.field}.shm: the stream's region was replaced or released before "
+                                      "this frame ran")
+            px = region.array(region.layout.request_offset(spec.slot) + spec.offset, spec.height, spec.width,
+                              spec.format.bpp, spec.row_stride)
+            px.flags.writeable = False
+            views.append(View(px, spec.format, spec.linear))
+        else:
+            assert rgb is not None
+            views.append(_from_rgb(rgb, spec))
+    return views
+
+
+def destinations(specs: list[ViewSpec], region: Region | None) -> list[np.ndarray | None]:
+    """Where the pipeline writes each view's result: the reply slot for shm views, else nowhere
+    (the result is returned)."""
+    return [region.array(region.layout.reply_offset(s.slot) + s.offset, s.height, s.width, s.format.bpp,
+                         s.row_stride) if s.carrier == "shm" and region is not None else None for s in specs]
+
+
+def reply_views(specs: list[ViewSpec], results: list[np.ndarray],
+                jpegs: list[bytes | None]) -> tuple[list[pb.View], list[Buffer | None]]:
+    """The reply's views (pixels beside them, for transport.wire) for the pipeline's results."""
+    views, pixels = [], []
+    for spec, px, jpeg in zip(specs, results, jpegs):
+        color = pb.COLOR_SPACE_LINEAR if spec.linear else pb.COLOR_SPACE_SRGB
+        v = pb.View(width=spec.width, height=spec.height, format=spec.format.wire, color_space=color)
+        if spec.carrier == "shm":
+            v.row_stride = spec.row_stride
+            v.shm.slot, v.shm.offset = spec.slot, spec.offset
+            pixels.append(None)
+        elif spec.carrier == "jpeg":
+            v.jpeg = b""
+            pixels.append(jpeg)
+        else:
+            v.row_stride = spec.width * spec.format.bpp
+            v.data = b""
+            pixels.append(px)
+        views.append(v)
+    return views, pixels
+
+
+def process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Region | None,
+            decoded: list[np.ndarray | None], strength: float, times) -> tuple[list[np.ndarray | None], float]:
+    """On the model thread: read the views, run `pipeline` (a Pipeline, timing into `times`),
+    write shm results into their reply slots. Returns the results that travel beside the reply
+    (None for shm) and the seconds spent moving pixels (identity copies, slot writes).
+
+    Views of the region live only inside this call, so the region may unmap as soon as it
+    returns, even when it raised (the exception leaves with no frames attached)."""
+    try:
+        return _process(pipeline, model, identity, specs, region, decoded, strength, times)
+    except Exception as e:
+        if not isinstance(e, ArtemError):
+            log.exception("frame failed on the model thread")
+        e.__cause__ = e.__context__ = None
+        raise e.with_traceback(None)
+
+
+def _process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Region | None,
+             decoded: list[np.ndarray | None], strength: float, times) -> tuple[list[np.ndarray | None], float]:
+    views = inputs(specs, region, decoded)
+    out = destinations(specs, region)
+    # The identity style computes nothing: its pixels go straight to where the reply wants them
+    # (one copy into a reply slot, none for inline), which is the transport's own floor.
+    results = [v.pixels for v in views] if identity else pipeline.run(model, views, strength, times)
+    t0 = time.perf_counter()
+    for dst, r in zip(out, results):
+        if dst is not None:
+            np.copyto(dst, r)
+    return [None if dst is not None else r for dst, r in zip(out, results)], time.perf_counter() - t0

@@ -1,0 +1,227 @@
+"""Stylize messages on the wire without protobuf copying the pixels.
+
+The messages are plain artem.v1 protobuf (any gRPC client can speak them), but for multi-MB
+`bytes` fields Python's protobuf (upb) copies on every parse, on every field read and on every
+field write (protocolbuffers/protobuf#6782), and `bytes` must come from `ndarray.tobytes()`.
+Here the pixel fields (View.data, View.jpeg) are cut out of the wire bytes as memoryviews
+(no copy), the small rest goes through protobuf, and outgoing messages are joined from the
+protobuf-serialized rest and the pixel buffers: one copy, into the bytes that gRPC sends.
+
+A message these fast paths do not expect (a field repeated where it merges) is parsed by
+protobuf as usual: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+import grpc
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from ..rpc import pb
+
+Buffer = Union[bytes, memoryview, np.ndarray]
+_LEN = 2
+_PIXEL_FIELDS = {6: "data", 8: "jpeg"}  # View's oneof `pixels` members carried as raw bytes
+_VIEWS = 3  # Frame.views and StylizedFrame.views
+
+
+@dataclass
+class Message:
+    """A request or reply whose views' pixel bytes travel beside it: `pixels[i]` is view i's
+    `data` or `jpeg` (the view holds an empty placeholder that says which), or None."""
+
+    msg: Any  # pb.StylizeRequest or pb.StylizeReply
+    pixels: list[Buffer | None] = field(default_factory=list)
+
+
+def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise DecodeError("truncated varint")
+        b = buf[pos]
+        result |= (b & 0x7F) << shift
+        pos += 1
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise DecodeError("varint too long")
+
+
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, int, int, int]]:
+    """(field number, wire type, start of the tag, start of the value, end) of each field."""
+    pos = 0
+    while pos < len(buf):
+        start = pos
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, end = _varint(buf, pos)
+        elif wire == 1:
+            end = pos + 8
+        elif wire == _LEN:
+            n, pos = _varint(buf, pos)
+            end = pos + n
+        elif wire == 5:
+            end = pos + 4
+        else:
+            raise DecodeError(f"wire type {wire} (groups) not expected")
+        if end > len(buf):
+            raise DecodeError("truncated field")
+        yield number, wire, start, pos, end
+        pos = end
+
+
+def _encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _tag(number: int, wire: int = _LEN) -> bytes:
+    return _encode_varint(number << 3 | wire)
+
+
+def _split_view(buf: memoryview) -> tuple[pb.View, Buffer | None]:
+    rest, pixels, member = bytearray(), None, None
+    for number, wire, start, vstart, end in _fields(buf):
+        if number in _PIXEL_FIELDS and wire == _LEN:
+            pixels, member = buf[vstart:end], _PIXEL_FIELDS[number]
+        else:
+            rest += buf[start:end]
+            if number == 7:  # shm: a later oneof member replaces an earlier one
+                pixels, member = None, None
+    view = pb.View.FromString(bytes(rest))
+    if member is not None:
+        setattr(view, member, b"")  # placeholder: says which member carries the pixels
+    return view, pixels
+
+
+def _decode(data: bytes, outer: type, outer_field: int, inner: type) -> Message:
+    buf = memoryview(data)
+    fields = list(_fields(buf))
+    if sum(f[0] == outer_field for f in fields) != 1:
+        return _decode_slow(data, outer)
+    rest, inner_msg, pixels = bytearray(), None, []
+    for number, _, start, vstart, end in fields:
+        if number != outer_field:
+            rest += buf[start:end]
+            continue
+        inner_rest, views = bytearray(), []
+        for n2, w2, s2, v2, e2 in _fields(buf[vstart:end]):
+            if n2 == _VIEWS and w2 == _LEN:
+                view, px = _split_view(buf[vstart + v2: vstart + e2])
+                views.append(view)
+                pixels.append(px)
+            else:
+                inner_rest += buf[vstart + s2: vstart + e2]
+        inner_msg = inner.FromString(bytes(inner_rest))
+        inner_msg.views.extend(views)
+    msg = outer.FromString(bytes(rest))
+    sub = getattr(msg, outer.DESCRIPTOR.fields_by_number[outer_field].name)
+    sub.SetInParent()  # an empty frame is still a frame
+    sub.CopyFrom(inner_msg)
+    return Message(msg, pixels)
+
+
+def _decode_slow(data: bytes, outer: type) -> Message:
+    msg = outer.FromString(data)
+    kind = msg.WhichOneof("kind")
+    views = getattr(msg, kind).views if kind in ("frame",) else []
+    pixels: list[Buffer | None] = []
+    for v in views:
+        member = v.WhichOneof("pixels")
+        if member in ("data", "jpeg"):
+            pixels.append(getattr(v, member))
+            setattr(v, member, b"")
+        else:
+            pixels.append(None)
+    return Message(msg, pixels)
+
+
+def _nbytes(b: Buffer) -> int:
+    return b.nbytes if isinstance(b, (memoryview, np.ndarray)) else len(b)
+
+
+def _encode(m: Message, outer_field: int) -> bytes:
+    msg = m.msg
+    name = msg.DESCRIPTOR.fields_by_number[outer_field].name
+    if msg.WhichOneof("kind") != name or not any(p is not None for p in m.pixels):
+        return msg.SerializeToString()
+    inner = type(getattr(msg, name))()
+    inner.CopyFrom(getattr(msg, name))
+    views = list(inner.views)
+    del inner.views[:]
+    parts: list[Buffer] = [inner.SerializeToString()]
+    for view, px in zip(views, m.pixels):
+        if px is None:
+            body = view.SerializeToString()
+            parts += [_tag(_VIEWS), _encode_varint(len(body)), body]
+            continue
+        member = view.WhichOneof("pixels")
+        number = next(k for k, v in _PIXEL_FIELDS.items() if v == member)
+        view.ClearField("pixels")
+        head = view.SerializeToString()
+        if isinstance(px, np.ndarray):
+            px = memoryview(np.ascontiguousarray(px)).cast("B")
+        n = _nbytes(px)
+        px_head = _tag(number) + _encode_varint(n)
+        parts += [_tag(_VIEWS), _encode_varint(len(head) + len(px_head) + n), head, px_head, px]
+    rest = type(msg)()
+    rest.CopyFrom(msg)
+    rest.ClearField(name)
+    size = sum(_nbytes(p) for p in parts)
+    return b"".join([_tag(outer_field), _encode_varint(size), *parts, rest.SerializeToString()])
+
+
+# -- the server's side ----------------------------------------------------------------------
+def decode_request(data: bytes) -> Message:
+    """StylizeRequest wire bytes -> the request and its views' pixels (memoryviews of `data`)."""
+    return _decode(data, pb.StylizeRequest, 2, pb.Frame)
+
+
+def encode_reply(reply: Message | pb.StylizeReply) -> bytes:
+    """A reply (with its views' pixels beside it) -> StylizeReply wire bytes."""
+    if isinstance(reply, Message):
+        return _encode(reply, 1)
+    return reply.SerializeToString()
+
+
+def add_stylizer_servicer(servicer: Any, server: grpc.aio.Server) -> None:
+    """Register the Stylizer service like the generated `add_StylizerServicer_to_server`, but
+    with Stylize's messages coded here."""
+    service = pb.DESCRIPTOR.services_by_name["Stylizer"]
+    handlers = {}
+    for method in service.methods:
+        behaviour = getattr(servicer, method.name)
+        if method.name == "Stylize":
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                behaviour, request_deserializer=decode_request, response_serializer=encode_reply)
+            continue
+        if method.client_streaming or method.server_streaming:
+            raise NotImplementedError(f"{method.full_name}: only Stylize streams")
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            behaviour, request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+# -- the client's side ----------------------------------------------------------------------
+def encode_request(request: Message | pb.StylizeRequest) -> bytes:
+    """A request (with its views' pixels beside it) -> StylizeRequest wire bytes."""
+    if isinstance(request, Message):
+        return _encode(request, 2)
+    return request.SerializeToString()
+
+
+def decode_reply(data: bytes) -> Message:
+    """StylizeReply wire bytes -> the reply and its views' pixels (memoryviews of `data`)."""
+    return _decode(data, pb.StylizeReply, 1, pb.StylizedFrame)
