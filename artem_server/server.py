@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from .frames import FrameLimits
 from .registry import Registry
 from .rpc import pb
+from .runs import RunOptions
 from .service import Engine, StylizerService
 from .transport.wire import add_stylizer_servicer
 
@@ -38,6 +39,7 @@ class ServerConfig:
     limits: FrameLimits = field(default_factory=FrameLimits)
     watch_interval_s: float = 1.0
     grace_s: float = 5.0
+    run: RunOptions = field(default_factory=RunOptions)  # default backend/precision, warm sizes
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,7 +59,7 @@ class ArtemServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.registry = Registry(config.models_dir)
-        self.engine = Engine(self.registry, resolve_device(config.device), config.limits)
+        self.engine = Engine(self.registry, resolve_device(config.device), config.limits, config.run)
         self.service = StylizerService(self.engine)
         self.health = health.aio.HealthServicer()
         size = config.limits.transport_message_bytes()
@@ -81,8 +83,9 @@ class ArtemServer:
         self.registry.watch(self.config.watch_interval_s)
         for service in ("", SERVICE_NAME):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("artem serving on %s:%d, device %s, styles: %s", self.config.host, self.port,
-                 self.engine.device, ", ".join(self.registry.ids()))
+        log.info("artem serving on %s:%d, device %s, default backend %s %s, styles: %s", self.config.host,
+                 self.port, self.engine.device, self.engine.runs.default.backend,
+                 self.engine.runs.default.precision, ", ".join(self.registry.ids()))
         return self.port
 
     async def stop(self) -> None:

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
 import grpc
@@ -30,6 +30,7 @@ from .errors import ArtemError, InvalidArgument, status_of
 from .frames import FrameLimits, PixelFormat
 from .pipeline import Pipeline, StageTimes
 from .registry import Registry, Style
+from .runs import RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc
 from .transport import views as tviews
 from .transport import wire
@@ -44,10 +45,14 @@ class SessionSettings:
     style: Style
     strength: float = 1.0
     jpeg_quality: int = DEFAULT_QUALITY
+    run: RunChoice | None = None  # backend, precision, render scale (None: the server's default)
 
     def state(self) -> pb.SessionState:
-        return pb.SessionState(style=self.style.id, strength=self.strength, kind=self.style.card.kind,
-                               jpeg_quality=self.jpeg_quality)
+        state = pb.SessionState(style=self.style.id, strength=self.strength, kind=self.style.card.kind,
+                                jpeg_quality=self.jpeg_quality)
+        if self.run is not None:
+            state.backend, state.precision, state.render_scale = self.run.backend, self.run.precision, self.run.render_scale
+        return state
 
 
 @dataclass
@@ -77,11 +82,13 @@ def parse_settings(config: pb.SessionConfig, registry: Registry) -> SessionSetti
 class Engine:
     """What every stream shares: the registry, the pipeline and the device's turn-taking."""
 
-    def __init__(self, registry: Registry, device: torch.device, limits: FrameLimits) -> None:
+    def __init__(self, registry: Registry, device: torch.device, limits: FrameLimits,
+                 run_options: RunOptions = RunOptions()) -> None:
         self.registry = registry
         self.device = device
         self.limits = limits
         self.pipeline = Pipeline(device)
+        self.runs = Runs(self.pipeline, run_options)  # backends, precisions, runners per style
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-model")
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
         self.regions = RegionTable()
@@ -103,7 +110,7 @@ class Engine:
             started = time.perf_counter()
             times = StageTimes()
             results, copy_s = await loop.run_in_executor(
-                self.executor, tviews.process, self.pipeline, s.style.model, s.style.card.kind == "identity",
+                self.executor, tviews.process, self.runs.bind(s.run), s.style.model, s.style.card.kind == "identity",
                 specs, pending.region, decoded, s.strength, times)
         ran = time.perf_counter()
         encoded: list[bytes | None] = [None] * len(specs)
@@ -173,6 +180,8 @@ class StreamSession:
     def configure(self, config: pb.SessionConfig) -> None:
         """Apply a config entirely or not at all; a new region replaces the registered one."""
         settings = parse_settings(config, self.engine.registry)
+        settings = replace(settings, run=self.engine.runs.choose(
+            config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
         if config.HasField("shared_memory"):
             r = config.shared_memory
             current = self.region
@@ -182,6 +191,8 @@ class StreamSession:
                 if current is not None:
                     self.engine.release_region(current)
         self.settings = settings
+        if settings.style.card.kind != "identity":  # compile now, not on the first frame
+            self.engine.runs.prepare(self.engine.executor, settings.style.model, settings.run)
 
     def release(self) -> None:
         """The stream is over, however it ended: unmap its region (after any frame of it that
@@ -287,7 +298,7 @@ class StylizerService(pb_grpc.StylizerServicer):
         dev = self.engine.device
         name = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
         lim = self.engine.limits
-        return pb.ServerInfo(version=__version__, device=name, backends=["torch-eager"],
+        return pb.ServerInfo(version=__version__, device=name, backends=self.engine.runs.available,
                              pixel_formats=[f.wire for f in PixelFormat],
                              max_frame_bytes=lim.max_frame_bytes, max_views=lim.max_views,
                              max_dimension=lim.max_dimension)
