@@ -85,7 +85,8 @@ def cmd_client(args: argparse.Namespace) -> None:
 
     run_client(server=args.server, style=args.style, source=args.source, frames=args.frames,
                size=args.size, stereo=args.stereo, out=args.out, strength=args.strength,
-               pixel_format=args.format, max_in_flight=args.max_in_flight)
+               pixel_format=args.format, max_in_flight=args.max_in_flight, transport=args.transport,
+               jpeg_quality=args.jpeg_quality)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="rgba8", choices=["rgba8", "bgra8", "rgb8"], help="pixel format (default rgba8)")
     s.add_argument("--max-in-flight", type=int, default=1,
                    help="frames sent before their reply (default 1: latency; more: throughput, may drop)")
+    s.add_argument("--transport", default="inline", choices=["inline", "shm", "jpeg"],
+                   help="how pixels travel: inline (default), shm (shared memory, same host), jpeg (networks)")
+    s.add_argument("--jpeg-quality", type=int, default=None, choices=range(1, 101), metavar="1..100",
+                   help="quality of JPEG frames both ways (default 90)")
     s.set_defaults(func=cmd_client)
     return p
 

@@ -3,10 +3,13 @@
 The request stream is a generator that grpc drains on its own thread; it waits for a credit
 before each frame. A reply returns one credit per frame it accounts for (itself plus the frames
 the server dropped), so `max_in_flight` bounds what is outstanding even when frames are dropped.
+Pixels travel by the chosen transport (inline, shm, jpeg: artem_client.transports), coded by
+artem_server.transport.wire so that Python copies them once at most on the way out.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +19,10 @@ import grpc
 import numpy as np
 
 from artem_server.rpc import pb, pb_grpc
+from artem_server.transport import wire
 
-from .frames import encode_view, from_rgb
+from . import transports
+from .frames import BYTES_PER_PIXEL, from_rgb
 
 
 class StylizeError(RuntimeError):
@@ -41,6 +46,8 @@ class StreamStats:
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     server_model_ms: list[float] = field(default_factory=list)
+    server_queue_ms: list[float] = field(default_factory=list)
+    server_transfer_ms: list[float] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -53,7 +60,8 @@ class StreamStats:
     def summary(self) -> str:
         return (f"{self.received} frames in {self.wall_s:.2f} s: {self.fps:.2f} fps; latency ms "
                 f"p50 {self.percentile(50):.1f}, p95 {self.percentile(95):.1f}, p99 {self.percentile(99):.1f}; "
-                f"server model ms p50 {self.percentile(50, self.server_model_ms):.1f}; "
+                f"server ms p50: model {self.percentile(50, self.server_model_ms):.1f}, queue "
+                f"{self.percentile(50, self.server_queue_ms):.1f}, transfer {self.percentile(50, self.server_transfer_ms):.1f}; "
                 f"dropped {self.dropped}")
 
 
@@ -63,6 +71,10 @@ class StylizerClient:
         self.channel = grpc.insecure_channel(address, options=[
             ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
         self.stub = pb_grpc.StylizerStub(self.channel)
+        # Stylize with pixels beside the messages (artem_server.transport.wire), not in protobuf
+        self._stylize = self.channel.stream_stream(
+            "/artem.v1.Stylizer/Stylize", request_serializer=wire.encode_request,
+            response_deserializer=wire.decode_reply)
 
     def close(self) -> None:
         self.channel.close()
@@ -84,9 +96,22 @@ class StylizerClient:
 
     def stream(self, frames: Iterable[list[np.ndarray]], style: str, *, strength: float | None = None,
                fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
-               on_frame: Callable[[int, pb.StylizedFrame], None] | None = None) -> StreamStats:
-        """Stream RGB frames through `style`; `on_frame(index, reply)` sees each stylized frame.
+               on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
+               transport: str = "inline", jpeg_quality: int | None = None,
+               on_images: Callable[[int, list[np.ndarray]], None] | None = None) -> StreamStats:
+        """Stream frames through `style`: each a list of views, (H, W, 3) RGB or (H, W, bpp)
+        already in `fmt`. `on_frame(index, reply)` sees each stylized frame's message and
+        `on_images(index, images)` its pixels, (H, W, bpp) in `fmt` (for shm: views of the reply
+        slot, valid during the call). `transport`: inline, shm (same host) or jpeg.
         Raises StylizeError on the first refused request."""
+        bpp = BYTES_PER_PIXEL[fmt]
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return StreamStats()
+        frames = itertools.chain([first], frames)
+        carrier = transports.make(transport, [(v.shape[0], v.shape[1], bpp) for v in first], max_in_flight,
+                                  jpeg_quality)
         stats = StreamStats()
         credits = threading.Semaphore(max_in_flight)
         sent_at: dict[int, float] = {}
@@ -96,6 +121,7 @@ class StylizerClient:
             config = pb.SessionConfig(style=style)
             if strength is not None:
                 config.strength = strength
+            carrier.configure(config)
             yield pb.StylizeRequest(config=config)
             for i, views in enumerate(frames):
                 while not credits.acquire(timeout=0.1):
@@ -106,14 +132,16 @@ class StylizerClient:
                 now = time.perf_counter()
                 sent_at[i] = now
                 stats.sent += 1
-                yield pb.StylizeRequest(frame=pb.Frame(
-                    id=i, capture_time_us=int(now * 1e6),
-                    views=[encode_view(from_rgb(v, fmt), fmt, linear) for v in views]))
+                images = [v if v.shape[2] == bpp else from_rgb(v, fmt) for v in views]
+                message = carrier.request(i, images, fmt, linear)
+                message.msg.frame.capture_time_us = int(now * 1e6)
+                yield message
 
         start = time.perf_counter()
-        call = self.stub.Stylize(requests())
+        call = self._stylize(requests())
         try:
-            for reply in call:
+            for message in call:
+                reply = message.msg
                 if reply.HasField("error"):
                     raise StylizeError(status_code(reply.error.code), reply.error.message)
                 if reply.WhichOneof("kind") != "frame":
@@ -121,15 +149,21 @@ class StylizerClient:
                 f = reply.frame
                 stats.received += 1
                 stats.dropped += f.dropped_frames
+                if on_images is not None:
+                    on_images(f.id, carrier.images(message))
                 stats.latencies_ms.append((time.perf_counter() - sent_at.pop(f.id)) * 1e3)
                 stats.server_model_ms.append(f.timings.model_ms)
+                stats.server_queue_ms.append(f.timings.queue_ms)
+                stats.server_transfer_ms.append(f.timings.transfer_ms)
                 if on_frame is not None:
                     on_frame(f.id, f)
+                carrier.done(f.id)
                 for _ in range(1 + f.dropped_frames):
                     credits.release()
         finally:
             stop.set()
             if not call.done():
                 call.cancel()
+            carrier.close()
         stats.wall_s = time.perf_counter() - start
         return stats

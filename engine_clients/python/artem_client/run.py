@@ -7,16 +7,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from artem_server.rpc import pb
-
 from . import scenes
 from .client import StylizerClient
-from .frames import FORMAT_NAMES, decode_view, to_rgb
+from .frames import FORMAT_NAMES, to_rgb
 
 
 def run_client(server: str, style: str, source: str = "synthetic", frames: int | None = None,
                size: tuple[int, int] | None = None, stereo: bool = False, out: Path | None = None,
-               strength: float | None = None, pixel_format: str = "rgba8", max_in_flight: int = 1):
+               strength: float | None = None, pixel_format: str = "rgba8", max_in_flight: int = 1,
+               transport: str = "inline", jpeg_quality: int | None = None):
     """Stream, save replies as `<out>/frame_00000[_left|_right].png`, print and return the stats."""
     fmt = FORMAT_NAMES[pixel_format]
     if source == "synthetic":
@@ -27,19 +26,18 @@ def run_client(server: str, style: str, source: str = "synthetic", frames: int |
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
-    def save(index: int, reply: pb.StylizedFrame) -> None:
-        if out is None:
-            return
-        names = ["left", "right"] if len(reply.views) == 2 else [""]
-        for view, eye in zip(reply.views, names):
-            rgb = to_rgb(decode_view(view), view.format)
+    def save(index: int, images: list[np.ndarray]) -> None:
+        names = ["left", "right"] if len(images) == 2 else [""]
+        for img, eye in zip(images, names):
+            rgb = to_rgb(img, fmt)
             Image.fromarray(np.ascontiguousarray(rgb)).save(out / f"frame_{index:05d}{'_' + eye if eye else ''}.png")
 
     with StylizerClient(server) as client:
         client.wait_ready(timeout=30)
-        stats = client.stream(frame_iter, style, strength=strength, fmt=fmt,
-                              max_in_flight=max_in_flight, on_frame=save)
-    print(f"artem client: style {style!r}, {stats.summary()}")
+        stats = client.stream(frame_iter, style, strength=strength, fmt=fmt, max_in_flight=max_in_flight,
+                              on_images=save if out is not None else None, transport=transport,
+                              jpeg_quality=jpeg_quality)
+    print(f"artem client: style {style!r}, transport {transport}, {stats.summary()}")
     if out is not None:
         print(f"artem client: stylized frames written to {out}/")
     return stats

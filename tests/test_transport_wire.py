@@ -1,0 +1,91 @@
+"""transport.wire: the zero-copy coding of Stylize messages agrees with protobuf's own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from artem_server.rpc import pb
+from artem_server.transport import wire
+
+
+def frame_request(*views: pb.View, fid: int = 9) -> pb.StylizeRequest:
+    return pb.StylizeRequest(frame=pb.Frame(id=fid, capture_time_us=123456789, views=list(views)))
+
+
+def view(**pixels) -> pb.View:
+    return pb.View(width=3, height=2, format=pb.PIXEL_FORMAT_RGB8, color_space=pb.COLOR_SPACE_LINEAR,
+                   row_stride=12, **pixels)
+
+
+def restored(m: wire.Message) -> pb.StylizeRequest:
+    """The message with its pixels put back, as protobuf would have parsed it."""
+    msg = type(m.msg)()
+    msg.CopyFrom(m.msg)
+    for v, px in zip(msg.frame.views, m.pixels):
+        if px is not None:
+            setattr(v, v.WhichOneof("pixels"), bytes(px))
+    return msg
+
+
+CASES = {
+    "inline": frame_request(view(data=bytes(range(22)))),
+    "stereo-mixed": frame_request(view(data=b"\x01" * 24), view(shm=pb.ShmPixels(slot=1, offset=64)),
+                                  view(jpeg=b"\xff\xd8jpeg")),
+    "config": pb.StylizeRequest(config=pb.SessionConfig(style="x", strength=0.5, jpeg_quality=70)),
+    "empty-frame": pb.StylizeRequest(frame=pb.Frame()),
+    "big-varints": frame_request(view(data=b"z" * 70000), fid=2**63 + 5),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_decode_request_agrees_with_protobuf(name):
+    data = CASES[name].SerializeToString()
+    m = wire.decode_request(data)
+    assert restored(m) == pb.StylizeRequest.FromString(data)
+
+
+def test_inline_pixels_are_views_of_the_received_bytes():
+    data = CASES["stereo-mixed"].SerializeToString()
+    m = wire.decode_request(data)
+    assert isinstance(m.pixels[0], memoryview) and m.pixels[0].obj is data  # no copy
+    assert m.pixels[1] is None and m.msg.frame.views[1].shm.offset == 64
+    assert [v.WhichOneof("pixels") for v in m.msg.frame.views] == ["data", "shm", "jpeg"]
+
+
+def test_unusual_encodings_still_parse_as_protobuf_does():
+    """Fields out of order, a oneof set twice (last wins), a frame sent in two parts (merged)."""
+    reordered = (pb.Frame(views=[view(data=b"ab")]).SerializeToString()
+                 + pb.Frame(id=4).SerializeToString())
+    last_wins = (pb.View(data=b"old").SerializeToString() + pb.View(shm=pb.ShmPixels(slot=3)).SerializeToString())
+    inner = reordered + pb.Frame(views=[pb.View.FromString(last_wins)]).SerializeToString()
+    one = b"\x12" + wire._encode_varint(len(inner)) + inner
+    two = one + frame_request(view(data=b"cd"), fid=5).SerializeToString()  # merges into the first
+    for data in (one, two):
+        assert restored(wire.decode_request(data)) == pb.StylizeRequest.FromString(data)
+
+
+def test_encode_reply_is_the_protobuf_message():
+    px = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    strided = np.lib.stride_tricks.as_strided(np.arange(64, dtype=np.uint8), (2, 3, 4), (32, 4, 1))
+    frame = pb.StylizedFrame(id=1, style="s", dropped_frames=2, timings=pb.Timings(model_ms=1.5, transfer_ms=0.25),
+                             views=[pb.View(width=3, height=2, data=b""), pb.View(shm=pb.ShmPixels(slot=1)),
+                                    pb.View(width=3, height=2, data=b""), pb.View(jpeg=b"")])
+    reply = pb.StylizeReply(frame=frame, error=pb.Status(code=3, message="m"))
+    data = wire.encode_reply(wire.Message(reply, [px, None, strided, b"\xff\xd8"]))
+    expected = pb.StylizeReply()
+    expected.CopyFrom(reply)
+    expected.frame.views[0].data = px.tobytes()
+    expected.frame.views[2].data = np.ascontiguousarray(strided).tobytes()
+    expected.frame.views[3].jpeg = b"\xff\xd8"
+    assert pb.StylizeReply.FromString(data) == expected
+    back = wire.decode_reply(data)
+    assert bytes(back.pixels[0]) == px.tobytes() and back.pixels[1] is None
+
+
+def test_encode_request_round_trips_through_decode_request():
+    px = np.random.default_rng(0).integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    msg = frame_request(pb.View(width=7, height=5, format=pb.PIXEL_FORMAT_RGBA8, data=b""))
+    m = wire.decode_request(wire.encode_request(wire.Message(msg, [px])))
+    assert bytes(m.pixels[0]) == px.tobytes() and m.msg == msg
+    assert wire.encode_request(CASES["config"]) == CASES["config"].SerializeToString()
