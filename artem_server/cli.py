@@ -35,8 +35,26 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     limits = FrameLimits(max_frame_bytes=args.max_frame_bytes)
     config = ServerConfig(host=args.host, port=args.port, models_dir=args.models_dir,
-                          device=args.device, limits=limits)
+                          device=args.device, limits=limits, run=_run_options(args))
     asyncio.run(serve(config))
+
+
+def _run_options(args: argparse.Namespace):
+    from .benchmark.sizes import parse_size
+    from .runs import RunOptions
+
+    sizes = [parse_size(t) for t in args.warm_size or []]
+    return RunOptions(backend=args.backend, precision=args.precision, optimize_mode=args.optimize,
+                      warm_sizes=[(s.views, s.height, s.width) for s in sizes])
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from .benchmark.run import BenchSettings, run_bench
+
+    run_bench(BenchSettings(sizes=args.size or [], variants=args.variant or [], styles=args.style or [],
+                            models_dir=args.models_dir, device=args.device, what=args.what,
+                            warmup=args.warmup, repeats=args.repeats, e2e_frames=args.frames,
+                            transports=args.transport or [], json_path=args.json))
 
 
 def cmd_styles_list(args: argparse.Namespace) -> None:
@@ -74,8 +92,11 @@ def cmd_stylize(args: argparse.Namespace) -> None:
 
     if not 0.0 <= args.strength <= 1.0:
         raise UsageError(f"--strength {args.strength}: expected a number in [0, 1]")
+    from .runs import Runs
+
     style = Registry(args.models_dir).get(args.style, "--style")
-    pipeline = Pipeline(resolve_device(args.device))
+    runs = Runs(Pipeline(resolve_device(args.device)))
+    pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", args.render_scale))
     for dst in stylize_paths(pipeline, style, args.inputs, args.output, args.strength):
         print(dst)
 
@@ -101,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     def device(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
 
+    def backend(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--backend", choices=["torch-eager", "torch-optimized", "onnxruntime"], default=None,
+                        help="how to run models (default: torch-optimized on CUDA, torch-eager on CPU)")
+        sp.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
+                        help="default: fp16 on CUDA, fp32 on CPU (bf16 for torch-optimized)")
+
     s = sub.add_parser("serve", help="run the gRPC server")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 picks a free one)")
@@ -108,7 +135,34 @@ def build_parser() -> argparse.ArgumentParser:
     device(s)
     s.add_argument("--max-frame-bytes", type=int, default=2 * 2064 * 2208 * 4,
                    help="largest frame, all views together (default: a Quest 3 stereo RGBA8 frame)")
+    backend(s)
+    s.add_argument("--optimize", choices=["eager", "graph", "compile"], default=None,
+                   help="torch-optimized's mode (default: compile on CUDA, eager on CPU)")
+    s.add_argument("--warm-size", action="append", metavar="SIZE",
+                   help="frame size to compile for when a style loads: a name (quest2-stereo, "
+                        "vive-stereo, ...), WxH or WxH-stereo; repeatable (default none)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("bench", help="time backends and precisions: model only and end to end")
+    s.add_argument("--what", choices=["model", "e2e", "all"], default="all", help="what to time (default all)")
+    s.add_argument("--size", action="append", metavar="SIZE",
+                   help="vive-stereo, index-stereo, quest2-stereo, quest3-stereo, 1080p, small-stereo, "
+                        "WxH or WxH-stereo; repeatable (default: quest2-stereo and vive-stereo on CUDA, "
+                        "small-stereo on CPU)")
+    s.add_argument("--variant", action="append", metavar="BACKEND:PRECISION[:MODE]",
+                   help="e.g. torch-eager:fp32, torch-optimized:fp16:compile, onnxruntime:fp16; "
+                        "repeatable (default: every one available here; eager fp32 always runs)")
+    s.add_argument("--style", action="append", help="style id to time; repeatable (default: a "
+                                                    "full-size generator with random weights)")
+    s.add_argument("--models-dir", type=Path, default=None, help="models directory for --style")
+    device(s)
+    s.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 5 on CUDA, 1 on CPU)")
+    s.add_argument("--repeats", type=int, default=None, help="timed runs (default 20 on CUDA, 5 on CPU)")
+    s.add_argument("--frames", type=int, default=None, help="timed frames end to end (default 30 on CUDA, 5 on CPU)")
+    s.add_argument("--transport", action="append", choices=["inline", "shm"],
+                   help="client transport end to end; repeatable (default: shm where the client has it)")
+    s.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    s.set_defaults(func=cmd_bench)
 
     styles = sub.add_parser("styles", help="styles a server or models directory offers").add_subparsers(
         dest="styles_command", required=True)
@@ -136,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strength", type=float, default=1.0, help="0..1, how much style (default 1)")
     models_dir(s)
     device(s)
+    backend(s)
+    s.add_argument("--render-scale", type=float, default=None,
+                   help="stylize at this fraction of the size, then resize back (default 1)")
     s.set_defaults(func=cmd_stylize)
 
     s = sub.add_parser("client", help="stream frames to a server and measure it")
