@@ -51,7 +51,8 @@ def _run_options(args: argparse.Namespace):
 def cmd_bench(args: argparse.Namespace) -> None:
     from .benchmark.run import BenchSettings, run_bench
 
-    run_bench(BenchSettings(sizes=args.size or [], variants=args.variant or [], styles=args.style or [],
+    run_bench(BenchSettings(sizes=args.size or [], variants=args.variant or [],
+                            e2e_variants=args.e2e_variant or [], styles=args.style or [],
                             models_dir=args.models_dir, device=args.device, what=args.what,
                             warmup=args.warmup, repeats=args.repeats, e2e_frames=args.frames,
                             transports=args.transport or [], json_path=args.json))
@@ -152,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", action="append", metavar="BACKEND:PRECISION[:MODE]",
                    help="e.g. torch-eager:fp32, torch-optimized:fp16:compile, onnxruntime:fp16; "
                         "repeatable (default: every one available here; eager fp32 always runs)")
+    s.add_argument("--e2e-variant", action="append", metavar="BACKEND:PRECISION[:MODE]",
+                   help="variants to time end to end; repeatable (default: eager fp32 and the server's "
+                        "default on this device)")
     s.add_argument("--style", action="append", help="style id to time; repeatable (default: a "
                                                     "full-size generator with random weights)")
     s.add_argument("--models-dir", type=Path, default=None, help="models directory for --style")

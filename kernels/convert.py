@@ -55,7 +55,7 @@ def _module(device_index: int) -> Any:
     """convert.cu's RawModule for one device, compiled once (NVRTC) and kept."""
     cp = _cupy()
     with cp.cuda.Device(device_index):
-        module = cp.RawModule(code=SOURCE.read_text(), options=("--std=c++14",))
+        module = cp.RawModule(code=SOURCE.read_text())
         module.compile()
     return module
 

@@ -55,7 +55,8 @@ def test_ratios_compare_with_the_baseline_of_the_same_kind_size_and_style():
 def test_cli_bench_runs_model_and_end_to_end_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = main(["--log-level", "WARNING", "bench", "--size", "tiny", "--variant", "torch-eager:fp32",
-               "--variant", "torch-optimized:bf16:eager", "--warmup", "1", "--repeats", "2", "--frames", "2",
+               "--variant", "torch-optimized:bf16:eager", "--e2e-variant", "torch-optimized:bf16:eager",
+               "--warmup", "1", "--repeats", "2", "--frames", "2",
                "--transport", "inline", "--json", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
@@ -69,6 +70,8 @@ def test_cli_bench_runs_model_and_end_to_end_and_writes_json(tmp_path, capsys):
     assert model[0]["ratio"] == 1.0 and model[1]["psnr_db"] > 30  # bf16 vs fp32 on photographs
     e2e = [r for r in rows if r["kind"] == "e2e"]
     assert {r["style"] for r in e2e} == {"identity", "random-generator"}
+    assert [(r["backend"], r["style"]) for r in e2e] == [  # eager fp32 always; identity once
+        ("torch-eager", "identity"), ("torch-eager", "random-generator"), ("torch-optimized", "random-generator")]
     assert all(r["samples"] == 2 and r["server_model_ms"] is not None for r in e2e if not r["error"])
     assert all(not r["error"] for r in e2e), [r["error"] for r in e2e]
 

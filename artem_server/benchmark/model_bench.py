@@ -56,13 +56,22 @@ def default_variants(device: torch.device) -> list[Variant]:
     here = available_backends(device)
     if device.type == "cuda":
         wanted = [BASELINE, Variant("torch-eager", "fp16"), Variant("torch-optimized", "fp32", "graph"),
-                  Variant("torch-optimized", "fp16", "graph"), Variant("torch-optimized", "fp16", "compile"),
-                  Variant("torch-optimized", "bf16", "compile"), Variant("onnxruntime", "fp32"),
+                  Variant("torch-optimized", "fp16", "graph"), Variant("torch-optimized", "bf16", "graph"),
+                  Variant("torch-optimized", "fp16", "compile"), Variant("onnxruntime", "fp32"),
                   Variant("onnxruntime", "fp16")]
     else:
         wanted = [BASELINE, Variant("torch-eager", "bf16"), Variant("torch-optimized", "bf16", "eager"),
                   Variant("onnxruntime", "fp32")]
     return [v for v in wanted if v.backend in here]
+
+
+def server_default_variant(device: torch.device) -> Variant:
+    """What `artem serve` runs when nothing is named: the end-to-end rows' second row."""
+    from ..backends import default_choice
+
+    backend, precision = default_choice(device)
+    mode = ("compile" if device.type == "cuda" else "eager") if backend == "torch-optimized" else ""
+    return Variant(backend, precision, mode)
 
 
 def photo_views(size: FrameSize, fmt: PixelFormat = PixelFormat.RGBA8) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from ..models.card import ModelCard
 from ..models.generator import Generator, GeneratorConfig
 from ..models.store import write_entry
 from ..registry import Registry
-from .model_bench import Variant, bench_model, default_variants
+from .model_bench import BASELINE, Variant, bench_model, default_variants, server_default_variant
 from .report import Row, environment, fill_ratios, table, write_json
 from .sizes import FrameSize, parse_size
 
@@ -27,6 +27,7 @@ RANDOM_STYLE = "random-generator"
 class BenchSettings:
     sizes: list[str] = field(default_factory=list)  # empty: by device
     variants: list[str] = field(default_factory=list)  # empty: every available one
+    e2e_variants: list[str] = field(default_factory=list)  # empty: eager fp32 and the server's default
     styles: list[str] = field(default_factory=list)  # empty: a full-size random-weight generator
     models_dir: Path | None = None
     device: str = "auto"
@@ -95,9 +96,10 @@ def run_bench(settings: BenchSettings) -> list[Row]:
             from .e2e_bench import bench_e2e, supported_transports
 
             transports = s.transports or supported_transports()[-1:]
-            e2e_variants = [v for v in variants]
-            if all(v.backend != "torch-eager" or v.precision != "fp32" for v in e2e_variants):
-                e2e_variants.insert(0, Variant("torch-eager", "fp32"))
+            e2e_variants = [Variant.parse(t) for t in s.e2e_variants] or \
+                list(dict.fromkeys([BASELINE, server_default_variant(device)]))
+            if BASELINE not in e2e_variants:
+                e2e_variants.insert(0, BASELINE)
             for size in sizes:
                 rows += bench_e2e(models_dir, ["identity"] + styles, size, e2e_variants, str(device),
                                   s.e2e_frames, s.warmup, transports)
