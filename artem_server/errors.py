@@ -21,6 +21,10 @@ class NotFound(ArtemError, LookupError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class AlreadyExists(ArtemError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
 class ResourceExhausted(ArtemError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 

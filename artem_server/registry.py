@@ -4,6 +4,10 @@ directory's entries, and `identity`. Watches the directory so new entries (from
 
 Loading happens off the frame path: a watcher thread loads changed entries, then swaps the
 table in one assignment; readers never see a half-loaded style.
+
+AdaIN models are entries too but not styles: they load first, into their own table, and each
+adain style entry loads onto the model its card names. A style's stamp includes its model's,
+so a reloaded model reloads its styles.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from pathlib import Path
 import torch
 
 from .errors import NotFound
+from .models.adain_store import ROLE_MODEL, ROLE_STYLE, AdaINModel, load_adain_model, load_adain_style, role_of
 from .models.card import CARD_FILE, WEIGHTS_FILE, InvalidName, ModelCard, validate_name
 from .models.loading import Identity, load_model
-from .models.store import Entry, list_entry_dirs, read_entry
+from .models.store import list_entry_dirs, read_entry
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,15 @@ class Style:
     thumbnail_png: bytes
     origin: str  # "builtin", "models-dir" or "server"
     stamp: tuple  # file mtimes/sizes when loaded: a change means reload
+
+
+@dataclass(frozen=True)
+class LoadedAdaIN:
+    """An adain model as the registry holds it: the net its styles run on."""
+
+    model: AdaINModel
+    origin: str  # "builtin" or "models-dir"
+    stamp: tuple
 
 
 def _stamp(path: Path) -> tuple:
@@ -55,6 +69,7 @@ class Registry:
                                   source="built in", notes="returns frames unchanged")
         self._styles: dict[str, Style] = {
             IDENTITY: Style(IDENTITY, identity_card, Identity(), b"", "server", ())}
+        self._adain: dict[str, LoadedAdaIN] = {}  # adain models by name
         self._failed: dict[str, tuple] = {}  # name -> stamp of a version that failed to load
         self._lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
@@ -78,6 +93,16 @@ class Registry:
     def styles(self) -> list[Style]:
         return [self._styles[k] for k in self.ids()]
 
+    def adain_model(self, name: str, field: str = "model") -> AdaINModel:
+        loaded = self._adain.get(name)
+        if loaded is None:
+            known = ", ".join(sorted(self._adain)) or "none loaded"
+            raise NotFound(f"{field} {name!r} is not an adain model here: expected one of {known}")
+        return loaded.model
+
+    def adain_models(self) -> list[AdaINModel]:
+        return [self._adain[k].model for k in sorted(self._adain)]
+
     # -- loading ---------------------------------------------------------------------------
     def _candidates(self) -> dict[str, tuple[Path, str]]:
         """name -> (entry folder, origin); the models directory overrides a built-in name."""
@@ -96,31 +121,81 @@ class Registry:
         A broken entry is logged and left out; a style already loaded stays until a good
         version replaces it."""
         with self._lock:
-            current = dict(self._styles)
+            styles, models = dict(self._styles), dict(self._adain)
             changed: list[str] = []
             candidates = self._candidates()
+            cards: dict[str, tuple[Path, str, tuple, ModelCard]] = {}
             for name, (path, origin) in candidates.items():
                 stamp = _stamp(path)
-                old = current.get(name)
-                if (old is not None and old.stamp == stamp and old.origin == origin) or self._failed.get(name) == stamp:
+                old = styles.get(name) or models.get(name)
+                if old is not None and old.stamp[:len(stamp)] == stamp and old.origin == origin:
+                    cards[name] = (path, origin, stamp, old.card if isinstance(old, Style) else old.model.card)
                     continue
                 try:
-                    entry: Entry = read_entry(path)
-                    style = Style(name, entry.card, load_model(entry), entry.thumbnail_png(), origin, stamp)
+                    cards[name] = (path, origin, stamp, read_entry(path).card)
                 except Exception as e:  # a half-written or corrupt entry must not stop the server
-                    self._failed[name] = stamp  # logged once; retried when its files change
-                    log.error("cannot load style %r from %s: %s", name, path, e)
+                    self._fail(name, stamp, path, e)
+            # adain models first: the styles below are loaded onto them
+            for name, (path, origin, stamp, card) in cards.items():
+                old_model = models.get(name)
+                if role_of(card) != ROLE_MODEL or self._failed.get(name) == stamp or (
+                        old_model is not None and old_model.stamp == stamp and old_model.origin == origin):
+                    continue
+                try:
+                    loaded = LoadedAdaIN(load_adain_model(read_entry(path)), origin, stamp)
+                except Exception as e:
+                    self._fail(name, stamp, path, e)
                     continue
                 self._failed.pop(name, None)
-                current[name] = style
+                models[name] = loaded
+                styles.pop(name, None)
+                changed.append(name)
+                log.info("loaded adain model %r from %s", name, path)
+            for name, (path, origin, stamp, card) in cards.items():
+                role = role_of(card)
+                if role == ROLE_MODEL:
+                    continue
+                base = models.get(str(card.architecture.get("model"))) if role == ROLE_STYLE else None
+                key = stamp  # an adain style's also says which version of its model it loaded onto
+                if role == ROLE_STYLE:
+                    key += ((base.model.name, base.stamp, base.origin) if base else None,)
+                old = styles.get(name)
+                if (old is not None and old.stamp == key and old.origin == origin) or self._failed.get(name) == key:
+                    continue
+                try:
+                    entry = read_entry(path)
+                    if role != ROLE_STYLE:
+                        model = load_model(entry)
+                    elif base is None:
+                        raise LookupError(f"it belongs to adain model {card.architecture.get('model')!r}, which is "
+                                          f"not loaded (adain models: {', '.join(sorted(models)) or 'none'})")
+                    else:
+                        model = load_adain_style(entry, base.model)
+                    style = Style(name, entry.card, model, entry.thumbnail_png(), origin, key)
+                except Exception as e:
+                    self._fail(name, key, path, e)
+                    continue
+                self._failed.pop(name, None)
+                styles[name] = style
+                models.pop(name, None)
                 changed.append(name)
                 log.info("loaded style %r (%s) from %s", name, entry.card.kind, path)
-            for name in [n for n, s in current.items() if s.origin != "server" and n not in candidates]:
-                del current[name]
-                changed.append(name)
-                log.info("style %r removed", name)
-            self._styles = current
+            for table in (styles, models):
+                for name in [n for n, v in table.items() if v.origin != "server" and n not in candidates]:
+                    del table[name]
+                    self._failed.pop(name, None)
+                    changed.append(name)
+                    log.info("style or model %r removed", name)
+            for name in [n for n in self._failed if n not in candidates]:
+                del self._failed[name]
+            self._styles, self._adain = styles, models
             return changed
+
+    def _fail(self, name: str, key: tuple, path: Path, e: Exception) -> None:
+        """Remember a version that failed, logging it once; it is retried when `key` changes."""
+        if self._failed.get(name) != key:
+            log.error("cannot load style %r from %s: %s", name, path, e)
+        self._failed[name] = key
 
     def watch(self, interval_s: float = 1.0) -> None:
         """Poll the models directory every `interval_s` seconds in a daemon thread."""

@@ -78,7 +78,7 @@ class Frame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ...) -> None: ...
 
 class SessionConfig(_message.Message):
-    __slots__ = ("style", "strength", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale")
+    __slots__ = ("style", "strength", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale", "mix", "preserve_color")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,8 @@ class SessionConfig(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     RENDER_SCALE_FIELD_NUMBER: _ClassVar[int]
+    MIX_FIELD_NUMBER: _ClassVar[int]
+    PRESERVE_COLOR_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
     shared_memory: SharedMemoryRegion
@@ -93,7 +95,17 @@ class SessionConfig(_message.Message):
     backend: str
     precision: str
     render_scale: float
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., shared_memory: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ...) -> None: ...
+    mix: _containers.RepeatedCompositeFieldContainer[StyleWeight]
+    preserve_color: bool
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., shared_memory: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ..., mix: _Optional[_Iterable[_Union[StyleWeight, _Mapping]]] = ..., preserve_color: _Optional[bool] = ...) -> None: ...
+
+class StyleWeight(_message.Message):
+    __slots__ = ("style", "weight")
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    style: str
+    weight: float
+    def __init__(self, style: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
     __slots__ = ("config", "frame")
@@ -142,7 +154,7 @@ class StylizedFrame(_message.Message):
     def __init__(self, id: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., views: _Optional[_Iterable[_Union[View, _Mapping]]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., dropped_frames: _Optional[int] = ..., style: _Optional[str] = ...) -> None: ...
 
 class SessionState(_message.Message):
-    __slots__ = ("style", "strength", "kind", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale")
+    __slots__ = ("style", "strength", "kind", "shared_memory", "jpeg_quality", "backend", "precision", "render_scale", "mix", "preserve_color")
     STYLE_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +163,8 @@ class SessionState(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     RENDER_SCALE_FIELD_NUMBER: _ClassVar[int]
+    MIX_FIELD_NUMBER: _ClassVar[int]
+    PRESERVE_COLOR_FIELD_NUMBER: _ClassVar[int]
     style: str
     strength: float
     kind: str
@@ -159,7 +173,9 @@ class SessionState(_message.Message):
     backend: str
     precision: str
     render_scale: float
-    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ...) -> None: ...
+    mix: _containers.RepeatedCompositeFieldContainer[StyleWeight]
+    preserve_color: bool
+    def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ..., mix: _Optional[_Iterable[_Union[StyleWeight, _Mapping]]] = ..., preserve_color: _Optional[bool] = ...) -> None: ...
 
 class StylizeReply(_message.Message):
     __slots__ = ("frame", "session", "error")
@@ -196,6 +212,30 @@ class StyleInfo(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ..., display_name: _Optional[str] = ..., thumbnail_png: _Optional[bytes] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class AddStyleRequest(_message.Message):
+    __slots__ = ("name", "model", "image", "size", "display_name", "replace")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model: str
+    image: bytes
+    size: int
+    display_name: str
+    replace: bool
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., image: _Optional[bytes] = ..., size: _Optional[int] = ..., display_name: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class AddStyleReply(_message.Message):
+    __slots__ = ("id", "style")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    style: StyleInfo
+    def __init__(self, id: _Optional[str] = ..., style: _Optional[_Union[StyleInfo, _Mapping]] = ...) -> None: ...
+
 class ListStylesReply(_message.Message):
     __slots__ = ("styles",)
     STYLES_FIELD_NUMBER: _ClassVar[int]
@@ -207,7 +247,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension")
+    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     BACKENDS_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +255,7 @@ class ServerInfo(_message.Message):
     MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_VIEWS_FIELD_NUMBER: _ClassVar[int]
     MAX_DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    ADAIN_MODELS_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     backends: _containers.RepeatedScalarFieldContainer[str]
@@ -222,4 +263,5 @@ class ServerInfo(_message.Message):
     max_frame_bytes: int
     max_views: int
     max_dimension: int
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ...) -> None: ...
+    adain_models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ...) -> None: ...

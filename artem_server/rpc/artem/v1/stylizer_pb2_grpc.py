@@ -50,6 +50,11 @@ class StylizerStub:
                 request_serializer=artem_dot_v1_dot_stylizer__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=artem_dot_v1_dot_stylizer__pb2.ServerInfo.FromString,
                 _registered_method=True)
+        self.AddStyle = channel.unary_unary(
+                '/artem.v1.Stylizer/AddStyle',
+                request_serializer=artem_dot_v1_dot_stylizer__pb2.AddStyleRequest.SerializeToString,
+                response_deserializer=artem_dot_v1_dot_stylizer__pb2.AddStyleReply.FromString,
+                _registered_method=True)
 
 
 class StylizerServicer:
@@ -80,6 +85,16 @@ class StylizerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddStyle(self, request, context):
+        """Makes an image a style of an adain model: its statistics are computed once and stored in
+        the server's models directory (they survive a restart), and the style is usable at once.
+        Errors: INVALID_ARGUMENT (name, image, size), NOT_FOUND (model), ALREADY_EXISTS (name taken).
+        A failed call stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StylizerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +112,11 @@ def add_StylizerServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=artem_dot_v1_dot_stylizer__pb2.GetServerInfoRequest.FromString,
                     response_serializer=artem_dot_v1_dot_stylizer__pb2.ServerInfo.SerializeToString,
+            ),
+            'AddStyle': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddStyle,
+                    request_deserializer=artem_dot_v1_dot_stylizer__pb2.AddStyleRequest.FromString,
+                    response_serializer=artem_dot_v1_dot_stylizer__pb2.AddStyleReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +201,33 @@ class Stylizer:
             '/artem.v1.Stylizer/GetServerInfo',
             artem_dot_v1_dot_stylizer__pb2.GetServerInfoRequest.SerializeToString,
             artem_dot_v1_dot_stylizer__pb2.ServerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddStyle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/artem.v1.Stylizer/AddStyle',
+            artem_dot_v1_dot_stylizer__pb2.AddStyleRequest.SerializeToString,
+            artem_dot_v1_dot_stylizer__pb2.AddStyleReply.FromString,
             options,
             channel_credentials,
             insecure,

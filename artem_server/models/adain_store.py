@@ -1,0 +1,126 @@
+"""AdaIN entries in a models directory. Both are kind "adain"; the card's architecture says
+which one (`role`):
+
+- a model: `weights.safetensors` holds `encoder.*` (31 modules) and `decoder.*`; the
+  architecture is an AdaINConfig. It is not a style: it cannot stylize without one.
+- a style: `weights.safetensors` holds its image's statistics (StyleStats, fp32); the
+  architecture is an AdaINStyleSpec naming the model it belongs to and a digest of the encoder
+  that computed the statistics, so a style never runs against an encoder it was not made with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .adain import AdaINConfig, AdaINNet
+from .adain_style import AdaINStylizer, StyleStats
+from .card import ModelCard
+from .store import Entry, write_entry
+from .thumbnail import render_thumbnail
+
+ROLE_MODEL = "model"
+ROLE_STYLE = "style"
+
+
+def role_of(card: ModelCard) -> str | None:
+    """"model" or "style" for an adain card, None for other kinds."""
+    if card.kind != "adain":
+        return None
+    return str(card.architecture.get("role", ROLE_MODEL))
+
+
+def encoder_digest(net: AdaINNet) -> str:
+    """A short hash of the encoder's fp32 weights (as loaded, so fp16-stored files hash the same
+    every time they load)."""
+    h = hashlib.sha256()
+    for key, t in sorted(net.encoder.state_dict().items()):
+        h.update(key.encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AdaINModel:
+    """A loaded adain model: eval-mode fp32 CPU net, its encoder digest and its card."""
+
+    name: str
+    net: AdaINNet
+    digest: str
+    card: ModelCard
+
+
+@dataclass(frozen=True)
+class AdaINStyleSpec:
+    """A style entry's architecture: the model it belongs to, the digest of that model's encoder
+    when the statistics were computed, and the (width, height) the image was encoded at."""
+
+    model: str
+    encoder_digest: str
+    image_size: tuple[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": ROLE_STYLE, "model": self.model, "encoder_digest": self.encoder_digest,
+                "image_size": list(self.image_size), "layer": "relu4_1"}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AdaINStyleSpec":
+        try:
+            w, h = (int(v) for v in d["image_size"])
+            return cls(model=str(d["model"]), encoder_digest=str(d["encoder_digest"]), image_size=(w, h))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"adain style card: architecture {d} lacks model/encoder_digest/image_size") from e
+
+
+def load_adain_model(entry: Entry) -> AdaINModel:
+    """Rebuild the net from a model entry; refuses missing, unexpected or misshapen tensors."""
+    net = AdaINNet(AdaINConfig.from_dict(entry.card.architecture))
+    sd = entry.load_weights()
+    expected = net.state_dict()
+    bad = sorted(set(expected) ^ set(sd)) + sorted(
+        k for k in set(sd) & set(expected) if sd[k].shape != expected[k].shape)
+    if bad:
+        raise ValueError(f"{entry.path}: weights do not fit an AdaIN net with {net.config} "
+                         f"(missing, unexpected or misshapen: {bad[:6]})")
+    net.load_state_dict(sd)
+    net = net.eval().requires_grad_(False)
+    return AdaINModel(entry.name, net, encoder_digest(net), entry.card)
+
+
+def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer:
+    """The style as a runnable stylizer (alpha 1, its own colours) on `model`'s net."""
+    spec = AdaINStyleSpec.from_dict(entry.card.architecture)
+    if spec.model != model.name:
+        raise ValueError(f"{entry.path}: style belongs to model {spec.model!r}, not {model.name!r}")
+    if spec.encoder_digest != model.digest:
+        raise ValueError(f"{entry.path}: its statistics were computed with another encoder than model "
+                         f"{model.name!r} has now (digest {spec.encoder_digest} != {model.digest}); "
+                         "add the style again")
+    return AdaINStylizer(model.net, StyleStats.from_tensors(entry.load_weights()))
+
+
+def write_adain_model(models_dir: Path, name: str, net: AdaINNet, *, source: str,
+                      made_by: dict[str, Any], license: str, notes: str, display_name: str = "",
+                      half: bool = False, overwrite: bool = False) -> Entry:
+    """Store a model entry. fp32 by default: imported weights then give the peer's output
+    exactly; `half` halves the file for shipped models."""
+    card = ModelCard(name=name, kind="adain", display_name=display_name,
+                     architecture={"role": ROLE_MODEL, **net.config.to_dict()},
+                     source=source, made_by=made_by, license=license, notes=notes)
+    return write_entry(Path(models_dir), card, net.state_dict(), half=half, overwrite=overwrite)
+
+
+def write_adain_style(models_dir: Path, name: str, model: AdaINModel, stats: StyleStats,
+                      image_size: tuple[int, int], *, source: str, made_by: dict[str, Any] | None = None,
+                      license: str = "", notes: str = "", display_name: str = "",
+                      overwrite: bool = False) -> Entry:
+    """Store a style entry (statistics in fp32, a few kB) with a thumbnail of it applied."""
+    spec = AdaINStyleSpec(model.name, model.digest, image_size)
+    card = ModelCard(name=name, kind="adain", display_name=display_name, architecture=spec.to_dict(),
+                     source=source, made_by=made_by or {}, license=license, notes=notes)
+    thumb = render_thumbnail(AdaINStylizer(model.net, stats))
+    return write_entry(Path(models_dir), card, stats.to_tensors(), thumb, half=False, overwrite=overwrite)
