@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-frame-bytes", type=int, default=2 * 2064 * 2208 * 4,
                    help="largest frame, all views together (default: a Quest 3 stereo RGBA8 frame)")
     backend(s)
-    s.add_argument("--optimize", choices=["eager", "graph", "compile"], default=None,
+    s.add_argument("--optimize", choices=["eager", "graph", "compile", "fused"], default=None,
                    help="torch-optimized's mode (default: compile on CUDA, eager on CPU)")
     s.add_argument("--warm-size", action="append", metavar="SIZE",
                    help="frame size to compile for when a style loads: a name (quest2-stereo, "

@@ -63,7 +63,7 @@ tail -n 25 "$OUT/gpu-tests.log"
 echo "== artem bench (model only, then end to end)"
 timeout 330 $PY -m artem_server.cli --log-level INFO bench $SIZES \
   --warmup 5 --repeats 20 --frames 20 \
-  --e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:fp16:graph --e2e-variant torch-optimized:fp16:compile \
+  --e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:fp16:fused --e2e-variant torch-optimized:fp16:compile \
   --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
 echo "bench exit $?"
 grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^model only|^end to end|Error|error" | tail -n 60

@@ -38,23 +38,33 @@ def run(runner: Runner, x: torch.Tensor) -> torch.Tensor:
         return runner(x).float()
 
 
-@pytest.mark.parametrize("backend,precision,min_psnr", [
-    ("torch-eager", "bf16", 30.0),
-    ("torch-optimized", "fp32", 60.0),
-    ("torch-optimized", "bf16", 30.0),
-    ("onnxruntime", "fp32", 60.0),
+@pytest.mark.parametrize("backend,precision,min_psnr,mode", [
+    ("torch-eager", "bf16", 30.0, None),
+    ("torch-optimized", "fp32", 60.0, None),
+    ("torch-optimized", "bf16", 30.0, None),
+    ("torch-optimized", "fp32", 60.0, "fused"),  # the fused norms' torch twin on CPU
+    ("torch-optimized", "bf16", 30.0, "fused"),
+    ("onnxruntime", "fp32", 60.0, None),
 ])
-def test_backend_agrees_with_eager_fp32(photo, backend, precision, min_psnr):
+def test_backend_agrees_with_eager_fp32(photo, backend, precision, min_psnr, mode):
     net = random_generator(8)
     x = photo_batch(photo)
     with torch.inference_mode():
         ref = net(x)
-    runner = create_runner(backend, net, CPU, precision)
+    runner = create_runner(backend, net, CPU, precision, **({"mode": mode} if mode else {}))
     y = run(runner, x)
     assert y.shape == ref.shape
     assert psnr(y, ref) >= min_psnr, psnr(y, ref)
     if precision == "fp32":
         torch.testing.assert_close(y, ref, atol=2e-3, rtol=1e-4)
+
+
+def test_fused_mode_is_for_generators_only():
+    from artem_server.backends import BackendUnavailable
+    from artem_server.models.loading import Identity
+
+    with pytest.raises(BackendUnavailable, match="generator styles"):
+        create_runner("torch-optimized", Identity(), CPU, "fp32", mode="fused")
 
 
 def test_eager_fp32_on_cpu_is_the_module_itself():

@@ -56,6 +56,9 @@ def reference(net, photos):
     ("torch-optimized", "fp16", {"mode": "graph"}, 40.0),
     ("torch-optimized", "bf16", {"mode": "graph"}, 30.0),
     ("torch-optimized", "fp16", {"mode": "compile", "compile_mode": "default"}, 40.0),
+    ("torch-optimized", "fp16", {"mode": "fused"}, 40.0),
+    ("torch-optimized", "bf16", {"mode": "fused"}, 30.0),
+    ("torch-optimized", "fp32", {"mode": "fused"}, 50.0),
     ("onnxruntime", "fp32", {}, 50.0),
     ("onnxruntime", "fp16", {}, 40.0),
 ])
@@ -69,11 +72,12 @@ def test_backend_agrees_with_eager_fp32(net, photos, reference, backend, precisi
     assert psnr(y, reference) >= min_psnr, psnr(y, reference)
 
 
-def test_graph_replay_after_a_style_switch(photos):
+@pytest.mark.parametrize("mode", ["graph", "fused"])
+def test_graph_replay_after_a_style_switch(photos, mode):
     """Two styles, each with its captured graph: A, B, A again gives A's answer each time."""
     a, b = random_generator(31), random_generator(32)
-    ra = create_runner("torch-optimized", a, CUDA, "fp16", mode="graph")
-    rb = create_runner("torch-optimized", b, CUDA, "fp16", mode="graph")
+    ra = create_runner("torch-optimized", a, CUDA, "fp16", mode=mode)
+    rb = create_runner("torch-optimized", b, CUDA, "fp16", mode=mode)
     ea = run(create_runner("torch-eager", a, CUDA, "fp16"), photos)
     eb = run(create_runner("torch-eager", b, CUDA, "fp16"), photos)
     first = run(ra, photos)

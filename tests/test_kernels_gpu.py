@@ -125,3 +125,31 @@ def test_cuda_pipeline_matches_cpu_pipeline(photo, fmt, linear, strength, scale)
         assert np.abs(a.astype(int) - b).max() <= 1
         assert np.abs(a.astype(int) - c).max() <= 2
         assert np.array_equal(a[..., 3], c[..., 3])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c,h,w,relu,res_pad,upsample,pad", [
+    (32, 181, 243, True, None, 1, 1),
+    (128, 46, 61, False, 1, 2, 1),
+    (64, 90, 122, True, None, 2, 1),
+    (32, 360, 484, True, None, 1, 4),
+])
+def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, upsample, pad):
+    from artem_kernels import instnorm
+    from artem_server.backends.fused_generator import reference_norm
+
+    torch.manual_seed(c + h)
+    y = (torch.randn(2, c, h, w) * torch.rand(1, c, 1, 1) * 20 + torch.randn(1, c, 1, 1) * 30)
+    y = y.to(dtype).contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.rand(c) + 0.5, torch.randn(c)
+    residual = None
+    if res_pad is not None:
+        residual = (torch.randn(2, c, h + 2 * res_pad, w + 2 * res_pad) * 5).to(dtype)
+        residual = residual.contiguous(memory_format=torch.channels_last)
+    kwargs = dict(relu=relu, residual_pad=res_pad or 0, upsample=upsample, pad=pad)
+    ours = instnorm.instance_norm(y.to(CUDA), weight.to(CUDA), bias.to(CUDA), 1e-5,
+                                  residual=residual.to(CUDA) if residual is not None else None, **kwargs)
+    ref = reference_norm(y, weight, bias, 1e-5, residual=residual, **kwargs)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]
+    torch.testing.assert_close(ours.cpu().float(), ref.float(), rtol=tol[0], atol=tol[1])

@@ -7,6 +7,9 @@ Modes (what each adds, in order):
   compile  + torch.compile(mode=max-autotune-no-cudagraphs, dynamic=False) under the graphs:
            Inductor fuses instance norm, ReLU, padding and the residual adds into few kernels
            (our graphs, not Inductor's cudagraph trees, so the input needs no extra copy logic)
+  fused    generator styles only: cuDNN convs with our fused instance-norm kernels in between
+           (artem_kernels.instnorm: norm, ReLU, residual, upsampling and the next conv's
+           reflection padding in one pass; fused_generator.py), under the graphs
 
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.
@@ -25,12 +28,22 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.generator import Generator
 from .base import BackendUnavailable, Runner
+from .fused_generator import FusedGenerator
 
 log = logging.getLogger(__name__)
 
-MODES = ("eager", "graph", "compile")
+MODES = ("eager", "graph", "compile", "fused")
 COMPILE_MODE = "max-autotune-no-cudagraphs"
+
+
+def _fused_kernels_available() -> bool:
+    try:
+        from artem_kernels import instnorm
+    except ImportError:
+        return False
+    return instnorm.available()
 
 
 @dataclass
@@ -60,6 +73,10 @@ class TorchOptimized(Runner):
         net = copy.deepcopy(model).to(self.device, self.dtype).eval()
         self.module = net.to(memory_format=torch.channels_last)
         self.fn = self.module
+        if self.mode == "fused":
+            if not isinstance(model, Generator):
+                raise BackendUnavailable(f"mode fused runs generator styles; this is a {type(model).__name__}")
+            self.fn = FusedGenerator(self.module, use_kernels=cuda and _fused_kernels_available())
         if self.mode == "compile":
             self.fn = torch.compile(self.module, mode=compile_mode if cuda else "default",
                                     dynamic=False, fullgraph=False)
@@ -92,7 +109,9 @@ class TorchOptimized(Runner):
                 self.fn(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # CuPy's launches (fused mode) query pointers and devices while capturing: harmless,
+        # but not allowed under the default "global" capture mode.
+        with torch.cuda.graph(graph, capture_error_mode="relaxed" if self.mode == "fused" else "global"):
             static_out = self.fn(static_in)
         entry = _Graph(graph, static_in, static_out)
         self._graphs[shape] = entry

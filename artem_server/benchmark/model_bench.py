@@ -57,7 +57,8 @@ def default_variants(device: torch.device) -> list[Variant]:
     if device.type == "cuda":
         wanted = [BASELINE, Variant("torch-eager", "fp16"), Variant("torch-optimized", "fp32", "graph"),
                   Variant("torch-optimized", "fp16", "graph"), Variant("torch-optimized", "bf16", "graph"),
-                  Variant("torch-optimized", "fp16", "compile"), Variant("onnxruntime", "fp32"),
+                  Variant("torch-optimized", "fp16", "compile"), Variant("torch-optimized", "fp16", "fused"),
+                  Variant("torch-optimized", "bf16", "fused"), Variant("onnxruntime", "fp32"),
                   Variant("onnxruntime", "fp16")]
     else:
         wanted = [BASELINE, Variant("torch-eager", "bf16"), Variant("torch-optimized", "bf16", "eager"),

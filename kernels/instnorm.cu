@@ -1,0 +1,208 @@
+// ArtEm's fused instance normalization for channels-last activations (the generator's hot spot).
+//
+// Written for ArtEm (no code copied). Loaded by kernels/instnorm.py (cupy.RawModule, NVRTC);
+// compile-checked by tests/test_kernels_compile.py; per-thread bodies run on the host in
+// tests/test_kernels_host_instnorm.py (tests/cuda/instnorm_host.cu).
+//
+// Why: on an H100, eager fp16 channels-last runs reflection padding and instance norm as slow
+// separate kernels (shared/reference/gpu-anchors.md). Here one kernel reads a conv's output once
+// for the statistics, and one more pass normalizes, applies the affine, ReLU and the residual
+// add, and writes straight into the next conv's input: reflection-padded, and for the
+// upsampling layers nearest-x2 upsampled too. The pad and upsample tensors never exist.
+//
+// Contract (validated in Python before launch):
+//   y    (N, H, W, C) channels-last, C a multiple of 8, 16-byte aligned rows of 8 channels.
+//   acc  (N, C, 2) float64: sum and sum of squares of (y - k) over H*W, zeroed before
+//        artem_in_stats, where k = y[n, 0, 0, c] is a shift that keeps the float partial sums
+//        from cancelling when a channel's mean is far larger than its spread.
+//   coef (N, C, 2) float32: per (n, c) scale and shift, from acc, gamma, beta (artem_in_coef).
+//   out  (N, H*up + 2*pad, W*up + 2*pad, C): out[n, oy, ox, c] = f(y[n, iy, ix, c]) with
+//        iy = reflect(oy - pad, H*up) / up (F.pad's reflect, then nearest upsampling's source).
+//   f(v) = relu?(v * scale + shift) + res[n, iy + rp, ix + rp, c], where scale = gamma * rstd and
+//        shift = beta - mean * scale, rstd = 1 / sqrt(var + eps), var the biased variance
+//        (InstanceNorm2d's); res (N, H + 2rp, W + 2rp, C) or null.
+
+#ifndef ARTEM_INSTNORM_CU
+#define ARTEM_INSTNORM_CU
+
+#ifndef ARTEM_CONVERT_CU  // the loader may have prepended it: NVRTC has no file to include
+#include "convert.cu"
+#endif
+
+#ifndef ARTEM_IN_CHUNK
+#define ARTEM_IN_CHUNK 256  // pixels one stats thread sums before its atomic adds
+#endif
+
+namespace artem {
+
+ARTEM_HD void atomic_add(double* p, double v) {
+#ifdef __CUDA_ARCH__
+  atomicAdd(p, v);
+#else
+  *p += v;  // the host harness runs threads one after another
+#endif
+}
+
+// Eight consecutive channels, loaded and stored as 16 (or 32) bytes.
+template <class T> struct Vec8;
+template <> struct Vec8<f16> {
+  union U { uint4 v; u16 h[8]; };
+  static ARTEM_HD void load(const void* p, float* out) {
+    U u; u.v = *(const uint4*)p;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = half_bits_to_float(u.h[i]);
+  }
+  static ARTEM_HD void store(void* p, const float* in) {
+    U u;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) u.h[i] = float_to_half_bits(in[i]);
+    *(uint4*)p = u.v;
+  }
+};
+template <> struct Vec8<bf16> {
+  union U { uint4 v; u16 h[8]; };
+  static ARTEM_HD void load(const void* p, float* out) {
+    U u; u.v = *(const uint4*)p;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = bf16_bits_to_float(u.h[i]);
+  }
+  static ARTEM_HD void store(void* p, const float* in) {
+    U u;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) u.h[i] = float_to_bf16_bits(in[i]);
+    *(uint4*)p = u.v;
+  }
+};
+template <> struct Vec8<f32> {
+  union U { float4 v[2]; float f[8]; };
+  static ARTEM_HD void load(const void* p, float* out) {
+    U u; u.v[0] = ((const float4*)p)[0]; u.v[1] = ((const float4*)p)[1];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = u.f[i];
+  }
+  static ARTEM_HD void store(void* p, const float* in) {
+    U u;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) u.f[i] = in[i];
+    ((float4*)p)[0] = u.v[0]; ((float4*)p)[1] = u.v[1];
+  }
+};
+
+template <class T> struct Elem { static const int bytes = 2; };
+template <> struct Elem<f32> { static const int bytes = 4; };
+
+// Thread t of n * chunks * (c / 8): sums one chunk of pixels for 8 channels, shifted by the
+// image's first pixel, then adds its partial sums to acc. Partials stay small (ARTEM_IN_CHUNK
+// pixels) so float is exact enough; acc is double.
+template <class T>
+ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, int t) {
+  int groups = c / 8, chunks = (hw + ARTEM_IN_CHUNK - 1) / ARTEM_IN_CHUNK;
+  int g = t % groups, rest = t / groups;
+  int chunk = rest % chunks, b = rest / chunks;
+  int p0 = chunk * ARTEM_IN_CHUNK, p1 = p0 + ARTEM_IN_CHUNK < hw ? p0 + ARTEM_IN_CHUNK : hw;
+  float s[8], q[8], v[8], k[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) { s[i] = 0.0f; q[i] = 0.0f; }
+  const char* base = (const char*)y + ((long long)b * hw * c + g * 8) * Elem<T>::bytes;
+  Vec8<T>::load(base, k);
+  for (int p = p0; p < p1; ++p) {
+    Vec8<T>::load(base + (long long)p * c * Elem<T>::bytes, v);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) { float d = v[i] - k[i]; s[i] += d; q[i] += d * d; }
+  }
+  double* a = acc + ((long long)b * c + g * 8) * 2;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) { atomic_add(a + 2 * i, (double)s[i]); atomic_add(a + 2 * i + 1, (double)q[i]); }
+}
+
+ARTEM_HD int reflect(int i, int n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
+
+// Thread t of n * c: the statistics become one multiply-add per element for the apply pass.
+template <class T>
+ARTEM_HD void in_coef_thread(const void* y, const double* acc, const float* gamma, const float* beta,
+                             float* coef, int c, double count, float eps, int t) {
+  typedef typename T::storage S;
+  long long pixels = (long long)count;
+  double k = (double)Convert<T>::load(((const S*)y)[(long long)(t / c) * pixels * c + t % c]);
+  double shifted = acc[2 * t] / count;  // mean of y - k
+  double var = acc[2 * t + 1] / count - shifted * shifted;
+  double mean = k + shifted;
+  double rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps);
+  double scale = rstd * (double)gamma[t % c];
+  coef[2 * t] = (float)scale;
+  coef[2 * t + 1] = (float)((double)beta[t % c] - mean * scale);
+}
+
+struct ApplyArgs {
+  const void* y;
+  const float* coef;
+  const void* res;   // null: no residual
+  void* out;
+  int n, h, w, c;
+  int up, pad, relu, res_pad;
+};
+
+// Thread t of n * ho * wo * (c / 8): one output pixel's 8 channels.
+template <class T>
+ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
+  int groups = a.c / 8;
+  int ho = a.h * a.up + 2 * a.pad, wo = a.w * a.up + 2 * a.pad;
+  int g = t % groups, rest = t / groups;
+  int ox = rest % wo; rest /= wo;
+  int oy = rest % ho; int b = rest / ho;
+  int iy = reflect(oy - a.pad, a.h * a.up) / a.up;
+  int ix = reflect(ox - a.pad, a.w * a.up) / a.up;
+  int c0 = g * 8;
+  float v[8], r[8];
+  const int eb = Elem<T>::bytes;
+  Vec8<T>::load((const char*)a.y + ((((long long)b * a.h + iy) * a.w + ix) * a.c + c0) * eb, v);
+  if (a.res) {
+    int rh = a.h + 2 * a.res_pad, rw = a.w + 2 * a.res_pad;
+    Vec8<T>::load((const char*)a.res +
+                  ((((long long)b * rh + iy + a.res_pad) * rw + ix + a.res_pad) * a.c + c0) * eb, r);
+  }
+  union { float4 v[4]; float f[16]; } k;  // (scale, shift) of the 8 channels: 64 aligned bytes
+  const float4* kp = (const float4*)(a.coef + ((long long)b * a.c + c0) * 2);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) k.v[i] = kp[i];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    float x = v[i] * k.f[2 * i] + k.f[2 * i + 1];
+    if (a.relu) x = fmaxf(x, 0.0f);
+    if (a.res) x += r[i];
+    v[i] = x;
+  }
+  Vec8<T>::store((char*)a.out + ((((long long)b * ho + oy) * wo + ox) * a.c + c0) * eb, v);
+}
+
+}  // namespace artem
+
+// ---- kernels: artem_in_{stats,coef,apply}_<dtype>_nhwc ------------------------------------
+
+#ifdef __CUDACC__
+#define ARTEM_DEFINE_IN_KERNELS(DT)                                                            \
+  extern "C" __global__ void artem_in_stats_##DT##_nhwc(const void* y, double* acc, int n,     \
+                                                         int hw, int c, int total) {           \
+    int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
+    if (t < total) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, t);                     \
+  }                                                                                            \
+  extern "C" __global__ void artem_in_apply_##DT##_nhwc(                                       \
+      const void* y, const float* coef, const void* res, void* out, int n, int h, int w, int c, \
+      int up, int pad, int relu, int res_pad, int total) {                                     \
+    artem::ApplyArgs a = {y, coef, res, out, n, h, w, c, up, pad, relu, res_pad};              \
+    int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
+    if (t < total) artem::in_apply_thread<artem::DT>(a, t);                                    \
+  }                                                                                            \
+  extern "C" __global__ void artem_in_coef_##DT##_nhwc(                                        \
+      const void* y, const double* acc, const float* gamma, const float* beta, float* coef,    \
+      int c, double count, float eps, int total) {                                             \
+    int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
+    if (t < total) artem::in_coef_thread<artem::DT>(y, acc, gamma, beta, coef, c, count, eps, t); \
+  }
+
+ARTEM_DEFINE_IN_KERNELS(f32)
+ARTEM_DEFINE_IN_KERNELS(f16)
+ARTEM_DEFINE_IN_KERNELS(bf16)
+#endif
+
+#endif  // ARTEM_INSTNORM_CU

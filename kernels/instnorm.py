@@ -1,0 +1,123 @@
+"""Fused instance normalization (instnorm.cu) on torch channels-last CUDA tensors, via CuPy.
+
+`instance_norm(y, gamma, beta, eps, relu=..., residual=..., upsample=..., pad=...)` is, for
+(N, C, H, W) channels-last `y`:
+
+    v = InstanceNorm2d(affine)(y); v = relu(v) if relu; v = v + residual's interior
+    out = F.pad(F.interpolate(v, scale_factor=upsample, mode="nearest"), [pad] * 4, mode="reflect")
+
+in three launches (statistics, coefficients, one read-once/write-once pass), on torch's current
+stream, memory shared through DLPack. Kernel names: artem_in_{stats,coef,apply}_<dtype>_nhwc;
+the module is built once per device. Validation happens here, before launch.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import convert
+
+SOURCE = Path(__file__).with_name("instnorm.cu")
+CHUNK = 256  # ARTEM_IN_CHUNK in instnorm.cu
+
+
+def kernel_names() -> list[str]:
+    return [f"artem_in_{op}_{dt}_nhwc" for op in ("stats", "coef", "apply") for dt in convert.DTYPES.values()]
+
+
+def available() -> bool:
+    return convert.available()
+
+
+@functools.lru_cache(maxsize=None)
+def _module(device_index: int) -> Any:
+    """convert.cu + instnorm.cu as one RawModule per device (NVRTC has no file to #include)."""
+    cp = convert._cupy()
+    with cp.cuda.Device(device_index):
+        module = cp.RawModule(code=convert.SOURCE.read_text() + "\n" + SOURCE.read_text())
+        module.compile()
+    return module
+
+
+def _kernel(device_index: int, name: str) -> Any:
+    return _module(device_index).get_function(name)
+
+
+def _check(y: torch.Tensor, name: str) -> None:
+    if y.dim() != 4 or not y.is_cuda or y.dtype not in convert.DTYPES:
+        raise ValueError(f"{name}: expected a 4-D CUDA float32/float16/bfloat16 tensor, got "
+                         f"{y.dtype} {tuple(y.shape)} on {y.device}")
+    if not y.is_contiguous(memory_format=torch.channels_last):
+        raise ValueError(f"{name}: expected channels-last memory, got strides {y.stride()}")
+    if y.shape[1] % 8:
+        raise ValueError(f"{name}: {y.shape[1]} channels; the kernels take multiples of 8")
+    if y.numel() >= 2**31:
+        raise ValueError(f"{name}: {y.numel()} elements exceed the kernels' 32-bit indexing")
+
+
+def stats(y: torch.Tensor) -> torch.Tensor:
+    """(N, C, 2) float64: the sum and the sum of squares of y - y[:, :, 0, 0] over H*W."""
+    _check(y, "y")
+    n, c, h, w = y.shape
+    acc = torch.zeros((n, c, 2), dtype=torch.float64, device=y.device)
+    total = n * (-(-h * w // CHUNK)) * (c // 8)
+    convert._launch(_kernel(y.device.index, f"artem_in_stats_{convert.DTYPES[y.dtype]}_nhwc"), total,
+                    (y, acc, np.int32(n), np.int32(h * w), np.int32(c), np.int32(total)))
+    return acc
+
+
+def coefficients(y: torch.Tensor, acc: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                 eps: float) -> torch.Tensor:
+    """(N, C, 2) float32 (scale, shift) so that normalized = y * scale + shift."""
+    _check(y, "y")
+    n, c, h, w = y.shape
+    if acc.shape != (n, c, 2) or acc.dtype != torch.float64 or acc.device != y.device:
+        raise ValueError(f"acc: expected ({n}, {c}, 2) float64 on {y.device}")
+    for t, name in ((gamma, "gamma"), (beta, "beta")):
+        if t.shape != (c,) or t.dtype != torch.float32 or t.device != acc.device or not t.is_contiguous():
+            raise ValueError(f"{name}: expected a contiguous ({c},) float32 tensor on {acc.device}")
+    coef = torch.empty((n, c, 2), dtype=torch.float32, device=acc.device)
+    total = n * c
+    convert._launch(_kernel(y.device.index, f"artem_in_coef_{convert.DTYPES[y.dtype]}_nhwc"), total,
+                    (y, acc, gamma, beta, coef, np.int32(c), np.float64(h * w), np.float32(eps), np.int32(total)))
+    return coef
+
+
+def apply(y: torch.Tensor, coef: torch.Tensor, *, relu: bool, residual: torch.Tensor | None = None,
+          residual_pad: int = 0, upsample: int = 1, pad: int = 0) -> torch.Tensor:
+    """One pass: normalize with `coef`, ReLU, add the residual's interior, upsample, pad."""
+    _check(y, "y")
+    n, c, h, w = y.shape
+    if coef.shape != (n, c, 2) or coef.dtype != torch.float32 or not coef.is_contiguous():
+        raise ValueError(f"coef: expected a contiguous ({n}, {c}, 2) float32 tensor")
+    if upsample not in (1, 2) or not 0 <= pad < min(h, w) * upsample:
+        raise ValueError(f"upsample {upsample}, pad {pad}: expected 1 or 2, and a pad smaller than "
+                         f"the {h * upsample}x{w * upsample} image (reflection)")
+    if residual is not None:
+        _check(residual, "residual")
+        expected = (n, c, h + 2 * residual_pad, w + 2 * residual_pad)
+        if tuple(residual.shape) != expected or residual.dtype != y.dtype:
+            raise ValueError(f"residual: expected {expected} {y.dtype}, got {tuple(residual.shape)} {residual.dtype}")
+    ho, wo = h * upsample + 2 * pad, w * upsample + 2 * pad
+    out = torch.empty((n, c, ho, wo), dtype=y.dtype, device=y.device, memory_format=torch.channels_last)
+    if out.numel() >= 2**31:
+        raise ValueError(f"out: {out.numel()} elements exceed the kernels' 32-bit indexing")
+    total = n * ho * wo * (c // 8)
+    res_arg = residual if residual is not None else np.uintp(0)
+    i32 = np.int32
+    convert._launch(_kernel(y.device.index, f"artem_in_apply_{convert.DTYPES[y.dtype]}_nhwc"), total,
+                    (y, coef, res_arg, out, i32(n), i32(h), i32(w), i32(c), i32(upsample), i32(pad),
+                     i32(int(relu)), i32(residual_pad), i32(total)))
+    return out
+
+
+def instance_norm(y: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5, *,
+                  relu: bool = False, residual: torch.Tensor | None = None, residual_pad: int = 0,
+                  upsample: int = 1, pad: int = 0) -> torch.Tensor:
+    coef = coefficients(y, stats(y), gamma, beta, eps)
+    return apply(y, coef, relu=relu, residual=residual, residual_pad=residual_pad, upsample=upsample, pad=pad)

@@ -1,0 +1,81 @@
+"""The fused instance-norm kernels' arithmetic, run on the CPU against `reference_norm`.
+
+tests/cuda/instnorm_host.cu runs kernels/instnorm.cu's per-thread bodies in loops (stats
+threads' atomic adds become plain adds): statistics, coefficients, and the apply pass with
+ReLU, residual, upsampling and reflection padding, on odd sizes and every dtype.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from artem_server.backends.fused_generator import reference_norm
+
+ROOT = Path(__file__).resolve().parent.parent
+DT = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory) -> ctypes.CDLL:
+    out = tmp_path_factory.mktemp("host") / "instnorm_host.so"
+    subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out),
+                    str(ROOT / "tests" / "cuda" / "instnorm_host.cu")], check=True, capture_output=True)
+    return ctypes.CDLL(str(out))
+
+
+def p(t: torch.Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
+
+
+def host_norm(lib, y, weight, bias, eps, *, relu, residual=None, residual_pad=0, upsample=1, pad=0):
+    n, c, h, w = y.shape
+    dt = DT[y.dtype]
+    acc = torch.zeros((n, c, 2), dtype=torch.float64)
+    getattr(lib, f"host_in_stats_{dt}")(p(y), p(acc), *map(ctypes.c_int, (n, h * w, c)))
+    coef = torch.empty((n, c, 2), dtype=torch.float32)
+    getattr(lib, f"host_in_coef_{dt}")(p(y), p(acc), p(weight), p(bias), p(coef), ctypes.c_int(n),
+                                       ctypes.c_int(c), ctypes.c_double(h * w), ctypes.c_float(eps))
+    ho, wo = h * upsample + 2 * pad, w * upsample + 2 * pad
+    out = torch.full((n, c, ho, wo), float("nan"), dtype=y.dtype).contiguous(memory_format=torch.channels_last)
+    getattr(lib, f"host_in_apply_{dt}")(p(y), p(coef), p(residual), p(out), *map(ctypes.c_int, (
+        n, h, w, c, upsample, pad, int(relu), residual_pad)))
+    return out, acc
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("c,h,w,relu,res_pad,upsample,pad", [
+    (8, 13, 21, True, None, 1, 1),    # odd sizes, conv-to-conv
+    (16, 30, 17, False, 1, 1, 1),     # a residual block's second norm
+    (24, 9, 11, False, 1, 2, 1),      # the last block: residual, upsample, pad
+    (32, 20, 28, True, None, 2, 1),   # in4: upsample then pad
+    (8, 37, 45, True, None, 1, 4),    # in5: the 9x9 output conv's pad
+    (16, 300, 7, True, None, 1, 0),   # more than one stats chunk per image
+])
+def test_fused_norm_matches_reference(lib, dtype, c, h, w, relu, res_pad, upsample, pad):
+    torch.manual_seed(c * h + w)
+    n = 2
+    # Conv outputs sit off zero with their own scale per channel: the variance must survive.
+    y = (torch.randn(n, c, h, w) * torch.rand(1, c, 1, 1) * 20 + torch.randn(1, c, 1, 1) * 30)
+    y = y.to(dtype).contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.rand(c) + 0.5, torch.randn(c)
+    residual = None
+    if res_pad is not None:
+        residual = (torch.randn(n, c, h + 2 * res_pad, w + 2 * res_pad) * 5).to(dtype)
+        residual = residual.contiguous(memory_format=torch.channels_last)
+    kwargs = dict(relu=relu, residual=residual, residual_pad=res_pad or 0, upsample=upsample, pad=pad)
+    ours, acc = host_norm(lib, y, weight, bias, 1e-5, **kwargs)
+    ref = reference_norm(y, weight, bias, 1e-5, **kwargs)
+    d = y.double() - y.double()[..., :1, :1]  # the kernels' shift: each image's first pixel
+    torch.testing.assert_close(acc[..., 0], d.sum((2, 3)), rtol=1e-5, atol=1e-2)
+    torch.testing.assert_close(acc[..., 1], (d**2).sum((2, 3)), rtol=1e-5, atol=1e-2)
+    assert not torch.isnan(ours.float()).any(), "every element written"
+    tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]
+    torch.testing.assert_close(ours.float(), ref.float(), rtol=tol[0], atol=tol[1])
