@@ -23,6 +23,7 @@ from .registry import Registry
 from .rpc import pb
 from .runs import RunOptions
 from .service import Engine, StylizerService
+from .transport.alloc import keep_frame_buffers
 from .transport.wire import add_stylizer_servicer
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class ArtemServer:
 
 async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly."""
+    keep_frame_buffers()  # a serving process reuses frame-sized buffers (transport/alloc.py)
     server = ArtemServer(config)
     await server.start()
     print(f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C stops",

@@ -13,7 +13,9 @@ The echo is the ceiling for inline transport: a generic grpc.aio handler with id
 (de)serializers that sends each request's bytes back (no protobuf, no pipeline), driven like
 the client drives ArtEm (sync stub, request generator, one frame in flight). Its client sends
 one prepared bytes object, so it pays nothing to produce a frame; ArtEm's inline client joins
-a fresh frame's pixels into the message (one copy). Benchmarks print; they never assert.
+a fresh frame's pixels into the message (one copy). Every process here (ArtEm server, echo
+server, this client) keeps freed frame-sized buffers (artem_server/transport/alloc.py), so
+neither side pays page faults the other does not. Benchmarks print; they never assert.
 """
 
 from __future__ import annotations
@@ -199,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    from artem_server.transport.alloc import keep_frame_buffers
+
+    keep_frame_buffers()  # as `artem serve` does: the echo server and this client, same allocator
     if args.echo_server:
         asyncio.run(_echo_server())
         return

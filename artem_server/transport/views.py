@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ArtemError, InvalidArgument, ResourceExhausted
 from ..frames import FrameLimits, PixelFormat, View, view_pixels
 from ..rpc import pb
+from .copy import copy
 from .shm import Region, check_view_fits
 from .wire import Buffer
 
@@ -192,5 +193,5 @@ def _process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Reg
     t0 = time.perf_counter()
     for dst, r in zip(out, results):
         if dst is not None:
-            np.copyto(dst, r)
+            copy(dst, r)
     return [None if dst is not None else r for dst, r in zip(out, results)], time.perf_counter() - t0

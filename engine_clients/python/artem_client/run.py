@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from artem_server.transport.alloc import keep_frame_buffers
+
 from . import scenes
 from .client import StylizerClient
 from .frames import FORMAT_NAMES, to_rgb
@@ -17,6 +19,7 @@ def run_client(server: str, style: str, source: str = "synthetic", frames: int |
                strength: float | None = None, pixel_format: str = "rgba8", max_in_flight: int = 1,
                transport: str = "inline", jpeg_quality: int | None = None):
     """Stream, save replies as `<out>/frame_00000[_left|_right].png`, print and return the stats."""
+    keep_frame_buffers()  # this process streams frame-sized buffers (artem_server/transport/alloc.py)
     fmt = FORMAT_NAMES[pixel_format]
     if source == "synthetic":
         w, h = size or (256, 256)

@@ -17,6 +17,7 @@ import torch
 
 from artem_server.rpc import pb
 from artem_server.transport import shm as layout
+from artem_server.transport.copy import copy
 from artem_server.transport.jpeg import DEFAULT_QUALITY, JpegCodec
 from artem_server.transport.wire import Message
 
@@ -97,7 +98,7 @@ class SharedMemory:
         base = self.layout.request_offset(slot)
         views = []
         for img, offset in zip(images, self.offsets):
-            np.copyto(self._array(base, offset, *img.shape), img)  # the frame's one copy
+            copy(self._array(base, offset, *img.shape), img)  # the frame's one copy
             v = _view(img, fmt, linear)
             v.shm.slot, v.shm.offset = slot, offset
             views.append(v)
