@@ -214,6 +214,8 @@ class Pipeline:
         if self.fused:
             from artem_kernels import convert
 
+            if not (y.is_contiguous() or y.is_contiguous(memory_format=torch.channels_last)):
+                y = y.contiguous()  # the kernels read planar or channels-last, nothing else
             out = convert.unpack(y, src, (hm, wm), fmt.rgb_order, fmt.alpha_index, linear, strength)
         else:
             y = resize(y[..., :hm, :wm].float(), (h, w))

@@ -113,6 +113,15 @@ class Runs:
         except RuntimeError:  # shutting down
             pass
 
+    def warm_styles(self, executor: concurrent.futures.Executor, styles: Sequence) -> None:
+        """With warm sizes set, build and compile every style's default runner now (at server
+        start, on the model thread, in the background), so no first frame waits for it."""
+        if not self.options.warm_sizes:
+            return
+        for style in styles:
+            if style.card.kind != "identity":
+                self.prepare(executor, style.model, None)
+
     def frame_shape(self, n: int, h: int, w: int, runner, render_scale: float = 1.0) -> tuple[int, int, int]:
         """The model-input (N, Hs, Ws) a frame of n views of h x w becomes for `runner`."""
         traits = ModelTraits.of(runner)

@@ -174,3 +174,19 @@ def test_session_render_scale_and_precision(server, photo):
 def test_bad_run_choices_are_answered_in_the_config_reply(server, config, field):
     reply = stream_one(server.address, config, [np.zeros((16, 16, 4), np.uint8)])[0]
     assert reply.error.code == 3 and field in reply.error.message, reply.error
+
+
+def test_warm_sizes_build_every_styles_runner_at_start(ort_server):
+    """--warm-size: the server builds (exports, compiles) each style's default runner when it
+    starts, on the model thread, so the first frame of a session does not wait for it."""
+    import time
+
+    engine = ort_server.server.engine
+    models = {engine.registry.get(name).model for name in ("gen-a", "gen-b")}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        built = {key[0] for key in list(engine.runs.cache._runners)}
+        if models <= built:
+            break
+        time.sleep(0.2)
+    assert models <= built
