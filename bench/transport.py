@@ -13,7 +13,8 @@ The echo is the ceiling for inline transport: a generic grpc.aio handler with id
 (de)serializers that sends each request's bytes back (no protobuf, no pipeline), driven like
 the client drives ArtEm (sync stub, request generator, one frame in flight). Its client sends
 one prepared bytes object, so it pays nothing to produce a frame; ArtEm's inline client joins
-a fresh frame's pixels into the message (one copy). Every process here (ArtEm server, echo
+a fresh frame's pixels into the message (one copy), and so does the `echo+copy` row's client,
+which shows what is left for the server's share. Every process here (ArtEm server, echo
 server, this client) keeps freed frame-sized buffers (artem_server/transport/alloc.py), so
 neither side pays page faults the other does not. Benchmarks print; they never assert.
 """
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -82,26 +84,27 @@ def _summary(name: str, size: str, stamps: list[float], latencies_ms: list[float
     return row
 
 
-def bench_echo(address: str, payload: bytes, frames: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Round trips of `payload` through the echo, one in flight: (reply times, latencies ms)."""
+def bench_echo(address: str, payload: Callable[[], bytes], frames: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Round trips of `payload()` through the echo, one in flight: (reply times, latencies ms)."""
     import grpc
 
     with grpc.insecure_channel(address, options=GRPC_OPTIONS) as channel:
         call = channel.stream_stream(ECHO_METHOD)
         go: queue.Queue = queue.Queue()
         sent: list[float] = []
+        sizes = [payload()]
 
         def requests():
             for _ in range(warmup + frames):
                 go.get()
                 sent.append(time.perf_counter())
-                yield payload
+                yield payload()
 
         stamps, lat = [], []
         go.put(None)
         for i, reply in enumerate(call(requests())):
             now = time.perf_counter()
-            assert len(reply) == len(payload)
+            assert len(reply) == len(sizes[0])
             if i >= warmup:
                 stamps.append(now)
                 lat.append((now - sent[i]) * 1e3)
@@ -159,9 +162,14 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
                 eyes = stereo_frame(w, h)
                 frame_bytes = sum(e.nbytes for e in eyes)
                 payload = b"".join(memoryview(e).cast("B") for e in eyes)
-                stamps, lat = bench_echo(echo_address, payload, frames, warmup)
+                stamps, lat = bench_echo(echo_address, lambda: payload, frames, warmup)
                 echo = _summary("raw echo", size, stamps, lat, frame_bytes)
                 rows.append(echo)
+                # the same, but the client makes each payload from the frame's pixels, as any
+                # client sending new pixels must (one copy): what is left is the server's share
+                stamps, lat = bench_echo(echo_address, lambda: b"".join(memoryview(e).cast("B") for e in eyes),
+                                         frames, warmup)
+                rows.append(_summary("echo+copy", size, stamps, lat, frame_bytes))
                 for t in transports:
                     n = frames if t != "jpeg" else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
                     stamps, lat, server = bench_artem(artem_address, t, eyes, n, warmup, jpeg_quality)
