@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--e2e-variant", action="append", metavar="BACKEND:PRECISION[:MODE]",
                    help="variants to time end to end; repeatable (default: eager fp32 and the server's "
                         "default on this device)")
-    s.add_argument("--style", action="append", help="style id to time; repeatable (default: a "
-                                                    "full-size generator with random weights)")
+    s.add_argument("--style", action="append",
+                   help="style id to time, from --models-dir; repeatable (default random-generator: a "
+                        "full-size generator with random weights; random-adain: an adain net likewise)")
     s.add_argument("--models-dir", type=Path, default=None, help="models directory for --style")
     device(s)
     s.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 5 on CUDA, 1 on CPU)")

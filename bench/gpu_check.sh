@@ -2,13 +2,16 @@
 # Issue #4's GPU checks in one go, for a session with a GPU machine (one H100: < 8 minutes).
 #
 #   here:   bash bench/gpu_prepare.sh                  (wheels the GPU image lacks, into .whl/)
-#   device: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540)
+#   device: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=590)
 #
 # 1. the environment (GPU, torch, CuPy, onnxruntime providers)      -> $OUT/env.txt
 # 2. the gpu-marked tests: fused conversions vs the CPU path, every backend vs eager fp32,
 #    DLPack sharing, CUDA-graph replay after a style switch         -> $OUT/gpu-tests.{log,xml}
-# 3. artem bench, model only and end to end, quest2-stereo and vive-stereo, every backend and
-#    precision this machine has, ratios to eager fp32 of the same run -> $OUT/bench.{log,json}
+# 3. artem bench, model only (quest2-stereo, vive-stereo: every backend and precision this
+#    machine has) and end to end (eager fp32, optimized fp16 fused and compile), ratios to eager
+#    fp32 of the same run -> $OUT/bench-{quest2,vive,e2e}.json, $OUT/bench.log
+# 4. the adain target's row: a random-weight adain style at vive-stereo -> $OUT/bench-adain.json
+# Limits: 120 + 150 + 100 + 120 + 45 s at most (about 6 minutes expected).
 # Each step has its own time limit so one slow step cannot starve the others. The tables are
 # printed last (the device reply carries the end of the output).
 set -uo pipefail
@@ -55,15 +58,25 @@ PYEOF
 cat "$OUT/env.txt"
 
 echo "== gpu tests"
-timeout 170 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py tests/test_backends_gpu.py \
+timeout 120 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py tests/test_backends_gpu.py \
   --junitxml="$OUT/gpu-tests.xml" >"$OUT/gpu-tests.log" 2>&1
 echo "pytest exit $?"
 tail -n 25 "$OUT/gpu-tests.log"
 
-echo "== artem bench (model only, then end to end)"
-timeout 330 $PY -m artem_server.cli --log-level INFO bench $SIZES \
-  --warmup 5 --repeats 20 --frames 20 \
-  --e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:fp16:fused --e2e-variant torch-optimized:fp16:compile \
-  --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
-echo "bench exit $?"
-grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^model only|^end to end|Error|error" | tail -n 60
+# artem bench in separate runs, each with its own limit and JSON, all logs in one file.
+bench() {  # bench LIMIT_S NAME ARGS...
+  local limit=$1 name=$2
+  shift 2
+  echo "== artem bench $name: $*" | tee -a "$OUT/bench.log"
+  timeout "$limit" $PY -m artem_server.cli --log-level INFO bench "$@" --json "$OUT/bench-$name.json" \
+    >>"$OUT/bench.log" 2>&1
+  echo "exit $?" | tee -a "$OUT/bench.log"
+}
+E2E="--e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:fp16:fused --e2e-variant torch-optimized:fp16:compile"
+bench 150 quest2 --what model ${SIZES%% --size vive-stereo} --warmup 5 --repeats 20
+bench 100 vive --what model ${SIZES##*--size quest2-stereo} --warmup 5 --repeats 20
+bench 120 e2e --what e2e $SIZES --warmup 5 --frames 20 $E2E
+bench 45 adain --what model --size vive-stereo --style random-adain --variant torch-eager:fp32 \
+  --variant torch-eager:fp16 --variant torch-optimized:fp16:graph --variant torch-optimized:bf16:graph --warmup 3 --repeats 10
+
+grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|Error" | tail -n 80

@@ -79,3 +79,16 @@ def test_cli_bench_runs_model_and_end_to_end_and_writes_json(tmp_path, capsys):
 def test_cli_bench_refuses_a_bad_size(capsys):
     assert main(["bench", "--size", "huge", "--what", "model"]) == 2
     assert "expected one of vive-stereo" in capsys.readouterr().err
+
+
+def test_cli_bench_times_a_synthetic_adain_style(tmp_path):
+    out = tmp_path / "adain.json"
+    assert main(["--log-level", "WARNING", "bench", "--what", "model", "--size", "tiny", "--style", "random-adain",
+                 "--variant", "torch-eager:fp32", "--warmup", "0", "--repeats", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["style"], row["error"]) == ("random-adain", "") and row["median_ms"] > 0
+
+
+def test_cli_bench_refuses_an_unknown_style_without_models_dir(capsys):
+    assert main(["bench", "--what", "model", "--size", "tiny", "--style", "mosaic"]) == 2
+    assert "expected one of random-generator, random-adain" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from .sizes import FrameSize, parse_size
 log = logging.getLogger(__name__)
 
 RANDOM_STYLE = "random-generator"
+RANDOM_ADAIN = "random-adain"
 
 
 @dataclass
@@ -68,6 +69,30 @@ def random_generator_entry(models_dir: Path, seed: int = 0) -> str:
     return RANDOM_STYLE
 
 
+def random_adain_entries(models_dir: Path, seed: int = 0) -> str:
+    """An adain model with random weights and one style on it (statistics of a photograph):
+    the timing of any adain style (VGG-19 to relu4_1 and its decoder mirror)."""
+    from skimage import data
+
+    from ..models.adain import AdaINNet
+    from ..models.adain_store import load_adain_model, write_adain_model, write_adain_style
+    from ..models.adain_style import compute_style_stats
+    from ..models.store import read_entry
+
+    torch.manual_seed(seed)
+    entry = write_adain_model(models_dir, "random-adain-net", AdaINNet(), source="artem bench: random weights",
+                              made_by={"command": "artem bench"}, license="none: random numbers",
+                              notes="for timing only", overwrite=True)
+    model = load_adain_model(read_entry(entry.path))
+    style = data.coffee()
+    write_adain_style(models_dir, RANDOM_ADAIN, model, compute_style_stats(model.net, style), style.shape[:2],
+                      source="artem bench: scikit-image coffee", overwrite=True)
+    return RANDOM_ADAIN
+
+
+SYNTHETIC = {RANDOM_STYLE: random_generator_entry, RANDOM_ADAIN: random_adain_entries}
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -82,10 +107,13 @@ def run_bench(settings: BenchSettings) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="artem-bench-") as tmp:
         models_dir = s.models_dir
-        styles = list(s.styles)
-        if not styles:
+        styles = list(s.styles) or [RANDOM_STYLE]
+        if models_dir is None:  # the synthetic styles, written for this run
             models_dir = Path(tmp) / "models"
-            styles = [random_generator_entry(models_dir)]
+            for name in styles:
+                if name not in SYNTHETIC:
+                    raise ValueError(f"--style {name}: without --models-dir, expected one of {', '.join(SYNTHETIC)}")
+                SYNTHETIC[name](models_dir)
         registry = Registry(models_dir)
         if s.what in ("model", "all"):
             for style in styles:
