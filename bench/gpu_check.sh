@@ -61,6 +61,9 @@ echo "== gpu tests"
 timeout 120 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_kernels_gpu.py tests/test_backends_gpu.py \
   --junitxml="$OUT/gpu-tests.xml" >"$OUT/gpu-tests.log" 2>&1
 echo "pytest exit $?"
+# the kernel sources through NVRTC as CuPy compiles them (the image has the nvrtc wheel)
+$PY -m pytest -q -p no:cacheprovider tests/test_kernels_nvrtc.py >>"$OUT/gpu-tests.log" 2>&1
+echo "nvrtc pytest exit $?"
 tail -n 25 "$OUT/gpu-tests.log"
 
 # artem bench in separate runs, each with its own limit and JSON, all logs in one file.

@@ -50,12 +50,17 @@ def available() -> bool:
         return False
 
 
+def module_source() -> str:
+    """The code the RawModule compiles (tests compile the same text with NVRTC directly)."""
+    return SOURCE.read_text()
+
+
 @functools.lru_cache(maxsize=None)
 def _module(device_index: int) -> Any:
     """convert.cu's RawModule for one device, compiled once (NVRTC) and kept."""
     cp = _cupy()
     with cp.cuda.Device(device_index):
-        module = cp.RawModule(code=SOURCE.read_text())
+        module = cp.RawModule(code=module_source())
         module.get_function(kernel_names()[0])  # compiles now (at load), not on the first frame
     return module
 

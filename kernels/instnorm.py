@@ -34,12 +34,17 @@ def available() -> bool:
     return convert.available()
 
 
+def module_source() -> str:
+    """convert.cu then instnorm.cu: NVRTC has no file to #include, so the loader joins them."""
+    return convert.module_source() + "\n" + SOURCE.read_text()
+
+
 @functools.lru_cache(maxsize=None)
 def _module(device_index: int) -> Any:
-    """convert.cu + instnorm.cu as one RawModule per device (NVRTC has no file to #include)."""
+    """The RawModule of module_source() for one device, compiled once (NVRTC) and kept."""
     cp = convert._cupy()
     with cp.cuda.Device(device_index):
-        module = cp.RawModule(code=convert.SOURCE.read_text() + "\n" + SOURCE.read_text())
+        module = cp.RawModule(code=module_source())
         module.get_function(kernel_names()[0])  # compiles now (at load), not on the first frame
     return module
 
