@@ -23,6 +23,9 @@ DTYPES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 LAYOUTS = ("nchw", "nhwc")
 THREADS = 256
 _INT32_LIMIT = 2**31
+# Tensors must be on CUDA; tests that stand the host-compiled kernel bodies in for the launch
+# (tests/test_kernels_emulated.py) turn this off to run this module's code on CPU tensors.
+REQUIRE_CUDA = True
 
 
 def kernel_names() -> list[str]:
@@ -85,7 +88,7 @@ def _check_pixels(t: torch.Tensor, name: str) -> None:
     if t.dtype != torch.uint8 or t.dim() != 4 or t.shape[-1] not in (3, 4) or not t.is_contiguous():
         raise ValueError(f"{name}: expected a contiguous (N, H, W, 3|4) uint8 tensor, got "
                          f"{t.dtype} {tuple(t.shape)}")
-    if not t.is_cuda:
+    if REQUIRE_CUDA and not t.is_cuda:
         raise ValueError(f"{name}: expected a CUDA tensor, got one on {t.device}")
     if t.numel() >= _INT32_LIMIT:
         raise ValueError(f"{name}: {t.numel()} bytes exceed the kernels' 32-bit indexing")

@@ -54,7 +54,7 @@ def _kernel(device_index: int, name: str) -> Any:
 
 
 def _check(y: torch.Tensor, name: str) -> None:
-    if y.dim() != 4 or not y.is_cuda or y.dtype not in convert.DTYPES:
+    if y.dim() != 4 or (convert.REQUIRE_CUDA and not y.is_cuda) or y.dtype not in convert.DTYPES:
         raise ValueError(f"{name}: expected a 4-D CUDA float32/float16/bfloat16 tensor, got "
                          f"{y.dtype} {tuple(y.shape)} on {y.device}")
     if not y.is_contiguous(memory_format=torch.channels_last):

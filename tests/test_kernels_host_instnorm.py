@@ -39,14 +39,15 @@ def host_norm(lib, y, weight, bias, eps, *, relu, residual=None, residual_pad=0,
     n, c, h, w = y.shape
     dt = DT[y.dtype]
     acc = torch.zeros((n, c, 2), dtype=torch.float64)
-    getattr(lib, f"host_in_stats_{dt}")(p(y), p(acc), *map(ctypes.c_int, (n, h * w, c)))
+    chunks = -(-h * w // 256)
+    getattr(lib, f"host_in_stats_{dt}_nhwc")(p(y), p(acc), *map(ctypes.c_int, (n, h * w, c, n * chunks * (c // 8))))
     coef = torch.empty((n, c, 2), dtype=torch.float32)
-    getattr(lib, f"host_in_coef_{dt}")(p(y), p(acc), p(weight), p(bias), p(coef), ctypes.c_int(n),
-                                       ctypes.c_int(c), ctypes.c_double(h * w), ctypes.c_float(eps))
+    getattr(lib, f"host_in_coef_{dt}_nhwc")(p(y), p(acc), p(weight), p(bias), p(coef), ctypes.c_int(c),
+                                            ctypes.c_double(h * w), ctypes.c_float(eps), ctypes.c_int(n * c))
     ho, wo = h * upsample + 2 * pad, w * upsample + 2 * pad
     out = torch.full((n, c, ho, wo), float("nan"), dtype=y.dtype).contiguous(memory_format=torch.channels_last)
-    getattr(lib, f"host_in_apply_{dt}")(p(y), p(coef), p(residual), p(out), *map(ctypes.c_int, (
-        n, h, w, c, upsample, pad, int(relu), residual_pad)))
+    getattr(lib, f"host_in_apply_{dt}_nhwc")(p(y), p(coef), p(residual), p(out), *map(ctypes.c_int, (
+        n, h, w, c, upsample, pad, int(relu), residual_pad, n * ho * wo * (c // 8))))
     return out, acc
 
 

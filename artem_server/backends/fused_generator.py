@@ -60,7 +60,12 @@ class FusedGenerator(nn.Module):
         if self.use_kernels and y.shape[1] % 8 == 0:  # the kernels move 8 channels at a time
             from artem_kernels import instnorm
 
-            return instnorm.instance_norm(y, weight, bias, eps, **kwargs)
+            residual = kwargs.get("residual")
+            if residual is not None:
+                kwargs["residual"] = residual.contiguous(memory_format=torch.channels_last)
+            # cuDNN returns channels-last here (weights and inputs are); a no-op unless it did not
+            return instnorm.instance_norm(y.contiguous(memory_format=torch.channels_last), weight, bias, eps,
+                                          **kwargs)
         return reference_norm(y, weight, bias, eps, **kwargs)
 
     @staticmethod
