@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import pinned
 from .frames import PixelFormat, View
 
 MIN_MODEL_SIZE = 16  # the generator's 9x9 reflection pads need a few pixels at 1/4 resolution
@@ -149,33 +150,56 @@ class Pipeline:
             self.fused = _fused_kernels(self.device)
 
     def run(self, model, views: list[View], strength: float = 1.0, times: StageTimes | None = None,
-            render_scale: float = 1.0) -> list[np.ndarray]:
-        """Stylize the views of one frame; views of equal size and format share one batch."""
+            render_scale: float = 1.0, outputs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Stylize the views of one frame; views of equal size and format share one batch.
+
+        `outputs`: where to write each view's result, (H, W, bpp) uint8 arrays such as a reply's
+        shared-memory slot; the device copies into them directly (a DMA when they are pinned,
+        see pinned.py), and they are returned in place of new arrays."""
         times = times if times is not None else StageTimes()
-        outputs: list[np.ndarray | None] = [None] * len(views)
+        if outputs is not None:
+            if len(outputs) != len(views) or any(
+                    o.shape != v.pixels.shape or o.dtype != np.uint8 or not o.flags.writeable
+                    for o, v in zip(outputs, views)):
+                raise ValueError("outputs: expected one writable uint8 array of each view's shape")
+        results: list[np.ndarray | None] = [None] * len(views)
         groups: dict[tuple, list[int]] = {}
         for i, v in enumerate(views):
             groups.setdefault((v.height, v.width, v.format, v.linear), []).append(i)
         with torch.inference_mode():
             for idx in groups.values():
+                dests = [outputs[i] for i in idx] if outputs is not None else None
                 for i, out in zip(idx, self._run_group(model, [views[i] for i in idx], strength,
-                                                       render_scale, times)):
-                    outputs[i] = out
-        return outputs  # type: ignore[return-value]
+                                                       render_scale, times, dests)):
+                    results[i] = out
+        return results  # type: ignore[return-value]
 
     def _stage(self, views: list[View]) -> torch.Tensor:
-        """(N, H, W, bpp) uint8 on the device: one host copy that also drops row padding; on
-        CUDA into pinned memory (torch's caching host allocator), then an async upload."""
+        """(N, H, W, bpp) uint8 on the device. Views in pinned memory with packed rows (a
+        registered shared-memory slot) are copied to the device directly (DMA, no CPU copy);
+        others take one host copy, which also drops row padding, into pinned memory (torch's
+        caching host allocator), then an async upload."""
         if self.device.type != "cuda":
             return torch.from_numpy(np.stack([v.pixels for v in views]))
         v0 = views[0]
+        if all(v.pixels.flags.c_contiguous and pinned.is_pinned(v.pixels) for v in views):
+            dev = torch.empty((len(views), *v0.pixels.shape), dtype=torch.uint8, device=self.device)
+            for i, v in enumerate(views):
+                dev[i].copy_(pinned.host_tensor(v.pixels), non_blocking=True)
+            return dev
         host = torch.empty((len(views), v0.height, v0.width, v0.format.bpp), dtype=torch.uint8, pin_memory=True)
         staged = host.numpy()
         for i, v in enumerate(views):
             np.copyto(staged[i], v.pixels)
         return host.to(self.device, non_blocking=True)
 
-    def _readback(self, out: torch.Tensor) -> list[np.ndarray]:
+    def _readback(self, out: torch.Tensor, dests: list[np.ndarray] | None) -> list[np.ndarray]:
+        if dests is not None:  # straight into the caller's buffers
+            for d, o in zip(dests, out):
+                pinned.host_tensor(d).copy_(o, non_blocking=True)
+            if self.device.type == "cuda":
+                torch.cuda.current_stream(self.device).synchronize()
+            return dests
         if self.device.type != "cuda":
             return [o.numpy() for o in out]
         host = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
@@ -184,7 +208,7 @@ class Pipeline:
         return [h.numpy() for h in host]
 
     def _run_group(self, model, views: list[View], strength: float, render_scale: float,
-                   times: StageTimes) -> list[np.ndarray]:
+                   times: StageTimes, dests: list[np.ndarray] | None = None) -> list[np.ndarray]:
         t0 = time.perf_counter()
         traits = ModelTraits.of(model)
         fmt, linear = views[0].format, views[0].linear
@@ -222,7 +246,7 @@ class Pipeline:
             if strength < 1.0:
                 y = torch.lerp(x, y, strength)
             out = from_model_output(y, fmt, linear, src)
-        results = self._readback(out)
+        results = self._readback(out, dests)
         t3 = time.perf_counter()
         model_s = start.elapsed_time(end) / 1e3 if cuda else t2 - t1
         times.model_s += model_s

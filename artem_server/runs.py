@@ -51,9 +51,10 @@ class BoundPipeline:
         self.runs, self.choice = runs, choice
 
     def run(self, model: torch.nn.Module, views: list[View], strength: float = 1.0,
-            times: StageTimes | None = None) -> list[np.ndarray]:
+            times: StageTimes | None = None, outputs: list[np.ndarray] | None = None) -> list[np.ndarray]:
         runner = self.runs.runner(model, self.choice)
-        return self.runs.pipeline.run(runner, views, strength, times, render_scale=self.choice.render_scale)
+        return self.runs.pipeline.run(runner, views, strength, times, render_scale=self.choice.render_scale,
+                                      outputs=outputs)
 
 
 class Runs:

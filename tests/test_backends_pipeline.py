@@ -120,3 +120,23 @@ def test_stage_times_add_up(photo):
     times = StageTimes()
     Pipeline().run(random_generator(1), make_views(photo, PixelFormat.RGBA8, False, 40, 40), times=times)
     assert times.model_s > 0 and times.convert_s > 0
+
+
+def test_outputs_are_written_in_place(photo):
+    """A caller's buffers (a reply's shared-memory slot) receive the results directly."""
+    net = random_generator(2)
+    views = make_views(photo, PixelFormat.BGRA8, False, 40, 52)
+    dests = [np.full(v.pixels.shape, 3, np.uint8) for v in views]
+    returned = Pipeline().run(net, views, outputs=dests)
+    assert all(r is d for r, d in zip(returned, dests))
+    for d, ref in zip(dests, Pipeline().run(net, views)):
+        assert np.array_equal(d, ref)
+
+
+def test_outputs_must_fit_the_views(photo):
+    views = make_views(photo, PixelFormat.RGBA8, False, 16, 16)
+    read_only = np.zeros((16, 16, 4), np.uint8)
+    read_only.flags.writeable = False
+    for bad in ([np.zeros((16, 16, 4), np.uint8)], [np.zeros((16, 16, 3), np.uint8)] * 2, [read_only] * 2):
+        with pytest.raises(ValueError, match="outputs"):
+            Pipeline().run(Identity(), views, outputs=bad)

@@ -153,3 +153,29 @@ def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, up
     assert ours.is_contiguous(memory_format=torch.channels_last)
     tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]
     torch.testing.assert_close(ours.cpu().float(), ref.float(), rtol=tol[0], atol=tol[1])
+
+
+def test_registered_host_memory_is_copied_directly(photo):
+    """Views and outputs in registered (pinned) memory, as a shared-memory region would be:
+    the pipeline DMAs from and to them and gets the same pixels as through its staging."""
+    from artem_server import pinned
+    from artem_server.backends import create_runner
+    from conftest import random_generator
+
+    region = np.zeros((4, 120, 160, 4), np.uint8)  # two request views, two reply views
+    for i in range(2):
+        region[i, ..., :3] = photo[:120, 10 * i:10 * i + 160]
+        region[i, ..., 3] = 200
+    assert pinned.register(region) and pinned.is_pinned(region[0])
+    try:
+        views = [View(region[i], PixelFormat.RGBA8, False) for i in range(2)]
+        runner = create_runner("torch-eager", random_generator(4), CUDA, "fp32")
+        dests = [region[2], region[3]]
+        direct = Pipeline(CUDA, fused=True).run(runner, views, outputs=dests)
+        staged = Pipeline(CUDA, fused=True).run(runner, [View(region[i].copy(), PixelFormat.RGBA8, False)
+                                                         for i in range(2)])
+        assert direct[0] is dests[0] and direct[1] is dests[1]
+        for a, b in zip(direct, staged):
+            assert np.array_equal(a, b)
+    finally:
+        pinned.unregister(region)

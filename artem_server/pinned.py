@@ -1,0 +1,55 @@
+"""Page-locking host memory that frames live in (a shared-memory region), so the GPU copies
+frames straight out of it and results straight into it (DMA), with no staging copy on the CPU.
+
+A Quest 2 stereo frame is 28 MB: one memcpy on the CPU costs milliseconds, a pinned DMA about
+half a millisecond each way on an H100 (shared/reference/gpu-anchors.md). The pipeline checks
+`is_pinned` per frame and takes the direct path when both the views and the destinations are.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+_PORTABLE = 1  # cudaHostRegisterPortable: pinned for every CUDA context, not only this one
+
+
+def _host_tensor(array: np.ndarray) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # read-only client buffers: we never write them
+        return torch.from_numpy(array)
+
+
+def is_pinned(array: np.ndarray) -> bool:
+    """Whether CUDA can DMA to and from `array`'s memory (registered or allocated pinned)."""
+    if not torch.cuda.is_available():
+        return False
+    return _host_tensor(array).is_pinned()
+
+
+def register(array: np.ndarray) -> bool:
+    """Page-lock `array`'s memory for the GPU (cudaHostRegister); False where there is no CUDA
+    or the driver refuses (the pipeline then stages through its own pinned buffers)."""
+    if not torch.cuda.is_available():
+        return False
+    rc = torch.cuda.cudart().cudaHostRegister(array.ctypes.data, array.nbytes, _PORTABLE)
+    if int(rc) != 0:
+        log.warning("cudaHostRegister of %d bytes failed (error %d): frames will be staged", array.nbytes, int(rc))
+        return False
+    return True
+
+
+def unregister(array: np.ndarray) -> None:
+    """Undo `register` before the memory is unmapped."""
+    if torch.cuda.is_available():
+        torch.cuda.cudart().cudaHostUnregister(array.ctypes.data)
+
+
+def host_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor over `array`'s memory (no copy), for device copies in and out."""
+    return _host_tensor(array)
