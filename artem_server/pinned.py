@@ -46,8 +46,25 @@ def register(array: np.ndarray) -> bool:
 
 def unregister(array: np.ndarray) -> None:
     """Undo `register` before the memory is unmapped."""
+    unregister_address(array.ctypes.data)
+
+
+def register_buffer(buffer: memoryview) -> int | None:
+    """Page-lock a mapping's memory (a shared-memory region); returns its address for
+    `unregister_address`, or None where nothing was pinned. Keeps no export of `buffer`, so
+    the mapping can still be closed."""
+    if not torch.cuda.is_available() or len(buffer) == 0:
+        return None
+    view = np.frombuffer(buffer, dtype=np.uint8)
+    address = view.ctypes.data
+    ok = register(view)
+    del view
+    return address if ok else None
+
+
+def unregister_address(address: int) -> None:
     if torch.cuda.is_available():
-        torch.cuda.cudart().cudaHostUnregister(array.ctypes.data)
+        torch.cuda.cudart().cudaHostUnregister(address)
 
 
 def host_tensor(array: np.ndarray) -> torch.Tensor:

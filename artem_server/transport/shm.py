@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import pinned
 from ..errors import InvalidArgument, PermissionDenied, ResourceExhausted
 
 MAGIC = b"ARTEMSHM"
@@ -157,6 +158,9 @@ class Region:
         except BaseException:
             self._map.close()
             raise
+        # Page-locked for the GPU (on CUDA machines): frames go between slots and the device by
+        # DMA, with no copy on the CPU (artem_server/pinned.py, Pipeline.run(outputs=...)).
+        self._pinned_at = pinned.register_buffer(self._map.buf)
 
     def array(self, offset: int, height: int, width: int, bpp: int, row_stride: int) -> np.ndarray:
         """An (H, W, bpp) uint8 view of region bytes at `offset` (no copy; writable)."""
@@ -166,6 +170,9 @@ class Region:
 
     def close(self) -> None:
         if not self.closed:
+            if self._pinned_at is not None:
+                pinned.unregister_address(self._pinned_at)
+                self._pinned_at = None
             self._map.close()
             self.closed = True
 

@@ -189,6 +189,11 @@ def _process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Reg
     out = destinations(specs, region)
     # The identity style computes nothing: its pixels go straight to where the reply wants them
     # (one copy into a reply slot, none for inline), which is the transport's own floor.
+    if not identity and all(dst is not None for dst in out):
+        # every view goes to a reply slot: the pipeline writes there itself (a DMA from the
+        # device when the region is pinned), no second copy
+        pipeline.run(model, views, strength, times, outputs=out)
+        return [None] * len(out), 0.0
     results = [v.pixels for v in views] if identity else pipeline.run(model, views, strength, times)
     t0 = time.perf_counter()
     for dst, r in zip(out, results):
