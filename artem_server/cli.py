@@ -63,43 +63,102 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
         from artem_client import StylizerClient
 
         with StylizerClient(args.server) as client:
-            rows = [(s.id, s.kind, s.display_name, s.metadata.get("source", "")) for s in client.list_styles()]
+            rows = [(s.id, s.kind, s.display_name, s.metadata.get("source", ""), s.metadata.get("model", ""))
+                    for s in client.list_styles()]
+            models = list(client.server_info().adain_models)
     else:
         from .registry import Registry
 
         registry = Registry(args.models_dir)
-        rows = [(s.id, s.card.kind, s.card.display_name, s.card.source) for s in registry.styles()]
+        rows = [(s.id, s.card.kind, s.card.display_name, s.card.source,
+                 str(s.card.architecture.get("model", "")) if s.card.kind == "adain" else "")
+                for s in registry.styles()]
+        models = [m.name for m in registry.adain_models()]
     width = max(len(r[0]) for r in rows)
-    for style_id, kind, name, source in rows:
+    for style_id, kind, name, source, model in rows:
+        kind = f"{kind}:{model}" if model else kind  # an adain style names its model
         print(f"{style_id:<{width}}  {kind:<9}  {name}  ({source})" if source else f"{style_id:<{width}}  {kind:<9}  {name}")
+    if models:
+        print(f"adain models (for `artem styles add --model`): {', '.join(models)}")
 
 
 def cmd_models_import(args: argparse.Namespace) -> None:
-    from .models.importers import import_generator
+    from .models.adain_import import classify, import_adain
+    from .models.importers import import_generator, read_state_dict
 
+    if len(args.paths) == 2:  # pytorch-AdaIN: vgg_normalised.pth and decoder.pth, either order
+        entry = import_adain(args.paths, args.name, args.models_dir, license=args.license, overwrite=args.force)
+        print(f"imported {' and '.join(str(p) for p in args.paths)} as adain model {entry.name!r} into "
+              f"{entry.path}; add styles with `artem styles add IMAGE --name NAME --model {entry.name}`")
+        return
     if len(args.paths) != 1:
-        raise UsageError(f"models import: got {len(args.paths)} files; a generator checkpoint is one .pth/.model file")
+        raise UsageError(f"models import: got {len(args.paths)} files; expected one generator checkpoint "
+                         "(.pth/.model) or pytorch-AdaIN's two files (vgg_normalised.pth decoder.pth)")
+    kind = classify(read_state_dict(args.paths[0]))
+    if kind in ("encoder", "decoder"):
+        raise UsageError(f"{args.paths[0]} is pytorch-AdaIN's {kind}: an adain model needs both files, "
+                         f"`artem models import vgg_normalised.pth decoder.pth --name {args.name}`")
     entry, dropped = import_generator(args.paths[0], args.name, args.models_dir, license=args.license,
                                       overwrite=args.force)
     note = f" (dropped {len(dropped)} legacy InstanceNorm running-stat keys)" if dropped else ""
     print(f"imported {args.paths[0]} as style {entry.name!r} ({entry.card.kind}) into {entry.path}{note}")
 
 
+def _mix(text: str) -> list[tuple[str, float]]:
+    """`a=0.3,b=0.7` -> [("a", 0.3), ("b", 0.7)]."""
+    parts = []
+    for item in text.split(","):
+        name, _, weight = item.partition("=")
+        try:
+            parts.append((name.strip(), float(weight)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected STYLE=WEIGHT, e.g. swirl=0.3,stained-glass=0.7") from None
+    return parts
+
+
 def cmd_stylize(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     from .local import stylize_paths
     from .pipeline import Pipeline
     from .registry import Registry
     from .server import resolve_device
+    from .errors import ArtemError
+    from .style_choice import AdaINRunners, choose
 
     if not 0.0 <= args.strength <= 1.0:
         raise UsageError(f"--strength {args.strength}: expected a number in [0, 1]")
+    if bool(args.style) == bool(args.mix):
+        raise UsageError("give --style NAME, or --mix STYLE=WEIGHT,... for adain styles (not both)")
     from .runs import Runs
 
-    style = Registry(args.models_dir).get(args.style, "--style")
+    try:
+        choice = choose(Registry(args.models_dir), AdaINRunners(), args.style or "", args.mix or [], args.strength,
+                        args.preserve_color)
+    except ArtemError as e:  # name the command-line options, not the wire's fields
+        raise UsageError(str(e).replace("config.style", "--style").replace("config.mix", "--mix")
+                         .replace("config.strength", "--strength").replace("config.preserve_color",
+                                                                           "--preserve-color")) from None
+    style = replace(choice.style, model=choice.model)  # adain: alpha, mix and colour are inside the model
     runs = Runs(Pipeline(resolve_device(args.device)))
     pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", args.render_scale))
-    for dst in stylize_paths(pipeline, style, args.inputs, args.output, args.strength):
+    for dst in stylize_paths(pipeline, style, args.inputs, args.output, choice.pixel_strength):
         print(dst)
+
+
+def cmd_styles_add(args: argparse.Namespace) -> None:
+    from .registry import Registry
+    from .styles import add_style
+
+    if not args.image.is_file():
+        raise FileNotFoundError(f"image {args.image} does not exist")
+    registry = Registry(args.models_dir)
+    style = add_style(registry, args.models_dir, args.name, args.model, args.image.read_bytes(), args.size,
+                      source=f"artem styles add {args.image.name}", display_name=args.display_name,
+                      replace=args.replace)
+    size = style.card.architecture.get("image_size")
+    print(f"added adain style {style.id!r} (model {args.model!r}, encoded at {size[0]}x{size[1]}) to "
+          f"{args.models_dir / style.id}")
 
 
 def cmd_client(args: argparse.Namespace) -> None:
@@ -177,11 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="list this models directory's styles (default ./models)")
     src.add_argument("--server", help="HOST:PORT: list a running server's styles instead")
     s.set_defaults(func=cmd_styles_list)
+    s = styles.add_parser("add", help="make an image an adain style (statistics computed once, stored)")
+    s.add_argument("image", type=Path, help="a PNG or JPEG image")
+    s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
+    s.add_argument("--model", required=True, help="the adain model it is for (see `artem styles list`)")
+    s.add_argument("--size", type=int, default=None,
+                   help="scale the image so its shorter side is SIZE pixels (default: its own size)")
+    s.add_argument("--display-name", default="", help="name to show (default: from --name)")
+    s.add_argument("--replace", action="store_true", help="overwrite an adain style of that name")
+    s.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                   help="the models directory to store it in (default ./models)")
+    s.set_defaults(func=cmd_styles_add)
 
     models = sub.add_parser("models", help="manage the models directory").add_subparsers(
         dest="models_command", required=True)
     s = models.add_parser("import", help="import a published checkpoint as a style")
-    s.add_argument("paths", nargs="+", type=Path, help="checkpoint file(s): a fast_neural_style .pth/.model")
+    s.add_argument("paths", nargs="+", type=Path,
+                   help="a fast_neural_style .pth/.model, or pytorch-AdaIN's vgg_normalised.pth and "
+                        "decoder.pth (either order) for an adain model")
     s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
     s.add_argument("--license", default="", help="licence note to record in the model card")
     s.add_argument("--force", action="store_true", help="replace an existing style of that name")
@@ -191,8 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stylize", help="stylize images or videos locally, without a server")
     s.add_argument("inputs", nargs="+", type=Path, help="PNG/JPEG images or video files")
     s.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
-    s.add_argument("--style", required=True, help="style id (see `artem styles list`)")
-    s.add_argument("--strength", type=float, default=1.0, help="0..1, how much style (default 1)")
+    s.add_argument("--style", default=None, help="style id (see `artem styles list`)")
+    s.add_argument("--strength", type=float, default=1.0,
+                   help="0..1, how much style (default 1); AdaIN's alpha for adain styles")
+    s.add_argument("--mix", type=_mix, default=None, metavar="STYLE=W,...",
+                   help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7 (instead of --style)")
+    s.add_argument("--preserve-color", action="store_true", help="adain: keep the input's colours")
     models_dir(s)
     device(s)
     backend(s)

@@ -20,18 +20,21 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import AsyncIterator
 
 import grpc
 import torch
 
 from . import __version__
-from .errors import ArtemError, InvalidArgument, status_of
+from .errors import ArtemError, InvalidArgument, Unavailable, status_of
 from .frames import FrameLimits, PixelFormat
 from .pipeline import Pipeline, StageTimes
 from .registry import Registry, Style
 from .runs import RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc
+from .style_choice import AdaINRunners, StyleChoice, choose
+from .styles import StyleImageLimits, add_style
 from .transport import views as tviews
 from .transport import wire
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
@@ -46,10 +49,27 @@ class SessionSettings:
     strength: float = 1.0
     jpeg_quality: int = DEFAULT_QUALITY
     run: RunChoice | None = None  # backend, precision, render scale (None: the server's default)
+    choice: StyleChoice | None = None  # the module to run; adain mix, alpha and colour flag
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.choice.model if self.choice else self.style.model
+
+    @property
+    def pixel_strength(self) -> float:
+        """What the pipeline blends in pixels: a generator's strength; 1 for adain (alpha is inside)."""
+        return self.choice.pixel_strength if self.choice else self.strength
+
+    @property
+    def label(self) -> str:
+        return self.choice.label if self.choice else self.style.id
 
     def state(self) -> pb.SessionState:
-        state = pb.SessionState(style=self.style.id, strength=self.strength, kind=self.style.card.kind,
-                                jpeg_quality=self.jpeg_quality)
+        state = pb.SessionState(style=self.style.id if not (self.choice and self.choice.mix) else "",
+                                strength=self.strength, kind=self.style.card.kind, jpeg_quality=self.jpeg_quality)
+        if self.choice is not None:
+            state.mix.extend(pb.StyleWeight(style=sid, weight=w) for sid, w in self.choice.mix)
+            state.preserve_color = self.choice.preserve_color
         if self.run is not None:
             state.backend, state.precision, state.render_scale = self.run.backend, self.run.precision, self.run.render_scale
         return state
@@ -69,14 +89,27 @@ def error_status(exc: BaseException) -> pb.Status:
     return pb.Status(code=code.value[0], message=message)
 
 
-def parse_settings(config: pb.SessionConfig, registry: Registry) -> SessionSettings:
+def parse_settings(config: pb.SessionConfig, registry: Registry,
+                   adain_runners: AdaINRunners | None = None) -> SessionSettings:
     strength = config.strength if config.HasField("strength") else 1.0
     if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
         raise InvalidArgument(f"config.strength = {strength}: expected a number in [0, 1]")
     quality = config.jpeg_quality if config.HasField("jpeg_quality") else DEFAULT_QUALITY
     if not 1 <= quality <= 100:
         raise InvalidArgument(f"config.jpeg_quality = {quality}: expected 1..100")
-    return SessionSettings(registry.get(config.style, "config.style"), float(strength), quality)
+    choice = choose(registry, adain_runners or AdaINRunners(), config.style,
+                    [(m.style, m.weight) for m in config.mix], float(strength), config.preserve_color)
+    return SessionSettings(choice.style, float(strength), quality, choice=choice)
+
+
+def style_info(style: Style) -> pb.StyleInfo:
+    c = style.card
+    meta = {"source": c.source, "license": c.license, "created": c.created, "origin": style.origin,
+            "architecture": str(c.architecture) if c.architecture else "", "notes": c.notes}
+    if c.kind == "adain":
+        meta["model"] = str(c.architecture.get("model", ""))  # the adain model the style belongs to
+    return pb.StyleInfo(id=style.id, kind=c.kind, display_name=c.display_name, thumbnail_png=style.thumbnail_png,
+                        metadata={k: v for k, v in meta.items() if v})
 
 
 class Engine:
@@ -93,6 +126,10 @@ class Engine:
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
         self.regions = RegionTable()
         self.codec = JpegCodec(device)
+        self.adain_runners = AdaINRunners()  # one module per distinct adain mix/alpha/colour choice
+        self.style_limits = StyleImageLimits()
+        # AddStyle encodes a whole image: on its own thread, so streams keep their turns meanwhile.
+        self.style_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-add-style")
 
     async def stylize(self, pending: PendingFrame) -> wire.Message:
         """Run one frame: JPEG decoding, then the device turn, then JPEG encoding; the reply's
@@ -110,8 +147,8 @@ class Engine:
             started = time.perf_counter()
             times = StageTimes()
             results, copy_s = await loop.run_in_executor(
-                self.executor, tviews.process, self.runs.bind(s.run), s.style.model, s.style.card.kind == "identity",
-                specs, pending.region, decoded, s.strength, times)
+                self.executor, tviews.process, self.runs.bind(s.run), s.model, s.style.card.kind == "identity",
+                specs, pending.region, decoded, s.pixel_strength, times)
         ran = time.perf_counter()
         encoded: list[bytes | None] = [None] * len(specs)
         if jpegs:
@@ -123,7 +160,7 @@ class Engine:
         # everything on the model thread but the pipeline is moving pixels (slots, JPEG alpha)
         transfer = (waiting - picked) + max((ran - started) - times.convert_s - times.model_s, copy_s) + (done - ran)
         return wire.Message(pb.StylizeReply(frame=pb.StylizedFrame(
-            id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.style.id, views=views,
+            id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.label, views=views,
             timings=pb.Timings(queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3,
                                convert_ms=times.convert_s * 1e3, model_ms=times.model_s * 1e3,
                                transfer_ms=transfer * 1e3, total_ms=(time.perf_counter() - pending.arrived) * 1e3))),
@@ -144,6 +181,7 @@ class Engine:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.style_executor.shutdown(wait=True, cancel_futures=True)
         self.regions.close_all()
         self.codec.close()
 
@@ -179,7 +217,7 @@ class StreamSession:
 
     def configure(self, config: pb.SessionConfig) -> None:
         """Apply a config entirely or not at all; a new region replaces the registered one."""
-        settings = parse_settings(config, self.engine.registry)
+        settings = parse_settings(config, self.engine.registry, self.engine.adain_runners)
         settings = replace(settings, run=self.engine.runs.choose(
             config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
         if config.HasField("shared_memory"):
@@ -192,7 +230,7 @@ class StreamSession:
                     self.engine.release_region(current)
         self.settings = settings
         if settings.style.card.kind != "identity":  # compile now, not on the first frame
-            self.engine.runs.prepare(self.engine.executor, settings.style.model, settings.run)
+            self.engine.runs.prepare(self.engine.executor, settings.model, settings.run)
 
     def release(self) -> None:
         """The stream is over, however it ended: unmap its region (after any frame of it that
@@ -285,14 +323,24 @@ class StylizerService(pb_grpc.StylizerServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; reconnect")
 
     async def ListStyles(self, request: pb.ListStylesRequest, context) -> pb.ListStylesReply:
-        styles = []
-        for s in self.engine.registry.styles():
-            c = s.card
-            meta = {"source": c.source, "license": c.license, "created": c.created, "origin": s.origin,
-                    "architecture": str(c.architecture) if c.architecture else "", "notes": c.notes}
-            styles.append(pb.StyleInfo(id=s.id, kind=c.kind, display_name=c.display_name,
-                                       thumbnail_png=s.thumbnail_png, metadata={k: v for k, v in meta.items() if v}))
-        return pb.ListStylesReply(styles=styles)
+        return pb.ListStylesReply(styles=[style_info(s) for s in self.engine.registry.styles()])
+
+    async def AddStyle(self, request: pb.AddStyleRequest, context: grpc.aio.ServicerContext) -> pb.AddStyleReply:
+        """Checked, encoded and stored off the event loop; nothing is stored when it fails."""
+        engine = self.engine
+        try:
+            if engine.registry.models_dir is None:
+                raise Unavailable("this server has no models directory to store styles in")
+            size = request.size if request.HasField("size") and request.size else None
+            style = await asyncio.get_running_loop().run_in_executor(engine.style_executor, partial(
+                add_style, engine.registry, engine.registry.models_dir, request.name, request.model,
+                request.image, size, source=f"AddStyle: a {len(request.image)}-byte image over gRPC",
+                display_name=request.display_name, replace=request.replace, limits=engine.style_limits))
+        except Exception as e:
+            if not isinstance(e, ArtemError):
+                log.exception("AddStyle %r failed", request.name)
+            await context.abort(*status_of(e))
+        return pb.AddStyleReply(id=style.id, style=style_info(style))
 
     async def GetServerInfo(self, request: pb.GetServerInfoRequest, context) -> pb.ServerInfo:
         dev = self.engine.device
@@ -301,4 +349,5 @@ class StylizerService(pb_grpc.StylizerServicer):
         return pb.ServerInfo(version=__version__, device=name, backends=self.engine.runs.available,
                              pixel_formats=[f.wire for f in PixelFormat],
                              max_frame_bytes=lim.max_frame_bytes, max_views=lim.max_views,
-                             max_dimension=lim.max_dimension)
+                             max_dimension=lim.max_dimension,
+                             adain_models=[m.name for m in self.engine.registry.adain_models()])

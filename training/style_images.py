@@ -68,7 +68,13 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return table[i, np.arange(len(h))].astype(np.float32)
 
 
-BUILTINS = {"mosaic": mosaic}
+def _strokes(size: int = 256, seed: int = 0) -> np.ndarray:
+    from .brushwork import strokes  # brush strokes in a flow field; late: brushwork imports this module
+
+    return strokes(size=size, seed=seed)
+
+
+BUILTINS = {"mosaic": mosaic, "strokes": _strokes}
 
 
 def load_style_image(spec: str, size: int | None, seed: int) -> np.ndarray:

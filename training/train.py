@@ -23,6 +23,7 @@ from tqdm import tqdm
 from artem_server.models.generator import Generator
 from artem_server.models.store import Entry
 
+from .adain_train import is_adain, train_adain
 from .checks import check_config
 from .data import CropSampler, center_square, to_batch
 from .errors import ConfigError
@@ -78,6 +79,8 @@ def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torc
 def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     """Train, sample and export one style. `command` is recorded in the card (the CLI line)."""
     cfg = resolve(cfg)
+    if is_adain(cfg):  # model=adain trains a decoder: its own loop (adain_train.py)
+        return train_adain(cfg, command=command)  # type: ignore[return-value]
     check_config(cfg)
     t = cfg.trainer
     run_dir = Path(cfg.paths.output_dir)

@@ -87,10 +87,12 @@ def preprocessing_conv() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def mean_std(f: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per (sample, channel) mean and sqrt(unbiased variance + eps) over H*W, each (N, C, 1, 1)."""
+    """Per (sample, channel) mean and sqrt(unbiased variance + eps) over H*W, each (N, C, 1, 1)
+    in f's dtype. Computed in fp32: relu4_1 variances can pass fp16's largest value (65504)."""
     n, c = f.shape[:2]
-    flat = f.reshape(n, c, -1)
-    return flat.mean(-1).view(n, c, 1, 1), (flat.var(-1, unbiased=True) + eps).sqrt().view(n, c, 1, 1)
+    flat = f.reshape(n, c, -1).float()
+    mean, std = flat.mean(-1), (flat.var(-1, unbiased=True) + eps).sqrt()
+    return mean.view(n, c, 1, 1).to(f.dtype), std.view(n, c, 1, 1).to(f.dtype)
 
 
 def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from artem_server.rpc import pb, pb_grpc
 from artem_server.transport import wire
 
 from . import transports
+from .connect import ClientSecurity, open_channel
 from .frames import BYTES_PER_PIXEL, from_rgb
 
 
@@ -66,9 +67,10 @@ class StreamStats:
 
 
 class StylizerClient:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, security: ClientSecurity | None = None) -> None:
+        """`security`: TLS, mutual TLS and the bearer token (None: plaintext, no token)."""
         self.address = address
-        self.channel = grpc.insecure_channel(address, options=[
+        self.channel = open_channel(address, security, options=[
             ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
         self.stub = pb_grpc.StylizerStub(self.channel)
         # Stylize with pixels beside the messages (artem_server.transport.wire), not in protobuf
@@ -94,16 +96,27 @@ class StylizerClient:
     def server_info(self) -> pb.ServerInfo:
         return self.stub.GetServerInfo(pb.GetServerInfoRequest())
 
+    def add_style(self, name: str, model: str, image: bytes, *, size: int | None = None,
+                  display_name: str = "", replace: bool = False, timeout: float = 300.0) -> pb.AddStyleReply:
+        """Make PNG/JPEG `image` an adain style of `model` on the server; returns its id and
+        listing. Raises grpc.RpcError (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS) when refused."""
+        request = pb.AddStyleRequest(name=name, model=model, image=image, display_name=display_name, replace=replace)
+        if size is not None:
+            request.size = size
+        return self.stub.AddStyle(request, timeout=timeout)
+
     def stream(self, frames: Iterable[list[np.ndarray]], style: str, *, strength: float | None = None,
                fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
                on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
                transport: str = "inline", jpeg_quality: int | None = None,
-               on_images: Callable[[int, list[np.ndarray]], None] | None = None) -> StreamStats:
+               on_images: Callable[[int, list[np.ndarray]], None] | None = None,
+               mix: dict[str, float] | None = None, preserve_color: bool = False) -> StreamStats:
         """Stream frames through `style`: each a list of views, (H, W, 3) RGB or (H, W, bpp)
         already in `fmt`. `on_frame(index, reply)` sees each stylized frame's message and
         `on_images(index, images)` its pixels, (H, W, bpp) in `fmt` (for shm: views of the reply
-        slot, valid during the call). `transport`: inline, shm (same host) or jpeg.
-        Raises StylizeError on the first refused request."""
+        slot, valid during the call). `transport`: inline, shm (same host) or jpeg. `mix` (adain
+        styles of one model: {style: weight}) replaces `style`; `preserve_color` keeps the
+        frame's colours (adain). Raises StylizeError on the first refused request."""
         bpp = BYTES_PER_PIXEL[fmt]
         frames = iter(frames)
         first = next(frames, None)
@@ -118,7 +131,8 @@ class StylizerClient:
         stop = threading.Event()
 
         def requests():
-            config = pb.SessionConfig(style=style)
+            config = pb.SessionConfig(style="" if mix else style, preserve_color=preserve_color)
+            config.mix.extend(pb.StyleWeight(style=k, weight=w) for k, w in (mix or {}).items())
             if strength is not None:
                 config.strength = strength
             carrier.configure(config)

@@ -1,0 +1,117 @@
+"""Adding an AdaIN style from an image, for AddStyle (gRPC) and `artem styles add` (CLI): check
+the name and the image at the edge, decode under limits, compute the statistics once, write the
+entry atomically and let the registry see it. A failed add stores nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import AlreadyExists, InvalidArgument
+from .models.adain_store import ROLE_STYLE, role_of, write_adain_style
+from .models.adain_style import compute_style_stats
+from .models.card import CARD_FILE, InvalidName, ModelCard, validate_name
+from .models.store import EntryExists
+from .registry import IDENTITY, Registry, Style
+
+FORMATS = ("PNG", "JPEG")
+MIN_SIDE = 16  # the encoder's three pools leave 2x2 at relu4_1: enough for a variance
+
+
+@dataclass(frozen=True)
+class StyleImageLimits:
+    """What a style image may be. Decoding is refused from the header alone past
+    `max_decoded_pixels` (a small file may claim a huge image: a decompression bomb); the
+    encoder sees at most `max_style_pixels` (its memory grows with 64 channels a pixel)."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_decoded_pixels: int = 40_000_000
+    max_style_pixels: int = 2048 * 2048
+    max_size: int = 2048
+
+
+def decode_style_image(data: bytes, size: int | None = None,
+                       limits: StyleImageLimits = StyleImageLimits()) -> np.ndarray:
+    """PNG/JPEG bytes -> (H, W, 3) uint8 RGB sRGB; with `size`, scaled so the shorter side is
+    `size` (pytorch-AdaIN's --style_size). Raises InvalidArgument naming `image` or `size`."""
+    if not data:
+        raise InvalidArgument("image is empty: expected the bytes of a PNG or JPEG file")
+    if len(data) > limits.max_bytes:
+        raise InvalidArgument(f"image has {len(data)} bytes: more than this server's limit of {limits.max_bytes}")
+    if size is not None and not MIN_SIDE <= size <= limits.max_size:
+        raise InvalidArgument(f"size = {size}: expected 0 (the image's own size) or {MIN_SIDE}..{limits.max_size} "
+                              "pixels for the shorter side")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=FORMATS)
+            w, h = im.size
+            if w * h > limits.max_decoded_pixels:
+                raise InvalidArgument(f"image is {w}x{h} = {w * h} pixels: more than this server decodes "
+                                      f"({limits.max_decoded_pixels})")
+            rgb = im.convert("RGB")
+    except InvalidArgument:
+        raise
+    except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ... for junk
+        raise InvalidArgument(f"image does not decode as PNG or JPEG ({e.__class__.__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
+    if size:
+        scale = size / min(w, h)
+        w, h = max(size, round(w * scale)), max(size, round(h * scale))
+        rgb = rgb.resize((w, h), Image.Resampling.BICUBIC)
+    if min(w, h) < MIN_SIDE:
+        raise InvalidArgument(f"image is {w}x{h}: expected at least {MIN_SIDE} pixels a side")
+    if w * h > limits.max_style_pixels:
+        raise InvalidArgument(f"image is {w}x{h} = {w * h} pixels: more than the {limits.max_style_pixels} a style "
+                              "is encoded at; give `size` to scale it down")
+    return np.asarray(rgb)
+
+
+def check_new_name(registry: Registry, models_dir: Path, name: str, replace: bool) -> None:
+    """Refuse a name that is invalid, built in, or taken by anything but an adain style that
+    `replace` allows to overwrite."""
+    try:
+        validate_name(name, "name")
+    except InvalidName as e:
+        raise InvalidArgument(str(e)) from None
+    if name == IDENTITY or (registry.builtin_dir is not None and (registry.builtin_dir / name).exists()):
+        raise AlreadyExists(f"name {name!r} is a built-in style: choose another name")
+    card_path = Path(models_dir) / name / CARD_FILE
+    if not (Path(models_dir) / name).exists():
+        return
+    if not replace:
+        raise AlreadyExists(f"name {name!r} is taken in the models directory (set replace to overwrite an adain style)")
+    try:
+        existing = ModelCard.read(card_path)
+    except Exception:
+        existing = None
+    if existing is None or role_of(existing) != ROLE_STYLE:
+        raise AlreadyExists(f"name {name!r} is taken by an entry that is not an adain style; replace "
+                            "overwrites adain styles only")
+
+
+def add_style(registry: Registry, models_dir: Path, name: str, model_name: str, image: bytes,
+              size: int | None = None, *, source: str, display_name: str = "", replace: bool = False,
+              limits: StyleImageLimits = StyleImageLimits()) -> Style:
+    """Make `image` a style of adain model `model_name`, stored in `models_dir`; returns the
+    loaded style. Everything is checked before anything is written."""
+    check_new_name(registry, models_dir, name, replace)
+    model = registry.adain_model(model_name, "model")
+    rgb = decode_style_image(image, size or None, limits)
+    stats = compute_style_stats(model.net, rgb)
+    h, w = rgb.shape[:2]
+    try:
+        write_adain_style(Path(models_dir), name, model, stats, (w, h), display_name=display_name, source=source,
+                          made_by={"by": source, "image_bytes": len(image), "size": size or None},
+                          license="as the style image's (supplied by the user who added it)",
+                          overwrite=replace)
+    except EntryExists as e:  # another add of the same name won the race
+        raise AlreadyExists(str(e)) from None
+    registry.refresh()
+    return registry.get(name, "name")

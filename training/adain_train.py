@@ -1,0 +1,270 @@
+"""`train(cfg)` for model=adain: an AdaIN decoder, from a composed config to an adain model entry
+plus the default styles that `export.styles` names.
+
+Recipe: pytorch-AdaIN train.py (shared/reference/peer-models.md section 2.5). The encoder is
+frozen; per step a batch of content crops is encoded, each crop's relu4_1 features get a random
+style's statistics (AdaIN, alpha 1), the decoder draws them, and the drawing is encoded again:
+content loss = MSE(relu4_1 of the drawing, the AdaIN target), style loss = sum over the style
+taps of MSE of channel means plus MSE of channel stds against the style's. Adam on the decoder,
+lr / (1 + lr_decay * step). Unlike the peer, each style image is encoded once (StyleBank).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+from tqdm import tqdm
+
+from artem_server.models.adain import TAPS, AdaINConfig, AdaINNet, adain, mean_std
+from artem_server.models.adain_store import load_adain_model, write_adain_model, write_adain_style
+from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
+from artem_server.models.card import InvalidName, validate_name
+from artem_server.models.store import Entry, read_entry
+
+from .adain_data import StyleBank
+from .adain_encoder import build_adain_encoder, hub_vgg19_path
+from .checks import DEVICES
+from .data import CropSampler, center_square, to_batch
+from .errors import ConfigError
+from .export import LICENSE_NOTE
+from .style_images import load_style_image
+
+log = logging.getLogger(__name__)
+
+ADAIN_TARGET = "artem_server.models.adain.AdaINConfig"
+
+
+def is_adain(cfg: DictConfig) -> bool:
+    """Whether the composed config trains an AdaIN decoder (model=adain)."""
+    return cfg.model.get("_target_") == ADAIN_TARGET
+
+
+@dataclass
+class AdaINTrainResult:
+    """What `train` returns for model=adain: metrics plus everything it built and wrote."""
+
+    metrics: dict[str, float]
+    net: AdaINNet
+    entry: Entry
+    style_entries: list[Entry]
+    run_dir: Path
+    sample_grid: Path
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def check_adain_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
+    extra = sorted(set(cfg.model) - {"_target_", "decoder_width"})
+    if extra:
+        raise ConfigError("model", f"AdaINConfig has no {extra} (debug=default shrinks a generator; "
+                                   "with model=adain use debug=adain)")
+    if int(cfg.model.decoder_width) < 1:
+        raise ConfigError("model.decoder_width", f"must be a positive integer, got {cfg.model.decoder_width}")
+    if "_target_" not in cfg.style:
+        raise ConfigError("style", "model=adain trains on a set of style images: use style=generated "
+                                   "or style=folder (style=mosaic is one image, for a generator)")
+    loss = cfg.loss
+    if "encoder" not in loss:
+        raise ConfigError("loss", "model=adain needs loss=adain (AdaIN content and style losses)")
+    if loss.content_layer != "relu4_1":
+        raise ConfigError("loss.content_layer", f"{loss.content_layer!r}: AdaIN's content loss is at relu4_1")
+    bad = [t for t in loss.style_layers if t not in TAPS]
+    if bad or not loss.style_layers:
+        raise ConfigError("loss.style_layers", f"unknown or no taps {bad}; known: {list(TAPS)}")
+    if loss.encoder is not None and not Path(loss.encoder).is_file():
+        raise ConfigError("loss.encoder", f"encoder weights file {loss.encoder!r} does not exist")
+    if loss.encoder is None and not loss.random_fallback.enabled and not hub_vgg19_path().is_file():
+        raise ConfigError("loss.encoder", f"no VGG-19 weights at {hub_vgg19_path()} and "
+                                          "loss.random_fallback.enabled is false")
+    t = cfg.trainer
+    if t.device not in DEVICES or (t.device == "cuda" and not torch.cuda.is_available()):
+        raise ConfigError("trainer.device", f"{t.device!r}: expected one of {', '.join(DEVICES)} (cuda only with a GPU)")
+    for key in ("steps", "batch_size", "image_size", "log_every", "sample_size"):
+        if int(t[key]) < 1:
+            raise ConfigError(f"trainer.{key}", f"must be a positive integer, got {t[key]}")
+    for key in ("image_size", "sample_size"):
+        if int(t[key]) % 8:
+            raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of 8 (three pools, three upsamples)")
+    _check_export(cfg.export)
+
+
+def _check_export(e: DictConfig) -> None:
+    names = [("export.name", e.name)] + [(f"export.styles[{i}].name", s.name) for i, s in enumerate(e.get("styles") or [])]
+    for key, name in names:
+        try:
+            validate_name(name, key)
+        except InvalidName as err:
+            raise ConfigError(key, str(err)) from None
+        if (Path(e.models_dir) / name).exists() and not e.overwrite:
+            raise ConfigError("export.overwrite", f"{Path(e.models_dir) / name} already exists; "
+                                                  "set export.overwrite=true to replace it")
+
+
+def _instantiate(node: DictConfig) -> Any:
+    """Hydra wraps every error; ours are re-raised bare so the message starts with the key."""
+    try:
+        return instantiate(node)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise
+
+
+def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tensor],
+                 s_std: dict[str, torch.Tensor], style_layers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unweighted (content, style) losses for content crops `x01` (N, 3, S, S) RGB 0..1 and
+    per-sample style statistics {tap: (N, C)}."""
+    with torch.no_grad():
+        f = net.encode(x01)
+    t = adain(f, s_mean["relu4_1"][..., None, None], s_std["relu4_1"][..., None, None])
+    feats = net.features(net.decode(t), list(dict.fromkeys([*style_layers, "relu4_1"])))
+    content = F.mse_loss(feats["relu4_1"], t)
+    style = x01.new_zeros(())
+    for tap in style_layers:
+        m, s = mean_std(feats[tap])
+        style = style + F.mse_loss(m.flatten(1), s_mean[tap]) + F.mse_loss(s.flatten(1), s_std[tap])
+    return content, style
+
+
+def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult:
+    """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
+    resolved; `command` is recorded in the card."""
+    from .train import build_data, pick_device  # train.py dispatches here: import late
+
+    check_adain_config(cfg)
+    t = cfg.trainer
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if t.threads:
+        torch.set_num_threads(int(t.threads))
+    torch.manual_seed(int(t.seed))
+    device = pick_device(t.device)
+
+    source = build_data(cfg)
+    styles = _instantiate(cfg.style)
+    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed))
+    encoder, described, pretrained = build_adain_encoder(cfg.loss.encoder, int(cfg.loss.random_fallback.seed),
+                                                         bool(cfg.loss.random_fallback.enabled))
+    net = AdaINNet(AdaINConfig(decoder_width=int(cfg.model.decoder_width)))
+    net.encoder.load_state_dict(encoder.state_dict())
+    net.encoder.requires_grad_(False)
+    net = net.to(device)
+    weights = cfg.loss if pretrained else cfg.loss.random_fallback
+    wc, ws = float(weights.content_weight), float(weights.style_weight)
+    layers = list(cfg.loss.style_layers)
+    bank = StyleBank(net, styles, layers + ["relu4_1"])
+    optimizer = torch.optim.Adam(net.decoder.parameters(), lr=float(t.lr))
+    decay = float(t.get("lr_decay") or 0.0)
+    warmup = int(cfg.loss.get("pixel_warmup_steps") or 0)
+    rng = np.random.default_rng(int(t.seed))
+    log.info("adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
+             "content %g style %g", net.config.decoder_width, sum(p.numel() for p in net.decoder.parameters()),
+             device, source.description, styles.description, described, wc, ws)
+
+    checkpoints: list[Path] = []
+    window = {"content": 0.0, "style": 0.0, "n": 0}
+    last = {"content": float("nan"), "style": float("nan")}
+    start = time.perf_counter()
+    bar = tqdm(range(1, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0)
+    for step in bar:
+        for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
+            group["lr"] = float(t.lr) / (1.0 + decay * (step - 1))
+        x = sampler.next().to(device) / 255
+        idx = torch.from_numpy(rng.integers(0, bank.count, x.shape[0])).to(device)
+        s_mean = {k: v[idx] for k, v in bank.mean.items()}
+        s_std = {k: v[idx] for k, v in bank.std.items()}
+        if step <= warmup:  # the decoder learns to invert the encoder first: 3x cheaper steps
+            with torch.no_grad():
+                f = net.encode(x)
+            content, style = F.mse_loss(net.decode(f), x) / (wc or 1.0), x.new_zeros(())
+        else:
+            content, style = adain_losses(net, x, s_mean, s_std, layers)
+        optimizer.zero_grad(set_to_none=True)
+        (wc * content + ws * style).backward()
+        optimizer.step()
+
+        window["content"] += wc * content.item()
+        window["style"] += ws * style.item()
+        window["n"] += 1
+        bar.set_postfix(loss=f"{wc * content.item() + ws * style.item():.4g}", refresh=False)
+        if step % int(t.log_every) == 0 or step == int(t.steps):
+            last = {k: window[k] / window["n"] for k in ("content", "style")}
+            window = {"content": 0.0, "style": 0.0, "n": 0}
+            log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step, last["content"],
+                     last["style"], last["content"] + last["style"],
+                     step * int(t.batch_size) / (time.perf_counter() - start))
+        if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
+            checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
+            checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"step": step, "decoder": net.decoder.state_dict(),
+                        "optimizer": optimizer.state_dict()}, checkpoints[-1])
+    bar.close()
+    seconds = time.perf_counter() - start
+    net = net.cpu().eval()
+
+    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1),
+               "images_per_s": round(int(t.steps) * int(t.batch_size) / seconds, 3),
+               "content_loss": last["content"], "style_loss": last["style"],
+               "loss": last["content"] + last["style"]}
+    notes = (f"AdaIN decoder of width {net.config.decoder_width}"
+             f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
+             f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
+             f"{t.batch_size}, {t.image_size}px crops, Adam lr {t.lr} (decay {decay:g}), on {device} "
+             f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
+             f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
+             f"style {ws:g}).")
+    made_by = {"command": command or "artem_training.train.train(cfg)",
+               "config": OmegaConf.to_container(cfg), "metrics": metrics}
+    e = cfg.export
+    entry = write_adain_model(Path(e.models_dir), e.name, net, display_name=e.display_name,
+                              source=f"artem-train ({described})", made_by=made_by, license=LICENSE_NOTE,
+                              notes=notes, half=bool(e.fp16), overwrite=bool(e.overwrite))
+    style_entries = export_styles(entry, e)
+    samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
+    grid_path = run_dir / "samples.png"
+    sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))]).save(grid_path)
+    log.info("exported %s and %d styles; samples in %s; %s", entry.path, len(style_entries), grid_path, metrics)
+    return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
+
+
+def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
+    """Write each style of `export.styles` ({name, image, seed, size}) for the exported model,
+    with the model as stored (fp16-rounded weights), as `artem styles add` would."""
+    model = load_adain_model(read_entry(model_entry.path))
+    out = []
+    for s in e.get("styles") or []:
+        rgb = load_style_image(str(s.image), s.get("size"), int(s.get("seed", 0)))
+        out.append(write_adain_style(
+            Path(e.models_dir), s.name, model, compute_style_stats(model.net, rgb), (rgb.shape[1], rgb.shape[0]),
+            display_name=s.get("display_name", ""), source=f"style image {s.image} (seed {s.get('seed', 0)})",
+            made_by={"by": "artem-train export.styles", "image": str(s.image), "seed": s.get("seed", 0),
+                     "size": s.get("size")},
+            license=LICENSE_NOTE, overwrite=bool(e.overwrite)))
+    return out
+
+
+def sample_grid(net: AdaINNet, contents: Sequence[np.ndarray], styles: Sequence[np.ndarray]) -> Image.Image:
+    """Top row: blank, then each content square; one row per style: the style, then each
+    content square in that style. Squares are (S, S, 3) uint8 RGB."""
+    size = contents[0].shape[0]
+    blank = np.full_like(contents[0], 255)
+    rows = [np.concatenate([blank, *contents], axis=1)]
+    x = to_batch(contents)
+    for style in styles:
+        stylizer = AdaINStylizer(net, compute_style_stats(net, style))
+        with torch.inference_mode():
+            out = stylizer(x).clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy()
+        thumb = np.asarray(Image.fromarray(style).resize((size, size), Image.Resampling.BICUBIC))
+        rows.append(np.concatenate([thumb, *out], axis=1))
+    return Image.fromarray(np.concatenate(rows, axis=0))
