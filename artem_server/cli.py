@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
+
+from .logs import configure_logging
 
 DEFAULT_MODELS_DIR = Path("models")
 
@@ -35,8 +36,27 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     limits = FrameLimits(max_frame_bytes=args.max_frame_bytes)
     config = ServerConfig(host=args.host, port=args.port, models_dir=args.models_dir,
-                          device=args.device, limits=limits, run=_run_options(args))
+                          device=args.device, limits=limits, run=_run_options(args), **_hardening(args))
     asyncio.run(serve(config))
+
+
+def _hardening(args: argparse.Namespace) -> dict:
+    """ServerConfig's limits, security and observability fields from `serve`'s flags."""
+    from .limits import Keepalive, ServerLimits
+    from .security import TlsFiles, load_token
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        raise UsageError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+    limits = ServerLimits(max_streams=args.max_streams, max_rpcs=max(64, 2 * args.max_streams),
+                          stream_idle_timeout_s=args.stream_idle_timeout, max_added_styles=args.max_added_styles,
+                          max_added_styles_bytes=args.max_added_styles_bytes,
+                          max_style_image_bytes=args.max_style_image_bytes,
+                          keepalive=Keepalive(time_s=args.keepalive_time, timeout_s=args.keepalive_timeout))
+    tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+    return dict(server_limits=limits, tls=tls, token=load_token(args.token_file), metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host, health_port=args.health_port, replica=args.replica)
 
 
 def _run_options(args: argparse.Namespace):
@@ -173,6 +193,8 @@ def cmd_client(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="artem", description="ArtEm: real-time style transfer for VR frames.")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    p.add_argument("--log-format", default="text", choices=["text", "json"],
+                   help="log lines as text or JSON, both with the stream id (default text)")
     sub = p.add_subparsers(dest="command", required=True)
 
     def models_dir(sp: argparse.ArgumentParser) -> None:
@@ -201,6 +223,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warm-size", action="append", metavar="SIZE",
                    help="frame size to compile for when a style loads: a name (quest2-stereo, "
                         "vive-stereo, ...), WxH or WxH-stereo; repeatable (default none)")
+    g = s.add_argument_group("limits")
+    g.add_argument("--max-streams", type=int, default=8, help="concurrent Stylize streams (default 8)")
+    g.add_argument("--stream-idle-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="end a stream that sends nothing this long, DEADLINE_EXCEEDED (default 60; 0: never)")
+    g.add_argument("--max-added-styles", type=int, default=100, help="styles AddStyle may store (default 100)")
+    g.add_argument("--max-added-styles-bytes", type=int, default=64 << 20,
+                   help="their bytes on disk, together (default 64 MiB)")
+    g.add_argument("--max-style-image-bytes", type=int, default=16 << 20,
+                   help="one AddStyle image (default 16 MiB)")
+    g.add_argument("--keepalive-time", type=float, default=20.0, metavar="SECONDS",
+                   help="ping a quiet connection after this long (default 20)")
+    g.add_argument("--keepalive-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="close it when the ping is not answered this fast (default 10)")
+    g = s.add_argument_group("security")
+    g.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate chain: serve TLS (default off)")
+    g.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
+    g.add_argument("--tls-client-ca", type=Path, default=None,
+                   help="PEM CA: clients must present a certificate it signed (mutual TLS; default off)")
+    g.add_argument("--token-file", type=Path, default=None,
+                   help="file holding the bearer token every call but health must carry (default: "
+                        "$ARTEM_TOKEN, else none)")
+    g = s.add_argument_group("observability")
+    g.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics here (default off)")
+    g.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+    g.add_argument("--health-port", type=int, default=None,
+                   help="plaintext port with the health service alone, for probes without TLS (default off)")
+    g.add_argument("--replica", default="", help="this server's name in stream metadata (default hostname:port)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("bench", help="time backends and precisions: model only and end to end")
@@ -300,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     from .errors import ArtemError
     from .models.card import InvalidName
     from .models.importers import CheckpointError

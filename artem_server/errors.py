@@ -37,6 +37,18 @@ class Unavailable(ArtemError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unauthenticated(ArtemError):
+    """A call without the right credentials (bearer token); the message never repeats them."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class DeadlineExceeded(ArtemError):
+    """A stream that sent nothing for longer than the server's idle timeout."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """(code, message) for an exception; a non-domain error hides its details from the client."""
     if isinstance(exc, ArtemError):

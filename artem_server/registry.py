@@ -62,7 +62,8 @@ def _stamp(path: Path) -> tuple:
 
 
 class Registry:
-    def __init__(self, models_dir: Path | None, builtin_dir: Path | None = BUILTIN_DIR) -> None:
+    def __init__(self, models_dir: Path | None, builtin_dir: Path | None = BUILTIN_DIR, *, load: bool = True) -> None:
+        """`load=False` leaves loading to the first `refresh` (a server loads behind NOT_SERVING health)."""
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.builtin_dir = builtin_dir
         identity_card = ModelCard(name=IDENTITY, kind="identity", display_name="Identity",
@@ -74,7 +75,8 @@ class Registry:
         self._lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.refresh()
+        if load:
+            self.refresh()
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, style_id: str, field: str = "style") -> Style:
@@ -102,6 +104,16 @@ class Registry:
 
     def adain_models(self) -> list[AdaINModel]:
         return [self._adain[k].model for k in sorted(self._adain)]
+
+    def register(self, style_id: str, model: torch.nn.Module, card: ModelCard | None = None) -> Style:
+        """Serve a net built in code as a style (origin "server"): refreshes keep it; a models
+        directory entry of the same name replaces it. `model` follows load_model's contract."""
+        validate_name(style_id, "style")
+        card = card or ModelCard(name=style_id, kind="generator", source="registered in code")
+        style = Style(style_id, card, model, b"", "server", ())
+        with self._lock:
+            self._styles = {**self._styles, style_id: style}
+        return style
 
     # -- loading ---------------------------------------------------------------------------
     def _candidates(self) -> dict[str, tuple[Path, str]]:

@@ -1,8 +1,13 @@
 """Build, run and stop the gRPC server: the Stylizer service, health and reflection.
 
-Lifecycle: styles load before the port opens; health says SERVING once they have; on
-SIGINT/SIGTERM health flips to NOT_SERVING, streams answer the frames they hold and end with
-UNAVAILABLE, then the server stops with a grace period and the process exits 0.
+Lifecycle: the port opens with health NOT_SERVING; styles load and the device is probed; health
+says SERVING once a frame would be served (artem_server/health.py); on SIGINT/SIGTERM health
+flips to NOT_SERVING, streams answer the frames they hold and end with UNAVAILABLE, then the
+server stops with a grace period and the process exits 0.
+
+Around the service: limits and keepalive (limits.py), TLS and the bearer token (security.py),
+AddStyle quotas (quotas.py), per-stream admission, idle timeout and ids (stream_guard.py),
+Prometheus metrics (metrics.py).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +25,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .frames import FrameLimits
+from .health import DeviceMonitor, Readiness, start_health_listener
+from .limits import ServerLimits, grpc_options
+from .metrics import Metrics
+from .quotas import StyleQuotaInterceptor
 from .registry import Registry
 from .rpc import pb
 from .runs import RunOptions
+from .security import TlsFiles, TokenInterceptor, bind, exposure_warnings
 from .service import Engine, StylizerService
+from .stream_guard import StreamGuard
 from .transport.alloc import keep_frame_buffers
 from .transport.wire import add_stylizer_servicer
 
@@ -41,6 +53,13 @@ class ServerConfig:
     watch_interval_s: float = 1.0
     grace_s: float = 5.0
     run: RunOptions = field(default_factory=RunOptions)  # default backend/precision, warm sizes
+    server_limits: ServerLimits = field(default_factory=ServerLimits)  # streams, idle, AddStyle, keepalive
+    tls: TlsFiles | None = None  # None: plaintext (warned about beyond loopback)
+    token: str | None = field(default=None, repr=False)  # bearer token every call but health must carry
+    metrics_port: int | None = None  # Prometheus endpoint; None: off, 0: any free port
+    metrics_host: str = "127.0.0.1"
+    health_port: int | None = None  # plaintext health-only listener for probes without TLS; None: off
+    replica: str = ""  # this server's name in stream metadata (empty: hostname:port)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,41 +78,71 @@ class ArtemServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.registry = Registry(config.models_dir)
-        self.engine = Engine(self.registry, resolve_device(config.device), config.limits, config.run)
-        self.service = StylizerService(self.engine)
+        self.registry = Registry(config.models_dir, load=False)  # loads in start(), health NOT_SERVING
+        device = resolve_device(config.device)
+        self.metrics = Metrics(device)
+        self.engine = Engine(self.registry, device, config.limits, config.run)
         self.health = health.aio.HealthServicer()
-        size = config.limits.transport_message_bytes()
-        self.grpc = grpc.aio.server(options=[
-            ("grpc.max_receive_message_length", size),
-            ("grpc.max_send_message_length", size),
-        ])
+        self.readiness = Readiness(self.health, ("", SERVICE_NAME), self.metrics)
+        self.device_monitor = DeviceMonitor(device, self.engine.executor, self.readiness)
+        self.engine.device_guard.on_oom = self.metrics.device_oom.inc
+        self.engine.device_guard.on_failure = self._device_failed
+        self.streams = StreamGuard(config.server_limits, self.metrics, self.readiness, config.replica)
+        self.service = StylizerService(self.engine, self.streams)
+        interceptors = [StyleQuotaInterceptor(config.server_limits, config.models_dir, self.metrics)]
+        if config.token:
+            interceptors.insert(0, TokenInterceptor(config.token, self.metrics.count_error))
+        self.grpc = grpc.aio.server(options=grpc_options(config.limits, config.server_limits),
+                                    interceptors=interceptors,
+                                    maximum_concurrent_rpcs=config.server_limits.max_rpcs)
         add_stylizer_servicer(self.service, self.grpc)  # the generated registration, zero-copy pixels
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc)
         self.port = 0
+        self.metrics_port: int | None = None
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
+
+    def _device_failed(self, error: BaseException) -> None:
+        """On the model thread: a frame failed with a device error; health follows the probe."""
+        self.metrics.device_failures.inc()
+        self.device_monitor.suspect(error)
 
     async def start(self) -> int:
-        address = f"{self.config.host}:{self.config.port}"
-        self.port = self.grpc.add_insecure_port(address)
+        c = self.config
+        for warning in exposure_warnings(c.host, c.tls is not None, bool(c.token)):
+            log.warning("SECURITY WARNING: %s", warning)
+        await self.readiness.publish()  # NOT_SERVING: nothing is loaded yet
+        address = f"{c.host}:{c.port}"
+        self.port = bind(self.grpc, address, c.tls)
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
         await self.grpc.start()
-        self.registry.watch(self.config.watch_interval_s)
+        self.streams.replica = c.replica or f"{socket.gethostname()}:{self.port}"
+        if c.health_port is not None:
+            self._health_server, self.health_port = await start_health_listener(self.health, c.host, c.health_port)
+        if c.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(c.metrics_host, c.metrics_port)
+        await asyncio.get_running_loop().run_in_executor(None, self.registry.refresh)
+        self.registry.watch(c.watch_interval_s)
         self.engine.runs.warm_styles(self.engine.executor, self.registry.styles())  # --warm-size
-        for service in ("", SERVICE_NAME):
-            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self.readiness.loaded = True
+        await self.device_monitor.start()  # on the model thread, after the warm-up: SERVING when it answers
         log.info("artem serving on %s:%d, device %s, default backend %s %s, styles: %s", self.config.host,
                  self.port, self.engine.device, self.engine.runs.default.backend,
                  self.engine.runs.default.precision, ", ".join(self.registry.ids()))
         return self.port
 
     async def stop(self) -> None:
-        await self.health.enter_graceful_shutdown()
+        await self.readiness.drain()
         self.service.begin_shutdown()
         await self.grpc.stop(self.config.grace_s)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
+        self.device_monitor.close()
+        self.metrics.close()
         self.registry.close()
         self.engine.close()
         log.info("artem stopped")
@@ -106,6 +155,8 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
     await server.start()
     print(f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C stops",
           flush=True)
+    if server.metrics_port is not None:
+        print(f"artem: metrics on http://{config.metrics_host}:{server.metrics_port}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

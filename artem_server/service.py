@@ -27,12 +27,14 @@ import grpc
 import torch
 
 from . import __version__
+from .device_guard import DeviceGuard, GuardedPipeline
 from .errors import ArtemError, InvalidArgument, Unavailable, status_of
 from .frames import FrameLimits, PixelFormat
 from .pipeline import Pipeline, StageTimes
 from .registry import Registry, Style
 from .runs import RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc
+from .stream_guard import StreamGuard
 from .style_choice import AdaINRunners, StyleChoice, choose
 from .styles import StyleImageLimits, add_style
 from .transport import views as tviews
@@ -120,7 +122,8 @@ class Engine:
         self.registry = registry
         self.device = device
         self.limits = limits
-        self.pipeline = Pipeline(device)
+        self.device_guard = DeviceGuard(device)  # out of memory -> RESOURCE_EXHAUSTED; device errors -> UNAVAILABLE
+        self.pipeline = GuardedPipeline(device, guard=self.device_guard)
         self.runs = Runs(self.pipeline, run_options)  # backends, precisions, runners per style
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-model")
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
@@ -253,7 +256,7 @@ class StreamSession:
         if kind != "frame":
             self.out.put_nowait(pb.StylizeReply(error=pb.Status(
                 code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                message="request has neither `config` nor `frame` set")))
+                message="request has neither `config` nor `frame` set, or is not a StylizeRequest at all")))
             return
         frame = req.frame
         try:
@@ -295,8 +298,9 @@ class StreamSession:
 
 
 class StylizerService(pb_grpc.StylizerServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, streams: StreamGuard | None = None) -> None:
         self.engine = engine
+        self.streams = streams or StreamGuard()  # admission, idle timeout, stream ids, metrics
         self.shutting_down = asyncio.Event()
         self._readers: set[asyncio.Task] = set()
 
@@ -307,18 +311,20 @@ class StylizerService(pb_grpc.StylizerServicer):
             reader.cancel()
 
     async def Stylize(self, request_iterator, context: grpc.aio.ServicerContext):
+        stream = await self.streams.open(context)  # UNAVAILABLE when not serving, RESOURCE_EXHAUSTED when full
         session = StreamSession(self.engine)
-        reader = asyncio.create_task(session.read(request_iterator))
+        reader = asyncio.create_task(session.read(stream.requests(request_iterator)))
         self._readers.add(reader)
         worker = asyncio.create_task(session.work())
         try:
-            while (reply := await session.out.get()) is not StreamSession.END:
+            while (reply := await stream.next_reply(session.out)) is not StreamSession.END:
                 yield reply
         finally:
             self._readers.discard(reader)
             reader.cancel()
             worker.cancel()
             session.release()
+            stream.close()
         if self.shutting_down.is_set():
             await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; reconnect")
 
