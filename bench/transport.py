@@ -148,7 +148,11 @@ def stereo_frame(width: int, height: int) -> list[np.ndarray]:
     return [from_rgb(left, pb.PIXEL_FORMAT_RGBA8), from_rgb(right, pb.PIXEL_FORMAT_RGBA8)]
 
 
-def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_quality: int) -> list[dict]:
+def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_quality: int,
+        repeats: int = 1) -> list[dict]:
+    """Each size's rows, measured `repeats` times in turn (echo, echo+copy, each transport, then
+    again) so that a busy machine's slow spells hit every row alike; each row reports the median
+    of its repeats, and its ratio to the echo is the median of the per-repeat ratios."""
     rows = []
     echo_proc, line = _spawn([sys.executable, __file__, "--echo-server"], "")
     echo_address = f"127.0.0.1:{int(line)}"
@@ -162,23 +166,28 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
                 eyes = stereo_frame(w, h)
                 frame_bytes = sum(e.nbytes for e in eyes)
                 payload = b"".join(memoryview(e).cast("B") for e in eyes)
-                stamps, lat = bench_echo(echo_address, lambda: payload, frames, warmup)
-                echo = _summary("raw echo", size, stamps, lat, frame_bytes)
-                rows.append(echo)
-                # the same, but the client makes each payload from the frame's pixels, as any
-                # client sending new pixels must (one copy): what is left is the server's share
-                stamps, lat = bench_echo(echo_address, lambda: b"".join(memoryview(e).cast("B") for e in eyes),
-                                         frames, warmup)
-                rows.append(_summary("echo+copy", size, stamps, lat, frame_bytes))
-                for t in transports:
-                    n = frames if t != "jpeg" else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
-                    stamps, lat, server = bench_artem(artem_address, t, eyes, n, warmup, jpeg_quality)
-                    if t == "jpeg":
-                        server["quality"] = jpeg_quality
-                    rows.append(_summary(t, size, stamps, lat, frame_bytes, server))
-                for r in rows:
-                    if r["size"] == size:
-                        r["vs_echo"] = r["fps"] / echo["fps"]
+                runs: dict[str, list[dict]] = {}
+                for _ in range(repeats):
+                    stamps, lat = bench_echo(echo_address, lambda: payload, frames, warmup)
+                    runs.setdefault("raw echo", []).append(_summary("raw echo", size, stamps, lat, frame_bytes))
+                    # the same, but the client makes each payload from the frame's pixels, as any
+                    # client sending new pixels must (one copy): what is left is the server's share
+                    stamps, lat = bench_echo(echo_address, lambda: b"".join(memoryview(e).cast("B") for e in eyes),
+                                             frames, warmup)
+                    runs.setdefault("echo+copy", []).append(_summary("echo+copy", size, stamps, lat, frame_bytes))
+                    for t in transports:
+                        n = frames if t != "jpeg" else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
+                        stamps, lat, server = bench_artem(artem_address, t, eyes, n, warmup, jpeg_quality)
+                        if t == "jpeg":
+                            server["quality"] = jpeg_quality
+                        runs.setdefault(t, []).append(_summary(t, size, stamps, lat, frame_bytes, server))
+                echo_fps = [r["fps"] for r in runs["raw echo"]]
+                for name, reps in runs.items():
+                    row = {k: (float(np.median([r[k] for r in reps])) if isinstance(v, float) else v)
+                           for k, v in reps[0].items()}
+                    row["vs_echo"] = float(np.median([r["fps"] / e for r, e in zip(reps, echo_fps)]))
+                    row["repeats"] = len(reps)
+                    rows.append(row)
         finally:
             for p in (artem_proc, echo_proc):
                 p.terminate()
@@ -203,8 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="vive,quest2", help=f"comma-separated, of {', '.join(SIZES)}")
     p.add_argument("--transports", default="inline,shm,jpeg", help="comma-separated: inline, shm, jpeg")
-    p.add_argument("--frames", type=int, default=120, help="measured round trips per row (JPEG: a quarter)")
+    p.add_argument("--frames", type=int, default=60, help="measured round trips per row and repeat (JPEG: a quarter)")
     p.add_argument("--warmup", type=int, default=10, help="round trips before measuring")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every row (medians reported)")
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
@@ -215,9 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.echo_server:
         asyncio.run(_echo_server())
         return
-    rows = run(args.sizes.split(","), args.transports.split(","), args.frames, args.warmup, args.jpeg_quality)
-    print(f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs; "
-          f"JPEG quality {args.jpeg_quality}")
+    rows = run(args.sizes.split(","), args.transports.split(","), args.frames, args.warmup, args.jpeg_quality,
+               args.repeats)
+    print(f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}; JPEG quality {args.jpeg_quality}; medians of {args.repeats} interleaved repeats")
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
