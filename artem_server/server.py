@@ -16,7 +16,7 @@ import asyncio
 import logging
 import signal
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
@@ -82,6 +82,8 @@ class ArtemServer:
         device = resolve_device(config.device)
         self.metrics = Metrics(device)
         self.engine = Engine(self.registry, device, config.limits, config.run)
+        self.engine.style_limits = replace(self.engine.style_limits,  # AddStyle's decoder agrees with the quota
+                                           max_bytes=config.server_limits.max_style_image_bytes)
         self.health = health.aio.HealthServicer()
         self.readiness = Readiness(self.health, ("", SERVICE_NAME), self.metrics)
         self.device_monitor = DeviceMonitor(device, self.engine.executor, self.readiness)

@@ -183,8 +183,14 @@ def _encode(m: Message, outer_field: int) -> bytes:
 
 # -- the server's side ----------------------------------------------------------------------
 def decode_request(data: bytes) -> Message:
-    """StylizeRequest wire bytes -> the request and its views' pixels (memoryviews of `data`)."""
-    return _decode(data, pb.StylizeRequest, 2, pb.Frame)
+    """StylizeRequest wire bytes -> the request and its views' pixels (memoryviews of `data`).
+
+    Bytes that do not parse become an empty request, which the stream answers in its own reply
+    (INVALID_ARGUMENT): a deserializer that raised would end the request stream without a word."""
+    try:
+        return _decode(data, pb.StylizeRequest, 2, pb.Frame)
+    except DecodeError:
+        return Message(pb.StylizeRequest(), [])
 
 
 def encode_reply(reply: Message | pb.StylizeReply) -> bytes:
