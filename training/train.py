@@ -120,7 +120,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         window["style"] += style.item()
         window["n"] += 1
         rate = step * int(t.batch_size) / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}")
+        bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
         if step % int(t.log_every) == 0 or step == int(t.steps):
             last = {k: window[k] / window["n"] for k in ("content", "style")}
             window = {"content": 0.0, "style": 0.0, "n": 0}
