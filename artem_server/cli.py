@@ -78,11 +78,26 @@ def cmd_bench(args: argparse.Namespace) -> None:
                             transports=args.transport or [], json_path=args.json))
 
 
+def _client_security(args: argparse.Namespace):
+    """TLS, mutual TLS and the bearer token for a client command (None: plaintext, no token)."""
+    from artem_client.connect import ClientSecurity
+
+    from .security import load_token
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together (mutual TLS)")
+    token = load_token(args.token_file)
+    if not (args.tls_ca or args.tls_cert or token):
+        return None
+    read = lambda p: p.read_bytes() if p else None  # noqa: E731
+    return ClientSecurity(read(args.tls_ca), read(args.tls_cert), read(args.tls_key), token)
+
+
 def cmd_styles_list(args: argparse.Namespace) -> None:
     if args.server:
         from artem_client import StylizerClient
 
-        with StylizerClient(args.server) as client:
+        with StylizerClient(args.server, _client_security(args)) as client:
             rows = [(s.id, s.kind, s.display_name, s.metadata.get("source", ""), s.metadata.get("model", ""))
                     for s in client.list_styles()]
             models = list(client.server_info().adain_models)
@@ -187,7 +202,7 @@ def cmd_client(args: argparse.Namespace) -> None:
     run_client(server=args.server, style=args.style, source=args.source, frames=args.frames,
                size=args.size, stereo=args.stereo, out=args.out, strength=args.strength,
                pixel_format=args.format, max_in_flight=args.max_in_flight, transport=args.transport,
-               jpeg_quality=args.jpeg_quality)
+               jpeg_quality=args.jpeg_quality, security=_client_security(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def device(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+
+    def client_security(sp: argparse.ArgumentParser) -> None:
+        g = sp.add_argument_group("connection security")
+        g.add_argument("--tls-ca", type=Path, default=None, help="PEM CA of the server's certificate: use TLS")
+        g.add_argument("--tls-cert", type=Path, default=None, help="PEM client certificate (mutual TLS)")
+        g.add_argument("--tls-key", type=Path, default=None, help="PEM key of --tls-cert")
+        g.add_argument("--token-file", type=Path, default=None,
+                       help="file with the server's bearer token (default: $ARTEM_TOKEN, else none)")
 
     def backend(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--backend", choices=["torch-eager", "torch-optimized", "onnxruntime"], default=None,
@@ -284,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
                      help="list this models directory's styles (default ./models)")
     src.add_argument("--server", help="HOST:PORT: list a running server's styles instead")
+    client_security(s)
     s.set_defaults(func=cmd_styles_list)
     s = styles.add_parser("add", help="make an image an adain style (statistics computed once, stored)")
     s.add_argument("image", type=Path, help="a PNG or JPEG image")
@@ -343,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how pixels travel: inline (default), shm (shared memory, same host), jpeg (networks)")
     s.add_argument("--jpeg-quality", type=int, default=None, choices=range(1, 101), metavar="1..100",
                    help="quality of JPEG frames both ways (default 90)")
+    client_security(s)
     s.set_defaults(func=cmd_client)
     return p
 

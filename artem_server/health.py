@@ -152,7 +152,8 @@ class DeviceMonitor:
             self._task.cancel()
 
 
-async def start_health_listener(servicer: health.aio.HealthServicer, host: str, port: int) -> tuple[grpc.aio.Server, int]:
+async def start_health_listener(servicer: health.aio.HealthServicer, host: str,
+                                port: int) -> tuple[grpc.aio.Server, int]:
     """A plaintext server with the health service alone, for probes that cannot speak TLS
     (Kubernetes' gRPC probes); returns it and its bound port."""
     server = grpc.aio.server()

@@ -18,7 +18,7 @@ from typing import Awaitable, Callable
 
 import grpc
 
-from .errors import Unauthenticated
+from .errors import Unauthenticated, status_of
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,6 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
 
 def refusing_handler(handler: grpc.RpcMethodHandler, error: Exception) -> grpc.RpcMethodHandler:
     """A handler of `handler`'s shape that ends the call with `error`'s status before reading it."""
-    from .errors import status_of
-
     code, message = status_of(error)
 
     async def refuse(request_or_iterator, context: grpc.aio.ServicerContext):

@@ -326,7 +326,7 @@ class StylizerService(pb_grpc.StylizerServicer):
             session.release()
             stream.close()
         if self.shutting_down.is_set():
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "server is shutting down; reconnect")
+            await self.streams.refuse(context, Unavailable("server is shutting down; reconnect"))  # counted
 
     async def ListStyles(self, request: pb.ListStylesRequest, context) -> pb.ListStylesReply:
         return pb.ListStylesReply(styles=[style_info(s) for s in self.engine.registry.styles()])

@@ -153,7 +153,8 @@ def main() -> None:
              ("artem_frames_total", "artem_frames_dropped_total", "artem_errors_total")}
         print(f"server metrics over the run: frames {d['artem_frames_total']:.0f}, dropped "
               f"{d['artem_frames_dropped_total']:.0f}, errors {d['artem_errors_total']:.0f}")
-    print(f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) {start_rss / 2**20:.1f} MiB, peak {max(samples + [end_rss]) / 2**20:.1f} MiB, "
+    print(f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) {start_rss / 2**20:.1f} MiB, "
+          f"peak {max(samples + [end_rss]) / 2**20:.1f} MiB, "
           f"end {end_rss / 2**20:.1f} MiB ({(end_rss - start_rss) / 2**20:+.1f} MiB)")
 
 

@@ -184,20 +184,23 @@ def test_fuzzed_grpc_message_headers_end_the_call_with_a_status(server, messages
     try:
         while not ended:
             chunk = sock.recv(65536)
-            assert chunk, "the server closed the connection without ending the call"
+            if not chunk:
+                break
             for event in conn.receive_data(chunk):
                 if isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
                     status = dict(event.headers).get(b"grpc-status", status)
-                ended = ended or isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset))
+                ended = ended or isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset,
+                                                    h2.events.ConnectionTerminated))
             sock.sendall(conn.data_to_send())
     finally:
         sock.close()
-    assert status is not None or ended
+    assert status is not None or ended, "the server dropped the connection without ending the call"
 
 
 def test_after_the_fuzzing_the_server_still_serves_and_counted_no_internal_error(server):
     still_serves(server.address)
     m = scrape(server.server.metrics_port)
-    assert metric(m, "artem_errors_total", code="INTERNAL") == 0 and metric(m, "artem_errors_total", code="UNKNOWN") == 0
+    for code in ("INTERNAL", "UNKNOWN"):
+        assert metric(m, "artem_errors_total", code=code) == 0
     assert metric(m, "artem_errors_total", code="INVALID_ARGUMENT") > 0  # the fuzzing did reach the checks
     assert metric(m, "artem_frames_total") > 1  # ...and some generated frames got through them to a model

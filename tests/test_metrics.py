@@ -34,7 +34,8 @@ def test_metrics_count_what_the_clients_saw(server):
     blocking = server.server.registry.register("blocking", BlockingModel()).model
     with StylizerClient(server.address) as c:
         good = frames_of(lockstep(c, [config("gen-a")] + [frame(i, rgba_view(16)) for i in range(3)]))
-        bad = exchange(c, [config("gen-a"), frame(7, pb.View(width=8, height=8, format=9, data=bytes(256))), config("no-such-style")])
+        unknown_format = pb.View(width=8, height=8, format=9, data=bytes(256))
+        bad = exchange(c, [config("gen-a"), frame(7, unknown_format), config("no-such-style")])
 
         def requests():
             yield config("blocking")

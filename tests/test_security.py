@@ -182,3 +182,23 @@ def test_health_listener_answers_probes_in_plaintext_beside_a_tls_port(models_di
         assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, "the health port serves health alone"
     finally:
         s.stop()
+
+
+def test_artem_client_and_styles_list_connect_with_tls_a_client_certificate_and_the_token(models_dir, pki, tmp_path,
+                                                                                         capsys):
+    from artem_server.cli import main
+
+    s = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu", token=TOKEN,
+                                   tls=TlsFiles(pki["server"].cert, pki["server"].key, client_ca=pki["ca"].cert)))
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    security = ["--tls-ca", str(pki["ca"].cert), "--tls-cert", str(pki["client"].cert),
+                "--tls-key", str(pki["client"].key), "--token-file", str(token_file)]
+    try:
+        assert main(["styles", "list", "--server", s.address, *security]) == 0
+        assert main(["client", "--server", s.address, "--style", "gen-a", "--frames", "2", "--size", "16x16",
+                     *security]) == 0
+    finally:
+        s.stop()
+    out = capsys.readouterr().out
+    assert "gen-a" in out and "2 frames in" in out and TOKEN not in out
