@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -75,6 +76,7 @@ class SharedMemory:
     name = "shm"
 
     def __init__(self, view_shapes: list[tuple[int, int, int]], slots: int = 2) -> None:
+        self.shapes = [tuple(s) for s in view_shapes]
         self.layout, self.offsets = layout.Layout.for_views([h * w * c for h, w, c in view_shapes], slots)
         name = f"artem-{os.getpid()}-{os.urandom(4).hex()}"
         self.region = shared_memory.SharedMemory(name=name, create=True, size=self.layout.size)
@@ -82,7 +84,8 @@ class SharedMemory:
         self.free: queue.Queue[int] = queue.Queue()
         for i in range(slots):
             self.free.put(i)
-        self.slot_of: dict[int, int] = {}
+        self.slot_of: dict[int, int] = {}  # frame id -> its slot, until answered or dropped
+        self._lock = threading.Lock()  # requests are made on gRPC's thread, replies read on the caller's
 
     def configure(self, config: pb.SessionConfig) -> None:
         config.shared_memory.CopyFrom(pb.SharedMemoryRegion(
@@ -93,8 +96,12 @@ class SharedMemory:
         return np.ndarray((h, w, c), np.uint8, self.region.buf, base + offset)
 
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
+        if [img.shape for img in images] != self.shapes:
+            raise ValueError(f"shm transport: frame {fid} has views {[img.shape for img in images]}; the region's "
+                             f"slots were laid out for the first frame's {self.shapes}")
         slot = self.free.get(timeout=30)  # a free slot always exists when credits are respected
-        self.slot_of[fid] = slot
+        with self._lock:
+            self.slot_of[fid] = slot
         base = self.layout.request_offset(slot)
         views = []
         for img, offset in zip(images, self.offsets):
@@ -116,8 +123,9 @@ class SharedMemory:
 
     def done(self, fid: int) -> None:
         """Frames up to `fid` are answered or dropped: their slots are free again."""
-        for f in sorted(k for k in self.slot_of if k <= fid):
-            self.free.put(self.slot_of.pop(f))
+        with self._lock:
+            for f in sorted(k for k in self.slot_of if k <= fid):
+                self.free.put(self.slot_of.pop(f))
 
     def close(self) -> None:
         import gc
