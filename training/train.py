@@ -69,11 +69,33 @@ def build_data(cfg: DictConfig) -> Any:
         raise
 
 
-def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torch.optim.Optimizer) -> None:
-    """Plain tensors and numbers only, so `torch.load(weights_only=True)` reads it back."""
+def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torch.optim.Optimizer,
+                    sampler: CropSampler) -> None:
+    """Plain tensors, numbers and lists only, so `torch.load(weights_only=True)` reads it back.
+    The crop sampler's random state is saved too: a resumed run draws the crops it would have."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"step": step, "generator": generator.state_dict(),
-                "optimizer": optimizer.state_dict()}, path)
+    torch.save({"step": step, "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
+                "rng": {"crops": list(sampler.rng.getstate())}}, path)
+
+
+def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.Optimizer,
+                      sampler: CropSampler, steps: int) -> int:
+    """Load a checkpoint of this loop (weights, Adam's moments, crop draws); returns the first
+    step still to run."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    step = int(ckpt["step"])
+    if step >= steps:
+        raise ConfigError("trainer.resume", f"{path} is at step {step}; trainer.steps={steps} leaves nothing to run")
+    try:
+        generator.load_state_dict(ckpt["generator"])
+    except RuntimeError as e:
+        raise ConfigError("trainer.resume", f"{path} does not fit the model ({generator.config}): "
+                                            f"{str(e).splitlines()[0]}") from None
+    optimizer.load_state_dict(ckpt["optimizer"])
+    crops = ckpt["rng"]["crops"]
+    sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
+    log.info("resumed from %s at step %d", path, step)
+    return step + 1
 
 
 def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
@@ -100,6 +122,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
                              cfg.loss.style_layers, float(weights.content_weight), float(weights.style_weight))
     generator = instantiate_generator(cfg).to(device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
+    first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps)) if t.resume else 1
     log.info("generator %s (%d params) on %s; content: %s; loss net: %s; weights content %g style %g",
              generator.config, sum(p.numel() for p in generator.parameters()), device,
              source.description, vgg_described, weights.content_weight, weights.style_weight)
@@ -108,7 +131,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
-    bar = tqdm(range(1, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0)
+    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0)
     for step in bar:
         x = sampler.next().to(device)
         content, style = loss_fn(generator(x), x)
@@ -119,7 +142,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         window["content"] += content.item()
         window["style"] += style.item()
         window["n"] += 1
-        rate = step * int(t.batch_size) / (time.perf_counter() - start)
+        rate = (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start)
         bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
         if step % int(t.log_every) == 0 or step == int(t.steps):
             last = {k: window[k] / window["n"] for k in ("content", "style")}
@@ -128,7 +151,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
                      last["content"], last["style"], last["content"] + last["style"], rate)
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
-            save_checkpoint(checkpoints[-1], step, generator, optimizer)
+            save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler)
     bar.close()
     seconds = time.perf_counter() - start
 
@@ -136,8 +159,8 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     grid_path = run_dir / "samples.png"
     sample_grid(generator, samples, style_img).save(grid_path)
 
-    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1),
-               "images_per_s": round(int(t.steps) * int(t.batch_size) / seconds, 3),
+    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
+               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) / seconds, 3),
                "content_loss": last["content"], "style_loss": last["style"],
                "loss": last["content"] + last["style"]}
     notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
