@@ -170,7 +170,9 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} "
              f"(weights content {weights.content_weight:g}, style {weights.style_weight:g}).")
     made_by = {"command": command or "artem_training.train.train(cfg)",
-               "config": OmegaConf.to_container(cfg), "metrics": metrics}
+               "config": OmegaConf.to_container(cfg), "metrics": metrics,
+               "loss_network": vgg_described, "pretrained_loss_network": pretrained,
+               "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
     entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
                          cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
                          fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite))
