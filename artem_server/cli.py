@@ -139,6 +139,18 @@ def cmd_models_import(args: argparse.Namespace) -> None:
     print(f"imported {args.paths[0]} as style {entry.name!r} ({entry.card.kind}) into {entry.path}{note}")
 
 
+def cmd_models_pull(args: argparse.Namespace) -> None:
+    from .models.pull import CATALOGUE, pull
+
+    if args.list or not args.name:
+        for item in CATALOGUE.values():
+            print(f"{item.name:18} {item.description}\n{'':18} licence: {item.license}")
+        if not args.list:
+            raise UsageError("models pull: name an item from the list above")
+        return
+    pull(args.name, args.models_dir, base_url=args.base_url, force=args.force)
+
+
 def _mix(text: str) -> list[tuple[str, float]]:
     """`a=0.3,b=0.7` -> [("a", 0.3), ("b", 0.7)]."""
     parts = []
@@ -333,6 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     models_dir(s)
     s.set_defaults(func=cmd_models_import)
 
+    s = models.add_parser("pull", help="download a public pretrained model or loss network (see --list)")
+    s.add_argument("name", nargs="?", help="catalogue item, e.g. mosaic, fast-neural-style, pytorch-adain, vgg16")
+    s.add_argument("--list", action="store_true", help="show the catalogue (sources and licences)")
+    s.add_argument("--base-url", default=None,
+                   help="fetch from this host instead of the publishers' (a mirror; env ARTEM_PULL_BASE_URL)")
+    s.add_argument("--force", action="store_true", help="replace an existing entry or hub file")
+    models_dir(s)
+    s.set_defaults(func=cmd_models_pull)
+
     s = sub.add_parser("stylize", help="stylize images or videos locally, without a server")
     s.add_argument("inputs", nargs="+", type=Path, help="PNG/JPEG images or video files")
     s.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
@@ -378,11 +399,13 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ArtemError
     from .models.card import InvalidName
     from .models.importers import CheckpointError
+    from .models.pull import PullError
     from .models.store import EntryExists
 
     try:
         args.func(args)
-    except (UsageError, ArtemError, InvalidName, CheckpointError, EntryExists, FileNotFoundError, ValueError) as e:
+    except (UsageError, ArtemError, InvalidName, CheckpointError, EntryExists, PullError, FileNotFoundError,
+            ValueError) as e:
         print(f"artem {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -91,13 +91,14 @@ def adain_from_files(paths: Sequence[Path]) -> tuple[AdaINNet, list[str]]:
 
 
 def import_adain(paths: Sequence[Path], name: str, models_dir: Path, *, license: str = "",
-                 overwrite: bool = False) -> Entry:
-    """Store pytorch-AdaIN's two files as an adain model entry (fp32: outputs equal the peer's)."""
+                 overwrite: bool = False, source: str = "") -> Entry:
+    """Store pytorch-AdaIN's two files as an adain model entry (fp32: outputs equal the peer's).
+    `source` (default: the files' names) is where they came from."""
     validate_name(name)
     net, notes = adain_from_files(paths)
     names = " ".join(Path(p).name for p in paths)
     return write_adain_model(
-        models_dir, name, net, source=f"imported from {names}",
+        models_dir, name, net, source=source or f"imported from {names}",
         made_by={"command": f"artem models import {names} --name {name}"},
         license=license or "unknown: as published with the source files (pytorch-AdaIN code is MIT)",
         notes="pytorch-AdaIN (Huang & Belongie 2017) layout; " + "; ".join(notes), overwrite=overwrite)

@@ -81,8 +81,9 @@ def generator_from_state_dict(sd: dict[str, torch.Tensor]) -> tuple[Generator, l
 
 
 def import_generator(path: Path, name: str, models_dir: Path, *, license: str = "",
-                     overwrite: bool = False) -> tuple[Entry, list[str]]:
-    """Store a pytorch/examples `.pth`/`.model` file as a models-directory entry.
+                     overwrite: bool = False, source: str = "") -> tuple[Entry, list[str]]:
+    """Store a pytorch/examples `.pth`/`.model` file as a models-directory entry. `source`
+    (default: the file's name) is where it came from, e.g. the URL `artem models pull` used.
 
     Returns the entry and the legacy keys that were dropped."""
     path = Path(path)
@@ -90,7 +91,7 @@ def import_generator(path: Path, name: str, models_dir: Path, *, license: str = 
     net, dropped = generator_from_state_dict(read_state_dict(path))
     card = ModelCard(
         name=name, kind="generator", architecture=net.config.to_dict(),
-        source=f"imported from {path.name}", license=license or "unknown: as published with the source file",
+        source=source or f"imported from {path.name}", license=license or "unknown: as published with the source file",
         made_by={"command": f"artem models import {path.name} --name {name}",
                  "legacy_keys_dropped": len(dropped)},
         notes="pytorch/examples fast_neural_style TransformerNet")
