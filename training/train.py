@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .export import export_entry, sample_grid
 from .losses import PerceptualLoss
 from .style_images import load_style_image
+from .tb import log_grid, log_losses, open_writer
 from .vgg import build_vgg16
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
              generator.config, sum(p.numel() for p in generator.parameters()), device,
              source.description, vgg_described, weights.content_weight, weights.style_weight)
 
+    writer = open_writer(run_dir / "tensorboard") if t.tensorboard else None
     checkpoints: list[Path] = []
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
@@ -147,6 +149,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         if step % int(t.log_every) == 0 or step == int(t.steps):
             last = {k: window[k] / window["n"] for k in ("content", "style")}
             window = {"content": 0.0, "style": 0.0, "n": 0}
+            log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
             log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step,
                      last["content"], last["style"], last["content"] + last["style"], rate)
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
@@ -157,7 +160,11 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
 
     samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
     grid_path = run_dir / "samples.png"
-    sample_grid(generator, samples, style_img).save(grid_path)
+    grid = sample_grid(generator, samples, style_img)
+    grid.save(grid_path)
+    log_grid(writer, int(t.steps), grid)
+    if writer is not None:
+        writer.close()
 
     metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
                "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) / seconds, 3),
