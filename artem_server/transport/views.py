@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from ..rpc import pb
 from .copy import copy
 from .shm import Region, check_view_fits
 from .wire import Buffer
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline, StageTimes
 
 log = logging.getLogger(__name__)
 _COLOR_SPACES = (pb.COLOR_SPACE_UNSPECIFIED, pb.COLOR_SPACE_SRGB, pb.COLOR_SPACE_LINEAR)
@@ -166,9 +170,11 @@ def reply_views(specs: list[ViewSpec], results: list[np.ndarray],
     return views, pixels
 
 
-def process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Region | None,
-            decoded: list[np.ndarray | None], strength: float, times) -> tuple[list[np.ndarray | None], float]:
-    """On the model thread: read the views, run `pipeline` (a Pipeline, timing into `times`),
+def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
+            decoded: list[np.ndarray | None], strength: float,
+            times: StageTimes) -> tuple[list[np.ndarray | None], float]:
+    """On the model thread: read the views, run `pipeline` (a Pipeline or a backend's bound
+    runner with the same `run`; `model` an nn.Module or runner; timing into `times`),
     write shm results into their reply slots. Returns the results that travel beside the reply
     (None for shm) and the seconds spent moving pixels (identity copies, slot writes).
 
@@ -183,8 +189,9 @@ def process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Regi
         raise e.with_traceback(None)
 
 
-def _process(pipeline, model, identity: bool, specs: list[ViewSpec], region: Region | None,
-             decoded: list[np.ndarray | None], strength: float, times) -> tuple[list[np.ndarray | None], float]:
+def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
+             decoded: list[np.ndarray | None], strength: float,
+             times: StageTimes) -> tuple[list[np.ndarray | None], float]:
     views = inputs(specs, region, decoded)
     out = destinations(specs, region)
     # The identity style computes nothing: its pixels go straight to where the reply wants them

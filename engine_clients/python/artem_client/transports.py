@@ -183,7 +183,8 @@ class Jpeg:
         self.codec.close()
 
 
-def make(name: str, view_shapes: list[tuple[int, int, int]], slots: int, jpeg_quality: int | None):
+def make(name: str, view_shapes: list[tuple[int, int, int]], slots: int,
+         jpeg_quality: int | None) -> Inline | SharedMemory | Jpeg:
     """The transport called `name` for frames of these view shapes."""
     if name == "inline":
         return Inline()
