@@ -130,8 +130,12 @@ class ArtemServer:
         await asyncio.get_running_loop().run_in_executor(None, self.registry.refresh)
         self.registry.watch(c.watch_interval_s)
         self.engine.runs.warm_styles(self.engine.executor, self.registry.styles())  # --warm-size
+        # The model thread runs its jobs in order: once this no-op has run, the warm-up (compiling
+        # every style for the warm sizes, minutes with torch.compile) is over; until then health
+        # says NOT_SERVING ("loading"), and the device probe below does not wait behind it.
+        await asyncio.get_running_loop().run_in_executor(self.engine.executor, lambda: None)
         self.readiness.loaded = True
-        await self.device_monitor.start()  # on the model thread, after the warm-up: SERVING when it answers
+        await self.device_monitor.start()  # SERVING when the device answers
         log.info("artem serving on %s:%d, device %s, default backend %s %s, styles: %s", self.config.host,
                  self.port, self.engine.device, self.engine.runs.default.backend,
                  self.engine.runs.default.precision, ", ".join(self.registry.ids()))

@@ -4,6 +4,7 @@ running out of memory, the device failing, styles still loading, and a restart u
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import socket
@@ -24,7 +25,8 @@ from artem_server.health import LIVENESS
 from artem_server.models.card import CARD_FILE, WEIGHTS_FILE
 from artem_server.registry import Registry
 from artem_server.rpc import pb
-from artem_server.server import ServerConfig
+from artem_server.runs import RunOptions
+from artem_server.server import ArtemServer, ServerConfig
 from conftest import RunningServer, add_generator_entry
 from hardening_util import (NOT_SERVING, SERVING, BlockingModel, DeviceFailure, OomAbove, health, metric, rgba_view,
                             scrape, wait_for)
@@ -264,3 +266,36 @@ def test_restart_under_streaming_clients_they_reconnect_with_backoff_and_resume(
     assert stats.reconnects >= 1 and stats.failures[0].startswith("UNAVAILABLE")
     assert stats.pulled == 250 and stats.received > at_restart, "the stream resumed on the new server"
     assert stats.received + stats.dropped + stats.lost == 250 and stats.lost <= 3
+
+
+def test_health_is_not_serving_while_the_warm_up_compiles(models_dir):
+    """--warm-size builds every style's runner at start; health waits for it (a model that takes
+    its time stands for torch.compile)."""
+    model, port, box = BlockingModel(), free_port(), {}
+
+    async def main() -> None:
+        server = ArtemServer(ServerConfig(port=port, models_dir=models_dir, device="cpu",
+                                          run=RunOptions(warm_sizes=[(1, 16, 16)])))
+        server.registry.register("slow", model)  # registered before start: the warm-up runs it
+        server.device_monitor.timeout_s = 0.3  # a warm-up longer than the probe's timeout is not a device fault
+        box["server"], box["loop"], box["stop"] = server, asyncio.get_running_loop(), asyncio.Event()
+        await server.start()
+        await box["stop"].wait()
+        await server.stop()
+
+    t = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    t.start()
+    address = f"127.0.0.1:{port}"
+    try:
+        assert model.entered.wait(60), "the warm-up ran the model"
+        time.sleep(1.0)
+        assert _health_or_none(address) == NOT_SERVING
+        readiness = box["server"].readiness
+        assert "loading" in readiness.reason() and not readiness.device_error and readiness.alive()
+        model.release.set()
+        wait_for(lambda: _health_or_none(address) == SERVING, what="SERVING after the warm-up")
+    finally:
+        model.release.set()
+        wait_for(lambda: "stop" in box, what="the server to start")
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        t.join(30)
