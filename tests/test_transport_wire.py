@@ -54,14 +54,17 @@ def test_inline_pixels_are_views_of_the_received_bytes():
 
 
 def test_unusual_encodings_still_parse_as_protobuf_does():
-    """Fields out of order, a oneof set twice (last wins), a frame sent in two parts (merged)."""
+    """Fields out of order, a oneof set twice (last wins), a frame sent in two parts (merged),
+    a config after a frame (the request's oneof: the config wins)."""
     reordered = (pb.Frame(views=[view(data=b"ab")]).SerializeToString()
                  + pb.Frame(id=4).SerializeToString())
     last_wins = (pb.View(data=b"old").SerializeToString() + pb.View(shm=pb.ShmPixels(slot=3)).SerializeToString())
     inner = reordered + pb.Frame(views=[pb.View.FromString(last_wins)]).SerializeToString()
     one = b"\x12" + wire._encode_varint(len(inner)) + inner
     two = one + frame_request(view(data=b"cd"), fid=5).SerializeToString()  # merges into the first
-    for data in (one, two):
+    config_last = one + CASES["config"].SerializeToString()  # the oneof's last member wins: config
+    assert pb.StylizeRequest.FromString(config_last).WhichOneof("kind") == "config"
+    for data in (one, two, config_last):
         assert restored(wire.decode_request(data)) == pb.StylizeRequest.FromString(data)
 
 

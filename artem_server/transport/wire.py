@@ -107,8 +107,10 @@ def _split_view(buf: memoryview) -> tuple[pb.View, Buffer | None]:
 def _decode(data: bytes, outer: type, outer_field: int, inner: type) -> Message:
     buf = memoryview(data)
     fields = list(_fields(buf))
-    if sum(f[0] == outer_field for f in fields) != 1:
-        return _decode_slow(data, outer)
+    numbers = [f[0] for f in fields]
+    kind = {f.number for f in outer.DESCRIPTOR.oneofs_by_name["kind"].fields}
+    if numbers.count(outer_field) != 1 or kind & set(numbers[numbers.index(outer_field) + 1:]):
+        return _decode_slow(data, outer)  # merged parts, or a later oneof member that wins
     rest, inner_msg, pixels = bytearray(), None, []
     for number, _, start, vstart, end in fields:
         if number != outer_field:
@@ -134,7 +136,7 @@ def _decode(data: bytes, outer: type, outer_field: int, inner: type) -> Message:
 def _decode_slow(data: bytes, outer: type) -> Message:
     msg = outer.FromString(data)
     kind = msg.WhichOneof("kind")
-    views = getattr(msg, kind).views if kind in ("frame",) else []
+    views = getattr(msg, kind).views if kind == "frame" else []
     pixels: list[Buffer | None] = []
     for v in views:
         member = v.WhichOneof("pixels")
