@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -34,8 +35,9 @@ def main(cfg: DictConfig) -> float:
         cfg.export.name = job_name(cfg.export.name, hc.job.num)
     command = shlex.join(["artem-train", *sys.argv[1:]])
     result = train(cfg, command=command)
-    write_job_record(result.run_dir, hc.job.num if multirun else None, list(hc.overrides.task),
-                     result.metrics, result.entry.path)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the job
+        write_job_record(result.run_dir, hc.job.num if multirun else None, list(hc.overrides.task),
+                         result.metrics, result.entry.path)
     return result.metrics["loss"]
 
 

@@ -63,6 +63,9 @@ def _check_trainer(t: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}")
     if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
         raise ConfigError("trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}")
+    for key in ("ddp", "tensorboard"):
+        if not isinstance(t[key], bool):
+            raise ConfigError(f"trainer.{key}", f"must be true or false, got {t[key]!r}")
     if t.resume is not None and not Path(t.resume).is_file():
         raise ConfigError("trainer.resume", f"checkpoint {str(t.resume)!r} does not exist")
     if float(t.max_zoom) < 1.0:

@@ -18,14 +18,16 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from artem_server.models.generator import Generator
-from artem_server.models.store import Entry
+from artem_server.models.store import Entry, read_entry
 
 from .adain_train import is_adain, train_adain
 from .checks import check_config
 from .data import CropSampler, center_square, to_batch
+from .distributed import Dist, Shard, barrier, join, leave, mean_over_ranks
 from .errors import ConfigError
 from .export import export_entry, sample_grid
 from .losses import PerceptualLoss
@@ -111,10 +113,11 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     if t.threads:
         torch.set_num_threads(int(t.threads))
     torch.manual_seed(int(t.seed))
-    device = pick_device(t.device)
+    d, device = join(pick_device(t.device)) if t.ddp else (Dist(), pick_device(t.device))
 
-    source = build_data(cfg)
-    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed))
+    full = build_data(cfg)
+    source = Shard(full, d) if d.enabled else full
+    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
     style_img = load_style_image(str(cfg.style.image), cfg.style.size, int(cfg.style.seed))
     vgg, vgg_described, pretrained = build_vgg16(cfg.loss.weights, int(cfg.loss.random_fallback.seed),
                                                  bool(cfg.loss.random_fallback.enabled))
@@ -122,21 +125,24 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     loss_fn = PerceptualLoss(vgg.to(device), to_batch([style_img]).to(device), cfg.loss.content_layer,
                              cfg.loss.style_layers, float(weights.content_weight), float(weights.style_weight))
     generator = instantiate_generator(cfg).to(device)
+    # DDP averages gradients across ranks; `generator` stays the bare net that is saved.
+    model = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None) if d.enabled else generator
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
     first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps)) if t.resume else 1
     log.info("generator %s (%d params) on %s; content: %s; loss net: %s; weights content %g style %g",
              generator.config, sum(p.numel() for p in generator.parameters()), device,
              source.description, vgg_described, weights.content_weight, weights.style_weight)
 
-    writer = open_writer(run_dir / "tensorboard") if t.tensorboard else None
+    writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     checkpoints: list[Path] = []
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
-    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0)
+    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0,
+               disable=not d.main)
     for step in bar:
         x = sampler.next().to(device)
-        content, style = loss_fn(generator(x), x)
+        content, style = loss_fn(model(x), x)
         optimizer.zero_grad(set_to_none=True)
         (content + style).backward()
         optimizer.step()
@@ -144,22 +150,28 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         window["content"] += content.item()
         window["style"] += style.item()
         window["n"] += 1
-        rate = (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start)
+        rate = (step - first + 1) * int(t.batch_size) * d.world_size / (time.perf_counter() - start)
         bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
         if step % int(t.log_every) == 0 or step == int(t.steps):
-            last = {k: window[k] / window["n"] for k in ("content", "style")}
+            means = mean_over_ranks(d, [window[k] / window["n"] for k in ("content", "style")], device)
+            last = dict(zip(("content", "style"), means))
             window = {"content": 0.0, "style": 0.0, "n": 0}
             log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
             log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step,
                      last["content"], last["style"], last["content"] + last["style"], rate)
-        if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
+        if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler)
     bar.close()
     seconds = time.perf_counter() - start
-
-    samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
     grid_path = run_dir / "samples.png"
+    if not d.main:  # rank 0 exports; the others return its entry
+        barrier(d)
+        leave(d)
+        entry = read_entry(Path(cfg.export.models_dir) / cfg.export.name)
+        return TrainResult(dict(entry.card.made_by["metrics"]), generator, entry, run_dir, grid_path, checkpoints)
+
+    samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
     grid = sample_grid(generator, samples, style_img)
     grid.save(grid_path)
     log_grid(writer, int(t.steps), grid)
@@ -167,23 +179,27 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         writer.close()
 
     metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
-               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) / seconds, 3),
+               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) * d.world_size / seconds, 3),
                "content_loss": last["content"], "style_loss": last["style"],
                "loss": last["content"] + last["style"]}
     notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
              f"{cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size}). Trained {t.steps} steps, "
-             f"batch {t.batch_size}, {t.image_size}px crops, on {device} "
+             f"batch {t.batch_size}, {t.image_size}px crops, on {device}"
+             f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
              f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} "
              f"(weights content {weights.content_weight:g}, style {weights.style_weight:g}).")
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics,
                "loss_network": vgg_described, "pretrained_loss_network": pretrained,
-               "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
+               "device": str(device), "world_size": d.world_size, "threads": torch.get_num_threads(),
+               "torch": torch.__version__}
     entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
                          cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
                          fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite))
     log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
+    barrier(d)
+    leave(d)
     return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)
 
 
