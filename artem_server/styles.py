@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import AlreadyExists, InvalidArgument
 from .models.adain_store import ROLE_STYLE, role_of, write_adain_style
@@ -55,7 +55,8 @@ def decode_style_image(data: bytes, size: int | None = None,
             if w * h > limits.max_decoded_pixels:
                 raise InvalidArgument(f"image is {w}x{h} = {w * h} pixels: more than this server decodes "
                                       f"({limits.max_decoded_pixels})")
-            rgb = im.convert("RGB")
+            rgb = ImageOps.exif_transpose(im).convert("RGB")  # a phone photo's EXIF says which way is up
+            w, h = rgb.size
     except InvalidArgument:
         raise
     except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ... for junk

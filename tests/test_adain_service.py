@@ -237,3 +237,16 @@ def test_replace_overwrites_an_adain_style(aclient, photo):
     first = {s.id: s for s in aclient.list_styles()}["swap"].thumbnail_png
     aclient.add_style("swap", "art", png(photo[300:364, 300:364]), replace=True)
     assert {s.id: s for s in aclient.list_styles()}["swap"].thumbnail_png != first
+
+
+def test_a_phone_photo_is_decoded_the_right_way_up():
+    """EXIF orientation 6 (rotate 90 degrees to display): a 40x20 file is a 20x40 picture."""
+    from artem_server.styles import decode_style_image
+
+    img = Image.fromarray(np.zeros((20, 40, 3), np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes())
+    assert decode_style_image(buf.getvalue()).shape == (40, 20, 3)
+    assert decode_style_image(buf.getvalue(), size=32).shape == (64, 32, 3)

@@ -125,3 +125,17 @@ def test_style_loss_grows_away_from_the_targets_statistics():
     up = adain_losses(net, x, shift(1.0), s_std, list(TAPS))[1]
     down = adain_losses(net, x, shift(-1.0), s_std, list(TAPS))[1]
     torch.testing.assert_close((up + down) / 2, style + len(TAPS) - 1, rtol=1e-4, atol=1e-4)
+
+
+def test_resume_goes_on_exactly_where_a_checkpoint_left_off(tmp_path: Path):
+    """Across the switch from the pixel warm-up to the AdaIN losses: same weights as one run."""
+    steps = ["trainer.steps=4", "loss.pixel_warmup_steps=2", "trainer.checkpoint_every=2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = train(tiny(tmp_path / "a", *steps))
+        resumed = train(tiny(tmp_path / "b", *steps, f"trainer.resume={whole.checkpoints[0]}"))
+    assert resumed.metrics["resumed_at"] == 2 and whole.metrics["resumed_at"] == 0
+    for (key, a), b in zip(whole.net.decoder.state_dict().items(), resumed.net.decoder.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=key)
+    with pytest.raises(ConfigError, match=r"trainer\.resume"):
+        train(tiny(tmp_path / "c", "trainer.resume=/no/such/step.pt"))

@@ -164,10 +164,14 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     wc, ws = float(weights.content_weight), float(weights.style_weight)
     layers = list(cfg.loss.style_layers)
     bank = StyleBank(net, styles, layers + ["relu4_1"])
-    optimizer = torch.optim.Adam(net.decoder.parameters(), lr=float(t.lr))
     decay = float(t.get("lr_decay") or 0.0)
     warmup = int(cfg.loss.get("pixel_warmup_steps") or 0)
+    warmup_lr = float(cfg.loss.get("pixel_warmup_lr") or t.lr)
     rng = np.random.default_rng(int(t.seed))
+    first = 1
+    optimizer = torch.optim.Adam(net.decoder.parameters(), lr=warmup_lr if warmup else float(t.lr))
+    if t.get("resume"):
+        first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup)
     log.info("adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
              "content %g style %g", net.config.decoder_width, sum(p.numel() for p in net.decoder.parameters()),
              device, source.description, styles.description, described, wc, ws)
@@ -176,10 +180,15 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
-    bar = tqdm(range(1, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0)
+    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0)
     for step in bar:
-        for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
-            group["lr"] = float(t.lr) / (1.0 + decay * (step - 1))
+        if step == warmup + 1 and warmup:
+            # The losses change scale by orders of magnitude here: Adam's moments from the warm-up
+            # would make the first AdaIN steps far too large (a run with them collapsed the decoder).
+            optimizer = torch.optim.Adam(net.decoder.parameters(), lr=float(t.lr))
+        if step > warmup:
+            for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
+                group["lr"] = float(t.lr) / (1.0 + decay * (step - warmup - 1))
         x = sampler.next().to(device) / 255
         idx = torch.from_numpy(rng.integers(0, bank.count, x.shape[0])).to(device)
         s_mean = {k: v[idx] for k, v in bank.mean.items()}
@@ -203,25 +212,30 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
             window = {"content": 0.0, "style": 0.0, "n": 0}
             log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step, last["content"],
                      last["style"], last["content"] + last["style"],
-                     step * int(t.batch_size) / (time.perf_counter() - start))
+                     (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start))
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"step": step, "decoder": net.decoder.state_dict(),
-                        "optimizer": optimizer.state_dict()}, checkpoints[-1])
+            torch.save({"step": step, "decoder": net.decoder.state_dict(), "optimizer": optimizer.state_dict(),
+                        "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state}},
+                       checkpoints[-1])
     bar.close()
     seconds = time.perf_counter() - start
     net = net.cpu().eval()
 
-    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1),
-               "images_per_s": round(int(t.steps) * int(t.batch_size) / seconds, 3),
+    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
+               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) / seconds, 3),
                "content_loss": last["content"], "style_loss": last["style"],
                "loss": last["content"] + last["style"]}
     notes = (f"AdaIN decoder of width {net.config.decoder_width}"
              f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
              f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
-             f"{t.batch_size}, {t.image_size}px crops, Adam lr {t.lr} (decay {decay:g}), on {device} "
-             f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
+             f"{t.batch_size}, {t.image_size}px crops"
+             + (f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), then AdaIN's "
+                f"losses with a fresh Adam" if warmup else "")
+             + f", lr {t.lr} (decay {decay:g}), on {device} ({torch.get_num_threads()} threads); "
+             + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
+             + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
              f"style {ws:g}).")
     made_by = {"command": command or "artem_training.train.train(cfg)",
@@ -236,6 +250,26 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))]).save(grid_path)
     log.info("exported %s and %d styles; samples in %s; %s", entry.path, len(style_entries), grid_path, metrics)
     return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
+
+
+def resume(path: Path, net: AdaINNet, optimizer: torch.optim.Optimizer, sampler: CropSampler,
+           rng: np.random.Generator, warmup: int) -> int:
+    """Load a checkpoint of this loop; returns the first step to run. The optimizer state is
+    taken only within one phase (the switch to the AdaIN losses starts a fresh Adam); the crop
+    and style draws continue where they were when the checkpoint has them."""
+    if not path.is_file():
+        raise ConfigError("trainer.resume", f"checkpoint {str(path)!r} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    net.decoder.load_state_dict(ckpt["decoder"])
+    step = int(ckpt["step"])
+    if step != warmup:  # a checkpoint at the switch: the AdaIN phase starts a fresh Adam
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if "rng" in ckpt:
+        crops = ckpt["rng"]["crops"]
+        sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
+        rng.bit_generator.state = ckpt["rng"]["styles"]
+    log.info("resumed from %s at step %d", path, step)
+    return step + 1
 
 
 def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
