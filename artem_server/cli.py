@@ -163,6 +163,33 @@ def _mix(text: str) -> list[tuple[str, float]]:
     return parts
 
 
+def _stylize_optimize(args: argparse.Namespace) -> None:
+    """--method optimize: Gatys et al.'s pixel optimization. The loss network and its weights
+    live in the training package, so this one command imports it (lazily)."""
+    from PIL import Image
+
+    from artem_training.optimize import optimize_image
+
+    from .local import output_paths
+    from .media import IMAGE_SUFFIXES, read_rgb
+    from .server import resolve_device
+
+    if not args.style_image or args.style or args.mix:
+        raise UsageError("--method optimize takes --style-image IMG (a file or builtin:mosaic), not --style/--mix")
+    if args.steps < 1:
+        raise UsageError(f"--steps {args.steps}: expected a positive number of optimization steps")
+    dsts = output_paths(args.inputs, args.output)
+    videos = [str(p) for p in args.inputs if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if videos:
+        raise UsageError(f"--method optimize stylizes images, not videos ({', '.join(videos)})")
+    for src, dst in zip(args.inputs, dsts):
+        out, losses = optimize_image(read_rgb(src), str(args.style_image), args.steps,
+                                     device=resolve_device(args.device))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(out).save(dst)
+        print(f"{dst} (content loss {losses['content_loss']:.4g}, style loss {losses['style_loss']:.4g})")
+
+
 def cmd_stylize(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
@@ -173,6 +200,8 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     from .errors import ArtemError
     from .style_choice import AdaINRunners, choose
 
+    if args.method == "optimize":
+        return _stylize_optimize(args)
     if not 0.0 <= args.strength <= 1.0:
         raise UsageError(f"--strength {args.strength}: expected a number in [0, 1]")
     if bool(args.style) == bool(args.mix):
@@ -363,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mix", type=_mix, default=None, metavar="STYLE=W,...",
                    help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7 (instead of --style)")
     s.add_argument("--preserve-color", action="store_true", help="adain: keep the input's colours")
+    s.add_argument("--method", default="model", choices=["model", "optimize"],
+                   help="model (default): run a style model; optimize: optimize the pixels against "
+                        "--style-image (Gatys et al.; slow, images only, no model needed)")
+    s.add_argument("--style-image", default=None,
+                   help="--method optimize: the style image (a file, or builtin:mosaic)")
+    s.add_argument("--steps", type=int, default=200, help="--method optimize: Adam steps (default 200)")
     models_dir(s)
     device(s)
     backend(s)
