@@ -11,6 +11,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import grpc
+
 from .logs import configure_logging
 
 DEFAULT_MODELS_DIR = Path("models")
@@ -431,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
+    from artem_client.client import StylizeError
+
     from .errors import ArtemError
     from .models.card import InvalidName
     from .models.importers import CheckpointError
@@ -440,9 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (UsageError, ArtemError, InvalidName, CheckpointError, EntryExists, PullError, FileNotFoundError,
-            ValueError) as e:
+            ValueError, TimeoutError, StylizeError) as e:
         print(f"artem {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except grpc.RpcError as e:  # a client command's call refused or the server unreachable
+        print(f"artem {args.command}: error: {e.code().name}: {e.details()}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

@@ -11,7 +11,7 @@ SIZE=${SIZE:-256x256}
 OUT=${OUT:-demo-out}
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-$ARTEM serve --host 127.0.0.1 --port "$PORT" --device cpu --log-level WARNING &
+$ARTEM --log-level WARNING serve --host 127.0.0.1 --port "$PORT" --device cpu &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
 

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from artem_server.rpc import pb, pb_grpc
 from artem_server.transport import wire
@@ -88,7 +89,23 @@ class StylizerClient:
         self.close()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        """Wait until the server's health says SERVING: its port opens while styles still load,
+        and a stream opened then would not find them. Raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        health = health_pb2_grpc.HealthStub(self.channel)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=max(left, 0.1),
+                                      wait_for_ready=True).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.address} did not report SERVING within {timeout:.0f} s")
+            time.sleep(0.1)
 
     def list_styles(self) -> list[pb.StyleInfo]:
         return list(self.stub.ListStyles(pb.ListStylesRequest()).styles)
