@@ -88,10 +88,10 @@ def test_shards_are_disjoint_and_cover_the_source() -> None:
         description = "five"
 
     src = Source(range(5))
-    shards = [Shard(src, Dist(r, 2, r)) for r in (0, 1)]
+    shards = [Shard(src, Dist(r, 2, r, enabled=True)) for r in (0, 1)]
     assert [list(s[i] for i in range(len(s))) for s in shards] == [[0, 2, 4], [1, 3]]
     with pytest.raises(ConfigError, match=r"trainer\.ddp"):
-        Shard(Source(range(1)), Dist(0, 2, 0))
+        Shard(Source(range(1)), Dist(0, 2, 0, enabled=True))
 
 
 def test_slurm_launcher_example_is_valid_yaml_for_the_submitit_plugin() -> None:

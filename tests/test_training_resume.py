@@ -55,3 +55,13 @@ def test_bad_resume_names_the_key(tmp_path: Path, problem: str) -> None:
     with pytest.raises(ConfigError, match=r"trainer\.resume"):
         quiet_train(tiny(tmp_path / "again", *extra))
     assert not (tmp_path / "again" / "models").exists()
+
+
+def test_checkpoint_without_crop_state_resumes_with_a_warning(tmp_path: Path, caplog) -> None:
+    first = quiet_train(tiny(tmp_path / "first", "trainer.steps=2"))
+    ckpt = torch.load(first.checkpoints[0], weights_only=True)
+    del ckpt["rng"]  # as written before the crop state was saved
+    torch.save(ckpt, tmp_path / "old.pt")
+    result = quiet_train(tiny(tmp_path / "again", "trainer.steps=3", f"trainer.resume={tmp_path / 'old.pt'}"))
+    assert result.metrics["resumed_at"] == 2
+    assert "no crop-sampler state" in caplog.text

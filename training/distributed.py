@@ -27,10 +27,7 @@ class Dist:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1 or dist.is_initialized()
+    enabled: bool = False  # in a process group (trainer.ddp=true)
 
     @property
     def main(self) -> bool:
@@ -44,7 +41,7 @@ def join(device: torch.device) -> tuple[Dist, torch.device]:
     if missing:
         raise ConfigError("trainer.ddp", f"true needs a torchrun launch ({', '.join(missing)} not set): "
                                          "torchrun --nproc_per_node N -m artem_training.app ...")
-    d = Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    d = Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]), enabled=True)
     if device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
@@ -55,14 +52,10 @@ def join(device: torch.device) -> tuple[Dist, torch.device]:
 
 
 def leave(d: Dist) -> None:
+    """Wait for every rank (so rank 0's export is on disk for the others), then leave the group."""
     if d.enabled:
         dist.barrier()
         dist.destroy_process_group()
-
-
-def barrier(d: Dist) -> None:
-    if d.enabled:
-        dist.barrier()
 
 
 def mean_over_ranks(d: Dist, values: list[float], device: torch.device) -> list[float]:

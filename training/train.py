@@ -27,7 +27,7 @@ from artem_server.models.store import Entry, read_entry
 from .adain_train import is_adain, train_adain
 from .checks import check_config
 from .data import CropSampler, center_square, to_batch
-from .distributed import Dist, Shard, barrier, join, leave, mean_over_ranks
+from .distributed import Dist, Shard, join, leave, mean_over_ranks
 from .errors import ConfigError
 from .export import export_entry, sample_grid
 from .losses import PerceptualLoss
@@ -95,8 +95,11 @@ def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.O
         raise ConfigError("trainer.resume", f"{path} does not fit the model ({generator.config}): "
                                             f"{str(e).splitlines()[0]}") from None
     optimizer.load_state_dict(ckpt["optimizer"])
-    crops = ckpt["rng"]["crops"]
-    sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
+    if "rng" in ckpt:
+        crops = ckpt["rng"]["crops"]
+        sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
+    else:  # checkpoints written before the crop state was saved
+        log.warning("%s has no crop-sampler state: the resumed run draws other crops", path)
     log.info("resumed from %s at step %d", path, step)
     return step + 1
 
@@ -166,7 +169,6 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     seconds = time.perf_counter() - start
     grid_path = run_dir / "samples.png"
     if not d.main:  # rank 0 exports; the others return its entry
-        barrier(d)
         leave(d)
         entry = read_entry(Path(cfg.export.models_dir) / cfg.export.name)
         return TrainResult(dict(entry.card.made_by["metrics"]), generator, entry, run_dir, grid_path, checkpoints)
@@ -198,7 +200,6 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
                          cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
                          fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite))
     log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
-    barrier(d)
     leave(d)
     return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)
 
