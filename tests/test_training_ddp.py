@@ -76,6 +76,15 @@ def test_non_boolean_switch_names_the_key(tmp_path: Path, override: str) -> None
         train(tiny(tmp_path / "run", override))
 
 
+def test_ddp_with_adain_names_the_key(tmp_path: Path) -> None:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[
+            "model=adain", "debug=adain", f"paths.output_dir={tmp_path / 'run'}", "trainer.ddp=true"])
+    with pytest.raises(ConfigError, match=r"trainer\.ddp.*adain"):
+        train(cfg)
+    assert not (tmp_path / "run" / "models").exists()
+
+
 def test_ddp_without_torchrun_names_the_key(tmp_path: Path, monkeypatch) -> None:
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
