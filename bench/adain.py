@@ -37,14 +37,18 @@ def photo(size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC))
 
 
-def time_style(pipeline: Pipeline, style: Style, rgb: np.ndarray, repeats: int) -> float:
-    stylize_array(pipeline, style, rgb)  # warm-up
-    times = []
+def time_styles(pipeline: Pipeline, styles: list[Style], rgb: np.ndarray, repeats: int) -> list[list[float]]:
+    """Milliseconds per call for each style, the styles interleaved in every round so that load
+    from other jobs falls on all of them alike."""
+    for style in styles:
+        stylize_array(pipeline, style, rgb)  # warm-up
+    times: list[list[float]] = [[] for _ in styles]
     for _ in range(repeats):
-        start = time.perf_counter()
-        stylize_array(pipeline, style, rgb)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+        for i, style in enumerate(styles):
+            start = time.perf_counter()
+            stylize_array(pipeline, style, rgb)
+            times[i].append((time.perf_counter() - start) * 1e3)
+    return times
 
 
 def main() -> None:
@@ -67,13 +71,14 @@ def main() -> None:
         if "stained-glass" in registry.ids() else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; adain {adain.id!r} "
           f"(model {adain.card.architecture.get('model')}), generator {generator.id!r}")
-    print(f"{'size':>9}  {'generator ms':>12}  {'adain ms':>9}  {'adain mix+colour ms':>19}  {'adain/generator':>15}")
+    print("per frame, ms: min / median of the rounds (min is the least disturbed by other jobs)")
+    print(f"{'size':>9}  {'generator':>15}  {'adain':>15}  {'adain mix+colour':>17}  {'adain/generator (min)':>21}")
     for size in args.sizes:
-        rgb = photo(size)
-        g = time_style(pipeline, generator, rgb, args.repeats)
-        a = time_style(pipeline, adain, rgb, args.repeats)
-        m = time_style(pipeline, replace(adain, model=mixed.model), rgb, args.repeats) if mixed else float("nan")
-        print(f"{size:>4}x{size:<4}  {g:>12.1f}  {a:>9.1f}  {m:>19.1f}  {a / g:>15.2f}")
+        styles = [generator, adain] + ([replace(adain, model=mixed.model)] if mixed else [])
+        g, a, *m = time_styles(pipeline, styles, photo(size), args.repeats)
+        cell = lambda t: f"{min(t):.0f} / {statistics.median(t):.0f}"  # noqa: E731
+        print(f"{size:>4}x{size:<4}  {cell(g):>15}  {cell(a):>15}  {cell(m[0]) if m else 'n/a':>17}  "
+              f"{min(a) / min(g):>21.2f}")
     buf = io.BytesIO()
     Image.fromarray(photo(512)).save(buf, format="PNG")
     model = str(adain.card.architecture.get("model"))
