@@ -30,7 +30,7 @@ from . import __version__
 from .device_guard import DeviceGuard, GuardedPipeline
 from .errors import ArtemError, InvalidArgument, Unavailable, status_of
 from .frames import FrameLimits, PixelFormat
-from .pipeline import Pipeline, StageTimes
+from .pipeline import StageTimes
 from .registry import Registry, Style
 from .runs import RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -13,11 +11,12 @@ import torch
 
 from artem_client import StylizerClient
 from artem_server.frames import FrameLimits
+from artem_server.loopback import LoopbackServer
 from artem_server.models.card import ModelCard
 from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.models.store import write_entry
 from artem_server.models.thumbnail import render_thumbnail
-from artem_server.server import ArtemServer, ServerConfig
+from artem_server.server import ServerConfig
 
 torch.set_num_threads(2)
 
@@ -44,40 +43,8 @@ def add_generator_entry(models_dir: Path, name: str, seed: int, config: Generato
     return net
 
 
-class RunningServer:
-    """An ArtemServer on a loopback port, run by its own event loop in a thread."""
-
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait(60)
-        if self._error:
-            raise self._error
-        self.address = f"127.0.0.1:{self.server.port}"
-
-    def _run(self) -> None:
-        async def main() -> None:
-            try:
-                self.server = ArtemServer(self.config)
-                await self.server.start()
-                self.loop = asyncio.get_running_loop()
-                self._stop = asyncio.Event()
-            except BaseException as e:
-                self._error = e
-                raise
-            finally:
-                self._ready.set()
-            await self._stop.wait()
-            await self.server.stop()
-
-        asyncio.run(main())
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+# Tests call it RunningServer: a real server on loopback, in this process.
+RunningServer = LoopbackServer
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ image, list it, stylize with it (strength, mix, colour)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -6,18 +6,16 @@ happens at style load, before the timed frames.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..frames import FrameLimits
+from ..loopback import LoopbackServer
 from ..runs import RunOptions
-from ..server import ArtemServer, ServerConfig
+from ..server import ServerConfig
 from .model_bench import Variant, photo_views
 from .report import Row, median, p95
 from .sizes import FrameSize
@@ -25,47 +23,9 @@ from .sizes import FrameSize
 log = logging.getLogger(__name__)
 
 
-class LoopbackServer:
-    """An ArtemServer on 127.0.0.1 (a free port), run by its own event loop in a thread."""
-
-    def __init__(self, config: ServerConfig) -> None:
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._config = config
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        self._ready.wait(600)
-        if self._error is not None:
-            raise self._error
-        self.address = f"127.0.0.1:{self.server.port}"
-
-    async def _main(self) -> None:
-        try:
-            self.server = ArtemServer(self._config)
-            await self.server.start()
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-        except BaseException as e:
-            self._error = e
-            raise
-        finally:
-            self._ready.set()
-        await self._stop.wait()
-        await self.server.stop()
-
-    def __enter__(self) -> "LoopbackServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
-
-
 def supported_transports() -> list[str]:
-    """Transports the reference client offers (shared memory once the client has it)."""
-    from artem_client import StylizerClient
-
-    return ["inline", "shm"] if "transport" in inspect.signature(StylizerClient.stream).parameters else ["inline"]
+    """Transports the end-to-end bench can use; the last is its default."""
+    return ["inline", "shm"]
 
 
 def bench_e2e(models_dir: Path, styles: list[str], size: FrameSize, variants: list[Variant],
