@@ -11,7 +11,8 @@
 #    machine has) and end to end (eager fp32, optimized fp16 fused and compile), ratios to eager
 #    fp32 of the same run -> $OUT/bench-{quest2,vive,e2e}.json, $OUT/bench.log
 # 4. the adain target's row: a random-weight adain style at vive-stereo -> $OUT/bench-adain.json
-# Limits: 120 + 150 + 100 + 120 + 45 s at most (about 6 minutes expected).
+# 5. artem-train images/s, generator at 256x256 batch 4, fp32 vs bf16 vs fp16 -> $OUT/bench.log
+# Limits: 120 + 150 + 100 + 120 + 45 + 3 x 18 s at most (about 6 minutes expected).
 # Each step has its own time limit so one slow step cannot starve the others. The tables are
 # printed last (the device reply carries the end of the output).
 set -uo pipefail
@@ -82,4 +83,14 @@ bench 120 e2e --what e2e $SIZES --warmup 5 --frames 20 $E2E
 bench 45 adain --what model --size vive-stereo --style random-adain --variant torch-eager:fp32 \
   --variant torch-eager:fp16 --variant torch-optimized:fp16:graph --variant torch-optimized:bf16:graph --warmup 3 --repeats 10
 
-grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|Error" | tail -n 80
+# Issue #6's figure: generator training images/s at 256x256 batch 4, fp32 vs mixed precision,
+# same run (40 steps each; the rate includes the first steps' cuDNN autotuning).
+echo "== artem-train speed (generator, 256x256, batch 4)" | tee -a "$OUT/bench.log"
+for p in fp32 bf16 fp16; do
+  timeout 18 $PY -m artem_training.app debug=default model.width=32 model.res_blocks=5 style.size=256 \
+    trainer.image_size=256 trainer.batch_size=4 trainer.steps=40 trainer.log_every=40 trainer.checkpoint_every=null \
+    trainer.sample_size=256 trainer.device=cuda trainer.precision=$p hydra.run.dir=/tmp/artem-train-$p 2>&1 \
+    | grep -E "img/s" | tail -n 1 | sed "s/^/train $p: /" | tee -a "$OUT/bench.log"
+done
+
+grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|^train |Error" | tail -n 80

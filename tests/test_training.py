@@ -72,6 +72,17 @@ def test_tiny_run_exports_a_loadable_entry_that_stylizes(tmp_path: Path) -> None
     assert result.metrics["steps"] == 3 and result.metrics["loss"] > 0
 
 
+def test_bf16_mixed_precision_run_trains_and_says_so(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(tiny(tmp_path, "trainer.precision=bf16"))
+    card = read_entry(result.entry.path).card
+    assert card.made_by["precision"] == "bf16" and "bf16" in card.notes
+    assert 0 < result.metrics["loss"] < float("inf")
+    weights = load_model(read_entry(result.entry.path)).state_dict()
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights.values())
+
+
 def test_cli_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "cli-run"
     proc = subprocess.run(
@@ -104,6 +115,8 @@ def test_unknown_group_option_fails_at_composition() -> None:
     ("loss.content_layer=relu9_9", "loss.content_layer"),
     ("loss.weights=/no/such/vgg.pth", "loss.weights"),
     ("export.name=Not/A/Name", "export.name"),
+    ("trainer.precision=fp8", "trainer.precision"),
+    ("trainer.precision=fp16", "trainer.precision"),  # the debug preset runs on the CPU
 ])
 def test_bad_value_fails_before_training_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -12,6 +12,7 @@ from artem_server.models.card import InvalidName, validate_name
 from artem_server.models.generator import Generator
 
 from .errors import ConfigError
+from .precision import PRECISIONS
 from .style_images import BUILTIN_PREFIX, BUILTINS
 from .vgg import TAPS, hub_weights_path
 
@@ -70,6 +71,11 @@ def _check_trainer(t: DictConfig) -> None:
         raise ConfigError("trainer.resume", f"checkpoint {str(t.resume)!r} does not exist")
     if float(t.max_zoom) < 1.0:
         raise ConfigError("trainer.max_zoom", f"must be at least 1.0, got {t.max_zoom}")
+    if t.precision not in PRECISIONS:
+        raise ConfigError("trainer.precision", f"{t.precision!r} is not one of {', '.join(PRECISIONS)}")
+    on_cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
+    if t.precision == "fp16" and not on_cuda:
+        raise ConfigError("trainer.precision", "fp16 needs CUDA (its loss scaling is CUDA's); use bf16 on the CPU")
 
 
 def _check_export(e: DictConfig) -> None:

@@ -31,6 +31,7 @@ from .distributed import Dist, Shard, join, leave, mean_over_ranks
 from .errors import ConfigError
 from .export import export_entry, sample_grid
 from .losses import PerceptualLoss
+from .precision import autocast, grad_scaler
 from .style_images import load_style_image
 from .tb import log_grid, log_losses, open_writer
 from .vgg import build_vgg16
@@ -145,12 +146,16 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     start = time.perf_counter()
     bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0,
                disable=not d.main)
+    precision = str(t.precision)
+    scaler = grad_scaler(precision, device)
     for step in bar:
         x = sampler.next().to(device)
-        content, style = loss_fn(model(x), x)
+        with autocast(precision, device):
+            content, style = loss_fn(model(x), x)
         optimizer.zero_grad(set_to_none=True)
-        (content + style).backward()
-        optimizer.step()
+        scaler.scale(content + style).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
         window["content"] += content.item()
         window["style"] += style.item()
@@ -188,7 +193,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
                "loss": last["content"] + last["style"]}
     notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
              f"{cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size}). Trained {t.steps} steps, "
-             f"batch {t.batch_size}, {t.image_size}px crops, on {device}"
+             f"batch {t.batch_size}, {t.image_size}px crops, {t.precision}, on {device}"
              f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
              f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} "
@@ -196,7 +201,8 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics,
                "loss_network": vgg_described, "pretrained_loss_network": pretrained,
-               "device": str(device), "world_size": d.world_size, "threads": torch.get_num_threads(),
+               "device": str(device), "precision": str(t.precision), "world_size": d.world_size,
+               "threads": torch.get_num_threads(),
                "torch": torch.__version__}
     entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
                          cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
