@@ -9,9 +9,6 @@ and the pipeline's fused branch are checked end to end against the torch path wi
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,10 +20,9 @@ from artem_server.frames import PixelFormat, View
 from artem_server.models.generator import GeneratorConfig
 from artem_server.pipeline import Pipeline
 from conftest import random_generator
+from host_build import build_host_library, needs_nvcc
 
-ROOT = Path(__file__).resolve().parent.parent
-
-pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+pytestmark = needs_nvcc
 
 
 class HostKernel:
@@ -65,12 +61,7 @@ class HostModule:
 
 @pytest.fixture(scope="module")
 def host_lib(tmp_path_factory) -> ctypes.CDLL:
-    src = tmp_path_factory.mktemp("emu") / "all_host.cu"
-    src.write_text(f'#include "{ROOT}/tests/cuda/convert_host.cu"\n#include "{ROOT}/tests/cuda/instnorm_host.cu"\n')
-    out = src.with_suffix(".so")
-    subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out), str(src)],
-                   check=True, capture_output=True)
-    return ctypes.CDLL(str(out))
+    return build_host_library(tmp_path_factory.mktemp("host"), "convert_host.cu", "instnorm_host.cu")
 
 
 @pytest.fixture()

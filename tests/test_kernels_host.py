@@ -9,9 +9,6 @@ tests/test_kernels_gpu.py checks the real launches where CUDA exists.
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,19 +17,16 @@ import torch
 from artem_server.frames import PixelFormat
 from artem_server.pipeline import (from_model_output, pad_to_multiple, padded_size, resize,
                                    to_model_input)
+from host_build import build_host_library, needs_nvcc
 
-ROOT = Path(__file__).resolve().parent.parent
 DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
-pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+pytestmark = needs_nvcc
 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory) -> ctypes.CDLL:
-    out = tmp_path_factory.mktemp("host") / "convert_host.so"
-    subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out),
-                    str(ROOT / "tests" / "cuda" / "convert_host.cu")], check=True, capture_output=True)
-    return ctypes.CDLL(str(out))
+    return build_host_library(tmp_path_factory.mktemp("host"), "convert_host.cu")
 
 
 def host_pack(lib, src: torch.Tensor, fmt: PixelFormat, linear: bool, dt: str, layout: str,

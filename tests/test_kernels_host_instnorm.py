@@ -8,27 +8,21 @@ ReLU, residual, upsampling and reflection padding, on odd sizes and every dtype.
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 import torch
 
 from artem_server.backends.fused_generator import reference_norm
+from host_build import build_host_library, needs_nvcc
 
-ROOT = Path(__file__).resolve().parent.parent
 DT = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 
-pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+pytestmark = needs_nvcc
 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory) -> ctypes.CDLL:
-    out = tmp_path_factory.mktemp("host") / "instnorm_host.so"
-    subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out),
-                    str(ROOT / "tests" / "cuda" / "instnorm_host.cu")], check=True, capture_output=True)
-    return ctypes.CDLL(str(out))
+    return build_host_library(tmp_path_factory.mktemp("host"), "instnorm_host.cu")
 
 
 def p(t: torch.Tensor | None) -> ctypes.c_void_p:
