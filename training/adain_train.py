@@ -140,15 +140,11 @@ def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tenso
 def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult:
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
     resolved; `command` is recorded in the card."""
-    from .train import build_data, pick_device  # train.py dispatches here: import late
+    from .train import build_data, pick_device, start_run  # train.py dispatches here: import late
 
     check_adain_config(cfg)
     t = cfg.trainer
-    run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if t.threads:
-        torch.set_num_threads(int(t.threads))
-    torch.manual_seed(int(t.seed))
+    run_dir = start_run(cfg)
     device = pick_device(t.device)
 
     source = build_data(cfg)

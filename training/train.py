@@ -62,6 +62,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def start_run(cfg: DictConfig) -> Path:
+    """The run folder (created), torch's thread count and seed: what every model kind's run
+    sets up first. Returns the run folder."""
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.trainer.threads:
+        torch.set_num_threads(int(cfg.trainer.threads))
+    torch.manual_seed(int(cfg.trainer.seed))
+    return run_dir
+
+
 def build_data(cfg: DictConfig) -> Any:
     """Instantiate the `data` group's `_target_`. Hydra wraps every error in an
     InstantiationException; ours are re-raised bare so the message starts with the key."""
@@ -114,11 +125,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         return train_adain(cfg, command=command)  # type: ignore[return-value]
     check_config(cfg)
     t = cfg.trainer
-    run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if t.threads:
-        torch.set_num_threads(int(t.threads))
-    torch.manual_seed(int(t.seed))
+    run_dir = start_run(cfg)
     d, device = join(pick_device(t.device)) if t.ddp else (Dist(), pick_device(t.device))
 
     full = build_data(cfg)
