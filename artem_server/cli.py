@@ -242,10 +242,13 @@ def cmd_styles_add(args: argparse.Namespace) -> None:
 def cmd_client(args: argparse.Namespace) -> None:
     from artem_client.run import run_client
 
-    run_client(server=args.server, style=args.style, source=args.source, frames=args.frames,
+    if (args.style is None) == (args.mix is None):
+        raise UsageError("client: give either --style or --mix")
+    run_client(server=args.server, style=args.style or "", source=args.source, frames=args.frames,
                size=args.size, stereo=args.stereo, out=args.out, strength=args.strength,
                pixel_format=args.format, max_in_flight=args.max_in_flight, transport=args.transport,
-               jpeg_quality=args.jpeg_quality, security=_client_security(args))
+               jpeg_quality=args.jpeg_quality, security=_client_security(args),
+               mix=dict(args.mix) if args.mix else None, preserve_color=args.preserve_color)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -409,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("client", help="stream frames to a server and measure it")
     s.add_argument("--server", default="127.0.0.1:50051", help="HOST:PORT (default 127.0.0.1:50051)")
-    s.add_argument("--style", required=True, help="style id")
+    s.add_argument("--style", default=None, help="style id (or --mix)")
+    s.add_argument("--mix", type=_mix, default=None, metavar="STYLE=W,...",
+                   help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7")
+    s.add_argument("--preserve-color", action="store_true", help="adain: keep the frames' colours")
     s.add_argument("--source", default="synthetic",
                    help="an image, a folder of images, a video, or 'synthetic' (default): a pan over "
                         "scikit-image's photographs")

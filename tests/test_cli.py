@@ -112,3 +112,26 @@ def test_serve_client_and_clean_stop(cli_models, tmp_path, sig):
         server.send_signal(sig)
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
+
+
+def test_client_streams_a_mix_of_the_shipped_adain_styles(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([ARTEM, "--log-level", "WARNING", "serve", "--port", str(port), "--models-dir",
+                               str(tmp_path / "models"), "--device", "cpu"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    address = f"127.0.0.1:{port}"
+    try:
+        with StylizerClient(address) as c:
+            c.wait_ready(60)
+        common = ["client", "--server", address, "--frames", "1", "--size", "48x40", "--format", "rgb8"]
+        mixed = artem(*common, "--mix", "swirl=0.3,stained-glass=0.7", "--preserve-color", "--out", str(tmp_path / "mix"))
+        assert "mix swirl=0.3,stained-glass=0.7" in mixed.stdout
+        artem(*common, "--style", "swirl", "--out", str(tmp_path / "swirl"))
+        a, b = (np.asarray(Image.open(tmp_path / d / "frame_00000.png")).astype(int) for d in ("mix", "swirl"))
+        assert a.shape == (40, 48, 3) and np.abs(a - b).mean() > 1, "a colour-preserving mix is another picture"
+        neither = artem(*common, check=False)
+        assert neither.returncode == 2 and "--style or --mix" in neither.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert server.returncode == 0
