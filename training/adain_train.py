@@ -140,7 +140,8 @@ def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tenso
 def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult:
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
     resolved; `command` is recorded in the card."""
-    from .train import build_data, pick_device, start_run  # train.py dispatches here: import late
+    # train.py dispatches here: import it late
+    from .train import build_data, pick_device, run_metrics, start_run
 
     check_adain_config(cfg)
     t = cfg.trainer
@@ -219,10 +220,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     seconds = time.perf_counter() - start
     net = net.cpu().eval()
 
-    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
-               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) / seconds, 3),
-               "content_loss": last["content"], "style_loss": last["style"],
-               "loss": last["content"] + last["style"]}
+    metrics = run_metrics(t, first, seconds, last)
     notes = (f"AdaIN decoder of width {net.config.decoder_width}"
              f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
              f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "

@@ -73,6 +73,16 @@ def start_run(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def run_metrics(t: DictConfig, first: int, seconds: float, last: dict[str, float],
+                world_size: int = 1) -> dict[str, float]:
+    """What a finished run reports (card, metrics.json, sweep summary): steps, time, speed over
+    the steps this run took (from `first`), and the last logged losses."""
+    images = (int(t.steps) - first + 1) * int(t.batch_size) * world_size
+    return {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
+            "images_per_s": round(images / seconds, 3), "content_loss": last["content"],
+            "style_loss": last["style"], "loss": last["content"] + last["style"]}
+
+
 def build_data(cfg: DictConfig) -> Any:
     """Instantiate the `data` group's `_target_`. Hydra wraps every error in an
     InstantiationException; ours are re-raised bare so the message starts with the key."""
@@ -194,10 +204,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     if writer is not None:
         writer.close()
 
-    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
-               "images_per_s": round((int(t.steps) - first + 1) * int(t.batch_size) * d.world_size / seconds, 3),
-               "content_loss": last["content"], "style_loss": last["style"],
-               "loss": last["content"] + last["style"]}
+    metrics = run_metrics(t, first, seconds, last, d.world_size)
     notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
              f"{cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size}). Trained {t.steps} steps, "
              f"batch {t.batch_size}, {t.image_size}px crops, {t.precision}, on {device}"

@@ -21,6 +21,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from artem_server.models.adain import run_to_taps
+
 # torchvision's file name for VGG16 IMAGENET1K_V1, as its hub download caches it.
 TORCHVISION_VGG16_FILE = "vgg16-397923af.pth"
 
@@ -54,15 +56,7 @@ class VGG16Features(nn.Module):
         unknown = [t for t in taps if t not in TAPS]
         if unknown:
             raise KeyError(f"unknown VGG-16 taps {unknown}; known: {list(TAPS)}")
-        wanted = {TAPS[t]: t for t in taps}
-        out: dict[str, torch.Tensor] = {}
-        for i, layer in enumerate(self.features):  # stop at the deepest tap asked for
-            x = layer(x)
-            if i in wanted:
-                out[wanted[i]] = x
-                if len(out) == len(wanted):
-                    break
-        return out
+        return run_to_taps(self.features, x, {TAPS[t]: t for t in taps})
 
 
 def hub_weights_path() -> Path:

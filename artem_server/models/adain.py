@@ -29,6 +29,19 @@ _ENCODER_LAYERS: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 2
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
+def run_to_taps(layers: nn.Sequential, x: torch.Tensor, wanted: dict[int, str]) -> dict[str, torch.Tensor]:
+    """Run `layers` in order and keep the outputs of the indices in `wanted` ({index: tap
+    name}), stopping after the deepest one: the VGG loss networks need no layer past it."""
+    out: dict[str, torch.Tensor] = {}
+    for i, layer in enumerate(layers):
+        x = layer(x)
+        if i in wanted:
+            out[wanted[i]] = x
+            if len(out) == len(wanted):
+                break
+    return out
+
+
 @dataclass(frozen=True)
 class AdaINConfig:
     """The decoder's shape; stored in the model card so the registry can rebuild the net.
@@ -119,15 +132,7 @@ class AdaINNet(nn.Module):
 
     def features(self, x01: torch.Tensor, taps: Sequence[str] = tuple(TAPS)) -> dict[str, torch.Tensor]:
         """{tap: activations} for the named taps (training's losses), stopping at the deepest."""
-        wanted = {TAPS[t]: t for t in taps}
-        out: dict[str, torch.Tensor] = {}
-        for i, layer in enumerate(self.encoder):
-            x01 = layer(x01)
-            if i in wanted:
-                out[wanted[i]] = x01
-                if len(out) == len(wanted):
-                    break
-        return out
+        return run_to_taps(self.encoder, x01, {TAPS[t]: t for t in taps})
 
     def decode(self, t: torch.Tensor) -> torch.Tensor:
         """relu4_1-shaped features -> (N, 3, 8h, 8w) RGB about 0..1."""
