@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -45,6 +46,17 @@ def add_generator_entry(models_dir: Path, name: str, seed: int, config: Generato
 
 # Tests call it RunningServer: a real server on loopback, in this process.
 RunningServer = LoopbackServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """In-process CLI runs point the root logger at this test's captured stderr, which pytest
+    closes afterwards; background threads of longer-lived servers would then log into a closed
+    file. Put the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture(scope="session")

@@ -265,7 +265,8 @@ def test_restart_under_streaming_clients_they_reconnect_with_backoff_and_resume(
     stats = result["stats"]
     assert stats.reconnects >= 1 and stats.failures[0].startswith("UNAVAILABLE")
     assert stats.pulled == 250 and stats.received > at_restart, "the stream resumed on the new server"
-    assert stats.received + stats.dropped + stats.lost == 250 and stats.lost <= 3
+    # each broken or refused stream loses at most the one frame it had in flight
+    assert stats.received + stats.dropped + stats.lost == 250 and stats.lost <= len(stats.failures)
 
 
 def test_health_is_not_serving_while_the_warm_up_compiles(models_dir):

@@ -154,11 +154,13 @@ class StylizerClient:
                 config.strength = strength
             carrier.configure(config)
             yield pb.StylizeRequest(config=config)
-            for i, views in enumerate(frames):
+            for i in itertools.count():
+                # the credit first, then the frame: a live source gives its newest frame, and a
+                # stream that breaks has taken only the frames it sent
                 while not credits.acquire(timeout=0.1):
                     if stop.is_set():
                         return
-                if stop.is_set():
+                if stop.is_set() or (views := next(frames, None)) is None:
                     return
                 now = time.perf_counter()
                 sent_at[i] = now
