@@ -28,16 +28,17 @@ from tqdm import tqdm
 
 from artem_server.models.adain import TAPS, AdaINConfig, AdaINNet, adain, mean_std
 from artem_server.models.adain_store import load_adain_model, write_adain_model, write_adain_style
+from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
 from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
 from artem_server.models.card import InvalidName, validate_name
 from artem_server.models.store import Entry, read_entry
 
 from .adain_data import StyleBank
 from .adain_encoder import build_adain_encoder, hub_vgg19_path
-from .checks import DEVICES
+from .checks import DEVICES, check_onnx_export
 from .data import CropSampler, center_square, to_batch
 from .errors import ConfigError
-from .export import LICENSE_NOTE
+from .export import LICENSE_NOTE, as_stored
 from .style_images import load_style_image
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def _check_export(e: DictConfig) -> None:
         if (Path(e.models_dir) / name).exists() and not e.overwrite:
             raise ConfigError("export.overwrite", f"{Path(e.models_dir) / name} already exists; "
                                                   "set export.overwrite=true to replace it")
+    check_onnx_export(e)
 
 
 def _instantiate(node: DictConfig) -> Any:
@@ -235,9 +237,11 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics}
     e = cfg.export
+    files = {ONNX_FILE: export_adain_onnx(as_stored(net, bool(e.fp16)))} if e.onnx else None
     entry = write_adain_model(Path(e.models_dir), e.name, net, display_name=e.display_name,
                               source=f"artem-train ({described})", made_by=made_by, license=LICENSE_NOTE,
-                              notes=notes, half=bool(e.fp16), overwrite=bool(e.overwrite))
+                              notes=f"{notes} {ADAIN_IO}." if e.onnx else notes, half=bool(e.fp16),
+                              overwrite=bool(e.overwrite), files=files)
     style_entries = export_styles(entry, e)
     samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
     grid_path = run_dir / "samples.png"

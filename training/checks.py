@@ -3,6 +3,7 @@ an hour, with a message that names the offending key."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -86,3 +87,12 @@ def _check_export(e: DictConfig) -> None:
     if (Path(e.models_dir) / e.name).exists() and not e.overwrite:
         raise ConfigError("export.overwrite", f"{Path(e.models_dir) / e.name} already exists; "
                                               "set export.overwrite=true to replace it")
+    check_onnx_export(e)
+
+
+def check_onnx_export(e: DictConfig) -> None:
+    """export.onnx needs torch.onnx's exporter packages: say so now, not after training."""
+    missing = [m for m in ("onnx", "onnxscript") if e.get("onnx") and importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError("export.onnx", f"true needs {' and '.join(missing)} (pip install -e '.[onnx]'), "
+                                         "which are not installed")

@@ -3,6 +3,7 @@ in the run folder for a person to look at."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,6 +13,7 @@ from PIL import Image
 
 from artem_server.models.card import ModelCard
 from artem_server.models.generator import Generator
+from artem_server.models.onnx_export import GENERATOR_IO, ONNX_FILE, export_onnx
 from artem_server.models.store import Entry, write_entry
 from artem_server.models.thumbnail import render_thumbnail
 
@@ -22,16 +24,30 @@ LICENSE_NOTE = ("BSD-3-Clause, like ArtEm. Made by artem-train from its own gene
                 "a model trained on a folder you supplied).")
 
 
+def as_stored(net: torch.nn.Module, fp16: bool) -> torch.nn.Module:
+    """A CPU copy of `net` with its weights as an entry keeps them (fp16-rounded when `fp16`):
+    an ONNX export made from it computes what the server computes from the entry."""
+    out = copy.deepcopy(net).cpu().eval()
+    if fp16:
+        with torch.no_grad():
+            for t in out.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.half().float())
+    return out
+
+
 def export_entry(generator: Generator, models_dir: Path, name: str, display_name: str,
                  made_by: dict[str, Any], notes: str, source: str, *, fp16: bool,
-                 overwrite: bool) -> Entry:
-    """Write `generator` (moved to CPU, eval mode) as a `generator` entry with a thumbnail."""
+                 overwrite: bool, onnx: bool = False) -> Entry:
+    """Write `generator` (moved to CPU, eval mode) as a `generator` entry with a thumbnail,
+    and with model.onnx when `onnx`."""
     net = generator.cpu().eval()
+    files = {ONNX_FILE: export_onnx(as_stored(net, fp16))} if onnx else None
     card = ModelCard(name=name, kind="generator", display_name=display_name,
                      architecture=net.config.to_dict(), source=source, made_by=made_by,
-                     license=LICENSE_NOTE, notes=notes)
+                     license=LICENSE_NOTE, notes=f"{notes} {GENERATOR_IO}." if onnx else notes)
     return write_entry(Path(models_dir), card, net.state_dict(), render_thumbnail(net),
-                       half=fp16, overwrite=overwrite)
+                       half=fp16, overwrite=overwrite, files=files)
 
 
 def sample_grid(generator: Generator, contents: Sequence[np.ndarray], style: np.ndarray) -> Image.Image:

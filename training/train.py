@@ -220,7 +220,8 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
                "torch": torch.__version__}
     entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
                          cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
-                         fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite))
+                         fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite),
+                         onnx=bool(cfg.export.onnx))
     log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
     leave(d)
     return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)

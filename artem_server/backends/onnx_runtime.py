@@ -1,4 +1,4 @@
-"""onnxruntime: the module exported to ONNX (public exporter, dynamic batch, height and width),
+"""onnxruntime: the module exported to ONNX (models.onnx_export: dynamic batch, height and width),
 run by ONNX Runtime's CUDA provider with IO binding on torch's device pointers (no copies),
 or by its CPU provider.
 
@@ -9,31 +9,17 @@ CPU only fp32 is offered.
 
 from __future__ import annotations
 
-import copy
 import logging
-import warnings
 
 import numpy as np
 import torch
 
+from ..models.onnx_export import export_onnx
 from .base import BackendUnavailable, Runner
 
 log = logging.getLogger(__name__)
 
 _NP_DTYPES = {torch.float32: np.float32, torch.float16: np.float16}
-
-
-def export_onnx(model: torch.nn.Module, dtype: torch.dtype, example_hw: tuple[int, int] = (64, 64)) -> bytes:
-    """ONNX bytes of `model` in `dtype` with input `x` (N, 3, H, W) and output `y`, where N, H
-    and W are dynamic. Traced on the CPU; H and W must be multiples of the model's size multiple."""
-    net = copy.deepcopy(model).to("cpu", dtype).eval()
-    x = torch.rand(2, 3, *example_hw).mul(255).to(dtype)
-    dims = {0: torch.export.Dim("batch", max=64), 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours to fix
-        program = torch.onnx.export(net, (x,), None, dynamo=True, dynamic_shapes=(dims,),
-                                    input_names=["x"], output_names=["y"], verbose=False)
-    return program.model_proto.SerializeToString()
 
 
 class OnnxRuntime(Runner):

@@ -105,13 +105,13 @@ def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer:
 
 def write_adain_model(models_dir: Path, name: str, net: AdaINNet, *, source: str,
                       made_by: dict[str, Any], license: str, notes: str, display_name: str = "",
-                      half: bool = False, overwrite: bool = False) -> Entry:
+                      half: bool = False, overwrite: bool = False, files: dict[str, bytes] | None = None) -> Entry:
     """Store a model entry. fp32 by default: imported weights then give the peer's output
-    exactly; `half` halves the file for shipped models."""
+    exactly; `half` halves the file for shipped models. `files`: as write_entry's."""
     card = ModelCard(name=name, kind="adain", display_name=display_name,
                      architecture={"role": ROLE_MODEL, **net.config.to_dict()},
                      source=source, made_by=made_by, license=license, notes=notes)
-    return write_entry(Path(models_dir), card, net.state_dict(), half=half, overwrite=overwrite)
+    return write_entry(Path(models_dir), card, net.state_dict(), half=half, overwrite=overwrite, files=files)
 
 
 def write_adain_style(models_dir: Path, name: str, model: AdaINModel, stats: StyleStats,

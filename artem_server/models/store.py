@@ -1,4 +1,5 @@
-"""Entries in a models directory: `<dir>/<name>/{card.json, weights.safetensors, thumbnail.png}`.
+"""Entries in a models directory: `<dir>/<name>/{card.json, weights.safetensors, thumbnail.png}`
+(and model.onnx when training exported one).
 
 Writes are atomic: an entry is assembled in a hidden sibling folder and renamed into place, so
 the directory watcher never sees half an entry and a failed import leaves nothing behind.
@@ -51,9 +52,11 @@ def write_entry(
     *,
     half: bool = True,
     overwrite: bool = False,
+    files: dict[str, bytes] | None = None,
 ) -> Entry:
     """Store one entry. `half` keeps the weights as fp16 on disk (half the size; loading
-    converts back to fp32). An existing entry of the same name is kept unless `overwrite`."""
+    converts back to fp32). `files`: more files for the entry ({name: content}, e.g. an ONNX
+    export). An existing entry of the same name is kept unless `overwrite`."""
     validate_name(card.name)
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +71,10 @@ def write_entry(
                       str(staging / WEIGHTS_FILE))
         if thumbnail_png:
             (staging / THUMBNAIL_FILE).write_bytes(thumbnail_png)
+        for name, content in (files or {}).items():
+            if Path(name).name != name or name in (CARD_FILE, WEIGHTS_FILE, THUMBNAIL_FILE):
+                raise ValueError(f"entry file name {name!r}: expected a plain file name other than the entry's own")
+            (staging / name).write_bytes(content)
         # The card goes last: the watcher treats a folder without a card as incomplete.
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         if final.exists():
