@@ -83,11 +83,21 @@ def test_without_tensorboard_one_info_line(tmp_path: Path, monkeypatch, caplog) 
     with caplog.at_level(logging.INFO, logger="artem_training.tb"):
         assert tb.open_writer(tmp_path / "tb") is None
     assert [r.getMessage() for r in caplog.records] == [
-        "tensorboard is not installed: no TensorBoard logs (pip install tensorboard)"]
+        "tensorboard is not installed: no TensorBoard logs (pip install -e '.[tensorboard]')"]
     assert not (tmp_path / "tb").exists()
 
 
-def test_real_tensorboard_writes_event_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["generator", "adain"])
+def test_real_tensorboard_logs_losses_and_samples(tmp_path: Path, model: str) -> None:
     pytest.importorskip("tensorboard")
-    quiet_train(tiny(tmp_path, "trainer.steps=1"))
-    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    extra = ["model=adain", "debug=adain", "loss.pixel_warmup_steps=1"] if model == "adain" else []
+    result = quiet_train(tiny(tmp_path, *extra, "trainer.steps=2", "trainer.log_every=1"))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    total = events.Scalars("loss/total")
+    assert [e.step for e in total] == [1, 2]
+    assert total[-1].value == pytest.approx(result.metrics["loss"], rel=1e-5)
+    assert result.entry.card.architecture.get("role", "generator") == ("model" if model == "adain" else "generator")
+    assert events.Tags()["images"] == ["samples"]

@@ -40,6 +40,7 @@ from .data import CropSampler, center_square, to_batch
 from .errors import ConfigError
 from .export import LICENSE_NOTE, as_stored
 from .style_images import load_style_image
+from .tb import log_grid, log_losses, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
              device, source.description, styles.description, described, wc, ws)
 
     checkpoints: list[Path] = []
+    writer = open_writer(run_dir / "tensorboard") if t.tensorboard else None
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
@@ -205,13 +207,14 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         window["content"] += wc * content.item()
         window["style"] += ws * style.item()
         window["n"] += 1
-        bar.set_postfix(loss=f"{wc * content.item() + ws * style.item():.4g}", refresh=False)
+        rate = (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start)
+        bar.set_postfix(loss=f"{wc * content.item() + ws * style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
         if step % int(t.log_every) == 0 or step == int(t.steps):
             last = {k: window[k] / window["n"] for k in ("content", "style")}
             window = {"content": 0.0, "style": 0.0, "n": 0}
+            log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
             log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step, last["content"],
-                     last["style"], last["content"] + last["style"],
-                     (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start))
+                     last["style"], last["content"] + last["style"], rate)
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +248,11 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     style_entries = export_styles(entry, e)
     samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
     grid_path = run_dir / "samples.png"
-    sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))]).save(grid_path)
+    grid = sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))])
+    grid.save(grid_path)
+    log_grid(writer, int(t.steps), grid)
+    if writer is not None:
+        writer.close()
     log.info("exported %s and %d styles; samples in %s; %s", entry.path, len(style_entries), grid_path, metrics)
     return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
 
