@@ -351,9 +351,12 @@ class StylizerService(pb_grpc.StylizerServicer):
     async def GetServerInfo(self, request: pb.GetServerInfoRequest, context) -> pb.ServerInfo:
         dev = self.engine.device
         name = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
-        lim = self.engine.limits
+        lim, server = self.engine.limits, self.streams.limits
         return pb.ServerInfo(version=__version__, device=name, backends=self.engine.runs.available,
                              pixel_formats=[f.wire for f in PixelFormat],
                              max_frame_bytes=lim.max_frame_bytes, max_views=lim.max_views,
                              max_dimension=lim.max_dimension,
-                             adain_models=[m.name for m in self.engine.registry.adain_models()])
+                             adain_models=[m.name for m in self.engine.registry.adain_models()],
+                             max_streams=server.max_streams, stream_idle_timeout_s=server.stream_idle_timeout_s,
+                             max_style_image_bytes=server.max_style_image_bytes,
+                             max_added_styles=server.max_added_styles)

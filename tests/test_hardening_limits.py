@@ -71,6 +71,11 @@ def test_unary_calls_still_work_while_streams_are_full(small_server):
     with StylizerClient(small_server.address) as c:
         held = [hold_stream(c), hold_stream(c)]
         assert "identity" in {s.id for s in c.list_styles()}
+        info = c.server_info()  # a client can plan by the limits before it is refused
+        assert (info.max_streams, info.stream_idle_timeout_s) == (2, 0.0)
+        defaults = ServerLimits()
+        assert (info.max_style_image_bytes, info.max_added_styles) == (defaults.max_style_image_bytes,
+                                                                       defaults.max_added_styles)
         for call, stop in held:
             stop.set()
             list(call)

@@ -247,7 +247,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models")
+    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models", "max_streams", "stream_idle_timeout_s", "max_style_image_bytes", "max_added_styles")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     BACKENDS_FIELD_NUMBER: _ClassVar[int]
@@ -256,6 +256,10 @@ class ServerInfo(_message.Message):
     MAX_VIEWS_FIELD_NUMBER: _ClassVar[int]
     MAX_DIMENSION_FIELD_NUMBER: _ClassVar[int]
     ADAIN_MODELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_IDLE_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLE_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ADDED_STYLES_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     backends: _containers.RepeatedScalarFieldContainer[str]
@@ -264,4 +268,8 @@ class ServerInfo(_message.Message):
     max_views: int
     max_dimension: int
     adain_models: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_streams: int
+    stream_idle_timeout_s: float
+    max_style_image_bytes: int
+    max_added_styles: int
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ..., max_streams: _Optional[int] = ..., stream_idle_timeout_s: _Optional[float] = ..., max_style_image_bytes: _Optional[int] = ..., max_added_styles: _Optional[int] = ...) -> None: ...
