@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from artem_server.models.adain import TAPS, AdaINConfig, AdaINNet, adain, mean_std
 from artem_server.models.adain_store import load_adain_model, write_adain_model, write_adain_style
-from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
 from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
 from artem_server.models.card import InvalidName, validate_name
+from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
 from artem_server.models.store import Entry, read_entry
 
 from .adain_data import StyleBank
