@@ -41,6 +41,21 @@ def test_default_adain_experiment_is_the_shipped_recipe():
     assert cfg.export.models_dir == "artem_server/builtin_models"
 
 
+def test_pytorch_adain_experiment_is_the_peers_recipe_and_needs_imagenet_weights(tmp_path: Path, monkeypatch):
+    cfg = compose_cfg(["experiment=pytorch_adain", f"data.content_dir={tmp_path}", f"style.style_dir={tmp_path}",
+                       f"paths.output_dir={tmp_path / 'run'}", "export.name=adain-wikiart"])
+    t, loss = cfg.trainer, cfg.loss
+    assert cfg.model.decoder_width == 64 and cfg.style._target_.endswith("FolderStyles")
+    assert cfg.data._target_.endswith("FolderImages") and not loss.random_fallback.enabled
+    assert (t.steps, t.batch_size, t.image_size, t.lr, t.lr_decay, t.checkpoint_every) == (160000, 8, 256, 1e-4, 5e-5, 10000)
+    assert (loss.content_weight, loss.style_weight, list(loss.style_layers)) == (
+        1.0, 10.0, ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no VGG-19 there
+    with pytest.raises(ConfigError, match=r"loss\.encoder"):
+        train(cfg)
+    assert not (tmp_path / "run" / "models").exists()
+
+
 def test_tiny_adain_run_exports_a_model_and_styles_the_server_loads(tmp_path: Path):
     styles = ("+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}, "
               "{name: lines, image: 'builtin:strokes', seed: 6, size: 40}]")

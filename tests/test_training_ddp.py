@@ -76,13 +76,30 @@ def test_non_boolean_switch_names_the_key(tmp_path: Path, override: str) -> None
         train(tiny(tmp_path / "run", override))
 
 
-def test_ddp_with_adain_names_the_key(tmp_path: Path) -> None:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[
-            "model=adain", "debug=adain", f"paths.output_dir={tmp_path / 'run'}", "trainer.ddp=true"])
-    with pytest.raises(ConfigError, match=r"trainer\.ddp.*adain"):
-        train(cfg)
-    assert not (tmp_path / "run" / "models").exists()
+def _adain_rank(rank: int, port: int, run_dir: Path) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    styles = "+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}]"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(tiny(run_dir, "model=adain", "debug=adain", "loss.pixel_warmup_steps=1", styles))
+    torch.save(result.net.decoder.state_dict(), run_dir.parent / f"rank{rank}.pt")
+    (run_dir.parent / f"rank{rank}.styles").write_text(",".join(e.name for e in result.style_entries))
+
+
+def test_two_adain_ranks_end_with_the_same_decoder(tmp_path: Path) -> None:
+    mp.spawn(_adain_rank, args=(free_port(), tmp_path / "run"), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    entry = read_entry(tmp_path / "run" / "models" / "debug-adain")
+    assert entry.card.made_by["world_size"] == 2 and "x 2 ranks (DDP)" in entry.card.notes
+    stored = entry.load_weights()
+    for k, v in a.items():
+        torch.testing.assert_close(stored[f"decoder.{k}"], v, rtol=0, atol=2e-3)  # fp16 on disk
+    assert [p.name for p in list_entry_dirs(tmp_path / "run" / "models")] == ["debug-adain", "dots"]
+    assert (tmp_path / "rank1.styles").read_text() == "dots", "the other rank returns rank 0's entries"
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_000002.pt"]
 
 
 def test_ddp_without_torchrun_names_the_key(tmp_path: Path, monkeypatch) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -35,8 +36,9 @@ from artem_server.models.store import Entry, read_entry
 
 from .adain_data import StyleBank
 from .adain_encoder import build_adain_encoder, hub_vgg19_path
-from .checks import DEVICES, check_onnx_export
+from .checks import DEVICES, check_onnx_export, check_switches
 from .data import CropSampler, center_square, to_batch
+from .distributed import Dist, Shard, join, leave, mean_over_ranks
 from .errors import ConfigError
 from .export import LICENSE_NOTE, as_stored
 from .style_images import load_style_image
@@ -98,6 +100,7 @@ def check_adain_config(cfg: DictConfig) -> None:
     for key in ("image_size", "sample_size"):
         if int(t[key]) % 8:
             raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of 8 (three pools, three upsamples)")
+    check_switches(t)
     _check_export(cfg.export)
 
 
@@ -149,11 +152,12 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     check_adain_config(cfg)
     t = cfg.trainer
     run_dir = start_run(cfg)
-    device = pick_device(t.device)
+    d, device = join(pick_device(t.device)) if t.ddp else (Dist(), pick_device(t.device))
 
-    source = build_data(cfg)
+    full = build_data(cfg)
+    source = Shard(full, d) if d.enabled else full
     styles = _instantiate(cfg.style)
-    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed))
+    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
     encoder, described, pretrained = build_adain_encoder(cfg.loss.encoder, int(cfg.loss.random_fallback.seed),
                                                          bool(cfg.loss.random_fallback.enabled))
     net = AdaINNet(AdaINConfig(decoder_width=int(cfg.model.decoder_width)))
@@ -167,26 +171,30 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     decay = float(t.get("lr_decay") or 0.0)
     warmup = int(cfg.loss.get("pixel_warmup_steps") or 0)
     warmup_lr = float(cfg.loss.get("pixel_warmup_lr") or t.lr)
-    rng = np.random.default_rng(int(t.seed))
+    rng = np.random.default_rng(int(t.seed) + d.rank)  # each rank draws its own styles
     first = 1
-    optimizer = torch.optim.Adam(net.decoder.parameters(), lr=warmup_lr if warmup else float(t.lr))
+    decoder = net.decoder  # the bare decoder: what checkpoints and the export hold
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=warmup_lr if warmup else float(t.lr))
     if t.get("resume"):
         first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup)
+    if d.enabled:  # DDP averages the decoder's gradients across ranks; the encoder is frozen
+        net.decoder = DDP(decoder, device_ids=[device.index] if device.type == "cuda" else None)
     log.info("adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
              "content %g style %g", net.config.decoder_width, sum(p.numel() for p in net.decoder.parameters()),
              device, source.description, styles.description, described, wc, ws)
 
     checkpoints: list[Path] = []
-    writer = open_writer(run_dir / "tensorboard") if t.tensorboard else None
+    writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     window = {"content": 0.0, "style": 0.0, "n": 0}
     last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
-    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0)
+    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0,
+               disable=not d.main)
     for step in bar:
         if step == warmup + 1 and warmup:
             # The losses change scale by orders of magnitude here: Adam's moments from the warm-up
             # would make the first AdaIN steps far too large (a run with them collapsed the decoder).
-            optimizer = torch.optim.Adam(net.decoder.parameters(), lr=float(t.lr))
+            optimizer = torch.optim.Adam(decoder.parameters(), lr=float(t.lr))
         if step > warmup:
             for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
                 group["lr"] = float(t.lr) / (1.0 + decay * (step - warmup - 1))
@@ -207,53 +215,64 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         window["content"] += wc * content.item()
         window["style"] += ws * style.item()
         window["n"] += 1
-        rate = (step - first + 1) * int(t.batch_size) / (time.perf_counter() - start)
+        rate = (step - first + 1) * int(t.batch_size) * d.world_size / (time.perf_counter() - start)
         bar.set_postfix(loss=f"{wc * content.item() + ws * style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
         if step % int(t.log_every) == 0 or step == int(t.steps):
-            last = {k: window[k] / window["n"] for k in ("content", "style")}
+            means = mean_over_ranks(d, [window[k] / window["n"] for k in ("content", "style")], device)
+            last = dict(zip(("content", "style"), means))
             window = {"content": 0.0, "style": 0.0, "n": 0}
             log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
             log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step, last["content"],
                      last["style"], last["content"] + last["style"], rate)
-        if t.checkpoint_every and step % int(t.checkpoint_every) == 0:
+        if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"step": step, "decoder": net.decoder.state_dict(), "optimizer": optimizer.state_dict(),
+            torch.save({"step": step, "decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
                         "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state}},
                        checkpoints[-1])
     bar.close()
     seconds = time.perf_counter() - start
+    net.decoder = decoder
     net = net.cpu().eval()
+    grid_path = run_dir / "samples.png"
+    e = cfg.export
+    if not d.main:  # rank 0 exports; the others return its entries
+        leave(d)
+        entry = read_entry(Path(e.models_dir) / e.name)
+        style_entries = [read_entry(Path(e.models_dir) / s.name) for s in e.get("styles") or []]
+        return AdaINTrainResult(dict(entry.card.made_by["metrics"]), net, entry, style_entries, run_dir, grid_path,
+                                checkpoints)
 
-    metrics = run_metrics(t, first, seconds, last)
+    metrics = run_metrics(t, first, seconds, last, d.world_size)
     notes = (f"AdaIN decoder of width {net.config.decoder_width}"
              f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
              f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
              f"{t.batch_size}, {t.image_size}px crops"
              + (f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), then AdaIN's "
                 f"losses with a fresh Adam" if warmup else "")
-             + f", lr {t.lr} (decay {decay:g}), on {device} ({torch.get_num_threads()} threads); "
+             + f", lr {t.lr} (decay {decay:g}), on {device}"
+             + (f" x {d.world_size} ranks (DDP)" if d.enabled else "")
+             + f" ({torch.get_num_threads()} threads); "
              + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
              + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
              f"style {ws:g}).")
     made_by = {"command": command or "artem_training.train.train(cfg)",
-               "config": OmegaConf.to_container(cfg), "metrics": metrics}
-    e = cfg.export
+               "config": OmegaConf.to_container(cfg), "metrics": metrics, "world_size": d.world_size}
     files = {ONNX_FILE: export_adain_onnx(as_stored(net, bool(e.fp16)))} if e.onnx else None
     entry = write_adain_model(Path(e.models_dir), e.name, net, display_name=e.display_name,
                               source=f"artem-train ({described})", made_by=made_by, license=LICENSE_NOTE,
                               notes=f"{notes} {ADAIN_IO}." if e.onnx else notes, half=bool(e.fp16),
                               overwrite=bool(e.overwrite), files=files)
     style_entries = export_styles(entry, e)
-    samples = [center_square(source[i], int(t.sample_size)) for i in range(min(4, len(source)))]
-    grid_path = run_dir / "samples.png"
+    samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
     grid = sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))])
     grid.save(grid_path)
     log_grid(writer, int(t.steps), grid)
     if writer is not None:
         writer.close()
     log.info("exported %s and %d styles; samples in %s; %s", entry.path, len(style_entries), grid_path, metrics)
+    leave(d)
     return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
 
 

@@ -65,9 +65,7 @@ def _check_trainer(t: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}")
     if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
         raise ConfigError("trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}")
-    for key in ("ddp", "tensorboard"):
-        if not isinstance(t[key], bool):
-            raise ConfigError(f"trainer.{key}", f"must be true or false, got {t[key]!r}")
+    check_switches(t)
     if t.resume is not None and not Path(t.resume).is_file():
         raise ConfigError("trainer.resume", f"checkpoint {str(t.resume)!r} does not exist")
     if float(t.max_zoom) < 1.0:
@@ -77,6 +75,13 @@ def _check_trainer(t: DictConfig) -> None:
     on_cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
     if t.precision == "fp16" and not on_cuda:
         raise ConfigError("trainer.precision", "fp16 needs CUDA (its loss scaling is CUDA's); use bf16 on the CPU")
+
+
+def check_switches(t: DictConfig) -> None:
+    """trainer.ddp and trainer.tensorboard are booleans: "yes" would read as true in Python."""
+    for key in ("ddp", "tensorboard"):
+        if not isinstance(t[key], bool):
+            raise ConfigError(f"trainer.{key}", f"must be true or false, got {t[key]!r}")
 
 
 def _check_export(e: DictConfig) -> None:

@@ -130,8 +130,6 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     """Train, sample and export one style. `command` is recorded in the card (the CLI line)."""
     cfg = resolve(cfg)
     if is_adain(cfg):  # model=adain trains a decoder: its own loop (adain_train.py)
-        if cfg.trainer.get("ddp"):
-            raise ConfigError("trainer.ddp", "model=adain trains in one process; DDP is the generator's only")
         return train_adain(cfg, command=command)  # type: ignore[return-value]
     check_config(cfg)
     t = cfg.trainer
