@@ -35,9 +35,22 @@ def tiny(run_dir: Path, *extra: str):
             "trainer.tensorboard=false", *extra])
 
 
-def _rank(rank: int, port: int, run_dir: Path) -> None:
+def _as_torchrun_rank(rank: int, port: int) -> None:
+    """The environment torchrun gives rank `rank` of a 2-process job on this host."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
+
+
+def _same_on_both_ranks(tmp_path: Path) -> dict[str, torch.Tensor]:
+    """The weights each rank saved, asserted bit-identical; returns rank 0's."""
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    return a
+
+
+def _rank(rank: int, port: int, run_dir: Path) -> None:
+    _as_torchrun_rank(rank, port)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(tiny(run_dir))
@@ -46,9 +59,7 @@ def _rank(rank: int, port: int, run_dir: Path) -> None:
 
 def test_two_ranks_end_with_the_same_weights(tmp_path: Path) -> None:
     mp.spawn(_rank, args=(free_port(), tmp_path / "run"), nprocs=2, join=True)
-    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    a = _same_on_both_ranks(tmp_path)
     entry = read_entry(tmp_path / "run" / "models" / "debug")
     assert entry.card.made_by["world_size"] == 2 and "x 2 ranks (DDP)" in entry.card.notes
     for k, v in entry.load_weights().items():
@@ -77,8 +88,7 @@ def test_non_boolean_switch_names_the_key(tmp_path: Path, override: str) -> None
 
 
 def _adain_rank(rank: int, port: int, run_dir: Path) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    _as_torchrun_rank(rank, port)
     styles = "+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}]"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -89,9 +99,7 @@ def _adain_rank(rank: int, port: int, run_dir: Path) -> None:
 
 def test_two_adain_ranks_end_with_the_same_decoder(tmp_path: Path) -> None:
     mp.spawn(_adain_rank, args=(free_port(), tmp_path / "run"), nprocs=2, join=True)
-    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    a = _same_on_both_ranks(tmp_path)
     entry = read_entry(tmp_path / "run" / "models" / "debug-adain")
     assert entry.card.made_by["world_size"] == 2 and "x 2 ranks (DDP)" in entry.card.notes
     stored = entry.load_weights()

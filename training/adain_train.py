@@ -38,11 +38,12 @@ from .adain_data import StyleBank
 from .adain_encoder import build_adain_encoder, hub_vgg19_path
 from .checks import DEVICES, check_onnx_export, check_switches
 from .data import CropSampler, center_square, to_batch
-from .distributed import Dist, Shard, join, leave, mean_over_ranks
+from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
 from .export import LICENSE_NOTE, as_stored
+from .progress import StepLog
 from .style_images import load_style_image
-from .tb import log_grid, log_losses, open_writer
+from .tb import log_grid, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,10 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
 
     checkpoints: list[Path] = []
     writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
-    window = {"content": 0.0, "style": 0.0, "n": 0}
-    last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
     bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0,
                disable=not d.main)
+    progress = StepLog(t, d, device, writer, bar, first, start)
     for step in bar:
         if step == warmup + 1 and warmup:
             # The losses change scale by orders of magnitude here: Adam's moments from the warm-up
@@ -212,18 +212,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         (wc * content + ws * style).backward()
         optimizer.step()
 
-        window["content"] += wc * content.item()
-        window["style"] += ws * style.item()
-        window["n"] += 1
-        rate = (step - first + 1) * int(t.batch_size) * d.world_size / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{wc * content.item() + ws * style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
-        if step % int(t.log_every) == 0 or step == int(t.steps):
-            means = mean_over_ranks(d, [window[k] / window["n"] for k in ("content", "style")], device)
-            last = dict(zip(("content", "style"), means))
-            window = {"content": 0.0, "style": 0.0, "n": 0}
-            log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
-            log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step, last["content"],
-                     last["style"], last["content"] + last["style"], rate)
+        progress.step(step, wc * content.item(), ws * style.item())
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +220,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
                         "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state}},
                        checkpoints[-1])
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds, last = time.perf_counter() - start, progress.last
     net.decoder = decoder
     net = net.cpu().eval()
     grid_path = run_dir / "samples.png"

@@ -97,7 +97,9 @@ def _check_export(e: DictConfig) -> None:
 
 def check_onnx_export(e: DictConfig) -> None:
     """export.onnx needs torch.onnx's exporter packages: say so now, not after training."""
-    missing = [m for m in ("onnx", "onnxscript") if e.get("onnx") and importlib.util.find_spec(m) is None]
+    if not e.get("onnx"):
+        return
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
         raise ConfigError("export.onnx", f"true needs {' and '.join(missing)} (pip install -e '.[onnx]'), "
                                          "which are not installed")

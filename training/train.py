@@ -27,13 +27,14 @@ from artem_server.models.store import Entry, read_entry
 from .adain_train import is_adain, train_adain
 from .checks import check_config
 from .data import CropSampler, center_square, to_batch
-from .distributed import Dist, Shard, join, leave, mean_over_ranks
+from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
 from .export import export_entry, sample_grid
 from .losses import PerceptualLoss
 from .precision import autocast, grad_scaler
+from .progress import StepLog
 from .style_images import load_style_image
-from .tb import log_grid, log_losses, open_writer
+from .tb import log_grid, open_writer
 from .vgg import build_vgg16
 
 log = logging.getLogger(__name__)
@@ -156,11 +157,10 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
 
     writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     checkpoints: list[Path] = []
-    window = {"content": 0.0, "style": 0.0, "n": 0}
-    last = {"content": float("nan"), "style": float("nan")}
     start = time.perf_counter()
     bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0,
                disable=not d.main)
+    progress = StepLog(t, d, device, writer, bar, first, start)
     precision = str(t.precision)
     scaler = grad_scaler(precision, device)
     for step in bar:
@@ -172,23 +172,12 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         scaler.step(optimizer)
         scaler.update()
 
-        window["content"] += content.item()
-        window["style"] += style.item()
-        window["n"] += 1
-        rate = (step - first + 1) * int(t.batch_size) * d.world_size / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{content.item() + style.item():.4g}", img_s=f"{rate:.2f}", refresh=False)
-        if step % int(t.log_every) == 0 or step == int(t.steps):
-            means = mean_over_ranks(d, [window[k] / window["n"] for k in ("content", "style")], device)
-            last = dict(zip(("content", "style"), means))
-            window = {"content": 0.0, "style": 0.0, "n": 0}
-            log_losses(writer, step, {**last, "total": last["content"] + last["style"]})
-            log.info("step %d: content %.4g style %.4g total %.4g (%.2f img/s)", step,
-                     last["content"], last["style"], last["content"] + last["style"], rate)
+        progress.step(step, content.item(), style.item())
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler)
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds, last = time.perf_counter() - start, progress.last
     grid_path = run_dir / "samples.png"
     if not d.main:  # rank 0 exports; the others return its entry
         leave(d)
