@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import pinned
 from .frames import PixelFormat, View
+from .transport.copy import copy
 
 MIN_MODEL_SIZE = 16  # the generator's 9x9 reflection pads need a few pixels at 1/4 resolution
 MIN_RENDER_SCALE = 0.1
@@ -194,6 +195,12 @@ class Pipeline:
         return host.to(self.device, non_blocking=True)
 
     def _readback(self, out: torch.Tensor, dests: list[np.ndarray] | None) -> list[np.ndarray]:
+        if dests is not None and self.device.type == "cuda" and not all(pinned.is_pinned(d) for d in dests):
+            # pageable (an inline reply's bytes): a DMA into pinned memory, then a host copy
+            # split over threads, rather than a slower pageable transfer
+            for d, h in zip(dests, self._readback(out, None)):
+                copy(d, h)
+            return dests
         if dests is not None:  # straight into the caller's buffers
             for d, o in zip(dests, out):
                 pinned.host_tensor(d).copy_(o, non_blocking=True)

@@ -37,6 +37,7 @@ from .rpc import pb, pb_grpc
 from .stream_guard import StreamGuard
 from .style_choice import AdaINRunners, StyleChoice, choose
 from .styles import StyleImageLimits, add_style
+from .transport import fresh_bytes
 from .transport import views as tviews
 from .transport import wire
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
@@ -136,10 +137,15 @@ class Engine:
 
     async def stylize(self, pending: PendingFrame) -> wire.Message:
         """Run one frame: JPEG decoding, then the device turn, then JPEG encoding; the reply's
-        views name where the pixels went (beside it for inline and JPEG, in the reply slot for shm)."""
+        views name where the pixels went (in the reply's own bytes for inline, beside it for
+        JPEG, in the reply slot for shm)."""
         loop = asyncio.get_running_loop()
         picked = time.perf_counter()
         s, specs = pending.settings, pending.views
+        frame = pb.StylizedFrame(id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.label,
+                                 views=tviews.reply_views(specs))
+        in_place = wire.InPlaceReply(frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
+            if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
         jpegs = [(v.data, v.width, v.height, v.field) for v in specs if v.carrier == "jpeg"]
         decoded: list = [None] * len(specs)
         if jpegs:
@@ -151,7 +157,7 @@ class Engine:
             times = StageTimes()
             results, copy_s = await loop.run_in_executor(
                 self.executor, tviews.process, self.runs.bind(s.run), s.model, s.style.card.kind == "identity",
-                specs, pending.region, decoded, s.pixel_strength, times)
+                specs, pending.region, decoded, s.pixel_strength, times, in_place.arrays if in_place else None)
         ran = time.perf_counter()
         encoded: list[bytes | None] = [None] * len(specs)
         if jpegs:
@@ -159,15 +165,14 @@ class Engine:
             it = iter(await loop.run_in_executor(None, self.codec.encode_many, rgb, s.jpeg_quality))
             encoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
         done = time.perf_counter()
-        views, pixels = tviews.reply_views(specs, results, encoded)
         # everything on the model thread but the pipeline is moving pixels (slots, JPEG alpha)
         transfer = (waiting - picked) + max((ran - started) - times.convert_s - times.model_s, copy_s) + (done - ran)
-        return wire.Message(pb.StylizeReply(frame=pb.StylizedFrame(
-            id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.label, views=views,
-            timings=pb.Timings(queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3,
-                               convert_ms=times.convert_s * 1e3, model_ms=times.model_s * 1e3,
-                               transfer_ms=transfer * 1e3, total_ms=(time.perf_counter() - pending.arrived) * 1e3))),
-            pixels)
+        frame.timings.CopyFrom(pb.Timings(
+            queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3, convert_ms=times.convert_s * 1e3,
+            model_ms=times.model_s * 1e3, transfer_ms=transfer * 1e3,
+            total_ms=(time.perf_counter() - pending.arrived) * 1e3))
+        pixels = [] if in_place else tviews.reply_pixels(specs, results, encoded)
+        return wire.Message(pb.StylizeReply(frame=frame), pixels, in_place)
 
     def release_region(self, region: Region) -> None:
         """Unmap a stream's region on the model thread, after any frame of it already queued

@@ -179,3 +179,21 @@ def test_registered_host_memory_is_copied_directly(photo):
             assert np.array_equal(a, b)
     finally:
         pinned.unregister(region)
+
+
+def test_pageable_outputs_get_the_same_pixels(photo):
+    """Outputs in ordinary host memory (an inline reply's own bytes) are filled through pinned
+    staging: the same pixels as the pipeline returns on its own."""
+    from artem_server.backends import create_runner
+    from artem_server.transport import fresh_bytes
+    from conftest import random_generator
+
+    views = [View(np.ascontiguousarray(photo[:120, 10 * i:10 * i + 160]), PixelFormat.RGB8, False) for i in range(2)]
+    runner = create_runner("torch-eager", random_generator(4), CUDA, "fp32")
+    _, buf = fresh_bytes.new(2 * 120 * 160 * 3)
+    dests = [buf[i * 57600:(i + 1) * 57600].reshape(120, 160, 3) for i in range(2)]
+    direct = Pipeline(CUDA).run(runner, views, outputs=dests)
+    staged = Pipeline(CUDA).run(runner, views)
+    assert direct[0] is dests[0] and direct[1] is dests[1]
+    for a, b in zip(direct, staged):
+        assert np.array_equal(a, b)

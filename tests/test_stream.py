@@ -121,6 +121,27 @@ def test_stereo_eyes_are_stylized_independently(client, photo):
         assert np.abs(decode_view(view)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "joined"])
+def test_inline_replies_are_the_same_built_in_place_or_joined(client, photo, monkeypatch, in_place):
+    """On CPython the server writes inline reply pixels straight into the bytes gRPC sends;
+    elsewhere it joins them into the message. The client sees the same frames either way."""
+    from artem_server.transport import fresh_bytes
+
+    if not in_place:
+        monkeypatch.setattr(fresh_bytes, "available", lambda: False)
+    left, right = crop(photo, 40, 32, x=50), crop(photo, 41, 30, x=200)
+    views = [from_rgb(left, pb.PIXEL_FORMAT_RGBA8), from_rgb(right, pb.PIXEL_FORMAT_RGBA8)]
+    sent = [encode_view(v, pb.PIXEL_FORMAT_RGBA8) for v in views]
+    (same,) = frames_of(exchange(client, [config("identity"), frame(1, *sent)]))
+    (styled,) = frames_of(exchange(client, [config("gen-a"), frame(2, *sent)]))
+    net = random_generator(1)
+    for v, got, out, rgb in zip(views, same.views, styled.views, (left, right)):
+        np.testing.assert_array_equal(decode_view(got), v)
+        assert np.abs(decode_view(out)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)).max() <= 1
+        np.testing.assert_array_equal(decode_view(out)[..., 3], v[..., 3])
+    assert same.id == 1 and styled.id == 2 and styled.style == "gen-a" and styled.timings.model_ms > 0
+
+
 def test_linear_colour_is_stylized_in_srgb_and_returned_linear(client, photo):
     rgb = crop(photo, 48, 40)
     lin = srgb_to_linear_u8(rgb)

@@ -92,3 +92,86 @@ def test_encode_request_round_trips_through_decode_request():
     m = wire.decode_request(wire.encode_request(wire.Message(msg, [px])))
     assert bytes(m.pixels[0]) == px.tobytes() and m.msg == msg
     assert wire.encode_request(CASES["config"]) == CASES["config"].SerializeToString()
+
+
+def test_large_pixel_buffers_are_joined_whole(monkeypatch):
+    """Frame-sized pixels are copied into the message by several threads (or joined where the
+    interpreter has no CPython C API): the same bytes either way."""
+    from artem_server.transport import fresh_bytes
+
+    rng = np.random.default_rng(1)
+    eyes = [rng.integers(0, 256, (1100, 1000, 4), dtype=np.uint8) for _ in range(2)]  # over 4 MiB each
+    views = [pb.View(width=1000, height=1100, format=pb.PIXEL_FORMAT_RGBA8, data=b"") for _ in eyes]
+    expected = frame_request(*[pb.View(width=1000, height=1100, format=pb.PIXEL_FORMAT_RGBA8, data=e.tobytes())
+                               for e in eyes]).SerializeToString()
+    message = wire.Message(frame_request(*views), list(eyes))
+    assert wire.encode_request(message) == expected
+    monkeypatch.setattr(fresh_bytes, "available", lambda: False)
+    assert wire.encode_request(message) == expected
+
+
+def in_place_reply(style: str, shapes: list[tuple[int, int, int]]) -> tuple[pb.StylizedFrame, wire.InPlaceReply]:
+    fmt = {3: pb.PIXEL_FORMAT_RGB8, 4: pb.PIXEL_FORMAT_BGRA8}
+    views = [pb.View(width=w, height=h, format=fmt[c], color_space=pb.COLOR_SPACE_SRGB, row_stride=w * c, data=b"")
+             for h, w, c in shapes]
+    frame = pb.StylizedFrame(id=2**40 + 3, capture_time_us=-5, style=style, views=views)
+    return frame, wire.InPlaceReply(frame, shapes)
+
+
+@pytest.mark.parametrize("style", ["", "tessera", "mix:" + "x" * 300])
+@pytest.mark.parametrize("late", ["unset", "typical", "largest"])
+def test_in_place_reply_is_the_protobuf_message(style, late):
+    """Pixels written where the reply is sent from, and the fields filled in afterwards, make
+    the message protobuf itself would make (plus zeros in `pad`), whatever room they take."""
+    shapes = [(2, 3, 4), (5, 7, 3)]
+    frame, reply = in_place_reply(style, shapes)
+    rng = np.random.default_rng(2)
+    pixels = [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes]
+    for dst, px in zip(reply.arrays, pixels):
+        dst[...] = px
+    if late == "typical":
+        frame.timings.CopyFrom(pb.Timings(queue_ms=0.5, model_ms=7.25, total_ms=9.0))
+        frame.dropped_frames = 3
+    elif late == "largest":
+        frame.timings.CopyFrom(pb.Timings(queue_ms=1e30, convert_ms=-1e-30, model_ms=3.0, total_ms=4.0,
+                                          transfer_ms=5.0))
+        frame.dropped_frames = 2**32 - 1
+    data = wire.encode_reply(wire.Message(pb.StylizeReply(frame=frame), [], reply))
+
+    expected = pb.StylizeReply(frame=frame)
+    for v, px in zip(expected.frame.views, pixels):
+        v.data = px.tobytes()
+    parsed = pb.StylizeReply.FromString(data)
+    assert parsed.pad == bytes(len(parsed.pad))
+    parsed.ClearField("pad")
+    assert parsed == expected
+    assert reply.lead % 64 == 0 and data[reply.lead: reply.lead + pixels[0].nbytes] == pixels[0].tobytes()
+    back = wire.decode_reply(data)
+    assert [bytes(p) for p in back.pixels] == [px.tobytes() for px in pixels]
+    assert isinstance(back.pixels[0], memoryview) and back.pixels[0].obj is data
+
+
+def test_an_in_place_reply_is_sent_once_and_only_for_its_views():
+    frame, reply = in_place_reply("s", [(2, 3, 4)])
+    other = pb.StylizedFrame()
+    other.CopyFrom(frame)
+    other.views[0].width = 4
+    with pytest.raises(ValueError, match="views"):
+        reply.finish(pb.StylizeReply(frame=other))
+    with pytest.raises(ValueError, match="no error"):
+        reply.finish(pb.StylizeReply(frame=frame, error=pb.Status(code=3)))
+    reply.finish(pb.StylizeReply(frame=frame))
+    assert reply.arrays is None
+    with pytest.raises(RuntimeError, match="already sent"):
+        reply.finish(pb.StylizeReply(frame=frame))
+
+
+def test_fresh_bytes_are_filled_in_place_and_outlive_the_caller():
+    from artem_server.transport import fresh_bytes
+
+    data, array = fresh_bytes.new(4096)
+    array[:] = 7
+    assert type(data) is bytes and data == b"\x07" * 4096
+    array = fresh_bytes.new(1 << 20)[1]  # the bytes object itself dropped: the array keeps it
+    array[:] = 3
+    assert array.base.owner == b"\x03" * (1 << 20)

@@ -2,8 +2,9 @@
 
 At the edge (on the event loop) a frame's views are checked and described (`ViewSpec`),
 reading no pixels. On the model thread, `inputs` views them (inline: the request's bytes;
-shm: the request slot; jpeg: the decoded image), `destinations` gives the reply slots the
-pipeline writes into, and `reply_views` describes the result. A reply uses the carrier of
+shm: the request slot; jpeg: the decoded image), `destinations` gives where the pipeline
+writes (reply slots; an inline reply's own bytes, transport.wire.InPlaceReply), and
+`reply_views` describes the result. A reply uses the carrier of
 its request: inline -> inline, shm slot i -> reply slot i at the same offset and row_stride,
 jpeg -> jpeg at the session's quality.
 """
@@ -141,47 +142,56 @@ def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarra
     return views
 
 
-def destinations(specs: list[ViewSpec], region: Region | None) -> list[np.ndarray | None]:
-    """Where the pipeline writes each view's result: the reply slot for shm views, else nowhere
-    (the result is returned)."""
+def destinations(specs: list[ViewSpec], region: Region | None,
+                 inline: list[np.ndarray] | None = None) -> list[np.ndarray | None]:
+    """Where the pipeline writes each view's result: the reply slot for shm views, the reply's
+    own bytes for inline views when it is built in place (`inline`, one array per view), else
+    nowhere (the result is returned)."""
+    if inline is not None:
+        return list(inline)
     return [region.array(region.layout.reply_offset(s.slot) + s.offset, s.height, s.width, s.format.bpp,
                          s.row_stride) if s.carrier == "shm" and region is not None else None for s in specs]
 
 
-def reply_views(specs: list[ViewSpec], results: list[np.ndarray],
-                jpegs: list[bytes | None]) -> tuple[list[pb.View], list[Buffer | None]]:
-    """The reply's views (pixels beside them, for transport.wire) for the pipeline's results."""
-    views, pixels = [], []
-    for spec, px, jpeg in zip(specs, results, jpegs):
+def reply_views(specs: list[ViewSpec]) -> list[pb.View]:
+    """The reply's views: each in its request's carrier, the pixels beside (inline, JPEG: an
+    empty placeholder says which) or in the reply slot (shm)."""
+    views = []
+    for spec in specs:
         color = pb.COLOR_SPACE_LINEAR if spec.linear else pb.COLOR_SPACE_SRGB
         v = pb.View(width=spec.width, height=spec.height, format=spec.format.wire, color_space=color)
         if spec.carrier == "shm":
             v.row_stride = spec.row_stride
             v.shm.slot, v.shm.offset = spec.slot, spec.offset
-            pixels.append(None)
         elif spec.carrier == "jpeg":
             v.jpeg = b""
-            pixels.append(jpeg)
         else:
             v.row_stride = spec.width * spec.format.bpp
             v.data = b""
-            pixels.append(px)
         views.append(v)
-    return views, pixels
+    return views
+
+
+def reply_pixels(specs: list[ViewSpec], results: list[np.ndarray | None],
+                 jpegs: list[bytes | None]) -> list[Buffer | None]:
+    """What travels beside the reply's views (transport.wire): inline results, JPEG bytes."""
+    return [jpeg if s.carrier == "jpeg" else px if s.carrier == "data" else None
+            for s, px, jpeg in zip(specs, results, jpegs)]
 
 
 def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
-            decoded: list[np.ndarray | None], strength: float,
-            times: StageTimes) -> tuple[list[np.ndarray | None], float]:
+            decoded: list[np.ndarray | None], strength: float, times: StageTimes,
+            inline: list[np.ndarray] | None = None) -> tuple[list[np.ndarray | None], float]:
     """On the model thread: read the views, run `pipeline` (a Pipeline or a backend's bound
     runner with the same `run`; `model` an nn.Module or runner; timing into `times`),
-    write shm results into their reply slots. Returns the results that travel beside the reply
-    (None for shm) and the seconds spent moving pixels (identity copies, slot writes).
+    write the results into their destinations (reply slots for shm; `inline`, the reply's
+    bytes, when given). Returns the results that travel beside the reply (None for those
+    written) and the seconds spent moving pixels (identity copies, slot writes).
 
     Views of the region live only inside this call, so the region may unmap as soon as it
     returns, even when it raised (the exception leaves with no frames attached)."""
     try:
-        return _process(pipeline, model, identity, specs, region, decoded, strength, times)
+        return _process(pipeline, model, identity, specs, region, decoded, strength, times, inline)
     except Exception as e:
         if not isinstance(e, ArtemError):
             log.exception("frame failed on the model thread")
@@ -190,14 +200,14 @@ def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec
 
 
 def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
-             decoded: list[np.ndarray | None], strength: float,
-             times: StageTimes) -> tuple[list[np.ndarray | None], float]:
+             decoded: list[np.ndarray | None], strength: float, times: StageTimes,
+             inline: list[np.ndarray] | None) -> tuple[list[np.ndarray | None], float]:
     views = inputs(specs, region, decoded)
-    out = destinations(specs, region)
+    out = destinations(specs, region, inline)
     # The identity style computes nothing: its pixels go straight to where the reply wants them
-    # (one copy into a reply slot, none for inline), which is the transport's own floor.
+    # (one copy, into a reply slot or the reply's bytes), which is the transport's own floor.
     if not identity and all(dst is not None for dst in out):
-        # every view goes to a reply slot: the pipeline writes there itself (a DMA from the
+        # every view has a destination: the pipeline writes there itself (a DMA from the
         # device when the region is pinned), no second copy
         pipeline.run(model, views, strength, times, outputs=out)
         return [None] * len(out), 0.0

@@ -6,6 +6,8 @@ field write (protocolbuffers/protobuf#6782), and `bytes` must come from `ndarray
 Here the pixel fields (View.data, View.jpeg) are cut out of the wire bytes as memoryviews
 (no copy), the small rest goes through protobuf, and outgoing messages are joined from the
 protobuf-serialized rest and the pixel buffers: one copy, into the bytes that gRPC sends.
+A reply whose views are all inline goes further (`InPlaceReply`): the pipeline writes its
+pixels straight into those bytes, and no copy is left to make.
 
 A message these fast paths do not expect (a field repeated where it merges) is parsed by
 protobuf as usual: slower, never wrong.
@@ -21,20 +23,26 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..rpc import pb
+from . import fresh_bytes
+from .copy import copy
 
 Buffer = Union[bytes, memoryview, np.ndarray]
 _LEN = 2
 _PIXEL_FIELDS = {6: "data", 8: "jpeg"}  # View's oneof `pixels` members carried as raw bytes
 _VIEWS = 3  # Frame.views and StylizedFrame.views
+_DATA = 6  # View.data
+_REPLY_FRAME, _REPLY_PAD = 1, 15  # StylizeReply.frame, StylizeReply.pad
 
 
 @dataclass
 class Message:
     """A request or reply whose views' pixel bytes travel beside it: `pixels[i]` is view i's
-    `data` or `jpeg` (the view holds an empty placeholder that says which), or None."""
+    `data` or `jpeg` (the view holds an empty placeholder that says which), or None; or, for a
+    reply, already in place in `in_place`'s bytes."""
 
     msg: Any  # pb.StylizeRequest or pb.StylizeReply
     pixels: list[Buffer | None] = field(default_factory=list)
+    in_place: InPlaceReply | None = None
 
 
 def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
@@ -180,7 +188,96 @@ def _encode(m: Message, outer_field: int) -> bytes:
     rest.CopyFrom(msg)
     rest.ClearField(name)
     size = sum(_nbytes(p) for p in parts)
-    return b"".join([_tag(outer_field), _encode_varint(size), *parts, rest.SerializeToString()])
+    return _join([_tag(outer_field), _encode_varint(size), *parts, rest.SerializeToString()])
+
+
+def _join(parts: list[Buffer]) -> bytes:
+    """b"".join(parts), with the pixel buffers copied by several threads (transport.copy)."""
+    if not fresh_bytes.available():
+        return b"".join(parts)
+    data, buf = fresh_bytes.new(sum(_nbytes(p) for p in parts))
+    pos = 0
+    for p in parts:
+        src = np.frombuffer(p, np.uint8)
+        copy(buf[pos: pos + src.size], src)
+        pos += src.size
+    return data
+
+
+class InPlaceReply:
+    """The wire bytes of a frame reply whose views are all inline, made before the pipeline
+    runs so that it writes each view's pixels where they are sent from.
+
+    Layout: a lead of `lead` bytes (a multiple of 64), then view 0's pixels; before each further
+    view's pixels, that view's header. Protobuf takes fields in any order, so the lead holds
+    [pad][frame: tag, length][the frame's fields but views][view 0: tag, length, fields, data
+    tag, length]. The lead is filled last, when the timings and drop count are known, and is
+    sized for the largest values they can take; the pad field (StylizeReply.pad, zeros) takes
+    up whatever the actual values leave."""
+
+    def __init__(self, frame: pb.StylizedFrame, shapes: list[tuple[int, ...]]) -> None:
+        """`frame`: the reply's fields known before the run (id, capture time, style) and its
+        views (their `data` placeholders); `shapes`: each view's (H, W, bpp)."""
+        self._heads = []
+        for v in frame.views:
+            head = pb.View()
+            head.CopyFrom(v)
+            head.ClearField("pixels")
+            self._heads.append(head.SerializeToString())
+        self._sizes = [int(np.prod(s)) for s in shapes]
+        worst = pb.StylizedFrame()
+        worst.CopyFrom(frame)
+        del worst.views[:]
+        worst.dropped_frames = 2**32 - 1
+        for name in pb.Timings.DESCRIPTOR.fields_by_name:
+            setattr(worst.timings, name, 1.0)  # floats: nonzero is the most bytes they take
+        self.lead = -(-(2 + len(self._frame_lead(worst.SerializeToString()))) // 64) * 64
+        offsets, pos = [], self.lead
+        for i, n in enumerate(self._sizes):
+            pos += len(self._view_header(i)) if i else 0
+            offsets.append(pos)
+            pos += n
+        self._bytes, buf = fresh_bytes.new(pos)
+        for i, at in enumerate(offsets[1:], 1):
+            header = self._view_header(i)
+            buf[at - len(header): at] = np.frombuffer(header, np.uint8)
+        self.arrays: list[np.ndarray] | None = [buf[at: at + n].reshape(shape)
+                                                for at, n, shape in zip(offsets, self._sizes, shapes)]
+        self._buf: np.ndarray | None = buf
+
+    def _view_header(self, i: int) -> bytes:
+        px = _tag(_DATA) + _encode_varint(self._sizes[i])
+        return _tag(_VIEWS) + _encode_varint(len(self._heads[i]) + len(px) + self._sizes[i]) + self._heads[i] + px
+
+    def _frame_lead(self, rest: bytes) -> bytes:
+        """The frame's tag and length, its fields but views (`rest`, serialized), view 0's header."""
+        size = len(rest) + sum(len(self._view_header(i)) + n for i, n in enumerate(self._sizes))
+        return _tag(_REPLY_FRAME) + _encode_varint(size) + rest + self._view_header(0)
+
+    def finish(self, msg: pb.StylizeReply) -> bytes:
+        """Write the lead for `msg` (the reply these views belong to) and hand out the bytes.
+        The arrays are dropped: the bytes are gRPC's from here on."""
+        if self._buf is None:
+            raise RuntimeError("this reply was already sent")
+        if msg.WhichOneof("kind") != "frame" or msg.HasField("error"):
+            raise ValueError("an in-place reply carries a frame and no error")
+        rest = pb.StylizedFrame()
+        rest.CopyFrom(msg.frame)
+        views = list(rest.views)
+        del rest.views[:]
+        heads = []
+        for v in views:
+            v.ClearField("pixels")
+            heads.append(v.SerializeToString())
+        if heads != self._heads:
+            raise ValueError("the reply's views are not those its pixels were laid out for")
+        lead = self._frame_lead(rest.SerializeToString())
+        pad = self.lead - len(lead) - 2  # the pad's own tag and one-byte length
+        if not 0 <= pad < 128:
+            raise ValueError(f"reply fields of {len(lead)} bytes do not fit a lead of {self.lead}")
+        self._buf[: self.lead] = np.frombuffer(_tag(_REPLY_PAD) + _encode_varint(pad) + bytes(pad) + lead, np.uint8)
+        self._buf = self.arrays = None
+        return self._bytes
 
 
 # -- the server's side ----------------------------------------------------------------------
@@ -198,7 +295,7 @@ def decode_request(data: bytes) -> Message:
 def encode_reply(reply: Message | pb.StylizeReply) -> bytes:
     """A reply (with its views' pixels beside it) -> StylizeReply wire bytes."""
     if isinstance(reply, Message):
-        return _encode(reply, 1)
+        return reply.in_place.finish(reply.msg) if reply.in_place is not None else _encode(reply, 1)
     return reply.SerializeToString()
 
 

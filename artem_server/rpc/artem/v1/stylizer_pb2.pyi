@@ -178,14 +178,16 @@ class SessionState(_message.Message):
     def __init__(self, style: _Optional[str] = ..., strength: _Optional[float] = ..., kind: _Optional[str] = ..., shared_memory: _Optional[str] = ..., jpeg_quality: _Optional[int] = ..., backend: _Optional[str] = ..., precision: _Optional[str] = ..., render_scale: _Optional[float] = ..., mix: _Optional[_Iterable[_Union[StyleWeight, _Mapping]]] = ..., preserve_color: _Optional[bool] = ...) -> None: ...
 
 class StylizeReply(_message.Message):
-    __slots__ = ("frame", "session", "error")
+    __slots__ = ("frame", "session", "error", "pad")
     FRAME_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    PAD_FIELD_NUMBER: _ClassVar[int]
     frame: StylizedFrame
     session: SessionState
     error: Status
-    def __init__(self, frame: _Optional[_Union[StylizedFrame, _Mapping]] = ..., session: _Optional[_Union[SessionState, _Mapping]] = ..., error: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+    pad: bytes
+    def __init__(self, frame: _Optional[_Union[StylizedFrame, _Mapping]] = ..., session: _Optional[_Union[SessionState, _Mapping]] = ..., error: _Optional[_Union[Status, _Mapping]] = ..., pad: _Optional[bytes] = ...) -> None: ...
 
 class ListStylesRequest(_message.Message):
     __slots__ = ()
