@@ -15,6 +15,7 @@ protobuf as usual: slower, never wrong.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
 
@@ -224,7 +225,7 @@ class InPlaceReply:
             head.CopyFrom(v)
             head.ClearField("pixels")
             self._heads.append(head.SerializeToString())
-        self._sizes = [int(np.prod(s)) for s in shapes]
+        self._sizes = [math.prod(s) for s in shapes]
         worst = pb.StylizedFrame()
         worst.CopyFrom(frame)
         del worst.views[:]
