@@ -1,0 +1,84 @@
+/* ArtEm native client: a C ABI for engines (Unity P/Invoke, Unreal) over one Stylize stream
+ * whose frames travel through a shared-memory region on the same host
+ * (docs/shared-memory.md). One session = one stream = one region; one frame in flight per
+ * artem_stylize call, from any one thread at a time.
+ *
+ *   artem_view_desc eyes[2] = {{1832, 1920, ARTEM_RGBA8, 0, 0}, {1832, 1920, ARTEM_RGBA8, 0, 0}};
+ *   char err[512];
+ *   artem_session* s = artem_open("127.0.0.1:50051", "tessera", 1.0f, eyes, 2, 2, err, sizeof err);
+ *   memcpy(artem_request_view(s, slot, 0), left_eye, bytes);   // or read back straight into it
+ *   if (artem_stylize(s, frame_id, slot, &info, err, sizeof err) == 0)
+ *       use(artem_reply_view(s, slot, 0));                         // valid until the slot is reused
+ *   artem_close(s);
+ *
+ * Functions that can fail return 0 on success, else a gRPC status code (3 INVALID_ARGUMENT,
+ * 5 NOT_FOUND, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE, ...) and write a message naming the field,
+ * the value and what was expected into `error` (NUL-terminated, truncated to `error_len`).
+ */
+#ifndef ARTEM_ARTEM_H_
+#define ARTEM_ARTEM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define ARTEM_API __declspec(dllexport)
+#elif defined(ARTEM_BUILDING_LIBRARY)
+#define ARTEM_API __attribute__((visibility("default")))
+#else
+#define ARTEM_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Pixel formats: the values of artem.v1.PixelFormat. */
+enum { ARTEM_RGBA8 = 1, ARTEM_BGRA8 = 2, ARTEM_RGB8 = 3 };
+
+typedef struct artem_view_desc {
+  int32_t width;      /* pixels, > 0 */
+  int32_t height;     /* pixels, > 0 */
+  int32_t format;     /* ARTEM_RGBA8, ARTEM_BGRA8 or ARTEM_RGB8 */
+  int32_t row_stride; /* bytes from one row to the next; 0: packed (width * bytes per pixel) */
+  int32_t linear;     /* 1: linear colour (engines render in linear), 0: sRGB */
+} artem_view_desc;
+
+typedef struct artem_frame_info {
+  uint64_t id;             /* the frame this reply answers */
+  uint32_t dropped_frames; /* frames replaced unanswered since the last frame reply */
+  float queue_ms, convert_ms, model_ms, transfer_ms, total_ms; /* the server's timings */
+} artem_frame_info;
+
+typedef struct artem_session artem_session;
+
+/* Connects, creates and registers a region of `slot_count` slots (1..64) sized for `views`
+ * (1 or 2 views, laid out in each slot one after the other at 64-byte offsets), and starts a
+ * Stylize stream in `style` at `strength` (0..1). NULL on failure, with `error` filled. */
+ARTEM_API artem_session* artem_open(const char* address, const char* style, float strength,
+                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
+                                    char* error, size_t error_len);
+
+/* Where view `view` of request slot `slot` lives: write the frame's pixels here. NULL when
+ * slot or view is out of range. */
+ARTEM_API uint8_t* artem_request_view(artem_session* session, uint32_t slot, uint32_t view);
+
+/* Where the server writes view `view` of the reply to a frame sent from `slot`. */
+ARTEM_API const uint8_t* artem_reply_view(artem_session* session, uint32_t slot, uint32_t view);
+
+/* Sends frame `id` (its pixels already in request slot `slot`) and waits for its reply. */
+ARTEM_API int artem_stylize(artem_session* session, uint64_t id, uint32_t slot, artem_frame_info* info,
+                            char* error, size_t error_len);
+
+/* Switches the stream to another style and strength without reconnecting. */
+ARTEM_API int artem_set_style(artem_session* session, const char* style, float strength, char* error,
+                              size_t error_len);
+
+/* Ends the stream, unmaps and unlinks the region, frees the session. NULL is ignored. */
+ARTEM_API void artem_close(artem_session* session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARTEM_ARTEM_H_ */

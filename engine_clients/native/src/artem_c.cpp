@@ -1,0 +1,98 @@
+// The C ABI (include/artem/artem.h) over artem::Session: no exception crosses it.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "artem/artem.h"
+#include "session.h"
+
+struct artem_session {
+  std::unique_ptr<artem::Session> session;
+};
+
+namespace {
+
+void Fill(char* error, std::size_t error_len, const std::string& message) {
+  if (!error || error_len == 0) return;
+  const std::size_t n = std::min(message.size(), error_len - 1);
+  std::memcpy(error, message.data(), n);
+  error[n] = '\0';
+}
+
+// Runs `body`, mapping exceptions to a status code and message; 0 when it returned.
+template <typename Body>
+int Guard(char* error, std::size_t error_len, Body&& body) {
+  try {
+    body();
+    Fill(error, error_len, "");
+    return 0;
+  } catch (const artem::Error& e) {
+    Fill(error, error_len, e.what());
+    return e.code() ? e.code() : grpc::StatusCode::UNKNOWN;
+  } catch (const std::exception& e) {
+    Fill(error, error_len, e.what());
+    return grpc::StatusCode::INTERNAL;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+ARTEM_API artem_session* artem_open(const char* address, const char* style, float strength,
+                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
+                                    char* error, size_t error_len) {
+  std::unique_ptr<artem_session> out;
+  const int code = Guard(error, error_len, [&] {
+    if (!address || !style || (!views && n_views))
+      throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address, style and views must not be NULL");
+    std::vector<artem::ViewDesc> descs;
+    for (uint32_t i = 0; i < n_views; ++i) {
+      const artem_view_desc& v = views[i];
+      if (v.width <= 0 || v.height <= 0 || v.row_stride < 0)
+        throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT,
+                           "views[" + std::to_string(i) + "] is " + std::to_string(v.width) + "x" +
+                               std::to_string(v.height) + " with row_stride " + std::to_string(v.row_stride) +
+                               ": expected a positive size and a row_stride >= 0");
+      descs.push_back({static_cast<uint32_t>(v.width), static_cast<uint32_t>(v.height),
+                       static_cast<uint32_t>(v.format), static_cast<uint32_t>(v.row_stride), v.linear != 0});
+    }
+    out = std::make_unique<artem_session>();
+    out->session = std::make_unique<artem::Session>(address, style, strength, std::move(descs), slot_count);
+  });
+  return code == 0 ? out.release() : nullptr;
+}
+
+ARTEM_API uint8_t* artem_request_view(artem_session* s, uint32_t slot, uint32_t view) {
+  if (!s || slot >= s->session->slot_count() || view >= s->session->views().size()) return nullptr;
+  return s->session->request_view(slot, view);
+}
+
+ARTEM_API const uint8_t* artem_reply_view(artem_session* s, uint32_t slot, uint32_t view) {
+  if (!s || slot >= s->session->slot_count() || view >= s->session->views().size()) return nullptr;
+  return s->session->reply_view(slot, view);
+}
+
+ARTEM_API int artem_stylize(artem_session* s, uint64_t id, uint32_t slot, artem_frame_info* info, char* error,
+                            size_t error_len) {
+  return Guard(error, error_len, [&] {
+    if (!s) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session is NULL");
+    const artem::FrameInfo f = s->session->Stylize(id, slot);
+    if (info) *info = {f.id, f.dropped_frames, f.queue_ms, f.convert_ms, f.model_ms, f.transfer_ms, f.total_ms};
+  });
+}
+
+ARTEM_API int artem_set_style(artem_session* s, const char* style, float strength, char* error, size_t error_len) {
+  return Guard(error, error_len, [&] {
+    if (!s || !style) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session and style must not be NULL");
+    s->session->SetStyle(style, strength);
+  });
+}
+
+ARTEM_API void artem_close(artem_session* s) { delete s; }
+
+}  // extern "C"

@@ -1,0 +1,42 @@
+/* The C ABI from C: errors come back as status codes with messages, never as crashes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "artem/artem.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+int main(void) {
+  char err[256];
+  artem_view_desc eye = {64, 48, ARTEM_RGBA8, 0, 0};
+  artem_view_desc bad_format = {64, 48, 7, 0, 0};
+  artem_view_desc short_stride = {64, 48, ARTEM_RGB8, 100, 0};
+
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 0, 1, err, sizeof err) == NULL);
+  CHECK(strstr(err, "views has 0 entries") != NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &bad_format, 1, 1, err, sizeof err) == NULL);
+  CHECK(strstr(err, "format = 7") != NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &short_stride, 1, 1, err, sizeof err) == NULL);
+  CHECK(strstr(err, "row_stride = 100") != NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, err, sizeof err) == NULL);
+  CHECK(strstr(err, "slot_count = 0") != NULL);
+  CHECK(artem_open(NULL, "identity", 1.0f, &eye, 1, 1, err, sizeof err) == NULL);
+  CHECK(strstr(err, "NULL") != NULL);
+  char tiny[8];
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, tiny, sizeof tiny) == NULL);
+  CHECK(strlen(tiny) == sizeof tiny - 1); /* truncated, NUL-terminated */
+
+  CHECK(artem_stylize(NULL, 1, 0, NULL, err, sizeof err) == 3);
+  CHECK(artem_set_style(NULL, "x", 1.0f, err, sizeof err) == 3);
+  CHECK(artem_request_view(NULL, 0, 0) == NULL && artem_reply_view(NULL, 0, 0) == NULL);
+  artem_close(NULL);
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  return failures ? 1 : 0;
+}

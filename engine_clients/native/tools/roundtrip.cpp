@@ -1,0 +1,149 @@
+// artem_native_roundtrip: streams frames through a running ArtEm server with the native
+// session (shared memory or inline), one in flight, and prints fps and round-trip latency.
+// Also the native side of tests/test_native_client.py: --input/--output carry raw pixels,
+// --expect-identity checks every reply against its request byte for byte.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "session.h"
+
+namespace {
+
+const char kUsage[] =
+    "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline]\n"
+    "                              [--size WxH] [--stereo] [--format rgba8|bgra8|rgb8] [--linear] [--frames N]\n"
+    "                              [--slots K] [--input RAW] [--output RAW] [--expect-identity]\n";
+
+struct Options {
+  std::string server, style = "identity", transport = "shm", input, output;
+  float strength = 1.0f;
+  std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2;
+  bool stereo = false, linear = false, expect_identity = false;
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::cerr << "artem_native_roundtrip: " << why << "\n" << kUsage;
+  std::exit(64);
+}
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Usage(a + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (a == "--server") o.server = value();
+      else if (a == "--style") o.style = value();
+      else if (a == "--strength") o.strength = std::stof(value());
+      else if (a == "--transport") o.transport = value();
+      else if (a == "--frames") o.frames = static_cast<std::uint32_t>(std::stoul(value()));
+      else if (a == "--slots") o.slots = static_cast<std::uint32_t>(std::stoul(value()));
+      else if (a == "--input") o.input = value();
+      else if (a == "--output") o.output = value();
+      else if (a == "--stereo") o.stereo = true;
+      else if (a == "--linear") o.linear = true;
+      else if (a == "--expect-identity") o.expect_identity = true;
+      else if (a == "--size") {
+        const std::string v = value();
+        const auto x = v.find('x');
+        if (x == std::string::npos) Usage("--size " + v + ": expected WxH");
+        o.width = static_cast<std::uint32_t>(std::stoul(v.substr(0, x)));
+        o.height = static_cast<std::uint32_t>(std::stoul(v.substr(x + 1)));
+      } else if (a == "--format") {
+        const std::string v = value();
+        if (v == "rgba8") o.format = 1;
+        else if (v == "bgra8") o.format = 2;
+        else if (v == "rgb8") o.format = 3;
+        else Usage("--format " + v + ": expected rgba8, bgra8 or rgb8");
+      } else {
+        Usage("unknown argument " + a);
+      }
+    } catch (const std::logic_error&) {
+      Usage(a + ": expected a number");
+    }
+  }
+  if (o.server.empty()) Usage("--server is required");
+  if (o.transport != "shm" && o.transport != "inline") Usage("--transport " + o.transport + ": expected shm or inline");
+  if (o.frames == 0) Usage("--frames 0: expected at least 1");
+  return o;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p / 100.0 * (v.size() - 1) + 0.5)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = Parse(argc, argv);
+  try {
+    std::vector<artem::ViewDesc> views(o.stereo ? 2 : 1, {o.width, o.height, o.format, 0, o.linear});
+    artem::Session session(o.server, o.style, o.strength, views, o.slots,
+                           o.transport == "shm" ? artem::Session::Transport::kSharedMemory
+                                                : artem::Session::Transport::kInline);
+    std::vector<std::uint64_t> sizes;
+    std::uint64_t total = 0;
+    for (std::uint32_t v = 0; v < views.size(); ++v) total += sizes.emplace_back(session.view_bytes(v));
+    std::vector<std::uint8_t> source(total);
+    if (!o.input.empty()) {
+      std::ifstream in(o.input, std::ios::binary);
+      source.assign(std::istreambuf_iterator<char>(in), {});
+      if (source.size() != total) {
+        std::cerr << "--input " << o.input << ": " << source.size() << " bytes, expected " << total
+                  << " (the views' packed pixels, one after the other)\n";
+        return 64;
+      }
+    } else {
+      for (std::uint64_t i = 0; i < total; ++i) source[i] = static_cast<std::uint8_t>((i * 7 + i / 4096) & 0xff);
+    }
+    std::vector<double> latency_ms, model_ms;
+    const auto start = std::chrono::steady_clock::now();
+    std::uint32_t slot = 0;
+    for (std::uint32_t f = 0; f < o.frames; ++f) {
+      slot = f % session.slot_count();
+      const auto t0 = std::chrono::steady_clock::now();
+      std::uint64_t at = 0;
+      for (std::uint32_t v = 0; v < views.size(); ++v) {  // the engine's readback into the slot
+        std::memcpy(session.request_view(slot, v), source.data() + at, sizes[v]);
+        at += sizes[v];
+      }
+      const artem::FrameInfo info = session.Stylize(f + 1, slot);
+      latency_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      model_ms.push_back(info.model_ms);
+      if (o.expect_identity) {
+        at = 0;
+        for (std::uint32_t v = 0; v < views.size(); ++v) {
+          if (std::memcmp(session.reply_view(slot, v), source.data() + at, sizes[v]) != 0) {
+            std::cerr << "frame " << f + 1 << " view " << v << ": the reply differs from the request\n";
+            return 1;
+          }
+          at += sizes[v];
+        }
+      }
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!o.output.empty()) {
+      std::ofstream out(o.output, std::ios::binary);
+      for (std::uint32_t v = 0; v < views.size(); ++v)
+        out.write(reinterpret_cast<const char*>(session.reply_view(slot, v)), static_cast<std::streamsize>(sizes[v]));
+    }
+    std::printf("%u frames %ux%u%s via %s: %.1f fps; round trip p50 %.2f ms, p95 %.2f ms; server model p50 %.2f ms\n",
+                o.frames, o.width, o.height, o.stereo ? " stereo" : "", o.transport.c_str(), o.frames / wall,
+                Percentile(latency_ms, 50), Percentile(latency_ms, 95), Percentile(model_ms, 50));
+    return 0;
+  } catch (const artem::Error& e) {
+    std::cerr << "error " << e.code() << ": " << e.what() << "\n";
+    return 2;
+  }
+}
