@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +20,8 @@ from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.models.store import write_entry
 from artem_server.models.thumbnail import render_thumbnail
 from artem_server.server import ServerConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(2)
 
@@ -86,3 +90,21 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def native_build(tmp_path_factory) -> Path:
+    """engine_clients/native built with CMake (Release). Needs CMake, a C++17 compiler and gRPC
+    C++ (Debian: libgrpc++-dev protobuf-compiler-grpc, which .ci/run installs); skips without."""
+    if shutil.which("cmake") is None or shutil.which("c++") is None:
+        pytest.skip("cmake or a C++ compiler is not on PATH")
+    out = tmp_path_factory.mktemp("native-build")
+    configure = subprocess.run(["cmake", "-S", str(ROOT / "engine_clients" / "native"), "-B", str(out),
+                                "-DCMAKE_BUILD_TYPE=Release"], capture_output=True, text=True)
+    if configure.returncode != 0:
+        if "gRPC" in configure.stderr or "Protobuf" in configure.stderr:
+            pytest.skip("gRPC C++ is not installed (apt-get install libgrpc++-dev protobuf-compiler-grpc)")
+        pytest.fail(configure.stdout + configure.stderr)
+    made = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
+    return out

@@ -1,12 +1,11 @@
 """The native client core (engine_clients/native): built with CMake, its own ctest checks, then
 frames through a real server on loopback by shared memory and inline, against the Python side.
 
-Needs CMake, a C++17 compiler and gRPC C++ (Debian: libgrpc++-dev protobuf-compiler-grpc,
-which .ci/run installs); skipped where they are missing."""
+Needs CMake, a C++17 compiler and gRPC C++ (the `native_build` fixture in conftest.py skips
+without them)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,24 +15,7 @@ import pytest
 from artem_client.frames import decode_view, encode_view, from_rgb
 from artem_server.rpc import pb
 
-NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
 FORMATS = {"rgba8": pb.PIXEL_FORMAT_RGBA8, "bgra8": pb.PIXEL_FORMAT_BGRA8, "rgb8": pb.PIXEL_FORMAT_RGB8}
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory) -> Path:
-    if shutil.which("cmake") is None or shutil.which("c++") is None:
-        pytest.skip("cmake or a C++ compiler is not on PATH")
-    out = tmp_path_factory.mktemp("native-build")
-    configure = subprocess.run(["cmake", "-S", str(NATIVE), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release"],
-                               capture_output=True, text=True)
-    if configure.returncode != 0:
-        if "gRPC" in configure.stderr or "Protobuf" in configure.stderr:
-            pytest.skip("gRPC C++ is not installed (apt-get install libgrpc++-dev protobuf-compiler-grpc)")
-        pytest.fail(configure.stdout + configure.stderr)
-    made = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True, text=True)
-    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
-    return out
 
 
 def roundtrip(build: Path, server, *args: str) -> subprocess.CompletedProcess:
@@ -41,32 +23,32 @@ def roundtrip(build: Path, server, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_ctest_layout_and_c_abi(build):
+def test_ctest_layout_and_c_abi(native_build):
     """The region's header and slot offsets are the documented bytes; the C ABI reports bad
     arguments as status codes with messages."""
-    done = subprocess.run(["ctest", "--output-on-failure"], cwd=build, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["ctest", "--output-on-failure"], cwd=native_build, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 tests passed" in done.stdout or "100% tests passed" in done.stdout
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_identity_round_trips_bit_for_bit(build, server, transport, fmt):
+def test_identity_round_trips_bit_for_bit(native_build, server, transport, fmt):
     """Stereo frames of odd sizes in every format come back unchanged, through the native
     client's own region (the server maps what C++ created) or inline (C++ protobuf parsing the
     server's in-place replies)."""
-    done = roundtrip(build, server, "--transport", transport, "--format", fmt, "--size", "37x23", "--stereo",
+    done = roundtrip(native_build, server, "--transport", transport, "--format", fmt, "--size", "37x23", "--stereo",
                      "--frames", "5", "--expect-identity")
     assert done.returncode == 0, done.stderr
     assert f"5 frames 37x23 stereo via {transport}" in done.stdout
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
-def test_a_style_gives_what_the_python_client_gets(build, server, client, photo, tmp_path, transport):
+def test_a_style_gives_what_the_python_client_gets(native_build, server, client, photo, tmp_path, transport):
     rgb = np.ascontiguousarray(photo[100:148, 60:124])
     sent = from_rgb(rgb, pb.PIXEL_FORMAT_RGBA8)
     (tmp_path / "in.raw").write_bytes(sent.tobytes())
-    done = roundtrip(build, server, "--transport", transport, "--style", "gen-a", "--size", "64x48", "--frames", "2",
+    done = roundtrip(native_build, server, "--transport", transport, "--style", "gen-a", "--size", "64x48", "--frames", "2",
                      "--input", str(tmp_path / "in.raw"), "--output", str(tmp_path / "out.raw"))
     assert done.returncode == 0, done.stderr
     native = np.frombuffer((tmp_path / "out.raw").read_bytes(), np.uint8).reshape(48, 64, 4)
@@ -79,11 +61,11 @@ def test_a_style_gives_what_the_python_client_gets(build, server, client, photo,
     np.testing.assert_array_equal(native[..., 3], sent[..., 3])
 
 
-def test_refusals_name_the_field_and_keep_the_status_code(build, server):
-    unknown = roundtrip(build, server, "--style", "no-such-style", "--frames", "1")
+def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):
+    unknown = roundtrip(native_build, server, "--style", "no-such-style", "--frames", "1")
     assert unknown.returncode == 2 and "error 5:" in unknown.stderr and "config.style" in unknown.stderr
     assert "identity" in unknown.stderr  # the known styles are listed
-    too_big = roundtrip(build, server, "--size", "2000x1200", "--frames", "1")  # over this server's 4 MiB
+    too_big = roundtrip(native_build, server, "--size", "2000x1200", "--frames", "1")  # over this server's 4 MiB
     assert too_big.returncode == 2 and "error 8:" in too_big.stderr and "max_frame_bytes" in too_big.stderr
-    usage = roundtrip(build, server, "--format", "yuv")
+    usage = roundtrip(native_build, server, "--format", "yuv")
     assert usage.returncode == 64 and "--format yuv" in usage.stderr

@@ -43,11 +43,13 @@ int Guard(char* error, std::size_t error_len, Body&& body) {
 
 extern "C" {
 
-ARTEM_API artem_session* artem_open(const char* address, const char* style, float strength,
-                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
-                                    char* error, size_t error_len) {
+ARTEM_API int artem_open(const char* address, const char* style, float strength, const artem_view_desc* views,
+                         uint32_t n_views, uint32_t slot_count, artem_session** session, char* error,
+                         size_t error_len) {
   std::unique_ptr<artem_session> out;
   const int code = Guard(error, error_len, [&] {
+    if (!session) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session (the result) must not be NULL");
+    *session = nullptr;
     if (!address || !style || (!views && n_views))
       throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address, style and views must not be NULL");
     std::vector<artem::ViewDesc> descs;
@@ -64,7 +66,8 @@ ARTEM_API artem_session* artem_open(const char* address, const char* style, floa
     out = std::make_unique<artem_session>();
     out->session = std::make_unique<artem::Session>(address, style, strength, std::move(descs), slot_count);
   });
-  return code == 0 ? out.release() : nullptr;
+  if (code == 0) *session = out.release();
+  return code;
 }
 
 ARTEM_API uint8_t* artem_request_view(artem_session* s, uint32_t slot, uint32_t view) {

@@ -15,24 +15,30 @@ static int failures = 0;
 
 int main(void) {
   char err[256];
+  artem_session* s = (artem_session*)&err; /* overwritten with NULL on failure */
   artem_view_desc eye = {64, 48, ARTEM_RGBA8, 0, 0};
   artem_view_desc bad_format = {64, 48, 7, 0, 0};
   artem_view_desc short_stride = {64, 48, ARTEM_RGB8, 100, 0};
 
-  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 0, 1, err, sizeof err) == NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 0, 1, &s, err, sizeof err) == 3 && s == NULL);
   CHECK(strstr(err, "views has 0 entries") != NULL);
-  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &bad_format, 1, 1, err, sizeof err) == NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &bad_format, 1, 1, &s, err, sizeof err) == 3 && s == NULL);
   CHECK(strstr(err, "format = 7") != NULL);
-  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &short_stride, 1, 1, err, sizeof err) == NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &short_stride, 1, 1, &s, err, sizeof err) == 3 && s == NULL);
   CHECK(strstr(err, "row_stride = 100") != NULL);
-  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, err, sizeof err) == NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, &s, err, sizeof err) == 3 && s == NULL);
   CHECK(strstr(err, "slot_count = 0") != NULL);
-  CHECK(artem_open(NULL, "identity", 1.0f, &eye, 1, 1, err, sizeof err) == NULL);
+  CHECK(artem_open(NULL, "identity", 1.0f, &eye, 1, 1, &s, err, sizeof err) == 3 && s == NULL);
   CHECK(strstr(err, "NULL") != NULL);
   char tiny[8];
-  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, tiny, sizeof tiny) == NULL);
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 0, &s, tiny, sizeof tiny) == 3);
   CHECK(strlen(tiny) == sizeof tiny - 1); /* truncated, NUL-terminated */
 
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, NULL, err, sizeof err) == 3);
+  CHECK(strstr(err, "session") != NULL);
+  /* nothing listens on port 1: UNAVAILABLE, and the region made for it is gone again */
+  CHECK(artem_open("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, &s, err, sizeof err) == 14 && s == NULL);
+  CHECK(strlen(err) > 0);
   CHECK(artem_stylize(NULL, 1, 0, NULL, err, sizeof err) == 3);
   CHECK(artem_set_style(NULL, "x", 1.0f, err, sizeof err) == 3);
   CHECK(artem_request_view(NULL, 0, 0) == NULL && artem_reply_view(NULL, 0, 0) == NULL);

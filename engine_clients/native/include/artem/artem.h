@@ -5,7 +5,8 @@
  *
  *   artem_view_desc eyes[2] = {{1832, 1920, ARTEM_RGBA8, 0, 0}, {1832, 1920, ARTEM_RGBA8, 0, 0}};
  *   char err[512];
- *   artem_session* s = artem_open("127.0.0.1:50051", "tessera", 1.0f, eyes, 2, 2, err, sizeof err);
+ *   artem_session* s;
+ *   if (artem_open("127.0.0.1:50051", "tessera", 1.0f, eyes, 2, 2, &s, err, sizeof err) != 0) fail(err);
  *   memcpy(artem_request_view(s, slot, 0), left_eye, bytes);   // or read back straight into it
  *   if (artem_stylize(s, frame_id, slot, &info, err, sizeof err) == 0)
  *       use(artem_reply_view(s, slot, 0));                         // valid until the slot is reused
@@ -54,10 +55,11 @@ typedef struct artem_session artem_session;
 
 /* Connects, creates and registers a region of `slot_count` slots (1..64) sized for `views`
  * (1 or 2 views, laid out in each slot one after the other at 64-byte offsets), and starts a
- * Stylize stream in `style` at `strength` (0..1). NULL on failure, with `error` filled. */
-ARTEM_API artem_session* artem_open(const char* address, const char* style, float strength,
-                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
-                                    char* error, size_t error_len);
+ * Stylize stream in `style` at `strength` (0..1). `*session` is the new session, or NULL on
+ * failure. */
+ARTEM_API int artem_open(const char* address, const char* style, float strength, const artem_view_desc* views,
+                         uint32_t n_views, uint32_t slot_count, artem_session** session, char* error,
+                         size_t error_len);
 
 /* Where view `view` of request slot `slot` lives: write the frame's pixels here. NULL when
  * slot or view is out of range. */

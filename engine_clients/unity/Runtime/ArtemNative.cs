@@ -1,0 +1,84 @@
+// P/Invoke declarations of the native client core's C ABI (engine_clients/native/include/artem/artem.h).
+// Field order and sizes match the C structs; keep them in step with the header.
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ArtEm
+{
+    /// <summary>Pixel formats: the values of artem.v1.PixelFormat.</summary>
+    public enum PixelFormat
+    {
+        Rgba8 = 1,
+        Bgra8 = 2,
+        Rgb8 = 3,
+    }
+
+    /// <summary>One view (eye) of every frame of a session.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ViewDesc
+    {
+        public int Width;
+        public int Height;
+        public PixelFormat Format;
+        public int RowStride;  // bytes from one row to the next; 0: packed
+        public int Linear;     // 1: linear colour (engines render in linear), 0: sRGB
+
+        public ViewDesc(int width, int height, PixelFormat format, bool linear = false, int rowStride = 0)
+        {
+            Width = width;
+            Height = height;
+            Format = format;
+            RowStride = rowStride;
+            Linear = linear ? 1 : 0;
+        }
+
+        /// <summary>Bytes the view takes in a slot: full rows but the last, which stops at its last pixel.</summary>
+        public long Bytes
+        {
+            get
+            {
+                long packed = (long)Width * (Format == PixelFormat.Rgb8 ? 3 : 4);
+                return Height <= 0 ? 0 : (RowStride > 0 ? RowStride : packed) * (Height - 1) + packed;
+            }
+        }
+    }
+
+    /// <summary>What the server says about one stylized frame.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FrameInfo
+    {
+        public ulong Id;
+        public uint DroppedFrames;
+        public float QueueMs, ConvertMs, ModelMs, TransferMs, TotalMs;
+    }
+
+    internal static class ArtemNative
+    {
+        const string Library = "artem_native";  // libartem_native.so / .dylib, artem_native.dll
+        internal const int ErrorLength = 1024;
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_open(
+            [MarshalAs(UnmanagedType.LPUTF8Str)] string address, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,
+            float strength, [In] ViewDesc[] views, uint nViews, uint slotCount, out IntPtr session,
+            StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr artem_request_view(IntPtr session, uint slot, uint view);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr artem_reply_view(IntPtr session, uint slot, uint view);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_stylize(IntPtr session, ulong id, uint slot, out FrameInfo info,
+                                                 StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_set_style(IntPtr session, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,
+                                                   float strength, StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void artem_close(IntPtr session);
+    }
+}

@@ -1,0 +1,71 @@
+// Drives ArtemSession (the package's binding) against a running server, as a Unity scene would
+// through the same P/Invoke layer; run by tests/test_unity_binding.py under Mono. Prints one
+// line per check and exits 1 on the first failure.
+using System;
+using System.Linq;
+using ArtEm;
+
+static class RoundTrip
+{
+    static void Check(bool ok, string what)
+    {
+        Console.WriteLine((ok ? "ok   " : "FAIL ") + what);
+        if (!ok) Environment.Exit(1);
+    }
+
+    static int Main(string[] args)
+    {
+        string address = args[0];
+        var eyes = new[] { new ViewDesc(37, 23, PixelFormat.Rgba8), new ViewDesc(37, 23, PixelFormat.Rgba8) };
+        var left = Enumerable.Range(0, 37 * 23 * 4).Select(i => (byte)(i * 7 % 251)).ToArray();
+        var right = left.Select(b => (byte)(255 - b)).ToArray();
+        using (var session = new ArtemSession(address, "identity", 1f, eyes, slots: 2))
+        {
+            for (int f = 0; f < 4; f++)
+            {
+                int slot = f % session.SlotCount;
+                session.WriteRequest(slot, 0, left);
+                session.WriteRequest(slot, 1, right);
+                FrameInfo info = session.Stylize((ulong)(f + 1), slot);
+                Check(info.Id == (ulong)(f + 1), $"frame {f + 1} answered");
+                Check(session.ReadReply(slot, 0).SequenceEqual(left) && session.ReadReply(slot, 1).SequenceEqual(right),
+                      $"frame {f + 1}: identity returns both eyes unchanged");
+            }
+            session.SetStyle("gen-a", 1f);
+            FrameInfo styled = session.Stylize(10, 0);
+            byte[] stylized = session.ReadReply(0, 0);
+            int changed = Enumerable.Range(0, left.Length).Count(i => i % 4 != 3 && stylized[i] != left[i]);
+            Check(changed > left.Length / 2 && styled.ModelMs > 0, "gen-a changes the pixels; the server timed its model");
+            Check(Enumerable.Range(0, left.Length / 4).All(p => stylized[p * 4 + 3] == left[p * 4 + 3]), "alpha kept");
+            try
+            {
+                session.SetStyle("no-such-style");
+                Check(false, "an unknown style is refused");
+            }
+            catch (ArtemException e)
+            {
+                Check(e.Code == 5 && e.Message.Contains("config.style"), $"unknown style: code {e.Code}, {e.Message}");
+            }
+            try
+            {
+                session.Stylize(11, 5);
+                Check(false, "a slot out of range is refused");
+            }
+            catch (ArtemException e)
+            {
+                Check(e.Code == 3 && e.Message.Contains("slot 5"), $"slot out of range: code {e.Code}, {e.Message}");
+            }
+        }
+        try
+        {
+            new ArtemSession(address, "identity", 1f, new[] { new ViewDesc(8, 8, (PixelFormat)9) });
+            Check(false, "a bad pixel format is refused");
+        }
+        catch (ArtemException e)
+        {
+            Check(e.Code == 3 && e.Message.Contains("format = 9"), $"bad format: code {e.Code}, {e.Message}");
+        }
+        Console.WriteLine("all checks passed");
+        return 0;
+    }
+}
