@@ -2,10 +2,12 @@
 frames through a real server on loopback by shared memory and inline, against the Python side.
 
 Needs CMake, a C++17 compiler and gRPC C++ (the `native_build` fixture in conftest.py skips
-without them)."""
+without them); the Windows region, MinGW-w64 and Wine."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -69,3 +71,21 @@ def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):
     assert too_big.returncode == 2 and "error 8:" in too_big.stderr and "max_frame_bytes" in too_big.stderr
     usage = roundtrip(native_build, server, "--format", "yuv")
     assert usage.returncode == 64 and "--format yuv" in usage.stderr
+
+
+def test_the_windows_region_keeps_the_layout(tmp_path):
+    """The region's Windows code (a named file mapping, as Python's SharedMemory makes there),
+    cross-compiled with MinGW and run under Wine: the same layout checks as on Linux."""
+    compiler = shutil.which("x86_64-w64-mingw32-g++-posix") or shutil.which("x86_64-w64-mingw32-g++")
+    wine = shutil.which("wine64") or next((p for p in ("/usr/lib/wine/wine64",) if Path(p).exists()), None)
+    if compiler is None or wine is None:
+        pytest.skip("needs MinGW-w64 and Wine (apt-get install g++-mingw-w64-x86-64-posix wine64)")
+    exe = tmp_path / "shm_layout_test.exe"
+    native = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
+    built = subprocess.run([compiler, "-std=c++17", "-O1", "-static", "-Wall", "-Wextra", f"-I{native / 'src'}",
+                            str(native / "tests" / "shm_layout_test.cpp"), str(native / "src" / "shm_region.cpp"),
+                            "-o", str(exe)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wine")}
+    ran = subprocess.run([wine, str(exe)], capture_output=True, text=True, env=env, timeout=180)
+    assert ran.returncode == 0, ran.stdout + ran.stderr

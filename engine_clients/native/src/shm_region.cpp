@@ -1,8 +1,13 @@
 #include "shm_region.h"
 
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstdio>
@@ -13,10 +18,6 @@
 namespace artem {
 namespace {
 
-std::runtime_error SysError(const std::string& what, const std::string& name) {
-  return std::runtime_error(what + "(\"" + name + "\"): " + std::strerror(errno));
-}
-
 void PutU32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));  // little-endian
 }
@@ -24,6 +25,73 @@ void PutU32(std::uint8_t* p, std::uint32_t v) {
 void PutU64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
+
+#ifdef _WIN32
+std::runtime_error SysError(const std::string& what, const std::string& name) {
+  return std::runtime_error(what + "(\"" + name + "\"): Windows error " + std::to_string(GetLastError()));
+}
+
+std::wstring Wide(const std::string& s) { return std::wstring(s.begin(), s.end()); }  // names are ASCII
+
+// A named file mapping backed by the paging file, as Python's SharedMemory makes on Windows;
+// the name lives while a handle is open.
+std::uint8_t* Create(const std::string& name, std::uint64_t size, void** handle) {
+  HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE, static_cast<DWORD>(size >> 32),
+                                static_cast<DWORD>(size & 0xffffffffu), Wide(name).c_str());
+  if (!h) throw SysError("CreateFileMappingW", name);
+  if (GetLastError() == ERROR_ALREADY_EXISTS) {
+    CloseHandle(h);
+    throw std::runtime_error("CreateFileMappingW(\"" + name + "\"): the name is taken");
+  }
+  void* p = MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, static_cast<SIZE_T>(size));
+  if (!p) {
+    const auto err = SysError("MapViewOfFile", name);
+    CloseHandle(h);
+    throw err;
+  }
+  *handle = h;
+  return static_cast<std::uint8_t*>(p);
+}
+
+void Release(const std::string&, std::uint8_t* base, std::uint64_t, void* handle) {
+  if (base) UnmapViewOfFile(base);
+  if (handle) CloseHandle(static_cast<HANDLE>(handle));
+}
+
+long ProcessId() { return static_cast<long>(GetCurrentProcessId()); }
+#else
+std::runtime_error SysError(const std::string& what, const std::string& name) {
+  return std::runtime_error(what + "(\"" + name + "\"): " + std::strerror(errno));
+}
+
+// shm_open(O_CREAT | O_EXCL), sized and mapped; the name lives until shm_unlink.
+std::uint8_t* Create(const std::string& name, std::uint64_t size, void**) {
+  const std::string path = "/" + name;
+  const int fd = shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0) throw SysError("shm_open", path);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const auto err = SysError("ftruncate", path);
+    close(fd);
+    shm_unlink(path.c_str());
+    throw err;
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);  // the mapping keeps the region
+  if (p == MAP_FAILED) {
+    const auto err = SysError("mmap", path);
+    shm_unlink(path.c_str());
+    throw err;
+  }
+  return static_cast<std::uint8_t*>(p);
+}
+
+void Release(const std::string& name, std::uint8_t* base, std::uint64_t size, void*) {
+  if (base) munmap(base, size);
+  shm_unlink(("/" + name).c_str());
+}
+
+long ProcessId() { return static_cast<long>(getpid()); }
+#endif
 
 }  // namespace
 
@@ -49,23 +117,7 @@ ShmRegion::ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t s
   if (slot_size == 0 || slot_size % kSlotAlign)
     throw std::invalid_argument("slot_size = " + std::to_string(slot_size) +
                                 ": expected a positive multiple of 4096");
-  const std::string path = "/" + name_;
-  const int fd = shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-  if (fd < 0) throw SysError("shm_open", path);
-  if (ftruncate(fd, static_cast<off_t>(size_)) != 0) {
-    const auto err = SysError("ftruncate", path);
-    close(fd);
-    shm_unlink(path.c_str());
-    throw err;
-  }
-  void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);  // the mapping keeps the region
-  if (p == MAP_FAILED) {
-    const auto err = SysError("mmap", path);
-    shm_unlink(path.c_str());
-    throw err;
-  }
-  base_ = static_cast<std::uint8_t*>(p);
+  base_ = Create(name_, size_, &handle_);
   std::memset(base_, 0, kHeaderSize);  // the reserved rest of the header is zero
   std::memcpy(base_, "ARTEMSHM", 8);
   PutU32(base_ + 8, kLayoutVersion);
@@ -73,17 +125,13 @@ ShmRegion::ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t s
   PutU64(base_ + 16, slot_size_);
 }
 
-ShmRegion::~ShmRegion() {
-  if (base_) munmap(base_, size_);
-  shm_unlink(("/" + name_).c_str());
-}
+ShmRegion::~ShmRegion() { Release(name_, base_, size_, handle_); }
 
 std::string ShmRegion::UniqueName() {
   std::random_device rd;
   const std::uint64_t r = (std::uint64_t{rd()} << 32) | rd();
   char buf[64];
-  std::snprintf(buf, sizeof buf, "artem-native-%ld-%016llx", static_cast<long>(getpid()),
-                static_cast<unsigned long long>(r));
+  std::snprintf(buf, sizeof buf, "artem-native-%ld-%016llx", ProcessId(), static_cast<unsigned long long>(r));
   return buf;
 }
 

@@ -24,10 +24,10 @@ std::uint64_t RegionSize(std::uint32_t slot_count, std::uint64_t slot_size);
 
 class ShmRegion {
  public:
-  // Creates `name` (shm_open O_CREAT|O_EXCL, mode 0600), sizes and maps it, writes the header.
-  // Throws std::runtime_error naming the call and the reason.
+  // Creates `name` (POSIX: shm_open O_CREAT|O_EXCL, mode 0600; Windows: a named file mapping),
+  // sizes and maps it, writes the header. Throws std::runtime_error naming the call and reason.
   ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t slot_size);
-  ~ShmRegion();  // unmaps and unlinks
+  ~ShmRegion();  // unmaps and unlinks (Windows: closes the last handle)
   ShmRegion(const ShmRegion&) = delete;
   ShmRegion& operator=(const ShmRegion&) = delete;
 
@@ -48,6 +48,7 @@ class ShmRegion {
   std::uint64_t slot_size_;
   std::uint64_t size_;
   std::uint8_t* base_ = nullptr;
+  void* handle_ = nullptr;  // Windows: the file mapping's handle, which keeps the name alive
 };
 
 }  // namespace artem

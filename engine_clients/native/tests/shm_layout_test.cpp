@@ -1,6 +1,12 @@
 // The region's bytes are exactly docs/shared-memory.md's layout; no server needed.
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -21,6 +27,19 @@ static std::uint64_t U64(const std::uint8_t* p) {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
   return v;
+}
+
+// Whether another process could open the region by its name now.
+static bool Visible(const std::string& name) {
+#ifdef _WIN32
+  HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, std::wstring(name.begin(), name.end()).c_str());
+  if (h) CloseHandle(h);
+  return h != nullptr;
+#else
+  const int fd = shm_open(("/" + name).c_str(), O_RDWR, 0);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
+#endif
 }
 
 int main() {
@@ -52,17 +71,16 @@ int main() {
       threw = true;
     }
     CHECK(threw);
-    const int fd = shm_open(("/" + name).c_str(), O_RDWR, 0);  // visible to other processes by name
-    CHECK(fd >= 0);
-    bool exclusive = false;  // O_EXCL: a second region of the same name is refused
+    CHECK(Visible(name));  // other processes open it by name
+    bool exclusive = false;  // a second region of the same name is refused
     try {
       ShmRegion again(name, 1, 4096);
     } catch (const std::runtime_error& e) {
-      exclusive = std::strstr(e.what(), "shm_open") != nullptr;
+      exclusive = std::strstr(e.what(), name.c_str()) != nullptr;
     }
     CHECK(exclusive);
   }
-  CHECK(shm_open(("/" + name).c_str(), O_RDWR, 0) < 0);  // unlinked with the region
+  CHECK(!Visible(name));  // gone with the region
 
   for (auto bad : {std::pair<std::uint32_t, std::uint64_t>{0, 4096}, {65, 4096}, {1, 4095}, {1, 0}}) {
     bool refused = false;

@@ -22,8 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(_WIN32)
+#if defined(_WIN32) && defined(ARTEM_BUILDING_LIBRARY)
 #define ARTEM_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define ARTEM_API __declspec(dllimport)
 #elif defined(ARTEM_BUILDING_LIBRARY)
 #define ARTEM_API __attribute__((visibility("default")))
 #else
