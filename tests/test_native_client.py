@@ -7,6 +7,7 @@ without them); the Windows region, MinGW-w64 and Wine."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,7 +43,18 @@ def test_identity_round_trips_bit_for_bit(native_build, server, transport, fmt):
     done = roundtrip(native_build, server, "--transport", transport, "--format", fmt, "--size", "37x23", "--stereo",
                      "--frames", "5", "--expect-identity")
     assert done.returncode == 0, done.stderr
-    assert f"5 frames 37x23 stereo via {transport}" in done.stdout
+    assert f"5 frames 37x23 stereo via {transport}, 1 in flight: 5 answered, 0 dropped" in done.stdout
+
+
+@pytest.mark.parametrize("transport", ["shm", "inline"])
+def test_several_frames_in_flight_are_each_answered_or_dropped(native_build, server, transport):
+    """Send/Receive with three frames out over three slots, as a render thread that never
+    waits: every frame is answered or dropped (latest frame wins), answered ones unchanged."""
+    done = roundtrip(native_build, server, "--transport", transport, "--size", "37x23", "--stereo", "--frames", "60",
+                     "--slots", "3", "--in-flight", "3", "--expect-identity")
+    assert done.returncode == 0, done.stderr
+    answered, dropped = (int(x) for x in re.search(r"(\d+) answered, (\d+) dropped", done.stdout).groups())
+    assert answered + dropped == 60 and answered > 0
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])

@@ -39,6 +39,10 @@ int Guard(char* error, std::size_t error_len, Body&& body) {
   }
 }
 
+artem_frame_info ToC(const artem::FrameInfo& f) {
+  return {f.id, f.slot, f.dropped_frames, f.code, f.queue_ms, f.convert_ms, f.model_ms, f.transfer_ms, f.total_ms};
+}
+
 }  // namespace
 
 extern "C" {
@@ -85,8 +89,33 @@ ARTEM_API int artem_stylize(artem_session* s, uint64_t id, uint32_t slot, artem_
   return Guard(error, error_len, [&] {
     if (!s) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session is NULL");
     const artem::FrameInfo f = s->session->Stylize(id, slot);
-    if (info) *info = {f.id, f.dropped_frames, f.queue_ms, f.convert_ms, f.model_ms, f.transfer_ms, f.total_ms};
+    if (info) *info = ToC(f);
   });
+}
+
+ARTEM_API int artem_send(artem_session* s, uint64_t id, uint32_t slot, char* error, size_t error_len) {
+  return Guard(error, error_len, [&] {
+    if (!s) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session is NULL");
+    s->session->Send(id, slot);
+  });
+}
+
+ARTEM_API int artem_receive(artem_session* s, int32_t timeout_ms, artem_frame_info* info, char* error,
+                            size_t error_len) {
+  bool received = false;
+  artem::FrameInfo f;
+  const int code = Guard(error, error_len, [&] {
+    if (!s || !info) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session and info must not be NULL");
+    received = s->session->Receive(&f, timeout_ms);
+  });
+  if (code) return code;
+  if (!received) {
+    Fill(error, error_len, "no frame reply within " + std::to_string(timeout_ms) + " ms");
+    return grpc::StatusCode::DEADLINE_EXCEEDED;
+  }
+  *info = ToC(f);
+  Fill(error, error_len, f.message);
+  return 0;
 }
 
 ARTEM_API int artem_set_style(artem_session* s, const char* style, float strength, char* error, size_t error_len) {

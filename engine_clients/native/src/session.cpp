@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "artem/v1/stylizer.grpc.pb.h"
@@ -15,28 +16,7 @@ struct Session::Stream {
   std::unique_ptr<pb::Stylizer::Stub> stub;
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReaderWriter<pb::StylizeRequest, pb::StylizeReply>> rw;
-  bool finished = false;  // Finish() called: the call is over
-
-  // The call's status once the server has ended it (Read returned false).
-  Error Ended() {
-    finished = true;
-    const grpc::Status status = rw->Finish();
-    return Error(status.ok() ? grpc::StatusCode::UNAVAILABLE : status.error_code(),
-                 status.ok() ? "the server ended the stream" : status.error_message());
-  }
-  void Write(const pb::StylizeRequest& request) {
-    if (!rw->Write(request)) {
-      pb::StylizeReply ignored;
-      while (rw->Read(&ignored)) {
-      }
-      throw Ended();
-    }
-  }
-  pb::StylizeReply Read() {
-    pb::StylizeReply reply;
-    if (!rw->Read(&reply)) throw Ended();
-    return reply;
-  }
+  std::mutex writing;  // one writer at a time; the reader thread reads alongside
 };
 
 std::uint32_t BytesPerPixel(std::uint32_t format) {
@@ -93,17 +73,42 @@ Session::Session(const std::string& address, const std::string& style, float str
   stream_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   stream_->stub = pb::Stylizer::NewStub(stream_->channel);
   stream_->rw = stream_->stub->Stylize(&stream_->context);
-  Configure(style, strength, transport_ == Transport::kSharedMemory);
+  reader_ = std::thread([this] { ReadLoop(); });
+  try {
+    Configure(style, strength, transport_ == Transport::kSharedMemory);
+  } catch (...) {
+    stream_->context.TryCancel();  // the destructor will not run: end the call and its reader here
+    reader_.join();
+    throw;
+  }
 }
 
 Session::~Session() {
-  if (stream_ && stream_->rw && !stream_->finished) {
+  {
+    std::lock_guard<std::mutex> lock(stream_->writing);
     stream_->rw->WritesDone();
-    pb::StylizeReply ignored;
-    while (stream_->rw->Read(&ignored)) {
-    }
-    stream_->rw->Finish();  // the server has released the region: unlinking it is safe
   }
+  {  // the server ends the stream once it has released the region: unlinking is safe then
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!ready_.wait_for(lock, std::chrono::seconds(10), [this] { return ended_; })) stream_->context.TryCancel();
+  }
+  reader_.join();
+}
+
+void Session::ReadLoop() {
+  for (;;) {
+    auto reply = std::make_unique<pb::StylizeReply>();
+    if (!stream_->rw->Read(reply.get())) break;
+    std::lock_guard<std::mutex> lock(mutex_);
+    replies_.push_back(std::move(reply));
+    ready_.notify_all();
+  }
+  const grpc::Status status = stream_->rw->Finish();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ended_ = true;
+  end_code_ = status.ok() ? grpc::StatusCode::UNAVAILABLE : status.error_code();
+  end_message_ = status.ok() ? "the server ended the stream" : status.error_message();
+  ready_.notify_all();
 }
 
 std::uint64_t Session::view_bytes(std::uint32_t view) const {
@@ -143,16 +148,27 @@ void Session::Configure(const std::string& style, float strength, bool register_
     r->set_slot_count(region_->slot_count());
     r->set_slot_size(region_->slot_size());
   }
-  stream_->Write(request);
-  const pb::StylizeReply reply = stream_->Read();
-  if (reply.has_error()) throw Error(reply.error().code(), reply.error().message());
-  if (reply.kind_case() != pb::StylizeReply::kSession)
-    throw Error(grpc::StatusCode::INTERNAL, "expected the session's state in reply to a config");
+  {
+    std::lock_guard<std::mutex> lock(stream_->writing);
+    stream_->rw->Write(request);  // a failed write shows as the stream's end below
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {  // the config's answer; frame replies that come first stay queued for Receive
+    for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+      if ((*it)->kind_case() != pb::StylizeReply::kSession) continue;
+      const std::unique_ptr<pb::StylizeReply> reply = std::move(*it);
+      replies_.erase(it);
+      if (reply->has_error()) throw Error(reply->error().code(), reply->error().message());
+      return;
+    }
+    if (ended_) throw Error(end_code_, end_message_);
+    ready_.wait(lock);
+  }
 }
 
 void Session::SetStyle(const std::string& style, float strength) { Configure(style, strength, false); }
 
-FrameInfo Session::Stylize(std::uint64_t id, std::uint32_t slot) {
+void Session::Send(std::uint64_t id, std::uint32_t slot) {
   CheckSlot(slot, 0);
   pb::StylizeRequest request;
   pb::Frame* frame = request.mutable_frame();
@@ -172,37 +188,82 @@ FrameInfo Session::Stylize(std::uint64_t id, std::uint32_t slot) {
       v->set_data(request_view(slot, i), view_bytes(i));
     }
   }
-  stream_->Write(request);
-  for (;;) {  // one frame in flight: the next frame reply is this frame's
-    const pb::StylizeReply reply = stream_->Read();
-    if (reply.kind_case() != pb::StylizeReply::kFrame) continue;
-    if (reply.has_error() && reply.frame().id() == id) throw Error(reply.error().code(), reply.error().message());
-    if (reply.frame().id() != id) continue;
-    const pb::StylizedFrame& f = reply.frame();
-    if (!region_) {  // inline: the reply's pixels into the reply slot, at the view's row stride
-      for (int i = 0; i < f.views_size() && i < static_cast<int>(views_.size()); ++i) {
-        const pb::View& v = f.views(i);
-        const ViewDesc& d = views_[i];
-        const std::uint64_t packed = std::uint64_t{d.width} * BytesPerPixel(d.format);
-        const std::uint64_t src_stride = v.row_stride() ? static_cast<std::uint64_t>(v.row_stride()) : packed;
-        const std::uint64_t dst_stride = d.row_stride ? d.row_stride : packed;
-        if (v.data().size() < ViewBytes(d.width, d.height, BytesPerPixel(d.format), static_cast<std::uint32_t>(src_stride)))
-          throw Error(grpc::StatusCode::INTERNAL, "reply view " + std::to_string(i) + " is short");
-        std::uint8_t* dst = const_cast<std::uint8_t*>(reply_view(slot, i));
-        for (std::uint32_t row = 0; row < d.height; ++row)
-          std::memcpy(dst + row * dst_stride, v.data().data() + row * src_stride, packed);
-      }
-    }
-    FrameInfo info;
-    info.id = f.id();
-    info.dropped_frames = f.dropped_frames();
-    info.queue_ms = f.timings().queue_ms();
-    info.convert_ms = f.timings().convert_ms();
-    info.model_ms = f.timings().model_ms();
-    info.transfer_ms = f.timings().transfer_ms();
-    info.total_ms = f.timings().total_ms();
-    return info;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (ended_) throw Error(end_code_, end_message_);
+    out_[id] = slot;
   }
+  std::lock_guard<std::mutex> lock(stream_->writing);
+  if (!stream_->rw->Write(request)) {
+    std::unique_lock<std::mutex> wait(mutex_);
+    ready_.wait(wait, [this] { return ended_; });
+    throw Error(end_code_, end_message_);
+  }
+}
+
+bool Session::Receive(FrameInfo* info, int timeout_ms) {
+  std::unique_ptr<pb::StylizeReply> reply;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto ready = [&] {  // takes the first frame reply (session replies stay for Configure)
+      for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+        if ((*it)->kind_case() != pb::StylizeReply::kFrame) continue;
+        reply = std::move(*it);
+        replies_.erase(it);
+        return true;
+      }
+      return ended_;
+    };
+    if (timeout_ms < 0) {
+      ready_.wait(lock, ready);
+    } else if (!ready_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) {
+      return false;
+    }
+    if (!reply) throw Error(end_code_, end_message_);  // ended, and every reply handed out
+    const std::uint64_t id = reply->frame().id();
+    const auto found = out_.find(id);
+    info->slot = found != out_.end() ? found->second : 0;
+    if (reply->has_error()) {
+      out_.erase(id);  // a refused frame frees its own slot only
+    } else {
+      for (auto it = out_.begin(); it != out_.end();) it = it->first <= id ? out_.erase(it) : std::next(it);
+    }
+  }
+  const pb::StylizedFrame& f = reply->frame();
+  info->id = f.id();
+  info->code = reply->has_error() ? reply->error().code() : 0;
+  info->message = reply->has_error() ? reply->error().message() : "";
+  info->dropped_frames = f.dropped_frames();
+  info->queue_ms = f.timings().queue_ms();
+  info->convert_ms = f.timings().convert_ms();
+  info->model_ms = f.timings().model_ms();
+  info->transfer_ms = f.timings().transfer_ms();
+  info->total_ms = f.timings().total_ms();
+  if (!region_ && !info->code) {  // inline: the reply's pixels into the reply slot, at the view's row stride
+    for (int i = 0; i < f.views_size() && i < static_cast<int>(views_.size()); ++i) {
+      const pb::View& v = f.views(i);
+      const ViewDesc& d = views_[i];
+      const std::uint64_t packed = std::uint64_t{d.width} * BytesPerPixel(d.format);
+      const std::uint64_t src_stride = v.row_stride() ? static_cast<std::uint64_t>(v.row_stride()) : packed;
+      const std::uint64_t dst_stride = d.row_stride ? d.row_stride : packed;
+      if (v.data().size() < ViewBytes(d.width, d.height, BytesPerPixel(d.format), static_cast<std::uint32_t>(src_stride)))
+        throw Error(grpc::StatusCode::INTERNAL, "reply view " + std::to_string(i) + " is short");
+      std::uint8_t* dst = const_cast<std::uint8_t*>(reply_view(info->slot, i));
+      for (std::uint32_t row = 0; row < d.height; ++row)
+        std::memcpy(dst + row * dst_stride, v.data().data() + row * src_stride, packed);
+    }
+  }
+  return true;
+}
+
+FrameInfo Session::Stylize(std::uint64_t id, std::uint32_t slot) {
+  Send(id, slot);
+  FrameInfo info;
+  do {
+    Receive(&info);
+  } while (info.id != id);
+  if (info.code) throw Error(info.code, info.message);
+  return info;
 }
 
 }  // namespace artem

@@ -41,6 +41,9 @@ int main(void) {
   CHECK(strlen(err) > 0);
   CHECK(artem_stylize(NULL, 1, 0, NULL, err, sizeof err) == 3);
   CHECK(artem_set_style(NULL, "x", 1.0f, err, sizeof err) == 3);
+  CHECK(artem_send(NULL, 1, 0, err, sizeof err) == 3);
+  artem_frame_info info;
+  CHECK(artem_receive(NULL, 0, &info, err, sizeof err) == 3);
   CHECK(artem_request_view(NULL, 0, 0) == NULL && artem_reply_view(NULL, 0, 0) == NULL);
   artem_close(NULL);
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -1,15 +1,18 @@
 // artem_native_roundtrip: streams frames through a running ArtEm server with the native
 // session (shared memory or inline), one in flight, and prints fps and round-trip latency.
-// Also the native side of tests/test_native_client.py: --input/--output carry raw pixels,
-// --expect-identity checks every reply against its request byte for byte.
+// Also the native side of tests/test_native_client.py: --input/--output carry raw pixels (the
+// last answered frame's reply), --expect-identity checks every reply against its request byte
+// for byte. --in-flight N keeps N frames out with Send/Receive, as a render thread would.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "session.h"
@@ -19,12 +22,12 @@ namespace {
 const char kUsage[] =
     "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline]\n"
     "                              [--size WxH] [--stereo] [--format rgba8|bgra8|rgb8] [--linear] [--frames N]\n"
-    "                              [--slots K] [--input RAW] [--output RAW] [--expect-identity]\n";
+    "                              [--slots K] [--in-flight N] [--input RAW] [--output RAW] [--expect-identity]\n";
 
 struct Options {
   std::string server, style = "identity", transport = "shm", input, output;
   float strength = 1.0f;
-  std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2;
+  std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2, in_flight = 1;
   bool stereo = false, linear = false, expect_identity = false;
 };
 
@@ -48,6 +51,7 @@ Options Parse(int argc, char** argv) {
       else if (a == "--transport") o.transport = value();
       else if (a == "--frames") o.frames = static_cast<std::uint32_t>(std::stoul(value()));
       else if (a == "--slots") o.slots = static_cast<std::uint32_t>(std::stoul(value()));
+      else if (a == "--in-flight") o.in_flight = static_cast<std::uint32_t>(std::stoul(value()));
       else if (a == "--input") o.input = value();
       else if (a == "--output") o.output = value();
       else if (a == "--stereo") o.stereo = true;
@@ -75,6 +79,7 @@ Options Parse(int argc, char** argv) {
   if (o.server.empty()) Usage("--server is required");
   if (o.transport != "shm" && o.transport != "inline") Usage("--transport " + o.transport + ": expected shm or inline");
   if (o.frames == 0) Usage("--frames 0: expected at least 1");
+  if (o.in_flight == 0 || o.in_flight > o.slots) Usage("--in-flight: expected 1..--slots (each frame out holds a slot)");
   return o;
 }
 
@@ -108,27 +113,51 @@ int main(int argc, char** argv) {
       for (std::uint64_t i = 0; i < total; ++i) source[i] = static_cast<std::uint8_t>((i * 7 + i / 4096) & 0xff);
     }
     std::vector<double> latency_ms, model_ms;
+    std::uint32_t answered = 0, dropped = 0;
+    std::uint32_t last_slot = 0;
+    // Frames out, oldest first: id, slot, when sent. Up to --in-flight of them, one per slot.
+    std::deque<std::tuple<std::uint64_t, std::uint32_t, std::chrono::steady_clock::time_point>> out;
+    std::vector<bool> busy(session.slot_count(), false);
     const auto start = std::chrono::steady_clock::now();
-    std::uint32_t slot = 0;
-    for (std::uint32_t f = 0; f < o.frames; ++f) {
-      slot = f % session.slot_count();
-      const auto t0 = std::chrono::steady_clock::now();
-      std::uint64_t at = 0;
-      for (std::uint32_t v = 0; v < views.size(); ++v) {  // the engine's readback into the slot
-        std::memcpy(session.request_view(slot, v), source.data() + at, sizes[v]);
-        at += sizes[v];
-      }
-      const artem::FrameInfo info = session.Stylize(f + 1, slot);
-      latency_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      model_ms.push_back(info.model_ms);
-      if (o.expect_identity) {
-        at = 0;
-        for (std::uint32_t v = 0; v < views.size(); ++v) {
-          if (std::memcmp(session.reply_view(slot, v), source.data() + at, sizes[v]) != 0) {
-            std::cerr << "frame " << f + 1 << " view " << v << ": the reply differs from the request\n";
-            return 1;
-          }
+    std::uint64_t next_id = 1;
+    while (next_id <= o.frames || !out.empty()) {
+      if (next_id <= o.frames && out.size() < o.in_flight) {
+        std::uint32_t slot = 0;
+        while (busy[slot]) ++slot;
+        std::uint64_t at = 0;
+        for (std::uint32_t v = 0; v < views.size(); ++v) {  // the engine's readback into the slot
+          std::memcpy(session.request_view(slot, v), source.data() + at, sizes[v]);
           at += sizes[v];
+        }
+        out.emplace_back(next_id, slot, std::chrono::steady_clock::now());
+        busy[slot] = true;
+        session.Send(next_id++, slot);
+        continue;
+      }
+      artem::FrameInfo info;
+      session.Receive(&info);
+      if (info.code) throw artem::Error(info.code, info.message);
+      while (!out.empty() && std::get<0>(out.front()) <= info.id) {  // answered, or dropped before it
+        const auto [id, slot, sent] = out.front();
+        out.pop_front();
+        busy[slot] = false;
+        if (id != info.id) {
+          ++dropped;
+          continue;
+        }
+        ++answered;
+        last_slot = slot;
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+        model_ms.push_back(info.model_ms);
+        if (o.expect_identity) {
+          std::uint64_t at = 0;
+          for (std::uint32_t v = 0; v < views.size(); ++v) {
+            if (std::memcmp(session.reply_view(slot, v), source.data() + at, sizes[v]) != 0) {
+              std::cerr << "frame " << id << " view " << v << ": the reply differs from the request\n";
+              return 1;
+            }
+            at += sizes[v];
+          }
         }
       }
     }
@@ -136,11 +165,13 @@ int main(int argc, char** argv) {
     if (!o.output.empty()) {
       std::ofstream out(o.output, std::ios::binary);
       for (std::uint32_t v = 0; v < views.size(); ++v)
-        out.write(reinterpret_cast<const char*>(session.reply_view(slot, v)), static_cast<std::streamsize>(sizes[v]));
+        out.write(reinterpret_cast<const char*>(session.reply_view(last_slot, v)), static_cast<std::streamsize>(sizes[v]));
     }
-    std::printf("%u frames %ux%u%s via %s: %.1f fps; round trip p50 %.2f ms, p95 %.2f ms; server model p50 %.2f ms\n",
-                o.frames, o.width, o.height, o.stereo ? " stereo" : "", o.transport.c_str(), o.frames / wall,
-                Percentile(latency_ms, 50), Percentile(latency_ms, 95), Percentile(model_ms, 50));
+    std::printf("%u frames %ux%u%s via %s, %u in flight: %u answered, %u dropped; %.1f fps; round trip p50 %.2f ms, "
+                "p95 %.2f ms; server model p50 %.2f ms\n",
+                o.frames, o.width, o.height, o.stereo ? " stereo" : "", o.transport.c_str(), o.in_flight, answered,
+                dropped, answered / wall, Percentile(latency_ms, 50), Percentile(latency_ms, 95),
+                Percentile(model_ms, 50));
     return 0;
   } catch (const artem::Error& e) {
     std::cerr << "error " << e.code() << ": " << e.what() << "\n";

@@ -49,7 +49,9 @@ namespace ArtEm
     public struct FrameInfo
     {
         public ulong Id;
-        public uint DroppedFrames;
+        public uint Slot;           // the slot it was sent from: its pixels are in this reply slot
+        public uint DroppedFrames;  // earlier frames replaced unanswered (latest frame wins)
+        public int Code;            // 0, or the status code of a refused frame (TryReceive)
         public float QueueMs, ConvertMs, ModelMs, TransferMs, TotalMs;
     }
 
@@ -73,6 +75,13 @@ namespace ArtEm
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int artem_stylize(IntPtr session, ulong id, uint slot, out FrameInfo info,
                                                  StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_send(IntPtr session, ulong id, uint slot, StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_receive(IntPtr session, int timeoutMs, out FrameInfo info, StringBuilder error,
+                                                 UIntPtr errorLen);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int artem_set_style(IntPtr session, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,

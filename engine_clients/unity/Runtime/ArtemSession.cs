@@ -80,6 +80,32 @@ namespace ArtEm
             return info;
         }
 
+        /// <summary>
+        /// Sends frame <c>id</c> from request slot <c>slot</c> without waiting (a render thread's way);
+        /// the slot is the server's until a reply for this frame or a later one is received.
+        /// </summary>
+        public void Send(ulong id, int slot)
+        {
+            var error = new StringBuilder(ArtemNative.ErrorLength);
+            int code = ArtemNative.artem_send(Live(), id, (uint)slot, error, (UIntPtr)error.Capacity);
+            if (code != 0) throw new ArtemException(code, error.ToString());
+        }
+
+        /// <summary>
+        /// The next frame reply within <c>timeoutMs</c> (0 polls, negative waits): false when none came.
+        /// <c>info.Code</c> is nonzero for a refused frame (<c>refusal</c> says why), which frees only its
+        /// own slot; a reply with code 0 also frees the slots of every earlier frame.
+        /// </summary>
+        public bool TryReceive(out FrameInfo info, out string refusal, int timeoutMs = 0)
+        {
+            var error = new StringBuilder(ArtemNative.ErrorLength);
+            int code = ArtemNative.artem_receive(Live(), timeoutMs, out info, error, (UIntPtr)error.Capacity);
+            refusal = error.ToString();
+            if (code == 4) return false;  // DEADLINE_EXCEEDED: nothing yet
+            if (code != 0) throw new ArtemException(code, refusal);
+            return true;
+        }
+
         /// <summary>Switches the stream to another style and strength without reconnecting.</summary>
         public void SetStyle(string style, float strength = 1f)
         {

@@ -31,6 +31,22 @@ static class RoundTrip
                 Check(session.ReadReply(slot, 0).SequenceEqual(left) && session.ReadReply(slot, 1).SequenceEqual(right),
                       $"frame {f + 1}: identity returns both eyes unchanged");
             }
+            // a render thread's way: two frames out at once, replies picked up as they come
+            session.Send(20, 0);
+            session.Send(21, 1);
+            int seen = 0;
+            ulong last = 0;
+            while (last != 21)
+            {
+                if (!session.TryReceive(out FrameInfo got, out string refusal, timeoutMs: 10000))
+                    Check(false, "a reply within 10 s");
+                Check(got.Code == 0 && got.Slot == (uint)(got.Id - 20), $"frame {got.Id} from slot {got.Slot}");
+                last = got.Id;
+                seen += 1 + (int)got.DroppedFrames;
+            }
+            Check(seen == 2 && session.ReadReply(1, 1).SequenceEqual(right), "both frames accounted for, pixels intact");
+            Check(!session.TryReceive(out _, out _, timeoutMs: 0), "nothing more to receive");
+
             session.SetStyle("gen-a", 1f);
             FrameInfo styled = session.Stylize(10, 0);
             byte[] stylized = session.ReadReply(0, 0);

@@ -1,16 +1,19 @@
 /* ArtEm native client: a C ABI for engines (Unity P/Invoke, Unreal) over one Stylize stream
  * whose frames travel through a shared-memory region on the same host
- * (docs/shared-memory.md). One session = one stream = one region; one frame in flight per
- * artem_stylize call, from any one thread at a time.
+ * (docs/shared-memory.md). One session = one stream = one region of slots; call it from one
+ * thread at a time.
  *
- *   artem_view_desc eyes[2] = {{1832, 1920, ARTEM_RGBA8, 0, 0}, {1832, 1920, ARTEM_RGBA8, 0, 0}};
+ *   artem_view_desc eyes[2] = {{1832, 1920, ARTEM_RGBA8, 0, 1}, {1832, 1920, ARTEM_RGBA8, 0, 1}};
  *   char err[512];
  *   artem_session* s;
  *   if (artem_open("127.0.0.1:50051", "tessera", 1.0f, eyes, 2, 2, &s, err, sizeof err) != 0) fail(err);
  *   memcpy(artem_request_view(s, slot, 0), left_eye, bytes);   // or read back straight into it
  *   if (artem_stylize(s, frame_id, slot, &info, err, sizeof err) == 0)
- *       use(artem_reply_view(s, slot, 0));                         // valid until the slot is reused
+ *       use(artem_reply_view(s, slot, 0));                         // valid until the slot is sent again
  *   artem_close(s);
+ *
+ * A render thread that must not wait sends with artem_send and picks replies up with
+ * artem_receive (timeout 0 polls); with k slots it keeps up to k frames out.
  *
  * Functions that can fail return 0 on success, else a gRPC status code (3 INVALID_ARGUMENT,
  * 5 NOT_FOUND, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE, ...) and write a message naming the field,
@@ -49,7 +52,9 @@ typedef struct artem_view_desc {
 
 typedef struct artem_frame_info {
   uint64_t id;             /* the frame this reply answers */
-  uint32_t dropped_frames; /* frames replaced unanswered since the last frame reply */
+  uint32_t slot;           /* the slot it was sent from: its pixels are in this reply slot */
+  uint32_t dropped_frames; /* earlier frames replaced unanswered (latest frame wins) */
+  int32_t code;            /* 0, or the status code of a refused frame (artem_receive) */
   float queue_ms, convert_ms, model_ms, transfer_ms, total_ms; /* the server's timings */
 } artem_frame_info;
 
@@ -73,6 +78,18 @@ ARTEM_API const uint8_t* artem_reply_view(artem_session* session, uint32_t slot,
 /* Sends frame `id` (its pixels already in request slot `slot`) and waits for its reply. */
 ARTEM_API int artem_stylize(artem_session* session, uint64_t id, uint32_t slot, artem_frame_info* info,
                             char* error, size_t error_len);
+
+/* Sends frame `id` from request slot `slot` without waiting. The slot is the server's until
+ * a reply for this frame or a later one has been received. */
+ARTEM_API int artem_send(artem_session* session, uint64_t id, uint32_t slot, char* error, size_t error_len);
+
+/* The next frame reply, waiting up to `timeout_ms` (0 polls, < 0 waits as long as it takes).
+ * Returns 0 with `info` filled (info->code != 0: that frame was refused, `error` says why; it
+ * frees only its own slot; a reply with code 0 also frees the slots of every earlier frame,
+ * answered or dropped), 4 (DEADLINE_EXCEEDED) when none came in time, or the status code
+ * with which the stream ended. */
+ARTEM_API int artem_receive(artem_session* session, int32_t timeout_ms, artem_frame_info* info, char* error,
+                            size_t error_len);
 
 /* Switches the stream to another style and strength without reconnecting. */
 ARTEM_API int artem_set_style(artem_session* session, const char* style, float strength, char* error,
