@@ -39,6 +39,7 @@ import numpy as np
 SIZES = {  # name: (width, height) per eye; every frame is stereo (two views)
     "vive": (1080, 1200),
     "quest2": (1832, 1920),
+    "quest3": (2064, 2208),  # this server's largest frame by default
 }
 ECHO_METHOD = "/bench.Echo/Echo"
 GRPC_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
