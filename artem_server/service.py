@@ -144,8 +144,6 @@ class Engine:
         s, specs = pending.settings, pending.views
         frame = pb.StylizedFrame(id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.label,
                                  views=tviews.reply_views(specs))
-        in_place = wire.InPlaceReply(frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
-            if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
         jpegs = [(v.data, v.width, v.height, v.field) for v in specs if v.carrier == "jpeg"]
         decoded: list = [None] * len(specs)
         if jpegs:
@@ -155,6 +153,9 @@ class Engine:
         async with self._turn:
             started = time.perf_counter()
             times = StageTimes()
+            # made on the device's turn, so streams that wait for it hold no reply memory
+            in_place = wire.InPlaceReply(frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
+                if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
             results, copy_s = await loop.run_in_executor(
                 self.executor, tviews.process, self.runs.bind(s.run), s.model, s.style.card.kind == "identity",
                 specs, pending.region, decoded, s.pixel_strength, times, in_place.arrays if in_place else None)
