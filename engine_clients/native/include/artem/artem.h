@@ -80,7 +80,8 @@ ARTEM_API int artem_stylize(artem_session* session, uint64_t id, uint32_t slot, 
                             char* error, size_t error_len);
 
 /* Sends frame `id` from request slot `slot` without waiting. The slot is the server's until
- * a reply for this frame or a later one has been received. */
+ * a reply for this frame or a later one has been received. Ids must increase from frame to
+ * frame: "earlier" below means a smaller id. */
 ARTEM_API int artem_send(artem_session* session, uint64_t id, uint32_t slot, char* error, size_t error_len);
 
 /* The next frame reply, waiting up to `timeout_ms` (0 polls, < 0 waits as long as it takes).
