@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +103,29 @@ def test_the_windows_region_keeps_the_layout(tmp_path):
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wine")}
     ran = subprocess.run([wine, str(exe)], capture_output=True, text=True, env=env, timeout=180)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_server_that_goes_away_ends_the_native_stream_cleanly(native_build, tmp_path, how):
+    """Stopped mid-stream (gracefully, or killed), the server's end reaches the native client as
+    UNAVAILABLE, the tool exits with its error status, and the client's region is unlinked."""
+    from hardening_util import ServeProcess
+
+    serve = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
+    tool = subprocess.Popen([str(native_build / "artem_native_roundtrip"), "--server", serve.address, "--size",
+                             "640x480", "--stereo", "--frames", "1000000", "--in-flight", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        region = f"artem-native-{tool.pid}-"
+        deadline = time.monotonic() + 30
+        while not any(p.name.startswith(region) for p in Path("/dev/shm").iterdir()):
+            assert tool.poll() is None and time.monotonic() < deadline, tool.stderr.read() if tool.stderr else ""
+            time.sleep(0.05)
+        time.sleep(0.5)  # frames flowing
+        serve.proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGKILL)
+        _, err = tool.communicate(timeout=60)
+    finally:
+        tool.kill()
+        serve.stop()
+    assert tool.returncode == 2 and "error 14:" in err, err
+    assert not any(p.name.startswith(region) for p in Path("/dev/shm").iterdir())
