@@ -225,7 +225,12 @@ class InPlaceReply:
             head.CopyFrom(v)
             head.ClearField("pixels")
             self._heads.append(head.SerializeToString())
-        self._sizes = [math.prod(s) for s in shapes]
+        sizes = [math.prod(s) for s in shapes]
+        self._headers = []  # each view's: its tag and length, its fields, the data field's tag and length
+        for head, n in zip(self._heads, sizes):
+            px = _tag(_DATA) + _encode_varint(n)
+            self._headers.append(_tag(_VIEWS) + _encode_varint(len(head) + len(px) + n) + head + px)
+        self._views_size = sum(len(h) + n for h, n in zip(self._headers, sizes))
         worst = pb.StylizedFrame()
         worst.CopyFrom(frame)
         del worst.views[:]
@@ -234,26 +239,20 @@ class InPlaceReply:
             setattr(worst.timings, name, 1.0)  # floats: nonzero is the most bytes they take
         self.lead = -(-(2 + len(self._frame_lead(worst.SerializeToString()))) // 64) * 64
         offsets, pos = [], self.lead
-        for i, n in enumerate(self._sizes):
-            pos += len(self._view_header(i)) if i else 0
+        for i, n in enumerate(sizes):
+            pos += len(self._headers[i]) if i else 0
             offsets.append(pos)
             pos += n
         self._bytes, buf = fresh_bytes.new(pos)
-        for i, at in enumerate(offsets[1:], 1):
-            header = self._view_header(i)
+        for header, at in zip(self._headers[1:], offsets[1:]):
             buf[at - len(header): at] = np.frombuffer(header, np.uint8)
         self.arrays: list[np.ndarray] | None = [buf[at: at + n].reshape(shape)
-                                                for at, n, shape in zip(offsets, self._sizes, shapes)]
+                                                for at, n, shape in zip(offsets, sizes, shapes)]
         self._buf: np.ndarray | None = buf
-
-    def _view_header(self, i: int) -> bytes:
-        px = _tag(_DATA) + _encode_varint(self._sizes[i])
-        return _tag(_VIEWS) + _encode_varint(len(self._heads[i]) + len(px) + self._sizes[i]) + self._heads[i] + px
 
     def _frame_lead(self, rest: bytes) -> bytes:
         """The frame's tag and length, its fields but views (`rest`, serialized), view 0's header."""
-        size = len(rest) + sum(len(self._view_header(i)) + n for i, n in enumerate(self._sizes))
-        return _tag(_REPLY_FRAME) + _encode_varint(size) + rest + self._view_header(0)
+        return _tag(_REPLY_FRAME) + _encode_varint(len(rest) + self._views_size) + rest + self._headers[0]
 
     def finish(self, msg: pb.StylizeReply) -> bytes:
         """Write the lead for `msg` (the reply these views belong to) and hand out the bytes.
