@@ -77,7 +77,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
                             e2e_variants=args.e2e_variant or [], styles=args.style or [],
                             models_dir=args.models_dir, device=args.device, what=args.what,
                             warmup=args.warmup, repeats=args.repeats, e2e_frames=args.frames,
-                            transports=args.transport or [], json_path=args.json))
+                            transports=args.transport or [], json_path=args.json, profile_top=args.profile))
 
 
 def _client_security(args: argparse.Namespace):
@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--transport", action="append", choices=["inline", "shm"],
                    help="client transport end to end; repeatable (default: shm where the client has it)")
     s.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    s.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="after each model row, print the N operators and kernels with the most self time "
+                        "(device time on CUDA; torch.profiler)")
     s.set_defaults(func=cmd_bench)
 
     styles = sub.add_parser("styles", help="styles a server or models directory offers").add_subparsers(

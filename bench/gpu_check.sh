@@ -24,24 +24,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-PY=${PYTHON:-python3}
 SIZES=${ARTEM_BENCH_SIZES:---size quest2-stereo --size vive-stereo}
 # A dry run on a CPU machine: ARTEM_SKIP_WHEELS=1 PYTHON=.venv/bin/python ARTEM_BENCH_SIZES="--size tiny"
 # ARTEM_TRAIN_DEVICE=cpu OUT=/tmp/gpu-out bash bench/gpu_check.sh
-export PYTHONUNBUFFERED=1
-
-# Wheels carried in .whl: installed beside, not over, the image's packages.
-if [ -z "${ARTEM_SKIP_WHEELS:-}" ] && compgen -G ".whl/*.whl" >/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
-fi
-# The import names pyproject maps (artem_kernels = kernels/, ...), without installing.
-shim=/tmp/artem-shim
-mkdir -p "$shim"
-ln -sfn "$PWD/kernels" "$shim/artem_kernels"
-ln -sfn "$PWD/engine_clients/python/artem_client" "$shim/artem_client"
-ln -sfn "$PWD/training" "$shim/artem_training"
-export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"
+source bench/gpu_env.sh
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv

@@ -22,6 +22,8 @@ CPU = torch.device("cpu")
 
 def photo_batch(photo: np.ndarray, h: int = 64, w: int = 96) -> torch.Tensor:
     """(2, 3, h, w) float32 0..255: two crops of a real photograph."""
+    if 100 + h > photo.shape[0] or 150 + w > photo.shape[1]:
+        raise ValueError(f"{h}x{w} crops at (100, 150) do not fit a {photo.shape[0]}x{photo.shape[1]} photograph")
     crops = [photo[:h, :w], photo[100:100 + h, 150:150 + w]]
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().contiguous()
 

@@ -36,7 +36,7 @@ def net():
 
 @pytest.fixture(scope="module")
 def photos(photo):
-    return photo_batch(photo, 256, 384)  # (2, 3, 256, 384): two crops of a real photograph
+    return photo_batch(photo, 256, 352)  # (2, 3, 256, 352): two crops of a real photograph (512x512)
 
 
 @pytest.fixture(scope="module")

@@ -92,3 +92,13 @@ def test_cli_bench_times_a_synthetic_adain_style(tmp_path):
 def test_cli_bench_refuses_an_unknown_style_without_models_dir(capsys):
     assert main(["bench", "--what", "model", "--size", "tiny", "--style", "mosaic"]) == 2
     assert "expected one of random-generator, random-adain" in capsys.readouterr().err
+
+
+def test_cli_bench_profile_names_where_the_time_goes(capsys):
+    assert main(["--log-level", "WARNING", "bench", "--what", "model", "--size", "tiny", "--variant",
+                 "torch-optimized:bf16:eager", "--warmup", "0", "--repeats", "1", "--profile", "5"]) == 0
+    printed = capsys.readouterr().out
+    # one table, for the variant asked for (not the baseline that runs for the ratios)
+    assert printed.count("profile: tiny random-generator") == 1 and "torch-optimized" in printed.split("profile:")[1]
+    table = printed.split("profile:")[1]
+    assert "aten::" in table and "Self CPU" in table

@@ -199,6 +199,16 @@ def test_gram_definition() -> None:
     torch.testing.assert_close(gram(f), torch.einsum("nci,ndi->ncd", flat, flat) / 60)
 
 
+def test_gram_of_half_features_is_finite_under_autocast() -> None:
+    """fp16 training: relu1_2 at 256x256 sums 65,536 products a channel pair, past fp16's 65504.
+    The Gram matrix must come out finite (an inf style loss makes the scaler skip every step)."""
+    f = torch.full((1, 4, 256, 256), 8.0, dtype=torch.float16)
+    with torch.autocast("cpu", dtype=torch.float16):
+        g = gram(f)
+    assert g.dtype == torch.float32 and torch.isfinite(g).all()
+    torch.testing.assert_close(g, torch.full((1, 4, 4), 16.0))
+
+
 def test_mosaic_is_deterministic_and_colourful() -> None:
     a, b, c = mosaic(64, seed=1), mosaic(64, seed=1), mosaic(64, seed=2)
     assert a.shape == (64, 64, 3) and (a == b).all() and not (a == c).all()

@@ -14,10 +14,13 @@ from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG16Features
 
 
 def gram(f: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) features -> (N, C, C) Gram matrices F Fᵀ / (C·H·W)."""
+    """(N, C, H, W) features -> (N, C, C) fp32 Gram matrices F Fᵀ / (C·H·W). Summed in fp32
+    whatever the autocast: under fp16 a sum over H·W products passes 65504 (inf, and every step
+    skipped by the loss scaler)."""
     n, c, h, w = f.shape
-    f = f.reshape(n, c, h * w)
-    return f @ f.transpose(1, 2) / (c * h * w)
+    f = f.reshape(n, c, h * w).float()
+    with torch.autocast(f.device.type, enabled=False):
+        return f @ f.transpose(1, 2) / (c * h * w)
 
 
 def vgg_input(x: torch.Tensor) -> torch.Tensor:

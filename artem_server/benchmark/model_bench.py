@@ -122,10 +122,26 @@ def time_calls(runner: Runner, x: torch.Tensor, warmup: int, repeats: int) -> li
         return times
 
 
+def profile_calls(runner: Runner, x: torch.Tensor, top: int, calls: int = 3) -> str:
+    """torch.profiler's table of the `top` operators and kernels with the most self time (device
+    time on CUDA) over `calls` calls: where a variant's milliseconds go."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.is_cuda else [])
+    with torch.inference_mode(), profile(activities=activities) as prof:
+        for _ in range(calls):
+            runner(x)
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)
+    key = "self_device_time_total" if x.is_cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60)
+
+
 def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, style: str,
                   device: torch.device, warmup: int, repeats: int,
-                  reference: torch.Tensor | None) -> tuple[Row, torch.Tensor | None]:
-    """One row; returns it and the variant's float32 output on the photographs."""
+                  reference: torch.Tensor | None, profile_top: int = 0) -> tuple[Row, torch.Tensor | None]:
+    """One row; returns it and the variant's float32 output on the photographs. With
+    `profile_top`, also prints the profiler's table of the row's top operators."""
     row = Row("model", size.name, style, variant.backend, variant.precision, variant.mode)
     started = time.perf_counter()
     try:
@@ -143,6 +159,8 @@ def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, sty
     times = time_calls(runner, x, warmup, repeats)
     row.median_ms, row.p95_ms, row.samples = median(times), p95(times), len(times)
     row.psnr_db = psnr(output, reference) if reference is not None else None
+    if profile_top:
+        print(f"profile: {size.name} {style} {variant} (3 calls)\n{profile_calls(runner, x, profile_top)}", flush=True)
     del runner, x
     gc.collect()
     if device.type == "cuda":
@@ -151,12 +169,13 @@ def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, sty
 
 
 def bench_model(model: torch.nn.Module, style: str, size: FrameSize, variants: list[Variant],
-                device: torch.device, warmup: int, repeats: int) -> list[Row]:
+                device: torch.device, warmup: int, repeats: int, profile_top: int = 0) -> list[Row]:
     """Rows for every variant at one size; the baseline runs first and sets the reference."""
     order = [BASELINE] + [v for v in variants if v != BASELINE]
     rows, reference = [], None
     for v in order:
-        row, output = bench_variant(model, v, size, style, device, warmup, repeats, reference)
+        row, output = bench_variant(model, v, size, style, device, warmup, repeats, reference,
+                                    profile_top if v in variants else 0)
         if v == BASELINE:
             reference = output
             row.psnr_db = None

@@ -38,6 +38,7 @@ class BenchSettings:
     e2e_frames: int | None = None
     transports: list[str] = field(default_factory=list)
     json_path: Path | None = None
+    profile_top: int = 0  # > 0: print each model row's top operators (torch.profiler)
 
     def resolved(self, device: torch.device) -> "BenchSettings":
         """Fill the device's defaults: full VR sizes and 20 repeats on CUDA; a small stereo
@@ -119,7 +120,7 @@ def run_bench(settings: BenchSettings) -> list[Row]:
             for style in styles:
                 model = registry.get(style, "--style").model
                 for size in sizes:
-                    rows += bench_model(model, style, size, variants, device, s.warmup, s.repeats)
+                    rows += bench_model(model, style, size, variants, device, s.warmup, s.repeats, s.profile_top)
         if s.what in ("e2e", "all"):
             from .e2e_bench import bench_e2e, supported_transports
 
