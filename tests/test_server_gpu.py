@@ -17,6 +17,7 @@ from artem_server.frames import FrameLimits
 from artem_server.loopback import LoopbackServer
 from artem_server.models.generator import GeneratorConfig
 from artem_server.rpc import pb
+from artem_server.runs import RunOptions
 from artem_server.server import ServerConfig
 
 from conftest import add_generator_entry
@@ -34,13 +35,19 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory) -> Iterator[dict[str, LoopbackServer]]:
-    """A CPU server and a CUDA server (each device's default backend) over one models directory
-    holding a full-size generator with random weights."""
+    """A CPU server, a CUDA server with each device's default backend, and one per optimized
+    mode a CUDA server may be told to run, over one models directory holding a full-size
+    generator with random weights."""
     models = tmp_path_factory.mktemp("gpu-models")
     add_generator_entry(models, "full", seed=21, config=GeneratorConfig())
-    made = {device: LoopbackServer(ServerConfig(port=0, models_dir=models, device=device, watch_interval_s=3600,
-                                                limits=FrameLimits(max_frame_bytes=16 << 20)))
-            for device in ("cpu", "cuda")}
+
+    def start(device: str, mode: str | None = None) -> LoopbackServer:
+        return LoopbackServer(ServerConfig(port=0, models_dir=models, device=device, watch_interval_s=3600,
+                                           limits=FrameLimits(max_frame_bytes=16 << 20),
+                                           run=RunOptions(optimize_mode=mode)))
+
+    made = {"cpu": start("cpu"), "cuda": start("cuda")}
+    made.update({f"cuda-{mode}": start("cuda", mode) for mode in ("graph", "compile", "fused")})
     yield made
     for s in made.values():
         s.stop()
@@ -79,14 +86,15 @@ def test_identity_comes_back_bit_for_bit(servers, eyes, transport, fmt):
         assert got.shape == sent.shape and np.array_equal(got, sent)
 
 
+@pytest.mark.parametrize("server", ["cuda", "cuda-graph", "cuda-compile", "cuda-fused"])
 @pytest.mark.parametrize("transport", ["inline", "shm"])
 @pytest.mark.parametrize("fmt", [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8], ids=lambda f: pb.PixelFormat.Name(f))
-def test_a_generator_on_cuda_gives_what_the_cpu_server_gives(servers, eyes, transport, fmt):
-    """The CUDA default (fp16, optimized) within the issue's 40 dB of the CPU's eager fp32, with
-    the alpha channel untouched, through each same-host transport."""
+def test_a_generator_on_cuda_gives_what_the_cpu_server_gives(servers, eyes, server, transport, fmt):
+    """The CUDA default and each optimized mode (fp16) within the issue's 40 dB of the CPU's
+    eager fp32, with the alpha channel untouched, through each same-host transport."""
     views = [with_alpha(e, fmt, 7 + i) for i, e in enumerate(eyes)]
     cpu = stylize(servers["cpu"], views, "full", "inline", fmt)
-    gpu = stylize(servers["cuda"], views, "full", transport, fmt)
+    gpu = stylize(servers[server], views, "full", transport, fmt)
     for sent, c, g in zip(views, cpu, gpu):
         assert g.shape == c.shape == sent.shape
         assert psnr(g[..., :3], c[..., :3]) >= 40.0, psnr(g[..., :3], c[..., :3])
