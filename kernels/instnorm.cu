@@ -29,6 +29,10 @@
 #include "convert.cu"
 #endif
 
+#ifndef ARTEM_IN_CHUNK
+#define ARTEM_IN_CHUNK 256  // pixels one stats thread sums before its atomic adds
+#endif
+
 namespace artem {
 
 ARTEM_HD void atomic_add(double* p, double v) {
@@ -87,16 +91,15 @@ template <> struct Vec8<f32> {
 template <class T> struct Elem { static const int bytes = 2; };
 template <> struct Elem<f32> { static const int bytes = 4; };
 
-// Thread t of n * ceil(hw / chunk) * (c / 8): sums `chunk` pixels for 8 channels, shifted by
-// the image's first pixel, then adds its partial sums to acc. Partials stay small (at most 256
-// pixels) so float is exact enough; acc is double. The launcher picks `chunk` (instnorm.py
-// stats_chunk): short enough that small, deep layers still fill the GPU with threads.
+// Thread t of n * chunks * (c / 8): sums one chunk of pixels for 8 channels, shifted by the
+// image's first pixel, then adds its partial sums to acc. Partials stay small (ARTEM_IN_CHUNK
+// pixels) so float is exact enough; acc is double.
 template <class T>
-ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, int chunk, int t) {
-  int groups = c / 8, chunks = (hw + chunk - 1) / chunk;
+ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, int t) {
+  int groups = c / 8, chunks = (hw + ARTEM_IN_CHUNK - 1) / ARTEM_IN_CHUNK;
   int g = t % groups, rest = t / groups;
-  int part = rest % chunks, b = rest / chunks;
-  int p0 = part * chunk, p1 = p0 + chunk < hw ? p0 + chunk : hw;
+  int chunk = rest % chunks, b = rest / chunks;
+  int p0 = chunk * ARTEM_IN_CHUNK, p1 = p0 + ARTEM_IN_CHUNK < hw ? p0 + ARTEM_IN_CHUNK : hw;
   float s[8], q[8], v[8], k[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) { s[i] = 0.0f; q[i] = 0.0f; }
@@ -179,9 +182,9 @@ ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
 #ifdef __CUDACC__
 #define ARTEM_DEFINE_IN_KERNELS(DT)                                                            \
   extern "C" __global__ void artem_in_stats_##DT##_nhwc(const void* y, double* acc, int n,     \
-                                                         int hw, int c, int chunk, int total) { \
+                                                         int hw, int c, int total) {           \
     int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
-    if (t < total) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, chunk, t);              \
+    if (t < total) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, t);                     \
   }                                                                                            \
   extern "C" __global__ void artem_in_apply_##DT##_nhwc(                                       \
       const void* y, const float* coef, const void* res, void* out, int n, int h, int w, int c, \

@@ -23,8 +23,7 @@ import torch
 from . import convert
 
 SOURCE = Path(__file__).with_name("instnorm.cu")
-MAX_CHUNK, MIN_CHUNK = 256, 16  # pixels one stats thread sums (float partials stay exact enough)
-FILL_THREADS = 1 << 18  # stats threads that keep an H100's 132 SMs' loads in flight
+CHUNK = 256  # ARTEM_IN_CHUNK in instnorm.cu
 
 
 def kernel_names() -> list[str]:
@@ -66,25 +65,14 @@ def _check(y: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: {y.numel()} elements exceed the kernels' 32-bit indexing")
 
 
-def stats_chunk(n: int, hw: int, c: int) -> int:
-    """Pixels per stats thread: the longest chunk (fewest atomic adds) that still gives about
-    FILL_THREADS threads. The generator's deep layers (128 channels at 1/16 of the pixels) had
-    too few threads at 256 pixels each to keep the memory system busy."""
-    chunk = MAX_CHUNK
-    while chunk > MIN_CHUNK and n * -(-hw // chunk) * (c // 8) < FILL_THREADS:
-        chunk //= 2
-    return chunk
-
-
 def stats(y: torch.Tensor) -> torch.Tensor:
     """(N, C, 2) float64: the sum and the sum of squares of y - y[:, :, 0, 0] over H*W."""
     _check(y, "y")
     n, c, h, w = y.shape
     acc = torch.zeros((n, c, 2), dtype=torch.float64, device=y.device)
-    chunk = stats_chunk(n, h * w, c)
-    total = n * (-(-h * w // chunk)) * (c // 8)
+    total = n * (-(-h * w // CHUNK)) * (c // 8)
     convert._launch(_kernel(y.device.index, f"artem_in_stats_{convert.DTYPES[y.dtype]}_nhwc"), total,
-                    (y, acc, np.int32(n), np.int32(h * w), np.int32(c), np.int32(chunk), np.int32(total)))
+                    (y, acc, np.int32(n), np.int32(h * w), np.int32(c), np.int32(total)))
     return acc
 
 

@@ -12,7 +12,6 @@ import ctypes
 import pytest
 import torch
 
-from artem_kernels import instnorm
 from artem_server.backends.fused_generator import reference_norm
 from host_build import build_host_library, needs_nvcc
 
@@ -30,13 +29,12 @@ def p(t: torch.Tensor | None) -> ctypes.c_void_p:
     return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
 
 
-def host_norm(lib, y, weight, bias, eps, *, chunk, relu, residual=None, residual_pad=0, upsample=1, pad=0):
+def host_norm(lib, y, weight, bias, eps, *, relu, residual=None, residual_pad=0, upsample=1, pad=0):
     n, c, h, w = y.shape
     dt = DT[y.dtype]
     acc = torch.zeros((n, c, 2), dtype=torch.float64)
-    chunks = -(-h * w // chunk)
-    getattr(lib, f"host_in_stats_{dt}_nhwc")(p(y), p(acc), *map(ctypes.c_int, (
-        n, h * w, c, chunk, n * chunks * (c // 8))))
+    chunks = -(-h * w // 256)
+    getattr(lib, f"host_in_stats_{dt}_nhwc")(p(y), p(acc), *map(ctypes.c_int, (n, h * w, c, n * chunks * (c // 8))))
     coef = torch.empty((n, c, 2), dtype=torch.float32)
     getattr(lib, f"host_in_coef_{dt}_nhwc")(p(y), p(acc), p(weight), p(bias), p(coef), ctypes.c_int(c),
                                             ctypes.c_double(h * w), ctypes.c_float(eps), ctypes.c_int(n * c))
@@ -56,8 +54,7 @@ def host_norm(lib, y, weight, bias, eps, *, chunk, relu, residual=None, residual
     (8, 37, 45, True, None, 1, 4),    # in5: the 9x9 output conv's pad
     (16, 300, 7, True, None, 1, 0),   # more than one stats chunk per image
 ])
-@pytest.mark.parametrize("chunk", [instnorm.MIN_CHUNK, instnorm.MAX_CHUNK])
-def test_fused_norm_matches_reference(lib, dtype, c, h, w, relu, res_pad, upsample, pad, chunk):
+def test_fused_norm_matches_reference(lib, dtype, c, h, w, relu, res_pad, upsample, pad):
     torch.manual_seed(c * h + w)
     n = 2
     # Conv outputs sit off zero with their own scale per channel: the variance must survive.
@@ -69,7 +66,7 @@ def test_fused_norm_matches_reference(lib, dtype, c, h, w, relu, res_pad, upsamp
         residual = (torch.randn(n, c, h + 2 * res_pad, w + 2 * res_pad) * 5).to(dtype)
         residual = residual.contiguous(memory_format=torch.channels_last)
     kwargs = dict(relu=relu, residual=residual, residual_pad=res_pad or 0, upsample=upsample, pad=pad)
-    ours, acc = host_norm(lib, y, weight, bias, 1e-5, chunk=chunk, **kwargs)
+    ours, acc = host_norm(lib, y, weight, bias, 1e-5, **kwargs)
     ref = reference_norm(y, weight, bias, 1e-5, **kwargs)
     d = y.double() - y.double()[..., :1, :1]  # the kernels' shift: each image's first pixel
     torch.testing.assert_close(acc[..., 0], d.sum((2, 3)), rtol=1e-5, atol=1e-2)
@@ -77,13 +74,3 @@ def test_fused_norm_matches_reference(lib, dtype, c, h, w, relu, res_pad, upsamp
     assert not torch.isnan(ours.float()).any(), "every element written"
     tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]
     torch.testing.assert_close(ours.float(), ref.float(), rtol=tol[0], atol=tol[1])
-
-
-@pytest.mark.parametrize("n,hw,c,chunk", [
-    (2, 1832 * 1920, 32, 64),        # Quest 2 stereo, full resolution: long chunks already fill the GPU
-    (2, 458 * 480, 128, 16),         # the residual blocks at 1/16 of the pixels: short chunks
-    (1, 64 * 64, 8, instnorm.MIN_CHUNK),  # never shorter than MIN_CHUNK
-    (64, 1920 * 1080, 256, instnorm.MAX_CHUNK),  # never longer than MAX_CHUNK
-])
-def test_stats_chunk_fills_the_gpu_with_the_fewest_atomics(n, hw, c, chunk):
-    assert instnorm.stats_chunk(n, hw, c) == chunk

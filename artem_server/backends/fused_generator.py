@@ -7,14 +7,9 @@ conv's padded input directly; the convs run unpadded (cuDNN, channels-last). On 
 write for the rest); elsewhere it is the same function in torch ops (`reference_norm`), which
 is also what the kernels are tested against.
 
-Two more changes of layout, not of function, each worth milliseconds at Quest 2 stereo on an
-H200 (bench/NOTES-gpu.md has the profile):
-- convs that feed an instance norm run without their bias: the norm subtracts each channel's
-  mean, so a per-channel constant cancels exactly, and cuDNN adds a bias to channels-last output
-  in a separate slow pass (3.7 ms a frame);
-- the 9x9 convs at either end, 3 channels in (conv1) and 3 out (deconv3), run on 8 channels, the
-  extra ones zero: cuDNN's tensor-core kernels want channel counts that are multiples of 8, and
-  its kernels for 3 took 7 ms a frame.
+Convs that feed an instance norm run without their bias: the norm subtracts each channel's mean,
+so a per-channel constant cancels exactly, and cuDNN adds a bias to channels-last output in a
+separate slow pass (3.3 ms a frame at Quest 2 stereo on an H200; bench/NOTES-gpu.md).
 
 Layer for layer the same function as models.generator.Generator (the residual stream is kept
 padded by 1, its interior being the block's input).
@@ -63,10 +58,6 @@ class FusedGenerator(nn.Module):
         # The kernels take float32 affine parameters: convert once, not per frame.
         self._affine = {name: (m.weight.detach().float().contiguous(), m.bias.detach().float().contiguous(), m.eps)
                         for name, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
-        first, last = net.conv1.conv2d, net.deconv3.conv2d
-        self._first_weight = _widen(first.weight.detach(), dim=1)  # (32, 8, 9, 9)
-        self._last_weight = _widen(last.weight.detach(), dim=0)    # (8, 32, 9, 9)
-        self._last_bias = F.pad(last.bias.detach(), [0, WIDE - last.bias.shape[0]])
 
     def norm(self, name: str, y: torch.Tensor, **kwargs) -> torch.Tensor:
         weight, bias, eps = self._affine[name]
@@ -89,11 +80,8 @@ class FusedGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net, blocks = self.net, self.net.config.res_blocks
-        n, c, h, w = x.shape
         # pads: the next conv's kernel // 2; up: the next layer is an UpsampleConvLayer
-        wide = x.new_zeros((n, h + 8, w + 8, WIDE)).permute(0, 3, 1, 2)  # channels-last
-        wide[:, :c] = F.pad(x, [4] * 4, mode="reflect")
-        y = F.conv2d(wide, self._first_weight)
+        y = self.conv(net.conv1, F.pad(x, [4] * 4, mode="reflect"))
         p = self.norm("in1", y, relu=True, pad=1)
         y = self.conv(net.conv2, p)
         p = self.norm("in2", y, relu=True, pad=1)
@@ -109,15 +97,5 @@ class FusedGenerator(nn.Module):
         p = self.norm("in4", y, relu=True, upsample=2, pad=1)
         y = self.conv(net.deconv2, p)
         p = self.norm("in5", y, relu=True, pad=4)
-        y = F.conv2d(p, self._last_weight, self._last_bias)
-        return y[:, :c].contiguous(memory_format=torch.channels_last)
-
-
-WIDE = 8  # channels the 3-channel ends of the generator run on
-
-
-def _widen(weight: torch.Tensor, dim: int) -> torch.Tensor:
-    """`weight` zero-padded to WIDE along `dim` (1: input channels, 0: output channels)."""
-    pad = [0] * (2 * weight.dim())
-    pad[-2 * dim - 1] = WIDE - weight.shape[dim]
-    return F.pad(weight, pad).contiguous(memory_format=torch.channels_last)
+        last = net.deconv3.conv2d  # the output: the one conv that keeps its bias
+        return F.conv2d(p, last.weight, last.bias)

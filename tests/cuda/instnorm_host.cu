@@ -6,8 +6,8 @@
 
 #define ARTEM_HOST_IN(DT)                                                                       \
   extern "C" void host_in_stats_##DT##_nhwc(const void* y, double* acc, int n, int hw, int c,   \
-                                             int chunk, int total) {                            \
-    for (int t = 0; t < total; ++t) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, chunk, t); \
+                                             int total) {                                       \
+    for (int t = 0; t < total; ++t) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, t);     \
   }                                                                                             \
   extern "C" void host_in_apply_##DT##_nhwc(const void* y, const float* coef, const void* res,  \
                                              void* out, int n, int h, int w, int c, int up,     \
