@@ -69,6 +69,19 @@ def test_fused_mode_is_for_generators_only():
         create_runner("torch-optimized", Identity(), CPU, "fp32", mode="fused")
 
 
+@pytest.mark.parametrize("kernels", [True, False])
+def test_default_mode_is_fused_for_generators_on_cuda_when_the_kernels_build(monkeypatch, kernels):
+    """fused runs a generator as fast as compile and is ready in a second, not a minute; other
+    models (adain) have no fused form and get compile; the CPU gets eager."""
+    from artem_server.backends import torch_optimized
+    from artem_server.models.loading import Identity
+
+    monkeypatch.setattr(torch_optimized, "_fused_kernels_available", lambda: kernels)
+    assert torch_optimized.default_mode(random_generator(1), cuda=True) == ("fused" if kernels else "compile")
+    assert torch_optimized.default_mode(Identity(), cuda=True) == "compile"
+    assert torch_optimized.default_mode(random_generator(1), cuda=False) == "eager"
+
+
 def test_eager_fp32_on_cpu_is_the_module_itself():
     net = random_generator(1)
     assert create_runner("torch-eager", net, CPU, "fp32").model is net

@@ -11,6 +11,11 @@ Modes (what each adds, in order):
            (artem_kernels.instnorm: norm, ReLU, residual, upsampling and the next conv's
            reflection padding in one pass; fused_generator.py), under the graphs
 
+The default on CUDA is fused for generator styles (when CuPy can build the kernels) and compile
+for other models; eager on CPU. On an H200 at Quest 2 stereo fused and compile run a generator
+in the same time (16.8 and 16.6 ms), but fused is ready in about a second where compile tunes
+for a minute per shape (bench/NOTES-gpu.md).
+
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.
 Why: on an H100 eager fp16 channels-last is *slower* than eager fp32 (reflection padding and
@@ -46,6 +51,13 @@ def _fused_kernels_available() -> bool:
     return instnorm.available()
 
 
+def default_mode(model: torch.nn.Module, cuda: bool) -> str:
+    """The mode a runner gets when none is named (see the module's docstring)."""
+    if not cuda:
+        return "eager"
+    return "fused" if isinstance(model, Generator) and _fused_kernels_available() else "compile"
+
+
 @dataclass
 class _Graph:
     graph: "torch.cuda.CUDAGraph"
@@ -61,7 +73,7 @@ class TorchOptimized(Runner):
                  mode: str | None = None, compile_mode: str = COMPILE_MODE, max_shapes: int = 4) -> None:
         super().__init__(model, device, precision)
         cuda = self.device.type == "cuda"
-        self.mode = mode or ("compile" if cuda else "eager")
+        self.mode = mode or default_mode(model, cuda)
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.mode == "graph" and not cuda:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Variant:
-    """A backend, a precision, and for torch-optimized a mode (eager, graph, compile)."""
+    """A backend, a precision, and for torch-optimized a mode (eager, graph, compile, fused;
+    empty: the runner's default for the model)."""
 
     backend: str
     precision: str
@@ -67,12 +68,11 @@ def default_variants(device: torch.device) -> list[Variant]:
 
 
 def server_default_variant(device: torch.device) -> Variant:
-    """What `artem serve` runs when nothing is named: the end-to-end rows' second row."""
+    """What `artem serve` runs when nothing is named (the mode, if any, chosen per model): the
+    end-to-end rows' second row."""
     from ..backends import default_choice
 
-    backend, precision = default_choice(device)
-    mode = ("compile" if device.type == "cuda" else "eager") if backend == "torch-optimized" else ""
-    return Variant(backend, precision, mode)
+    return Variant(*default_choice(device))
 
 
 def photo_views(size: FrameSize, fmt: PixelFormat = PixelFormat.RGBA8) -> list[np.ndarray]:
