@@ -21,16 +21,9 @@ from artem_server.runs import RunOptions
 from artem_server.server import ServerConfig
 
 from conftest import add_generator_entry
+from test_transport_jpeg import FORMATS, psnr
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
-
-FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]
-RGB = {pb.PIXEL_FORMAT_RGBA8: [0, 1, 2], pb.PIXEL_FORMAT_BGRA8: [2, 1, 0], pb.PIXEL_FORMAT_RGB8: [0, 1, 2]}
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 @pytest.fixture(scope="module")
