@@ -15,8 +15,9 @@ the client drives ArtEm (sync stub, request generator, one frame in flight). Its
 one prepared bytes object, so it pays nothing to produce a frame; ArtEm's inline client joins
 a fresh frame's pixels into the message (one copy), and so does the `echo+copy` row's client,
 which shows what is left for the server's share. Every process here (ArtEm server, echo
-server, this client) keeps freed frame-sized buffers (artem_server/transport/alloc.py), so
-neither side pays page faults the other does not. Benchmarks print; they never assert.
+server, this client) keeps freed frame-sized buffers and copies large buffers past the cache
+(artem_server/transport/alloc.py), so neither side pays page faults or cache traffic the other
+does not. Benchmarks print; they never assert.
 """
 
 from __future__ import annotations
@@ -223,8 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    from artem_server.transport.alloc import keep_frame_buffers
+    from artem_server.transport.alloc import keep_frame_buffers, stream_frame_copies
 
+    if argv is None:
+        stream_frame_copies()  # as `artem serve` does; the servers started here inherit it
     keep_frame_buffers()  # as `artem serve` does: the echo server and this client, same allocator
     if args.echo_server:
         asyncio.run(_echo_server())
