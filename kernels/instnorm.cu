@@ -92,17 +92,18 @@ template <class T> struct Elem { static const int bytes = 2; };
 template <> struct Elem<f32> { static const int bytes = 4; };
 
 // Thread t of n * chunks * (c / 8): sums one chunk of pixels for 8 channels, shifted by the
-// image's first pixel, then adds its partial sums to acc. Partials stay small (ARTEM_IN_CHUNK
-// pixels) so float is exact enough; acc is double.
+// image's first pixel, into s and q. Partials stay small (ARTEM_IN_CHUNK pixels) so float is
+// exact enough; they are added up in double. Returns the thread's image; t >= total adds zeros.
 template <class T>
-ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, int t) {
+ARTEM_HD int in_stats_partial(const void* y, int hw, int c, int t, int total, float* s, float* q) {
   int groups = c / 8, chunks = (hw + ARTEM_IN_CHUNK - 1) / ARTEM_IN_CHUNK;
   int g = t % groups, rest = t / groups;
   int chunk = rest % chunks, b = rest / chunks;
   int p0 = chunk * ARTEM_IN_CHUNK, p1 = p0 + ARTEM_IN_CHUNK < hw ? p0 + ARTEM_IN_CHUNK : hw;
-  float s[8], q[8], v[8], k[8];
+  float v[8], k[8];
 #pragma unroll
   for (int i = 0; i < 8; ++i) { s[i] = 0.0f; q[i] = 0.0f; }
+  if (t >= total) return b;
   const char* base = (const char*)y + ((long long)b * hw * c + g * 8) * Elem<T>::bytes;
   Vec8<T>::load(base, k);
   for (int p = p0; p < p1; ++p) {
@@ -110,10 +111,64 @@ ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, 
 #pragma unroll
     for (int i = 0; i < 8; ++i) { float d = v[i] - k[i]; s[i] += d; q[i] += d * d; }
   }
-  double* a = acc + ((long long)b * c + g * 8) * 2;
+  return b;
+}
+
+// One thread's partial sums added to acc: 16 atomic adds.
+template <class T>
+ARTEM_HD void in_stats_thread(const void* y, double* acc, int n, int hw, int c, int t) {
+  float s[8], q[8];
+  int b = in_stats_partial<T>(y, hw, c, t, n * ((hw + ARTEM_IN_CHUNK - 1) / ARTEM_IN_CHUNK) * (c / 8), s, q);
+  double* a = acc + ((long long)b * c + (t % (c / 8)) * 8) * 2;
 #pragma unroll
   for (int i = 0; i < 8; ++i) { atomic_add(a + 2 * i, (double)s[i]); atomic_add(a + 2 * i + 1, (double)q[i]); }
 }
+
+#ifdef __CUDACC__
+#define ARTEM_IN_BLOCK 256   // the stats kernel's block size (kernels/convert.py's THREADS)
+#define ARTEM_IN_GROUPS 32   // most channel groups (256 channels) a block reduces
+
+// The stats kernel's block: every thread's partials, summed over the block before they reach
+// acc, so that acc's few addresses take ARTEM_IN_BLOCK / groups times fewer atomic adds (they
+// serialize: one thread's adds per chunk made the kernel atomic-bound). A block reduces when
+// all its threads sum one image and the channel groups tile a warp (groups divides 32);
+// otherwise each thread adds its own, as in_stats_thread does. The test is the same for the
+// whole block, so every thread takes the same branch to __syncthreads.
+template <class T>
+__device__ void in_stats_block(const void* y, double* acc, int n, int hw, int c, int total) {
+  int groups = c / 8, chunks = (hw + ARTEM_IN_CHUNK - 1) / ARTEM_IN_CHUNK;
+  int first = blockIdx.x * blockDim.x, t = first + threadIdx.x;
+  int last = first + (int)blockDim.x - 1 < total - 1 ? first + (int)blockDim.x - 1 : total - 1;
+  int image = first / groups / chunks;
+  bool reduce = blockDim.x == ARTEM_IN_BLOCK && 32 % groups == 0 && image == last / groups / chunks;
+  if (!reduce) {
+    if (t < total) in_stats_thread<T>(y, acc, n, hw, c, t);
+    return;
+  }
+  __shared__ double partial[ARTEM_IN_BLOCK / 32][ARTEM_IN_GROUPS * 16];
+  float s[8], q[8];
+  in_stats_partial<T>(y, hw, c, t, total, s, q);
+  double d[16];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) { d[2 * i] = s[i]; d[2 * i + 1] = q[i]; }
+  // lanes l and l ^ off hold the same channel group for every off >= groups
+  for (int off = 16; off >= groups; off >>= 1) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) d[i] += __shfl_xor_sync(0xffffffffu, d[i], off);
+  }
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane < groups) {  // lane == its channel group; d's order is acc's: (channel, sum|squares)
+#pragma unroll
+    for (int i = 0; i < 16; ++i) partial[warp][lane * 16 + i] = d[i];
+  }
+  __syncthreads();
+  for (int j = threadIdx.x; j < groups * 16; j += blockDim.x) {
+    double sum = 0.0;
+    for (int w = 0; w < ARTEM_IN_BLOCK / 32; ++w) sum += partial[w][j];
+    atomicAdd(acc + (long long)image * c * 2 + j, sum);
+  }
+}
+#endif
 
 ARTEM_HD int reflect(int i, int n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
 
@@ -183,8 +238,7 @@ ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
 #define ARTEM_DEFINE_IN_KERNELS(DT)                                                            \
   extern "C" __global__ void artem_in_stats_##DT##_nhwc(const void* y, double* acc, int n,     \
                                                          int hw, int c, int total) {           \
-    int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
-    if (t < total) artem::in_stats_thread<artem::DT>(y, acc, n, hw, c, t);                     \
+    artem::in_stats_block<artem::DT>(y, acc, n, hw, c, total);                                 \
   }                                                                                            \
   extern "C" __global__ void artem_in_apply_##DT##_nhwc(                                       \
       const void* y, const float* coef, const void* res, void* out, int n, int h, int w, int c, \

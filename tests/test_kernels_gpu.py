@@ -155,6 +155,25 @@ def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, up
     torch.testing.assert_close(ours.cpu().float(), ref.float(), rtol=tol[0], atol=tol[1])
 
 
+@pytest.mark.parametrize("c,h,w", [
+    (32, 360, 484),   # blocks within one image: summed over the block first
+    (64, 300, 301),   # blocks across two images: each thread adds its own
+    (256, 40, 50),    # 32 channel groups: a whole warp per pixel
+    (24, 200, 130),   # 3 groups do not tile a warp: each thread adds its own
+    (8, 1, 1),        # one pixel
+])
+def test_stats_match_double_sums(c, h, w):
+    from artem_kernels import instnorm
+
+    torch.manual_seed(c + h)
+    y = (torch.randn(2, c, h, w) * 20 + torch.randn(1, c, 1, 1) * 30).half()
+    y = y.contiguous(memory_format=torch.channels_last)
+    acc = instnorm.stats(y.to(CUDA)).cpu()
+    d = y.double() - y.double()[..., :1, :1]
+    torch.testing.assert_close(acc[..., 0], d.sum((2, 3)), rtol=1e-5, atol=1e-2)
+    torch.testing.assert_close(acc[..., 1], (d**2).sum((2, 3)), rtol=1e-5, atol=1e-2)
+
+
 def test_registered_host_memory_is_copied_directly(photo):
     """Views and outputs in registered (pinned) memory, as a shared-memory region would be:
     the pipeline DMAs from and to them and gets the same pixels as through its staging."""
