@@ -18,6 +18,10 @@
 //   coef (N, C, 2) float32: per (n, c) scale and shift, from acc, gamma, beta (artem_in_coef).
 //   out  (N, H*up + 2*pad, W*up + 2*pad, C): out[n, oy, ox, c] = f(y[n, iy, ix, c]) with
 //        iy = reflect(oy - pad, H*up) / up (F.pad's reflect, then nearest upsampling's source).
+//   Blocked layout (apply's in_blocked for y, out_blocked for out; even H and W): an image in
+//        2x2 pixel blocks, (N, H/2, W/2, 4, C), pixel (2I+a, 2J+b) at block (I, J) slot 2a+b.
+//        It is the 5x5 conv form of a 9x9 conv's input and output (fused_generator.py); as
+//        (N, H*W, C) it is the same pixels in another order, so the statistics need no change.
 //   f(v) = relu?(v * scale + shift) + res[n, iy + rp, ix + rp, c], where scale = gamma * rstd and
 //        shift = beta - mean * scale, rstd = 1 / sqrt(var + eps), var the biased variance
 //        (InstanceNorm2d's); res (N, H + 2rp, W + 2rp, C) or null.
@@ -195,7 +199,14 @@ struct ApplyArgs {
   void* out;
   int n, h, w, c;
   int up, pad, relu, res_pad;
+  int in_blocked, out_blocked;  // y, out in the blocked layout
 };
+
+// Element offset of pixel (y, x)'s channel c0 in an (n, h, w, c) image, plain or blocked.
+ARTEM_HD long long pixel_offset(int b, int y, int x, int c0, int h, int w, int c, int blocked) {
+  if (!blocked) return (((long long)b * h + y) * w + x) * c + c0;
+  return ((((long long)b * (h / 2) + y / 2) * (w / 2) + x / 2) * 4 + (y % 2) * 2 + x % 2) * c + c0;
+}
 
 // Thread t of n * ho * wo * (c / 8): one output pixel's 8 channels.
 template <class T>
@@ -210,7 +221,7 @@ ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
   int c0 = g * 8;
   float v[8], r[8];
   const int eb = Elem<T>::bytes;
-  Vec8<T>::load((const char*)a.y + ((((long long)b * a.h + iy) * a.w + ix) * a.c + c0) * eb, v);
+  Vec8<T>::load((const char*)a.y + pixel_offset(b, iy, ix, c0, a.h, a.w, a.c, a.in_blocked) * eb, v);
   if (a.res) {
     int rh = a.h + 2 * a.res_pad, rw = a.w + 2 * a.res_pad;
     Vec8<T>::load((const char*)a.res +
@@ -227,7 +238,7 @@ ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
     if (a.res) x += r[i];
     v[i] = x;
   }
-  Vec8<T>::store((char*)a.out + ((((long long)b * ho + oy) * wo + ox) * a.c + c0) * eb, v);
+  Vec8<T>::store((char*)a.out + pixel_offset(b, oy, ox, c0, ho, wo, a.c, a.out_blocked) * eb, v);
 }
 
 }  // namespace artem
@@ -242,8 +253,9 @@ ARTEM_HD void in_apply_thread(const ApplyArgs& a, int t) {
   }                                                                                            \
   extern "C" __global__ void artem_in_apply_##DT##_nhwc(                                       \
       const void* y, const float* coef, const void* res, void* out, int n, int h, int w, int c, \
-      int up, int pad, int relu, int res_pad, int total) {                                     \
-    artem::ApplyArgs a = {y, coef, res, out, n, h, w, c, up, pad, relu, res_pad};              \
+      int up, int pad, int relu, int res_pad, int in_blocked, int out_blocked, int total) {    \
+    artem::ApplyArgs a = {y, coef, res, out, n, h, w, c, up, pad, relu, res_pad, in_blocked,   \
+                          out_blocked};                                                        \
     int t = blockIdx.x * blockDim.x + threadIdx.x;                                             \
     if (t < total) artem::in_apply_thread<artem::DT>(a, t);                                    \
   }                                                                                            \

@@ -61,6 +61,20 @@ def test_backend_agrees_with_eager_fp32(photo, backend, precision, min_psnr, mod
         torch.testing.assert_close(y, ref, atol=2e-3, rtol=1e-4)
 
 
+@pytest.mark.parametrize("out_c,in_c,k", [(32, 3, 9), (3, 32, 9), (5, 8, 3)])
+def test_blocked_conv_is_the_same_conv(out_c, in_c, k):
+    """The fused mode runs the generator's 9x9 ends on 2x2 pixel blocks (fused_generator.py):
+    exactly the conv it replaces, bias included."""
+    from artem_server.backends.fused_generator import block, blocked_weight, unblock
+
+    torch.manual_seed(k + in_c)
+    x = torch.randn(2, in_c, 20 + k - 1, 28 + k - 1, dtype=torch.float64)
+    w, b = torch.randn(out_c, in_c, k, k, dtype=torch.float64), torch.randn(out_c, dtype=torch.float64)
+    y = unblock(torch.nn.functional.conv2d(block(x), blocked_weight(w), b.repeat(4)))
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(x, w, b), rtol=0, atol=1e-11)
+    assert torch.equal(unblock(block(x)), x)
+
+
 def test_fused_mode_is_for_generators_only():
     from artem_server.backends import BackendUnavailable
     from artem_server.models.loading import Identity

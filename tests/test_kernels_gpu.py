@@ -128,15 +128,17 @@ def test_cuda_pipeline_matches_cpu_pipeline(photo, fmt, linear, strength, scale)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c,h,w,relu,res_pad,upsample,pad", [
-    (32, 181, 243, True, None, 1, 1),
-    (128, 46, 61, False, 1, 2, 1),
-    (64, 90, 122, True, None, 2, 1),
-    (32, 360, 484, True, None, 1, 4),
+@pytest.mark.parametrize("c,h,w,relu,res_pad,upsample,pad,blocked", [
+    (32, 181, 243, True, None, 1, 1, ""),
+    (128, 46, 61, False, 1, 2, 1, ""),
+    (64, 90, 122, True, None, 2, 1, ""),
+    (32, 360, 484, True, None, 1, 4, ""),
+    (32, 360, 484, True, None, 1, 1, "in"),   # in1 after the blocked 9x9 conv
+    (32, 180, 242, True, None, 1, 4, "out"),  # in5 before it
 ])
-def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, upsample, pad):
+def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, upsample, pad, blocked):
     from artem_kernels import instnorm
-    from artem_server.backends.fused_generator import reference_norm
+    from artem_server.backends.fused_generator import block, reference_norm, unblock
 
     torch.manual_seed(c + h)
     y = (torch.randn(2, c, h, w) * torch.rand(1, c, 1, 1) * 20 + torch.randn(1, c, 1, 1) * 30)
@@ -147,8 +149,11 @@ def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, up
         residual = (torch.randn(2, c, h + 2 * res_pad, w + 2 * res_pad) * 5).to(dtype)
         residual = residual.contiguous(memory_format=torch.channels_last)
     kwargs = dict(relu=relu, residual_pad=res_pad or 0, upsample=upsample, pad=pad)
-    ours = instnorm.instance_norm(y.to(CUDA), weight.to(CUDA), bias.to(CUDA), 1e-5,
-                                  residual=residual.to(CUDA) if residual is not None else None, **kwargs)
+    src = block(y) if "in" in blocked else y
+    ours = instnorm.instance_norm(src.to(CUDA), weight.to(CUDA), bias.to(CUDA), 1e-5,
+                                  residual=residual.to(CUDA) if residual is not None else None,
+                                  blocked_in="in" in blocked, blocked_out="out" in blocked, **kwargs)
+    ours = unblock(ours) if "out" in blocked else ours
     ref = reference_norm(y, weight, bias, 1e-5, residual=residual, **kwargs)
     assert ours.is_contiguous(memory_format=torch.channels_last)
     tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]

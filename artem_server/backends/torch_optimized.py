@@ -12,9 +12,9 @@ Modes (what each adds, in order):
            reflection padding in one pass; fused_generator.py), under the graphs
 
 The default on CUDA is fused for generator styles (when CuPy can build the kernels) and compile
-for other models; eager on CPU. On an H200 at Quest 2 stereo fused and compile run a generator
-in the same time (16.8 and 16.6 ms), but fused is ready in about a second where compile tunes
-for a minute per shape (bench/NOTES-gpu.md).
+for other models; eager on CPU. At Quest 2 stereo fused runs a generator in 10.9 ms on an H100
+(compile: 16.6 ms on an H200) and is ready in about a second, where compile tunes for a minute
+per shape (bench/NOTES-gpu.md).
 
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.

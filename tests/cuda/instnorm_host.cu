@@ -11,8 +11,10 @@
   }                                                                                             \
   extern "C" void host_in_apply_##DT##_nhwc(const void* y, const float* coef, const void* res,  \
                                              void* out, int n, int h, int w, int c, int up,     \
-                                             int pad, int relu, int res_pad, int total) {       \
-    artem::ApplyArgs a = {y, coef, res, out, n, h, w, c, up, pad, relu, res_pad};               \
+                                             int pad, int relu, int res_pad, int in_blocked,    \
+                                             int out_blocked, int total) {                      \
+    artem::ApplyArgs a = {y, coef, res, out, n, h, w, c, up, pad, relu, res_pad, in_blocked,    \
+                          out_blocked};                                                         \
     for (int t = 0; t < total; ++t) artem::in_apply_thread<artem::DT>(a, t);                    \
   }                                                                                             \
   extern "C" void host_in_coef_##DT##_nhwc(const void* y, const double* acc, const float* gamma, \
