@@ -69,7 +69,7 @@ def streaming_copies_env(environ: Mapping[str, str]) -> dict[str, str] | None:
     """`environ` with glibc's non-temporal copy threshold at NON_TEMPORAL_THRESHOLD, or None
     where nothing is to change: not x86-64 Linux with glibc, or the threshold already set
     (a value of the user's own is kept)."""
-    if not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "AMD64"):
+    if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
         return None
     if platform.libc_ver()[0] != "glibc":
         return None
@@ -84,7 +84,7 @@ def stream_frame_copies() -> None:
     """Re-execute this process (same PID, same command line) with streaming frame copies, once.
     Call it first thing in a command that streams frames, before any thread or output."""
     env = streaming_copies_env(os.environ)
-    if env is None:
+    if env is None or not sys.executable or not sys.orig_argv:  # embedded: nothing to run again
         return
     try:
         os.execve(sys.executable, sys.orig_argv, env)
