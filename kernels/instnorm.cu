@@ -2,7 +2,8 @@
 //
 // Written for ArtEm (no code copied). Loaded by kernels/instnorm.py (cupy.RawModule, NVRTC);
 // compile-checked by tests/test_kernels_compile.py; per-thread bodies run on the host in
-// tests/test_kernels_host_instnorm.py (tests/cuda/instnorm_host.cu).
+// tests/test_kernels_host_instnorm.py (tests/cuda/instnorm_host.cu). The statistics' sum over a
+// block (warp shuffles, shared memory) runs only on a GPU: tests/test_kernels_gpu.py.
 //
 // Why: on an H100, eager fp16 channels-last runs reflection padding and instance norm as slow
 // separate kernels (shared/reference/gpu-anchors.md). Here one kernel reads a conv's output once
