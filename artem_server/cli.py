@@ -441,16 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # commands that stream frames: run as the process's command, they re-execute themselves once
-# with glibc copying frames past the cache (transport/alloc.py)
+# with glibc tuned for frame-sized buffers (transport/alloc.py's FRAME_TUNABLES)
 STREAMING_COMMANDS = ("serve", "client", "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None and args.command in STREAMING_COMMANDS:
-        from .transport.alloc import stream_frame_copies
+        from .transport.alloc import apply_frame_tunables
 
-        stream_frame_copies()
+        apply_frame_tunables()
     configure_logging(args.log_level, args.log_format)
     from artem_client.client import StylizeError
 

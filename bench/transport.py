@@ -224,10 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    from artem_server.transport.alloc import keep_frame_buffers, stream_frame_copies
+    from artem_server.transport.alloc import apply_frame_tunables, keep_frame_buffers
 
     if argv is None:
-        stream_frame_copies()  # as `artem serve` does; the servers started here inherit it
+        apply_frame_tunables()  # as `artem serve` does; the servers started here inherit it
     keep_frame_buffers()  # as `artem serve` does: the echo server and this client, same allocator
     if args.echo_server:
         asyncio.run(_echo_server())

@@ -1,4 +1,4 @@
-"""glibc tuned for frame-sized buffers: the commands that stream frames run with streaming copies."""
+"""glibc tuned for frame-sized buffers: the commands that stream frames run with FRAME_TUNABLES."""
 
 from __future__ import annotations
 
@@ -15,42 +15,52 @@ from artem_server.transport import alloc
 
 from hardening_util import ServeProcess
 
-TUNABLE = f"{alloc.NON_TEMPORAL_TUNABLE}={alloc.NON_TEMPORAL_THRESHOLD:#x}"
+ALL = ":".join(f"{k}={v}" for k, v in alloc.FRAME_TUNABLES.items())
+THRESHOLD = "glibc.cpu.x86_non_temporal_threshold"
 GLIBC_X86 = sys.platform.startswith("linux") and platform.machine() == "x86_64" and platform.libc_ver()[0] == "glibc"
-needs_glibc_x86 = pytest.mark.skipif(not GLIBC_X86, reason="glibc's x86 copy tunable: x86-64 Linux with glibc only")
+needs_glibc_x86 = pytest.mark.skipif(not GLIBC_X86, reason="glibc's x86 tunables: x86-64 Linux with glibc only")
 
 
 @needs_glibc_x86
-def test_env_adds_the_threshold_beside_other_tunables() -> None:
-    assert alloc.streaming_copies_env({"HOME": "/h"}) == {"HOME": "/h", "GLIBC_TUNABLES": TUNABLE}
+def test_env_adds_the_tunables_beside_other_ones() -> None:
+    assert alloc.frame_tunables_env({"HOME": "/h"}) == {"HOME": "/h", "GLIBC_TUNABLES": ALL}
     other = "glibc.malloc.tcache_count=0"
-    assert alloc.streaming_copies_env({"GLIBC_TUNABLES": other})["GLIBC_TUNABLES"] == f"{other}:{TUNABLE}"
+    assert alloc.frame_tunables_env({"GLIBC_TUNABLES": other})["GLIBC_TUNABLES"] == f"{other}:{ALL}"
 
 
-def test_env_keeps_a_users_own_threshold() -> None:
-    own = {"GLIBC_TUNABLES": f"{alloc.NON_TEMPORAL_TUNABLE}=0x800000"}
-    assert alloc.streaming_copies_env(own) is None
+@needs_glibc_x86
+def test_env_keeps_a_users_own_values() -> None:
+    own = f"{THRESHOLD}=0x800000"
+    env = alloc.frame_tunables_env({"GLIBC_TUNABLES": own})
+    assert env["GLIBC_TUNABLES"] == own + ":glibc.malloc.hugetlb=1"
+    assert alloc.frame_tunables_env(env) is None  # all set: nothing to change, no second re-execution
 
 
 def test_env_changes_nothing_off_linux(monkeypatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
-    assert alloc.streaming_copies_env({}) is None
+    assert alloc.frame_tunables_env({}) is None
 
 
-def _environ(pid: int) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if item)
-    return dict(pairs)
+def _tunables(pid: int) -> str:
+    """GLIBC_TUNABLES as the process started with it. ld.so parses it in place in the initial
+    environment, which /proc shows (glibc 2.36 writes a NUL over each ':'), so the tunables after
+    the first appear as entries of their own."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    start = next(i for i, e in enumerate(entries) if e.startswith("GLIBC_TUNABLES="))
+    parts = [entries[start].split("=", 1)[1]]
+    parts += [e for e in entries[start + 1:] if e.startswith("glibc.")]
+    return ":".join(parts)
 
 
 @needs_glibc_x86
-def test_serve_runs_with_streaming_copies_and_serves(tmp_path, photo) -> None:
+def test_serve_runs_with_the_tunables_and_serves(tmp_path, photo) -> None:
     """`artem serve` re-executes itself (same PID, so signals and supervisors still reach it)
-    with the tunable, and serves frames."""
-    if alloc.NON_TEMPORAL_TUNABLE in os.environ.get("GLIBC_TUNABLES", ""):
-        pytest.skip("this environment already sets the threshold, which the server keeps")
+    with the tunables, and serves frames."""
+    if any(name in os.environ.get("GLIBC_TUNABLES", "") for name in alloc.FRAME_TUNABLES):
+        pytest.skip("this environment sets one of the tunables already, which the server keeps")
     server = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
     try:
-        assert TUNABLE in _environ(server.proc.pid).get("GLIBC_TUNABLES", "")
+        assert _tunables(server.proc.pid) == ALL
         frame = np.ascontiguousarray(photo[:64, :96])
         with StylizerClient(server.address) as client:
             client.wait_ready(30)
