@@ -15,7 +15,7 @@ the client drives ArtEm (sync stub, request generator, one frame in flight). Its
 one prepared bytes object, so it pays nothing to produce a frame; ArtEm's inline client joins
 a fresh frame's pixels into the message (one copy), and so does the `echo+copy` row's client,
 which shows what is left for the server's share. Every process here (ArtEm server, echo
-server, this client) keeps freed frame-sized buffers and copies large buffers past the cache
+server, this client) keeps freed frame-sized buffers and runs with the same glibc tunables
 (artem_server/transport/alloc.py), so neither side pays page faults or cache traffic the other
 does not. Benchmarks print; they never assert.
 """

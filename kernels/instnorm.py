@@ -10,7 +10,8 @@ in three launches (statistics, coefficients, one read-once/write-once pass), on 
 stream, memory shared through DLPack. `blocked_in` / `blocked_out`: y / out in 2x2 pixel blocks,
 (N, 4C, H/2, W/2) channels-last whose channel s*C + c is pixel (2I + s//2, 2J + s%2)'s channel c
 (instnorm.cu's blocked layout: the 5x5-conv form of the generator's 9x9 convs).
-Kernel names: artem_in_{stats,coef,apply}_<dtype>_nhwc; the module is built once per device. Validation happens here, before launch.
+Kernel names: artem_in_{stats,coef,apply}_<dtype>_nhwc; the module is built once per device.
+Validation happens here, before launch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""glibc tuned for frame-sized buffers: keep the freed ones, and copy past the cache.
+"""glibc tuned for frame-sized buffers: keep the freed ones, copy past the cache, huge pages.
 
 Keeping them. Every inline frame makes multi-MB buffers (gRPC's receive and send copies, the
 message bytes). glibc serves large requests with a fresh mmap and unmaps them on free, gives
