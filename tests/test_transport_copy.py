@@ -1,0 +1,97 @@
+"""transport.copy: frame copies shared with helper threads give np.copyto's result, from any
+number of callers at once, and the helpers stay off the caller's CPU."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from artem_server.transport import copy as tcopy
+
+FRAME = (1920, 1832, 4)  # one Quest 2 eye, RGBA8: 13.4 MiB, several chunks
+
+
+def _pattern(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("shape", [
+    FRAME,
+    (2 * 1920 * 1832 * 4 + 13,),  # a flat message buffer whose length is no multiple of anything
+    (3, 1 << 22),  # rows larger than a chunk: one row per chunk
+    (1201, 1081, 3),  # odd rows and an odd width, RGB8
+    (100, 64),  # below the threshold: copied by the caller alone
+])
+def test_copy_equals_copyto(shape):
+    src = _pattern(shape, 1)
+    dst = np.zeros_like(src)
+    tcopy.copy(dst, src)
+    np.testing.assert_array_equal(dst, src)
+
+
+def test_copy_into_strided_rows():
+    """A slot or reply view with padded rows: only the view's pixels change."""
+    src = _pattern(FRAME, 2)
+    padded = np.full((FRAME[0], FRAME[1] * 4 + 64), 7, np.uint8)
+    dst = padded[:, : FRAME[1] * 4].reshape(FRAME)
+    tcopy.copy(dst, src)
+    np.testing.assert_array_equal(dst, src)
+    assert (padded[:, FRAME[1] * 4:] == 7).all()
+
+
+def test_concurrent_callers_each_get_their_frame():
+    """Streams copy at once: one caller has the helpers, the others copy alone; none mixes rows."""
+    srcs = [_pattern(FRAME, 10 + i) for i in range(4)]
+    dsts = [np.zeros_like(s) for s in srcs]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            for _ in range(3):
+                tcopy.copy(dsts[i], srcs[i])
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for d, s in zip(dsts, srcs):
+        np.testing.assert_array_equal(d, s)
+
+
+def test_a_failed_copy_raises_and_the_next_one_works():
+    src = _pattern(FRAME, 3)
+    readonly = np.zeros_like(src)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        tcopy.copy(readonly, src)
+    dst = np.zeros_like(src)
+    tcopy.copy(dst, src)
+    np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or len(tcopy.allowed_cpus()) < 2,
+                    reason="needs Linux thread affinity and two allowed CPUs")
+def test_helpers_stay_off_the_callers_cpu():
+    """A helper woken on the caller's CPU would wait for the caller's share (measured: slower
+    than one thread), so every helper may run anywhere but there."""
+    allowed = tcopy.allowed_cpus()
+    src, dst = _pattern(FRAME, 4), np.zeros(FRAME, np.uint8)
+    try:
+        for cpu in sorted(allowed)[:2]:
+            os.sched_setaffinity(0, {cpu})  # this thread only
+            tcopy.copy(dst, src)
+            helpers = tcopy._get_helpers()
+            assert helpers is not None and helpers.tids
+            for tid in helpers.tids:
+                assert os.sched_getaffinity(tid) == allowed - {cpu}
+    finally:
+        os.sched_setaffinity(0, allowed)
+    np.testing.assert_array_equal(dst, src)
