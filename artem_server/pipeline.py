@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from . import pinned
 from .frames import PixelFormat, View
-from .transport.copy import copy
+from .transport.copy import copy_many
 
 MIN_MODEL_SIZE = 16  # the generator's 9x9 reflection pads need a few pixels at 1/4 resolution
 MIN_RENDER_SCALE = 0.1
@@ -198,8 +198,7 @@ class Pipeline:
         if dests is not None and self.device.type == "cuda" and not all(pinned.is_pinned(d) for d in dests):
             # pageable (an inline reply's bytes): a DMA into pinned memory, then a host copy
             # split over threads, rather than a slower pageable transfer
-            for d, h in zip(dests, self._readback(out, None)):
-                copy(d, h)
+            copy_many(list(zip(dests, self._readback(out, None))))
             return dests
         if dests is not None:  # straight into the caller's buffers
             for d, o in zip(dests, out):

@@ -1,5 +1,6 @@
-"""transport.copy: frame copies shared with helper threads give np.copyto's result, from any
-number of callers at once, and the helpers stay off the caller's CPU."""
+"""transport.copy: frame copies shared with helper threads give np.copyto's result, for one
+array or a message's parts, from any number of callers at once, and the helpers stay off the
+caller's CPU."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ def test_copy_equals_copyto(shape):
     dst = np.zeros_like(src)
     tcopy.copy(dst, src)
     np.testing.assert_array_equal(dst, src)
+
+
+def test_copy_many_fills_one_message_from_its_parts():
+    """The client's request: small header parts and two eyes' pixels, into one flat buffer."""
+    parts = [np.frombuffer(b"\x12\x07header", np.uint8), _pattern(FRAME, 5).reshape(-1),
+             np.frombuffer(b"\x1a\x03mid", np.uint8), _pattern(FRAME, 6).reshape(-1), np.zeros(0, np.uint8)]
+    buf = np.zeros(sum(p.size for p in parts), np.uint8)
+    pairs, pos = [], 0
+    for p in parts:
+        pairs.append((buf[pos: pos + p.size], p))
+        pos += p.size
+    tcopy.copy_many(pairs)
+    np.testing.assert_array_equal(buf, np.concatenate(parts))
 
 
 def test_copy_into_strided_rows():

@@ -102,21 +102,35 @@ def _get_helpers() -> _Helpers | None:
         return _helpers
 
 
-def copy(dst: np.ndarray, src: np.ndarray) -> None:
-    """np.copyto(dst, src) for (H, ...) arrays of one shape, in row chunks that this thread
-    and the helpers take in turn; returns when every row is written."""
-    if src.nbytes < PARALLEL_MIN_BYTES or src.shape[0] < 2:
-        np.copyto(dst, src)
+def _chunks(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each pair cut into bands of whole rows of about CHUNK_BYTES (a pair below it is one band)."""
+    bands = []
+    for dst, src in pairs:
+        if src.ndim == 0 or src.shape[0] < 2 or src.nbytes <= CHUNK_BYTES:
+            bands.append((dst, src))
+            continue
+        rows = max(1, CHUNK_BYTES * src.shape[0] // src.nbytes)
+        bands += [(dst[s: s + rows], src[s: s + rows]) for s in range(0, src.shape[0], rows)]
+    return bands
+
+
+def copy_many(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """np.copyto(dst, src) for each (dst, src) pair of one shape, in row chunks that this
+    thread and the helpers take in turn; returns when every row is written. One call for all
+    of a frame's views wakes the helpers once."""
+    if sum(src.nbytes for _, src in pairs) < PARALLEL_MIN_BYTES:
+        for dst, src in pairs:
+            np.copyto(dst, src)
         return
     helpers = _get_helpers()
     if helpers is None or not helpers.busy.acquire(blocking=False):
-        np.copyto(dst, src)
+        for dst, src in pairs:
+            np.copyto(dst, src)
         return
     try:
-        rows = max(1, CHUNK_BYTES * src.shape[0] // src.nbytes)
-        starts = range(0, src.shape[0], rows)
+        bands = _chunks(pairs)
         lock = threading.Lock()
-        taken, left = [0], [len(starts)]
+        taken, left = [0], [len(bands)]
         finished = threading.Event()
         failure: list[BaseException] = []
 
@@ -124,11 +138,10 @@ def copy(dst: np.ndarray, src: np.ndarray) -> None:
             while True:
                 with lock:
                     i, taken[0] = taken[0], taken[0] + 1
-                if i >= len(starts):
+                if i >= len(bands):
                     return
-                s = starts[i]
                 try:
-                    np.copyto(dst[s: s + rows], src[s: s + rows])
+                    np.copyto(*bands[i])
                 except BaseException as e:  # reported by the caller, after every chunk is done
                     failure.append(e)
                 with lock:
@@ -145,3 +158,8 @@ def copy(dst: np.ndarray, src: np.ndarray) -> None:
         helpers.busy.release()
     if failure:
         raise failure[0]
+
+
+def copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """np.copyto(dst, src), shared with the helpers when it is large (see copy_many)."""
+    copy_many([(dst, src)])

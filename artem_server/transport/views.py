@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ArtemError, InvalidArgument, ResourceExhausted
 from ..frames import FrameLimits, PixelFormat, View, view_pixels
 from ..rpc import pb
-from .copy import copy
+from .copy import copy_many
 from .shm import Region, check_view_fits
 from .wire import Buffer
 
@@ -213,7 +213,5 @@ def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpe
         return [None] * len(out), 0.0
     results = [v.pixels for v in views] if identity else pipeline.run(model, views, strength, times)
     t0 = time.perf_counter()
-    for dst, r in zip(out, results):
-        if dst is not None:
-            copy(dst, r)
+    copy_many([(dst, r) for dst, r in zip(out, results) if dst is not None])
     return [None if dst is not None else r for dst, r in zip(out, results)], time.perf_counter() - t0

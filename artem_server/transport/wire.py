@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 
 from ..rpc import pb
 from . import fresh_bytes
-from .copy import copy
+from .copy import copy_many
 
 Buffer = Union[bytes, memoryview, np.ndarray]
 _LEN = 2
@@ -197,11 +197,12 @@ def _join(parts: list[Buffer]) -> bytes:
     if not fresh_bytes.available():
         return b"".join(parts)
     data, buf = fresh_bytes.new(sum(_nbytes(p) for p in parts))
-    pos = 0
+    pairs, pos = [], 0
     for p in parts:
         src = np.frombuffer(p, np.uint8)
-        copy(buf[pos: pos + src.size], src)
+        pairs.append((buf[pos: pos + src.size], src))
         pos += src.size
+    copy_many(pairs)
     return data
 
 

@@ -18,7 +18,7 @@ import torch
 
 from artem_server.rpc import pb
 from artem_server.transport import shm as layout
-from artem_server.transport.copy import copy
+from artem_server.transport.copy import copy_many
 from artem_server.transport.jpeg import DEFAULT_QUALITY, JpegCodec
 from artem_server.transport.wire import Message
 
@@ -103,9 +103,10 @@ class SharedMemory:
         with self._lock:
             self.slot_of[fid] = slot
         base = self.layout.request_offset(slot)
+        copy_many([(self._array(base, offset, *img.shape), img)  # the frame's one copy
+                   for img, offset in zip(images, self.offsets)])
         views = []
         for img, offset in zip(images, self.offsets):
-            copy(self._array(base, offset, *img.shape), img)  # the frame's one copy
             v = _view(img, fmt, linear)
             v.shm.slot, v.shm.offset = slot, offset
             views.append(v)
