@@ -109,3 +109,29 @@ def test_helpers_stay_off_the_callers_cpu():
     finally:
         os.sched_setaffinity(0, allowed)
     np.testing.assert_array_equal(dst, src)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or len(tcopy.allowed_cpus()) < 2, reason="needs fork and two CPUs")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_copies_with_helpers_of_its_own():
+    """Threads do not survive fork: the child starts its own helpers rather than posting chunks
+    to threads that are not there (which would keep every frame alive in their queue)."""
+    src = _pattern(FRAME, 7)
+    tcopy.copy(np.zeros_like(src), src)  # the parent's helpers exist
+    parent = tcopy._get_helpers()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        ok = False
+        try:
+            dst = np.zeros_like(src)
+            tcopy.copy(dst, src)
+            mine = tcopy._get_helpers()
+            ok = np.array_equal(dst, src) and mine is not parent and len(mine.tids) == len(parent.tids)
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"1"

@@ -83,6 +83,16 @@ _helpers: _Helpers | None = None
 _lock = threading.Lock()
 
 
+def _forget_helpers() -> None:
+    """In a forked child: the helpers did not come along; start new ones when needed."""
+    global _helpers, _lock
+    _helpers, _lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers)
+
+
 def allowed_cpus() -> set[int]:
     """The CPUs this process may run on (taskset, cgroup cpusets), not merely those installed."""
     if hasattr(os, "sched_getaffinity"):
