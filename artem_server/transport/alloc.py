@@ -21,10 +21,17 @@ cache share it gets. glibc's memcpy writes with non-temporal stores (no read for
 the destination) only above a threshold derived from the L3 size that CPUID reports, and a VM
 reports its host's whole L3: 480 MiB on the 2-core VM, a threshold of 190 MB, so every frame
 copy wrote through the cache. The threshold is a tunable read once at process start
-(GLIBC_TUNABLES), so the commands that stream frames re-execute themselves with it at 1 MiB.
+(GLIBC_TUNABLES), so the commands that stream frames re-execute themselves with it at 64 KiB.
 Measured on that VM (`bench/transport.py --sizes quest2,vive --transports inline,shm`, all
-processes with and without): the server's transfer time per Quest 2 frame 4.7 -> 3.3 ms,
-inline 0.84x -> 0.88x of the raw echo; Vive 1.9 -> 1.6 ms, 0.77x -> 0.80x.
+processes with and without): at 1 MiB, the server's transfer time per Quest 2 frame 4.7 -> 3.3
+ms, inline 0.84x -> 0.88x of the raw echo; Vive 1.9 -> 1.6 ms, 0.77x -> 0.80x. Why 64 KiB:
+grpcio's receive copies every message twice more in slices of 64 KiB (each slice into a bytes
+object, that into a growing bytearray; a uprobe on memmove counted 6.7 GB of such copies in 40
+Quest 2 round trips, as much as all the larger copies), and through the cache those flushed
+everything else out of it. Past the cache too (1 MiB -> 64 KiB, alternating runs): the raw
+echo 22.5/21.9 -> 25.1/24.6 fps, inline 20.0/19.5 -> 22.2/22.0, shm 249/238 -> 265/251 at
+Quest 2; CPU models no slower (small-stereo eager fp32, three pairs: generator 202/212/196 ->
+194/197/187 ms, adain 509/487/492 -> 481/462/442 ms).
 
 Huge pages. The same re-execution puts malloc's heap on transparent huge pages
 (glibc.malloc.hugetlb=1; the kernel's THP mode is "madvise" there): a 27 MiB frame spans 14
@@ -68,7 +75,7 @@ def keep_frame_buffers() -> bool:
 
 # Read once at process start (GLIBC_TUNABLES), so set by re-executing: see the module's docstring.
 FRAME_TUNABLES = {
-    "glibc.cpu.x86_non_temporal_threshold": "0x100000",  # copies of 1 MiB and more bypass the cache
+    "glibc.cpu.x86_non_temporal_threshold": "0x10000",  # copies of 64 KiB and more bypass the cache
     "glibc.malloc.hugetlb": "1",  # the heap on transparent huge pages (where THP is "madvise")
 }
 
