@@ -30,7 +30,7 @@ def _pattern(shape: tuple[int, ...], seed: int) -> np.ndarray:
 def test_copy_equals_copyto(shape):
     src = _pattern(shape, 1)
     dst = np.zeros_like(src)
-    tcopy.copy(dst, src)
+    tcopy.copy_many([(dst, src)])
     np.testing.assert_array_equal(dst, src)
 
 
@@ -52,7 +52,7 @@ def test_copy_into_strided_rows():
     src = _pattern(FRAME, 2)
     padded = np.full((FRAME[0], FRAME[1] * 4 + 64), 7, np.uint8)
     dst = padded[:, : FRAME[1] * 4].reshape(FRAME)
-    tcopy.copy(dst, src)
+    tcopy.copy_many([(dst, src)])
     np.testing.assert_array_equal(dst, src)
     assert (padded[:, FRAME[1] * 4:] == 7).all()
 
@@ -66,7 +66,7 @@ def test_concurrent_callers_each_get_their_frame():
     def run(i: int) -> None:
         try:
             for _ in range(3):
-                tcopy.copy(dsts[i], srcs[i])
+                tcopy.copy_many([(dsts[i], srcs[i])])
         except BaseException as e:
             errors.append(e)
 
@@ -85,9 +85,9 @@ def test_a_failed_copy_raises_and_the_next_one_works():
     readonly = np.zeros_like(src)
     readonly.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        tcopy.copy(readonly, src)
+        tcopy.copy_many([(readonly, src)])
     dst = np.zeros_like(src)
-    tcopy.copy(dst, src)
+    tcopy.copy_many([(dst, src)])
     np.testing.assert_array_equal(dst, src)
 
 
@@ -101,7 +101,7 @@ def test_helpers_stay_off_the_callers_cpu():
     try:
         for cpu in sorted(allowed)[:2]:
             os.sched_setaffinity(0, {cpu})  # this thread only
-            tcopy.copy(dst, src)
+            tcopy.copy_many([(dst, src)])
             helpers = tcopy._get_helpers()
             assert helpers is not None and helpers.tids
             for tid in helpers.tids:
@@ -117,7 +117,7 @@ def test_a_forked_child_copies_with_helpers_of_its_own():
     """Threads do not survive fork: the child starts its own helpers rather than posting chunks
     to threads that are not there (which would keep every frame alive in their queue)."""
     src = _pattern(FRAME, 7)
-    tcopy.copy(np.zeros_like(src), src)  # the parent's helpers exist
+    tcopy.copy_many([(np.zeros_like(src), src)])  # the parent's helpers exist
     parent = tcopy._get_helpers()
     read, write = os.pipe()
     pid = os.fork()
@@ -125,7 +125,7 @@ def test_a_forked_child_copies_with_helpers_of_its_own():
         ok = False
         try:
             dst = np.zeros_like(src)
-            tcopy.copy(dst, src)
+            tcopy.copy_many([(dst, src)])
             mine = tcopy._get_helpers()
             ok = np.array_equal(dst, src) and mine is not parent and len(mine.tids) == len(parent.tids)
         finally:

@@ -168,8 +168,3 @@ def copy_many(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
         helpers.busy.release()
     if failure:
         raise failure[0]
-
-
-def copy(dst: np.ndarray, src: np.ndarray) -> None:
-    """np.copyto(dst, src), shared with the helpers when it is large (see copy_many)."""
-    copy_many([(dst, src)])
