@@ -96,14 +96,14 @@ def test_a_failed_copy_raises_and_the_next_one_works():
 def test_helpers_stay_off_the_callers_cpu():
     """A helper woken on the caller's CPU would wait for the caller's share (measured: slower
     than one thread), so every helper may run anywhere but there."""
-    allowed = tcopy.allowed_cpus()
+    helpers = tcopy._get_helpers()  # made before this thread is pinned: they know every CPU
+    assert helpers is not None and helpers.tids
+    allowed = helpers.cpus
     src, dst = _pattern(FRAME, 4), np.zeros(FRAME, np.uint8)
     try:
         for cpu in sorted(allowed)[:2]:
             os.sched_setaffinity(0, {cpu})  # this thread only
             tcopy.copy_many([(dst, src)])
-            helpers = tcopy._get_helpers()
-            assert helpers is not None and helpers.tids
             for tid in helpers.tids:
                 assert os.sched_getaffinity(tid) == allowed - {cpu}
     finally:
