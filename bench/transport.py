@@ -188,7 +188,9 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
                 for name, reps in runs.items():
                     row = {k: (float(np.median([r[k] for r in reps])) if isinstance(v, float) else v)
                            for k, v in reps[0].items()}
-                    row["vs_echo"] = float(np.median([r["fps"] / e for r, e in zip(reps, echo_fps)]))
+                    ratios = [r["fps"] / e for r, e in zip(reps, echo_fps)]
+                    row["vs_echo"] = float(np.median(ratios))
+                    row["vs_echo_range"] = [float(min(ratios)), float(max(ratios))]  # the repeats' spread
                     row["vs_echo_copy"] = float(np.median([r["fps"] / e for r, e in zip(reps, copy_fps)]))
                     row["repeats"] = len(reps)
                     rows.append(row)
@@ -201,14 +203,15 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
 
 def table(rows: list[dict]) -> str:
     head = (f"{'size':<22} {'transport':<10} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
-            f"{'x echo fps':>10} {'x echo+copy':>11} {'server transfer p50 ms':>22}")
+            f"{'x echo fps':>10} {'(repeats)':>11} {'x echo+copy':>11} {'server transfer p50 ms':>22}")
     out = [head, "-" * len(head)]
     for r in rows:
         w, h = SIZES[r["size"]]
         size = f"{r['size']} 2x{w}x{h}"
         tr = r.get("server_transfer_p50_ms")
+        spread = "{:.2f}-{:.2f}".format(*r["vs_echo_range"])
         out.append(f"{size:<22} {r['transport']:<10} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
-                   f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {r['vs_echo_copy']:11.2f} "
+                   f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} {r['vs_echo_copy']:11.2f} "
                    f"{'' if tr is None else f'{tr:.2f}':>22}")
     return "\n".join(out)
 
