@@ -94,7 +94,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def allowed_cpus() -> set[int]:
-    """The CPUs this process may run on (taskset, cgroup cpusets), not merely those installed."""
+    """The CPUs the calling thread may run on (taskset, a cgroup's cpuset: a process's threads
+    share them unless one was set apart), not merely those installed."""
     if hasattr(os, "sched_getaffinity"):
         return set(os.sched_getaffinity(0))
     return set(range(os.cpu_count() or 1))
