@@ -103,13 +103,13 @@ class SharedMemory:
         with self._lock:
             self.slot_of[fid] = slot
         base = self.layout.request_offset(slot)
-        copy_many([(self._array(base, offset, *img.shape), img)  # the frame's one copy
-                   for img, offset in zip(images, self.offsets)])
-        views = []
+        views, pairs = [], []
         for img, offset in zip(images, self.offsets):
+            pairs.append((self._array(base, offset, *img.shape), img))
             v = _view(img, fmt, linear)
             v.shm.slot, v.shm.offset = slot, offset
             views.append(v)
+        copy_many(pairs)  # the frame's one copy, all views in one hand-off
         return Message(pb.StylizeRequest(frame=pb.Frame(id=fid, views=views)), [None] * len(views))
 
     def images(self, reply: Message) -> list[np.ndarray]:
