@@ -154,7 +154,7 @@ class Engine:
             started = time.perf_counter()
             times = StageTimes()
             # made on the device's turn, so streams that wait for it hold no reply memory
-            in_place = wire.InPlaceReply(frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
+            in_place = wire.InPlaceFrame(pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
                 if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
             results, copy_s = await loop.run_in_executor(
                 self.executor, tviews.process, self.runs.bind(s.run), s.model, s.style.card.kind == "identity",

@@ -4,6 +4,7 @@ and latency for inline bytes, shared memory and JPEG, beside a raw-bytes gRPC ec
 
     .venv/bin/python bench/transport.py                      # Vive and Quest 2 stereo RGBA
     .venv/bin/python bench/transport.py --sizes quest2 --frames 200 --json out.json
+    .venv/bin/python bench/transport.py --transports "inline,inline copy"
 
 The ArtEm server and the echo server each run in their own process, as `artem serve` would;
 the client (artem_client.StylizerClient, the reference client) runs here. On a 2-core machine
@@ -12,12 +13,14 @@ client and server share the cores, so these are what one host with both sides ca
 The echo is the ceiling for inline transport: a generic grpc.aio handler with identity
 (de)serializers that sends each request's bytes back (no protobuf, no pipeline), driven like
 the client drives ArtEm (sync stub, request generator, one frame in flight). Its client sends
-one prepared bytes object, so it pays nothing to produce a frame; ArtEm's inline client joins
-a fresh frame's pixels into the message (one copy), and so does the `echo+copy` row's client,
-which shows what is left for the server's share. Every process here (ArtEm server, echo
-server, this client) keeps freed frame-sized buffers and runs with the same glibc tunables
-(artem_server/transport/alloc.py), so neither side pays page faults or cache traffic the other
-does not. Benchmarks print; they never assert.
+one prepared bytes object, so it pays nothing to produce a frame, and neither do ArtEm's rows:
+their still frame is drawn once into each request buffer, which the client reuses once gRPC
+has sent it (`StylizerClient.stream_into`; an engine renders into it). The ` copy` rows copy
+the frame into every request instead (`StylizerClient.stream`, a client of numpy frames), as
+the `echo+copy` row's client copies it into every payload. Every process here (ArtEm server,
+echo server, this client) keeps freed frame-sized buffers and runs with the same glibc
+tunables (artem_server/transport/alloc.py), so neither side pays page faults or cache traffic
+the other does not. Benchmarks print; they never assert.
 """
 
 from __future__ import annotations
@@ -114,27 +117,53 @@ def bench_echo(address: str, payload: Callable[[], bytes], frames: int, warmup: 
     return stamps, lat
 
 
+def still_renderer(eyes: list[np.ndarray], count: int) -> Callable[[int, list[np.ndarray]], bool]:
+    """`count` frames of a still scene for StylizerClient.stream_into: the frame is drawn into
+    each buffer the client gives once (buffers keep what was drawn into them), as the echo's
+    client makes its payload once."""
+    from artem_server.transport.copy import copy_many
+
+    drawn: set[int] = set()
+
+    def render(index: int, targets: list[np.ndarray]) -> bool:
+        where = targets[0].__array_interface__["data"][0]
+        if where not in drawn:
+            copy_many(list(zip(targets, eyes)))
+            drawn.add(where)
+        return index < count
+
+    return render
+
+
 def bench_artem(address: str, transport: str, eyes: list[np.ndarray], frames: int, warmup: int,
                 jpeg_quality: int) -> tuple[list[float], list[float], dict]:
-    """Identity-style round trips through ArtEm by `transport`, one frame in flight. Each reply's
-    pixels are obtained as a client would (views for inline/shm, decoded for JPEG)."""
+    """Identity-style round trips through ArtEm by `transport`, one frame in flight. The frame is
+    drawn into its requests (`stream_into`), or with a " copy" suffix copied into each one
+    (`stream`). Each reply's pixels are obtained as a client would (views for inline/shm,
+    decoded for JPEG), and one row of them is checked against the frame's."""
     from artem_client import StylizerClient
     from artem_server.rpc import pb
 
+    name, _, how = transport.partition(" ")
     stamps: list[float] = []
-    seen = []
+    row = eyes[1].shape[0] // 2
 
     def touch(index: int, images: list[np.ndarray]) -> None:
-        seen.append(sum(int(img[0, 0, 0]) for img in images))  # reads pixels, copies none
+        if name != "jpeg" and not np.array_equal(images[1][row], eyes[1][row]):  # reads a row, copies none
+            raise AssertionError(f"{transport}: frame {index} came back with other pixels")
 
     def mark(index: int, reply) -> None:
         if index >= warmup:
             stamps.append(time.perf_counter())
 
+    options = dict(fmt=pb.PIXEL_FORMAT_RGBA8, transport=name, jpeg_quality=jpeg_quality, on_images=touch, on_frame=mark)
     with StylizerClient(address) as client:
         client.wait_ready(30)
-        stats = client.stream((eyes for _ in range(warmup + frames)), "identity", fmt=pb.PIXEL_FORMAT_RGBA8,
-                              transport=transport, jpeg_quality=jpeg_quality, on_images=touch, on_frame=mark)
+        if how == "copy":
+            stats = client.stream((eyes for _ in range(warmup + frames)), "identity", **options)
+        else:
+            stats = client.stream_into(still_renderer(eyes, warmup + frames), [e.shape[:2] for e in eyes],
+                                       "identity", **options)
     server = {"server_transfer_p50_ms": float(np.percentile(stats.server_transfer_ms[warmup:], 50)),
               "server_queue_p50_ms": float(np.percentile(stats.server_queue_ms[warmup:], 50))}
     return stamps, stats.latencies_ms[warmup:], server
@@ -178,9 +207,9 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
                                              frames, warmup)
                     runs.setdefault("echo+copy", []).append(_summary("echo+copy", size, stamps, lat, frame_bytes))
                     for t in transports:
-                        n = frames if t != "jpeg" else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
+                        n = frames if not t.startswith("jpeg") else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
                         stamps, lat, server = bench_artem(artem_address, t, eyes, n, warmup, jpeg_quality)
-                        if t == "jpeg":
+                        if t.startswith("jpeg"):
                             server["quality"] = jpeg_quality
                         runs.setdefault(t, []).append(_summary(t, size, stamps, lat, frame_bytes, server))
                 echo_fps = [r["fps"] for r in runs["raw echo"]]
@@ -202,7 +231,7 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'size':<22} {'transport':<10} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
+    head = (f"{'size':<22} {'transport':<12} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
             f"{'x echo fps':>10} {'(repeats)':>11} {'x echo+copy':>11} {'server transfer p50 ms':>22}")
     out = [head, "-" * len(head)]
     for r in rows:
@@ -210,7 +239,7 @@ def table(rows: list[dict]) -> str:
         size = f"{r['size']} 2x{w}x{h}"
         tr = r.get("server_transfer_p50_ms")
         spread = "{:.2f}-{:.2f}".format(*r["vs_echo_range"])
-        out.append(f"{size:<22} {r['transport']:<10} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
+        out.append(f"{size:<22} {r['transport']:<12} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
                    f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} {r['vs_echo_copy']:11.2f} "
                    f"{'' if tr is None else f'{tr:.2f}':>22}")
     return "\n".join(out)
@@ -219,7 +248,9 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="vive,quest2", help=f"comma-separated, of {', '.join(SIZES)}")
-    p.add_argument("--transports", default="inline,shm,jpeg", help="comma-separated: inline, shm, jpeg")
+    p.add_argument("--transports", default="inline,inline copy,shm,shm copy,jpeg",
+                   help="comma-separated: inline, shm, jpeg (the frame drawn into its requests), each with a "
+                        "' copy' suffix (the frame copied into each request)")
     p.add_argument("--frames", type=int, default=60, help="measured round trips per row and repeat (JPEG: a quarter)")
     p.add_argument("--warmup", type=int, default=10, help="round trips before measuring")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every row (medians reported)")

@@ -110,12 +110,12 @@ def test_large_pixel_buffers_are_joined_whole(monkeypatch):
     assert wire.encode_request(message) == expected
 
 
-def in_place_reply(style: str, shapes: list[tuple[int, int, int]]) -> tuple[pb.StylizedFrame, wire.InPlaceReply]:
+def in_place_reply(style: str, shapes: list[tuple[int, int, int]]) -> tuple[pb.StylizedFrame, wire.InPlaceFrame]:
     fmt = {3: pb.PIXEL_FORMAT_RGB8, 4: pb.PIXEL_FORMAT_BGRA8}
     views = [pb.View(width=w, height=h, format=fmt[c], color_space=pb.COLOR_SPACE_SRGB, row_stride=w * c, data=b"")
              for h, w, c in shapes]
     frame = pb.StylizedFrame(id=2**40 + 3, capture_time_us=-5, style=style, views=views)
-    return frame, wire.InPlaceReply(frame, shapes)
+    return frame, wire.InPlaceFrame(pb.StylizeReply, frame, shapes)
 
 
 @pytest.mark.parametrize("style", ["", "tessera", "mix:" + "x" * 300])
@@ -158,7 +158,7 @@ def test_an_in_place_reply_is_sent_once_and_only_for_its_views():
     other.views[0].width = 4
     with pytest.raises(ValueError, match="views"):
         reply.finish(pb.StylizeReply(frame=other))
-    with pytest.raises(ValueError, match="no error"):
+    with pytest.raises(ValueError, match="nothing else"):
         reply.finish(pb.StylizeReply(frame=frame, error=pb.Status(code=3)))
     reply.finish(pb.StylizeReply(frame=frame))
     assert reply.arrays is None
@@ -175,3 +175,50 @@ def test_fresh_bytes_are_filled_in_place_and_outlive_the_caller():
     array = fresh_bytes.new(1 << 20)[1]  # the bytes object itself dropped: the array keeps it
     array[:] = 3
     assert array.base.owner == b"\x03" * (1 << 20)
+
+
+@pytest.mark.parametrize("fid", [0, 7, 2**64 - 1])
+def test_in_place_request_is_the_protobuf_message(fid):
+    """A client's request laid out before its pixels, with the id and capture time filled in
+    when it is sent, is the message protobuf makes (plus zeros in `pad`) and decodes as one."""
+    shapes = [(4, 5, 4), (4, 5, 4)]
+    views = [pb.View(width=5, height=4, format=pb.PIXEL_FORMAT_RGBA8, data=b"") for _ in shapes]
+    request = wire.InPlaceFrame(pb.StylizeRequest, pb.Frame(views=views), shapes)
+    pixels = [np.random.default_rng(i).integers(0, 256, s, dtype=np.uint8) for i, s in enumerate(shapes)]
+    for dst, px in zip(request.arrays, pixels):
+        dst[...] = px
+    msg = pb.StylizeRequest(frame=pb.Frame(id=fid, capture_time_us=-(2**63) if fid else 0, views=views))
+    data = wire.encode_request(wire.Message(msg, [], request))
+
+    parsed = pb.StylizeRequest.FromString(data)
+    assert parsed.pad == bytes(len(parsed.pad))
+    parsed.ClearField("pad")
+    expected = pb.StylizeRequest()
+    expected.CopyFrom(msg)
+    for v, px in zip(expected.frame.views, pixels):
+        v.data = px.tobytes()
+    assert parsed == expected
+    back = wire.decode_request(data)
+    assert back.msg.frame.id == fid and [bytes(p) for p in back.pixels] == [px.tobytes() for px in pixels]
+
+
+def test_an_in_place_frame_is_reopened_only_once_no_one_else_holds_its_bytes():
+    """A sent frame's bytes are written again only after whoever they went to let go of them;
+    they come back with the pixels last written, and what is sent next is the new message."""
+    views = [pb.View(width=3, height=2, format=pb.PIXEL_FORMAT_RGB8, data=b"")]
+    request = wire.InPlaceFrame(pb.StylizeRequest, pb.Frame(views=views), [(2, 3, 3)])
+    request.arrays[0][...] = 5
+    sent = request.finish(pb.StylizeRequest(frame=pb.Frame(id=1, views=views)))
+    first = bytes(bytearray(sent))  # a copy (bytes(sent) is `sent` itself)
+    assert hash(sent) == hash(first)  # a hash is cached in the bytes object
+    assert request.arrays is None and not request.reopen()  # `sent` is still held here
+    del sent
+    assert request.reopen()
+    assert (request.arrays[0] == 5).all()  # what was drawn is still there
+    request.arrays[0][0] = 9
+    again = request.finish(pb.StylizeRequest(frame=pb.Frame(id=2, views=views)))
+    assert again != first and hash(again) == hash(bytes(bytearray(again)))  # no stale hash
+    m = wire.decode_request(again)
+    assert m.msg.frame.id == 2 and bytes(m.pixels[0]) == bytes([9] * 9 + [5] * 9)
+    with pytest.raises(RuntimeError, match="already sent"):
+        request.finish(pb.StylizeRequest(frame=pb.Frame(id=3, views=views)))

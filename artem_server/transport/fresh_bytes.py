@@ -7,6 +7,10 @@ bytes with: the contents of an object just created by `PyBytes_FromStringAndSize
 are uninitialized, and its creator fills them before handing the object out ("The data must
 not be modified in any way, unless the object was just created using
 PyBytes_FromStringAndSize(NULL, size)", the documentation of PyBytes_AsString).
+A `Recyclable` goes one step further for a client that sends the same size of frame again and
+again: once gRPC has sent its bytes and let go of them, nobody else can see the object, and it is
+filled again instead of a new one (CPython's own _PyBytes_Resize writes into bytes on the same
+condition: that only its caller holds them).
 """
 
 from __future__ import annotations
@@ -38,3 +42,34 @@ def new(size: int) -> tuple[bytes, np.ndarray]:
     memory = (ctypes.c_char * size).from_address(_address(data))
     memory.owner = data  # the array's base holds the bytes: its memory outlives every view of it
     return data, np.frombuffer(memory, np.uint8)
+
+
+def _hash_slot() -> int | None:
+    """The offset of the hash a bytes object caches (PyBytesObject.ob_shash), checked on a probe;
+    None where it is not there (then nothing is recycled)."""
+    if _api is None:
+        return None
+    offset = bytes.__basicsize__ - 1 - ctypes.sizeof(ctypes.c_ssize_t)  # the field before the contents
+    probe = bytes(range(32))
+    cached = hash(probe)
+    return offset if ctypes.c_ssize_t.from_address(id(probe) + offset).value == cached else None
+
+
+_HASH_AT = _hash_slot()
+
+
+class Recyclable:
+    """A bytes object of `size` bytes that is filled in place (`array`), handed out as `data`,
+    and filled again once whoever it was handed to has let go of it (`reclaim`)."""
+
+    def __init__(self, size: int) -> None:
+        self.data, self.array = new(size)
+        self._idle_refs = sys.getrefcount(self.data)  # this object's and the array's (its base's owner)
+
+    def reclaim(self) -> bool:
+        """Whether no one else holds `data` any more, so `array` may be written again. Its cached
+        hash is cleared, as it would be stale."""
+        if _HASH_AT is None or sys.getrefcount(self.data) != self._idle_refs:
+            return False
+        ctypes.c_ssize_t.from_address(id(self.data) + _HASH_AT).value = -1
+        return True

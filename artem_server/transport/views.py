@@ -3,7 +3,7 @@
 At the edge (on the event loop) a frame's views are checked and described (`ViewSpec`),
 reading no pixels. On the model thread, `inputs` views them (inline: the request's bytes;
 shm: the request slot; jpeg: the decoded image), `destinations` gives where the pipeline
-writes (reply slots; an inline reply's own bytes, transport.wire.InPlaceReply), and
+writes (reply slots; an inline reply's own bytes, transport.wire.InPlaceFrame), and
 `reply_views` describes the result. A reply uses the carrier of
 its request: inline -> inline, shm slot i -> reply slot i at the same offset and row_stride,
 jpeg -> jpeg at the session's quality.

@@ -6,8 +6,8 @@ field write (protocolbuffers/protobuf#6782), and `bytes` must come from `ndarray
 Here the pixel fields (View.data, View.jpeg) are cut out of the wire bytes as memoryviews
 (no copy), the small rest goes through protobuf, and outgoing messages are joined from the
 protobuf-serialized rest and the pixel buffers: one copy, into the bytes that gRPC sends.
-A reply whose views are all inline goes further (`InPlaceReply`): the pipeline writes its
-pixels straight into those bytes, and no copy is left to make.
+A frame whose views are all inline goes further (`InPlaceFrame`): the pipeline writes a reply's
+pixels, or a client's renderer a request's, straight into those bytes, and no copy is left.
 
 A message these fast paths do not expect (a field repeated where it merges) is parsed by
 protobuf as usual: slower, never wrong.
@@ -21,6 +21,7 @@ from typing import Any, Iterator, Union
 
 import grpc
 import numpy as np
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from ..rpc import pb
@@ -38,12 +39,12 @@ _REPLY_FRAME, _REPLY_PAD = 1, 15  # StylizeReply.frame, StylizeReply.pad
 @dataclass
 class Message:
     """A request or reply whose views' pixel bytes travel beside it: `pixels[i]` is view i's
-    `data` or `jpeg` (the view holds an empty placeholder that says which), or None; or, for a
-    reply, already in place in `in_place`'s bytes."""
+    `data` or `jpeg` (the view holds an empty placeholder that says which), or None; or all of
+    them already in place in `in_place`'s bytes."""
 
     msg: Any  # pb.StylizeRequest or pb.StylizeReply
     pixels: list[Buffer | None] = field(default_factory=list)
-    in_place: InPlaceReply | None = None
+    in_place: InPlaceFrame | None = None
 
 
 def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
@@ -162,6 +163,8 @@ def _nbytes(b: Buffer) -> int:
 
 
 def _encode(m: Message, outer_field: int) -> bytes:
+    if m.in_place is not None:
+        return m.in_place.finish(m.msg)
     msg = m.msg
     name = msg.DESCRIPTOR.fields_by_number[outer_field].name
     if msg.WhichOneof("kind") != name or not any(p is not None for p in m.pixels):
@@ -206,20 +209,43 @@ def _join(parts: list[Buffer]) -> bytes:
     return data
 
 
-class InPlaceReply:
-    """The wire bytes of a frame reply whose views are all inline, made before the pipeline
-    runs so that it writes each view's pixels where they are sent from.
+def _widest(msg: Any) -> None:
+    """Set each numeric field of `msg` (and of its single sub-messages) to a value that takes the
+    most bytes on the wire; strings, bytes and repeated fields are left as they are."""
+    F = FieldDescriptor
+    widest = {F.TYPE_UINT64: 2**64 - 1, F.TYPE_UINT32: 2**32 - 1, F.TYPE_SINT64: -(2**63),
+              F.TYPE_SINT32: -(2**31)}  # others: -1 is ten bytes as a varint; nonzero fills fixed widths
+    for f in msg.DESCRIPTOR.fields:
+        if f.is_repeated or f.type in (F.TYPE_STRING, F.TYPE_BYTES):
+            continue
+        if f.type == F.TYPE_MESSAGE:
+            _widest(getattr(msg, f.name))
+        elif f.type == F.TYPE_BOOL:
+            setattr(msg, f.name, True)
+        else:
+            setattr(msg, f.name, widest.get(f.type, -1))
+
+
+class InPlaceFrame:
+    """The wire bytes of a request or reply frame whose views are all inline, laid out before
+    the pixels exist so that they are written where they are sent from: by the pipeline into a
+    reply, by a client's renderer into a request.
 
     Layout: a lead of `lead` bytes (a multiple of 64), then view 0's pixels; before each further
     view's pixels, that view's header. Protobuf takes fields in any order, so the lead holds
     [pad][frame: tag, length][the frame's fields but views][view 0: tag, length, fields, data
-    tag, length]. The lead is filled last, when the timings and drop count are known, and is
-    sized for the largest values they can take; the pad field (StylizeReply.pad, zeros) takes
-    up whatever the actual values leave."""
+    tag, length]. The lead is filled last (`finish`), when the fields known only then (a reply's
+    timings, a request's id) are set, and is sized for the largest values they can take; the
+    `pad` field (zeros) takes up whatever the actual values leave. After `finish`, `reopen`
+    takes the bytes back for another frame of the same views once gRPC has let go of them."""
 
-    def __init__(self, frame: pb.StylizedFrame, shapes: list[tuple[int, ...]]) -> None:
-        """`frame`: the reply's fields known before the run (id, capture time, style) and its
-        views (their `data` placeholders); `shapes`: each view's (H, W, bpp)."""
+    def __init__(self, outer: type, frame: Any, shapes: list[tuple[int, ...]]) -> None:
+        """`outer`: pb.StylizeRequest or pb.StylizeReply; `frame`: its frame, with the fields
+        known now (a reply's id and style) and its views (their `data` placeholders); `shapes`:
+        each view's (H, W, bpp)."""
+        self._outer = outer
+        self._number = outer.DESCRIPTOR.fields_by_name["frame"].number
+        self._pad = outer.DESCRIPTOR.fields_by_name["pad"].number
         self._heads = []
         for v in frame.views:
             head = pb.View()
@@ -232,37 +258,35 @@ class InPlaceReply:
             px = _tag(_DATA) + _encode_varint(n)
             self._headers.append(_tag(_VIEWS) + _encode_varint(len(head) + len(px) + n) + head + px)
         self._views_size = sum(len(h) + n for h, n in zip(self._headers, sizes))
-        worst = pb.StylizedFrame()
-        worst.CopyFrom(frame)
-        del worst.views[:]
-        worst.dropped_frames = 2**32 - 1
-        for name in pb.Timings.DESCRIPTOR.fields_by_name:
-            setattr(worst.timings, name, 1.0)  # floats: nonzero is the most bytes they take
-        self.lead = -(-(2 + len(self._frame_lead(worst.SerializeToString()))) // 64) * 64
+        widest = type(frame)()
+        widest.CopyFrom(frame)
+        del widest.views[:]
+        _widest(widest)
+        self.lead = -(-(2 + len(self._frame_lead(widest.SerializeToString()))) // 64) * 64
         offsets, pos = [], self.lead
         for i, n in enumerate(sizes):
             pos += len(self._headers[i]) if i else 0
             offsets.append(pos)
             pos += n
-        self._bytes, buf = fresh_bytes.new(pos)
+        self._bytes = fresh_bytes.Recyclable(pos)
+        buf = self._bytes.array
         for header, at in zip(self._headers[1:], offsets[1:]):
             buf[at - len(header): at] = np.frombuffer(header, np.uint8)
-        self.arrays: list[np.ndarray] | None = [buf[at: at + n].reshape(shape)
-                                                for at, n, shape in zip(offsets, sizes, shapes)]
-        self._buf: np.ndarray | None = buf
+        self._arrays = [buf[at: at + n].reshape(shape) for at, n, shape in zip(offsets, sizes, shapes)]
+        self.arrays: list[np.ndarray] | None = self._arrays
 
     def _frame_lead(self, rest: bytes) -> bytes:
         """The frame's tag and length, its fields but views (`rest`, serialized), view 0's header."""
-        return _tag(_REPLY_FRAME) + _encode_varint(len(rest) + self._views_size) + rest + self._headers[0]
+        return _tag(self._number) + _encode_varint(len(rest) + self._views_size) + rest + self._headers[0]
 
-    def finish(self, msg: pb.StylizeReply) -> bytes:
-        """Write the lead for `msg` (the reply these views belong to) and hand out the bytes.
-        The arrays are dropped: the bytes are gRPC's from here on."""
-        if self._buf is None:
-            raise RuntimeError("this reply was already sent")
-        if msg.WhichOneof("kind") != "frame" or msg.HasField("error"):
-            raise ValueError("an in-place reply carries a frame and no error")
-        rest = pb.StylizedFrame()
+    def finish(self, msg: Any) -> bytes:
+        """Write the lead for `msg` (the message these views belong to) and hand out the bytes.
+        `arrays` is None from here on: the bytes are gRPC's until `reopen`."""
+        if self.arrays is None:
+            raise RuntimeError("this frame was already sent")
+        if not isinstance(msg, self._outer) or [f.number for f, _ in msg.ListFields()] != [self._number]:
+            raise ValueError(f"an in-place {self._outer.__name__} carries a frame and nothing else (no error)")
+        rest = type(msg.frame)()
         rest.CopyFrom(msg.frame)
         views = list(rest.views)
         del rest.views[:]
@@ -271,14 +295,23 @@ class InPlaceReply:
             v.ClearField("pixels")
             heads.append(v.SerializeToString())
         if heads != self._heads:
-            raise ValueError("the reply's views are not those its pixels were laid out for")
+            raise ValueError("the frame's views are not those its pixels were laid out for")
         lead = self._frame_lead(rest.SerializeToString())
         pad = self.lead - len(lead) - 2  # the pad's own tag and one-byte length
         if not 0 <= pad < 128:
-            raise ValueError(f"reply fields of {len(lead)} bytes do not fit a lead of {self.lead}")
-        self._buf[: self.lead] = np.frombuffer(_tag(_REPLY_PAD) + _encode_varint(pad) + bytes(pad) + lead, np.uint8)
-        self._buf = self.arrays = None
-        return self._bytes
+            raise ValueError(f"frame fields of {len(lead)} bytes do not fit a lead of {self.lead}")
+        self._bytes.array[: self.lead] = np.frombuffer(_tag(self._pad) + _encode_varint(pad) + bytes(pad) + lead,
+                                                       np.uint8)
+        self.arrays = None
+        return self._bytes.data
+
+    def reopen(self) -> bool:
+        """After `finish`: whether the bytes are back (gRPC has sent them and let go), in which case
+        `arrays` are writable again and still hold the pixels last written."""
+        if self.arrays is None and self._bytes.reclaim():
+            self.arrays = self._arrays
+            return True
+        return False
 
 
 # -- the server's side ----------------------------------------------------------------------
@@ -296,7 +329,7 @@ def decode_request(data: bytes) -> Message:
 def encode_reply(reply: Message | pb.StylizeReply) -> bytes:
     """A reply (with its views' pixels beside it) -> StylizeReply wire bytes."""
     if isinstance(reply, Message):
-        return reply.in_place.finish(reply.msg) if reply.in_place is not None else _encode(reply, 1)
+        return _encode(reply, 1)
     return reply.SerializeToString()
 
 

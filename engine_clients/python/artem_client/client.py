@@ -122,26 +122,49 @@ class StylizerClient:
             request.size = size
         return self.stub.AddStyle(request, timeout=timeout)
 
-    def stream(self, frames: Iterable[list[np.ndarray]], style: str, *, strength: float | None = None,
-               fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
-               on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
-               transport: str = "inline", jpeg_quality: int | None = None,
-               on_images: Callable[[int, list[np.ndarray]], None] | None = None,
-               mix: dict[str, float] | None = None, preserve_color: bool = False) -> StreamStats:
+    def stream(self, frames: Iterable[list[np.ndarray]], style: str, **options) -> StreamStats:
         """Stream frames through `style`: each a list of views, (H, W, 3) RGB or (H, W, bpp)
-        already in `fmt`. `on_frame(index, reply)` sees each stylized frame's message and
+        already in `fmt`, copied into its request (one copy). Options, all keywords:
+        `strength`; `fmt` and `linear`, the pixel format and colour space; `max_in_flight`;
+        `transport`: inline, shm (same host) or jpeg, at `jpeg_quality`; `mix` (adain styles of
+        one model: {style: weight}) replaces `style`; `preserve_color` keeps the frame's colours
+        (adain). `on_frame(index, reply)` sees each stylized frame's message and
         `on_images(index, images)` its pixels, (H, W, bpp) in `fmt` (for shm: views of the reply
-        slot, valid during the call). `transport`: inline, shm (same host) or jpeg. `mix` (adain
-        styles of one model: {style: weight}) replaces `style`; `preserve_color` keeps the
-        frame's colours (adain). Raises StylizeError on the first refused request."""
-        bpp = BYTES_PER_PIXEL[fmt]
+        slot, valid during the call). Raises StylizeError on the first refused request."""
         frames = iter(frames)
         first = next(frames, None)
         if first is None:
             return StreamStats()
         frames = itertools.chain([first], frames)
-        carrier = transports.make(transport, [(v.shape[0], v.shape[1], bpp) for v in first], max_in_flight,
-                                  jpeg_quality)
+        return self._stream(lambda index, carrier: next(frames, None), [v.shape[:2] for v in first], style, **options)
+
+    def stream_into(self, render: Callable[[int, list[np.ndarray]], bool], views: list[tuple[int, int]],
+                    style: str, **options) -> StreamStats:
+        """Stream frames that `render(index, targets)` draws straight into their requests, so the
+        client copies nothing: `targets` are (H, W, bpp) arrays in `fmt`, one per view of `views`
+        ((height, width) each): the request's own bytes (inline), its shared-memory slot (shm), or
+        arrays the JPEG encoder reads. They may be written until `render` returns, and hold what
+        was last drawn into them (a renderer may redraw only what changed). `render` returns False
+        to end the stream. `options` are `stream`'s."""
+        fmt, linear = options.get("fmt", pb.PIXEL_FORMAT_RGBA8), options.get("linear", False)
+
+        def draw(index: int, carrier: transports.Carrier) -> list[np.ndarray] | None:
+            targets = carrier.targets(index, fmt, linear)
+            return targets if render(index, targets) else None
+
+        return self._stream(draw, views, style, **options)
+
+    def _stream(self, produce: Callable[[int, transports.Carrier], list[np.ndarray] | None],
+                views: list[tuple[int, int]], style: str, *, strength: float | None = None,
+                fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
+                on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
+                transport: str = "inline", jpeg_quality: int | None = None,
+                on_images: Callable[[int, list[np.ndarray]], None] | None = None,
+                mix: dict[str, float] | None = None, preserve_color: bool = False) -> StreamStats:
+        """The frames that `produce(index, carrier)` gives (None: no more), of these views'
+        (height, width), through `style`; the options are `stream`'s."""
+        bpp = BYTES_PER_PIXEL[fmt]
+        carrier = transports.make(transport, [(h, w, bpp) for h, w in views], max_in_flight, jpeg_quality)
         stats = StreamStats()
         credits = threading.Semaphore(max_in_flight)
         sent_at: dict[int, float] = {}
@@ -160,12 +183,12 @@ class StylizerClient:
                 while not credits.acquire(timeout=0.1):
                     if stop.is_set():
                         return
-                if stop.is_set() or (views := next(frames, None)) is None:
+                if stop.is_set() or (images := produce(i, carrier)) is None:
                     return
                 now = time.perf_counter()
                 sent_at[i] = now
                 stats.sent += 1
-                images = [v if v.shape[2] == bpp else from_rgb(v, fmt) for v in views]
+                images = [v if v.shape[2] == bpp else from_rgb(v, fmt) for v in images]
                 message = carrier.request(i, images, fmt, linear)
                 message.msg.frame.capture_time_us = int(now * 1e6)
                 yield message

@@ -1,9 +1,10 @@
 """How the client's frames travel: inline bytes, a shared-memory ring, or JPEG.
 
-Each transport turns a frame's images into a request (pixels beside the message, for
-artem_server.transport.wire, so nothing is copied but into the outgoing bytes or the slot)
-and a reply back into images. Images are (H, W, bpp) uint8 in the stream's pixel format.
-The C++ engine client implements the same steps; docs/shared-memory.md has the shm protocol.
+Each transport gives the arrays a frame may be drawn into (`targets`: the request's own bytes,
+its slot, or the JPEG encoder's input), turns a frame's images into a request (copying them
+there once, unless they were drawn there) and a reply back into images. Images are
+(H, W, bpp) uint8 in the stream's pixel format. The C++ engine client implements the same
+steps; docs/shared-memory.md has the shm protocol.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import os
 import queue
 import threading
 from multiprocessing import shared_memory
+from typing import Union
 
 import numpy as np
 import torch
 
 from artem_server.rpc import pb
+from artem_server.transport import fresh_bytes, wire
 from artem_server.transport import shm as layout
 from artem_server.transport.copy import copy_many
 from artem_server.transport.jpeg import DEFAULT_QUALITY, JpegCodec
@@ -28,8 +31,8 @@ _RGB_ORDER = {pb.PIXEL_FORMAT_RGBA8: [0, 1, 2], pb.PIXEL_FORMAT_BGRA8: [2, 1, 0]
 TRANSPORTS = ("inline", "shm", "jpeg")
 
 
-def _view(img: np.ndarray, fmt: int, linear: bool) -> pb.View:
-    h, w, _ = img.shape
+def _view(shape: tuple[int, ...], fmt: int, linear: bool) -> pb.View:
+    h, w = shape[:2]
     color = pb.COLOR_SPACE_LINEAR if linear else pb.COLOR_SPACE_SRGB
     return pb.View(width=w, height=h, format=fmt, color_space=color)
 
@@ -43,20 +46,60 @@ def _rows(buf, view: pb.View) -> np.ndarray:
 
 
 class Inline:
-    """Pixels inside the gRPC messages: works anywhere, costs the pipe (~0.7 GB/s in Python)."""
+    """Pixels inside the gRPC messages: works anywhere, costs the pipe (~0.7 GB/s in Python).
+
+    A frame's request is laid out before its pixels (wire.InPlaceFrame): a renderer draws into
+    it, or the frame's images are copied in (one copy). Its bytes serve again, pixels and all,
+    once gRPC has sent them and let go."""
 
     name = "inline"
+    KEPT = 4  # request buffers kept for reuse: one gRPC is sending, one being drawn, spares
+
+    def __init__(self, view_shapes: list[tuple[int, int, int]]) -> None:
+        self.shapes = [tuple(s) for s in view_shapes]
+        self._kept: dict[tuple, list[wire.InPlaceFrame]] = {}  # by views (shapes, format, colour space)
+        self._drawn: dict[int, wire.InPlaceFrame] = {}  # frame id -> its buffer, from targets() to request()
 
     def configure(self, config: pb.SessionConfig) -> None:
         pass
 
+    def _buffer(self, shapes: list[tuple[int, ...]], fmt: int, linear: bool) -> wire.InPlaceFrame:
+        """A request buffer for these views: a kept one that gRPC is done with, or a new one."""
+        key = (tuple(shapes), fmt, linear)
+        kept = self._kept.setdefault(key, [])
+        for buf in kept:
+            if buf.reopen():
+                return buf
+        views = [_view(shape, fmt, linear) for shape in shapes]
+        for v in views:
+            v.data = b""
+        buf = wire.InPlaceFrame(pb.StylizeRequest, pb.Frame(views=views), shapes)
+        if len(kept) < self.KEPT:
+            kept.append(buf)
+        return buf
+
+    def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
+        """Where frame `fid`'s views are to be drawn: its request's own bytes."""
+        if not fresh_bytes.available():
+            return [np.empty(s, np.uint8) for s in self.shapes]
+        buf = self._drawn[fid] = self._buffer(self.shapes, fmt, linear)
+        assert buf.arrays is not None
+        return buf.arrays
+
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
         views = []
         for img in images:
-            v = _view(img, fmt, linear)
-            v.data = b""  # the pixels travel beside the message: wire joins them in, one copy
+            v = _view(img.shape, fmt, linear)
+            v.data = b""  # the pixels are in place, or travel beside the message: wire joins them in
             views.append(v)
-        return Message(pb.StylizeRequest(frame=pb.Frame(id=fid, views=views)), list(images))
+        msg = pb.StylizeRequest(frame=pb.Frame(id=fid, views=views))
+        if not fresh_bytes.available():
+            return Message(msg, list(images))
+        buf = self._drawn.pop(fid, None) or self._buffer([img.shape for img in images], fmt, linear)
+        assert buf.arrays is not None
+        if any(img is not t for img, t in zip(images, buf.arrays)):  # not drawn in place: copied in
+            copy_many(list(zip(buf.arrays, images)))  # the frame's one copy, all views in one hand-off
+        return Message(msg, [], buf)
 
     def images(self, reply: Message) -> list[np.ndarray]:
         return [_rows(px, v) for v, px in zip(reply.msg.frame.views, reply.pixels)]
@@ -85,6 +128,7 @@ class SharedMemory:
         for i in range(slots):
             self.free.put(i)
         self.slot_of: dict[int, int] = {}  # frame id -> its slot, until answered or dropped
+        self._drawn: dict[int, list[np.ndarray]] = {}  # frame id -> its slot's arrays, from targets() to request()
         self._lock = threading.Lock()  # requests are made on gRPC's thread, replies read on the caller's
 
     def configure(self, config: pb.SessionConfig) -> None:
@@ -95,21 +139,34 @@ class SharedMemory:
     def _array(self, base: int, offset: int, h: int, w: int, c: int) -> np.ndarray:
         return np.ndarray((h, w, c), np.uint8, self.region.buf, base + offset)
 
+    def _take_slot(self, fid: int) -> int:
+        slot = self.free.get(timeout=30)  # a free slot always exists when credits are respected
+        with self._lock:
+            self.slot_of[fid] = slot
+        return slot
+
+    def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
+        """Where frame `fid`'s views are to be drawn: a free request slot, which it takes."""
+        base = self.layout.request_offset(self._take_slot(fid))
+        arrays = self._drawn[fid] = [self._array(base, offset, *shape)
+                                     for shape, offset in zip(self.shapes, self.offsets)]
+        return arrays
+
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
         if [img.shape for img in images] != self.shapes:
             raise ValueError(f"shm transport: frame {fid} has views {[img.shape for img in images]}; the region's "
                              f"slots were laid out for the first frame's {self.shapes}")
-        slot = self.free.get(timeout=30)  # a free slot always exists when credits are respected
-        with self._lock:
-            self.slot_of[fid] = slot
+        drawn = self._drawn.pop(fid, None)
+        slot = self.slot_of[fid] if drawn is not None else self._take_slot(fid)
         base = self.layout.request_offset(slot)
         views, pairs = [], []
-        for img, offset in zip(images, self.offsets):
-            pairs.append((self._array(base, offset, *img.shape), img))
-            v = _view(img, fmt, linear)
+        for i, (img, offset) in enumerate(zip(images, self.offsets)):
+            if drawn is None or img is not drawn[i]:
+                pairs.append((self._array(base, offset, *img.shape), img))
+            v = _view(img.shape, fmt, linear)
             v.shm.slot, v.shm.offset = slot, offset
             views.append(v)
-        copy_many(pairs)  # the frame's one copy, all views in one hand-off
+        copy_many(pairs)  # the frame's one copy, all views in one hand-off (none when drawn in the slot)
         return Message(pb.StylizeRequest(frame=pb.Frame(id=fid, views=views)), [None] * len(views))
 
     def images(self, reply: Message) -> list[np.ndarray]:
@@ -145,19 +202,24 @@ class Jpeg:
 
     name = "jpeg"
 
-    def __init__(self, quality: int = DEFAULT_QUALITY) -> None:
+    def __init__(self, view_shapes: list[tuple[int, int, int]], quality: int = DEFAULT_QUALITY) -> None:
         self.quality = quality
         self.codec = JpegCodec(torch.device("cpu"))
+        self._canvas = [np.zeros(s, np.uint8) for s in view_shapes]  # what targets() gives to draw in
 
     def configure(self, config: pb.SessionConfig) -> None:
         config.jpeg_quality = self.quality
+
+    def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
+        """Where frame `fid`'s views are to be drawn: arrays of this client's, encoded from there."""
+        return self._canvas
 
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
         order = _RGB_ORDER[fmt]
         data = self.codec.encode_many([img[..., order] for img in images], self.quality)
         views = []
         for img in images:
-            v = _view(img, fmt, linear)
+            v = _view(img.shape, fmt, linear)
             v.jpeg = b""
             views.append(v)
         return Message(pb.StylizeRequest(frame=pb.Frame(id=fid, views=views)), data)
@@ -184,13 +246,15 @@ class Jpeg:
         self.codec.close()
 
 
-def make(name: str, view_shapes: list[tuple[int, int, int]], slots: int,
-         jpeg_quality: int | None) -> Inline | SharedMemory | Jpeg:
+Carrier = Union[Inline, SharedMemory, Jpeg]
+
+
+def make(name: str, view_shapes: list[tuple[int, int, int]], slots: int, jpeg_quality: int | None) -> Carrier:
     """The transport called `name` for frames of these view shapes."""
     if name == "inline":
-        return Inline()
+        return Inline(view_shapes)
     if name == "shm":
         return SharedMemory(view_shapes, slots)
     if name == "jpeg":
-        return Jpeg(jpeg_quality or DEFAULT_QUALITY)
+        return Jpeg(view_shapes, jpeg_quality or DEFAULT_QUALITY)
     raise ValueError(f"transport {name!r}: expected one of {', '.join(TRANSPORTS)}")

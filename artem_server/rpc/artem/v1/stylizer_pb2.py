@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61rtem/v1/stylizer.proto\x12\x08\x61rtem.v1\"\xd9\x01\n\x04View\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\x12%\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x15.artem.v1.PixelFormat\x12)\n\x0b\x63olor_space\x18\x04 \x01(\x0e\x32\x14.artem.v1.ColorSpace\x12\x12\n\nrow_stride\x18\x05 \x01(\x05\x12\x0e\n\x04\x64\x61ta\x18\x06 \x01(\x0cH\x00\x12\"\n\x03shm\x18\x07 \x01(\x0b\x32\x13.artem.v1.ShmPixelsH\x00\x12\x0e\n\x04jpeg\x18\x08 \x01(\x0cH\x00\x42\x08\n\x06pixels\")\n\tShmPixels\x12\x0c\n\x04slot\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\"W\n\x12SharedMemoryRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nslot_count\x18\x03 \x01(\r\x12\x11\n\tslot_size\x18\x04 \x01(\x04\"K\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x1d\n\x05views\x18\x03 \x03(\x0b\x32\x0e.artem.v1.View\"\xaf\x02\n\rSessionConfig\x12\r\n\x05style\x18\x01 \x01(\t\x12\x15\n\x08strength\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x33\n\rshared_memory\x18\n \x01(\x0b\x32\x1c.artem.v1.SharedMemoryRegion\x12\x19\n\x0cjpeg_quality\x18\x0b \x01(\rH\x01\x88\x01\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x14 \x01(\t\x12\x11\n\tprecision\x18\x15 \x01(\t\x12\x19\n\x0crender_scale\x18\x16 \x01(\x02H\x02\x88\x01\x01\x12\"\n\x03mix\x18\x1e \x03(\x0b\x32\x15.artem.v1.StyleWeight\x12\x16\n\x0epreserve_color\x18\x1f \x01(\x08\x42\x0b\n\t_strengthB\x0f\n\r_jpeg_qualityB\x0f\n\r_render_scale\",\n\x0bStyleWeight\x12\r\n\x05style\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"e\n\x0eStylizeRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.artem.v1.SessionConfigH\x00\x12 \n\x05\x66rame\x18\x02 \x01(\x0b\x32\x0f.artem.v1.FrameH\x00\x42\x06\n\x04kind\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"h\n\x07Timings\x12\x10\n\x08queue_ms\x18\x01 \x01(\x02\x12\x12\n\nconvert_ms\x18\x02 \x01(\x02\x12\x10\n\x08model_ms\x18\x03 \x01(\x02\x12\x10\n\x08total_ms\x18\x04 \x01(\x02\x12\x13\n\x0btransfer_ms\x18\x05 \x01(\x02\"\x9e\x01\n\rStylizedFrame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x1d\n\x05views\x18\x03 \x03(\x0b\x32\x0e.artem.v1.View\x12\"\n\x07timings\x18\x04 \x01(\x0b\x32\x11.artem.v1.Timings\x12\x16\n\x0e\x64ropped_frames\x18\x05 \x01(\r\x12\r\n\x05style\x18\x06 \x01(\t\"\xe0\x01\n\x0cSessionState\x12\r\n\x05style\x18\x01 \x01(\t\x12\x10\n\x08strength\x18\x02 \x01(\x02\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rshared_memory\x18\n \x01(\t\x12\x14\n\x0cjpeg_quality\x18\x0b \x01(\r\x12\x0f\n\x07\x62\x61\x63kend\x18\x14 \x01(\t\x12\x11\n\tprecision\x18\x15 \x01(\t\x12\x14\n\x0crender_scale\x18\x16 \x01(\x02\x12\"\n\x03mix\x18\x1e \x03(\x0b\x32\x15.artem.v1.StyleWeight\x12\x16\n\x0epreserve_color\x18\x1f \x01(\x08\"\x99\x01\n\x0cStylizeReply\x12(\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x17.artem.v1.StylizedFrameH\x00\x12)\n\x07session\x18\x02 \x01(\x0b\x32\x16.artem.v1.SessionStateH\x00\x12\x1f\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x10.artem.v1.Status\x12\x0b\n\x03pad\x18\x0f \x01(\x0c\x42\x06\n\x04kind\"\x13\n\x11ListStylesRequest\"\xb8\x01\n\tStyleInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x15\n\rthumbnail_png\x18\x04 \x01(\x0c\x12\x33\n\x08metadata\x18\x05 \x03(\x0b\x32!.artem.v1.StyleInfo.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x0f\x41\x64\x64StyleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x11\n\x04size\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x0f\n\x07replace\x18\x06 \x01(\x08\x42\x07\n\x05_size\"?\n\rAddStyleReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05style\x18\x02 \x01(\x0b\x32\x13.artem.v1.StyleInfo\"6\n\x0fListStylesReply\x12#\n\x06styles\x18\x01 \x03(\x0b\x32\x13.artem.v1.StyleInfo\"\x16\n\x14GetServerInfoRequest\"\xb3\x02\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61\x63kends\x18\x03 \x03(\t\x12,\n\rpixel_formats\x18\x04 \x03(\x0e\x32\x15.artem.v1.PixelFormat\x12\x17\n\x0fmax_frame_bytes\x18\x05 \x01(\x03\x12\x11\n\tmax_views\x18\x06 \x01(\x05\x12\x15\n\rmax_dimension\x18\x07 \x01(\x05\x12\x14\n\x0c\x61\x64\x61in_models\x18\x08 \x03(\t\x12\x13\n\x0bmax_streams\x18\t \x01(\x05\x12\x1d\n\x15stream_idle_timeout_s\x18\n \x01(\x01\x12\x1d\n\x15max_style_image_bytes\x18\x0b \x01(\x03\x12\x18\n\x10max_added_styles\x18\x0c \x01(\x05*r\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12PIXEL_FORMAT_RGBA8\x10\x01\x12\x16\n\x12PIXEL_FORMAT_BGRA8\x10\x02\x12\x15\n\x11PIXEL_FORMAT_RGB8\x10\x03*W\n\nColorSpace\x12\x1b\n\x17\x43OLOR_SPACE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLOR_SPACE_SRGB\x10\x01\x12\x16\n\x12\x43OLOR_SPACE_LINEAR\x10\x02\x32\x98\x02\n\x08Stylizer\x12?\n\x07Stylize\x12\x18.artem.v1.StylizeRequest\x1a\x16.artem.v1.StylizeReply(\x01\x30\x01\x12\x44\n\nListStyles\x12\x1b.artem.v1.ListStylesRequest\x1a\x19.artem.v1.ListStylesReply\x12\x45\n\rGetServerInfo\x12\x1e.artem.v1.GetServerInfoRequest\x1a\x14.artem.v1.ServerInfo\x12>\n\x08\x41\x64\x64Style\x12\x19.artem.v1.AddStyleRequest\x1a\x17.artem.v1.AddStyleReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61rtem/v1/stylizer.proto\x12\x08\x61rtem.v1\"\xd9\x01\n\x04View\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\x12%\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x15.artem.v1.PixelFormat\x12)\n\x0b\x63olor_space\x18\x04 \x01(\x0e\x32\x14.artem.v1.ColorSpace\x12\x12\n\nrow_stride\x18\x05 \x01(\x05\x12\x0e\n\x04\x64\x61ta\x18\x06 \x01(\x0cH\x00\x12\"\n\x03shm\x18\x07 \x01(\x0b\x32\x13.artem.v1.ShmPixelsH\x00\x12\x0e\n\x04jpeg\x18\x08 \x01(\x0cH\x00\x42\x08\n\x06pixels\")\n\tShmPixels\x12\x0c\n\x04slot\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\"W\n\x12SharedMemoryRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nslot_count\x18\x03 \x01(\r\x12\x11\n\tslot_size\x18\x04 \x01(\x04\"K\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x1d\n\x05views\x18\x03 \x03(\x0b\x32\x0e.artem.v1.View\"\xaf\x02\n\rSessionConfig\x12\r\n\x05style\x18\x01 \x01(\t\x12\x15\n\x08strength\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x33\n\rshared_memory\x18\n \x01(\x0b\x32\x1c.artem.v1.SharedMemoryRegion\x12\x19\n\x0cjpeg_quality\x18\x0b \x01(\rH\x01\x88\x01\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x14 \x01(\t\x12\x11\n\tprecision\x18\x15 \x01(\t\x12\x19\n\x0crender_scale\x18\x16 \x01(\x02H\x02\x88\x01\x01\x12\"\n\x03mix\x18\x1e \x03(\x0b\x32\x15.artem.v1.StyleWeight\x12\x16\n\x0epreserve_color\x18\x1f \x01(\x08\x42\x0b\n\t_strengthB\x0f\n\r_jpeg_qualityB\x0f\n\r_render_scale\",\n\x0bStyleWeight\x12\r\n\x05style\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"r\n\x0eStylizeRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.artem.v1.SessionConfigH\x00\x12 \n\x05\x66rame\x18\x02 \x01(\x0b\x32\x0f.artem.v1.FrameH\x00\x12\x0b\n\x03pad\x18\x0f \x01(\x0c\x42\x06\n\x04kind\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"h\n\x07Timings\x12\x10\n\x08queue_ms\x18\x01 \x01(\x02\x12\x12\n\nconvert_ms\x18\x02 \x01(\x02\x12\x10\n\x08model_ms\x18\x03 \x01(\x02\x12\x10\n\x08total_ms\x18\x04 \x01(\x02\x12\x13\n\x0btransfer_ms\x18\x05 \x01(\x02\"\x9e\x01\n\rStylizedFrame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x02 \x01(\x03\x12\x1d\n\x05views\x18\x03 \x03(\x0b\x32\x0e.artem.v1.View\x12\"\n\x07timings\x18\x04 \x01(\x0b\x32\x11.artem.v1.Timings\x12\x16\n\x0e\x64ropped_frames\x18\x05 \x01(\r\x12\r\n\x05style\x18\x06 \x01(\t\"\xe0\x01\n\x0cSessionState\x12\r\n\x05style\x18\x01 \x01(\t\x12\x10\n\x08strength\x18\x02 \x01(\x02\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rshared_memory\x18\n \x01(\t\x12\x14\n\x0cjpeg_quality\x18\x0b \x01(\r\x12\x0f\n\x07\x62\x61\x63kend\x18\x14 \x01(\t\x12\x11\n\tprecision\x18\x15 \x01(\t\x12\x14\n\x0crender_scale\x18\x16 \x01(\x02\x12\"\n\x03mix\x18\x1e \x03(\x0b\x32\x15.artem.v1.StyleWeight\x12\x16\n\x0epreserve_color\x18\x1f \x01(\x08\"\x99\x01\n\x0cStylizeReply\x12(\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x17.artem.v1.StylizedFrameH\x00\x12)\n\x07session\x18\x02 \x01(\x0b\x32\x16.artem.v1.SessionStateH\x00\x12\x1f\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x10.artem.v1.Status\x12\x0b\n\x03pad\x18\x0f \x01(\x0c\x42\x06\n\x04kind\"\x13\n\x11ListStylesRequest\"\xb8\x01\n\tStyleInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x15\n\rthumbnail_png\x18\x04 \x01(\x0c\x12\x33\n\x08metadata\x18\x05 \x03(\x0b\x32!.artem.v1.StyleInfo.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x0f\x41\x64\x64StyleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x11\n\x04size\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x0f\n\x07replace\x18\x06 \x01(\x08\x42\x07\n\x05_size\"?\n\rAddStyleReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05style\x18\x02 \x01(\x0b\x32\x13.artem.v1.StyleInfo\"6\n\x0fListStylesReply\x12#\n\x06styles\x18\x01 \x03(\x0b\x32\x13.artem.v1.StyleInfo\"\x16\n\x14GetServerInfoRequest\"\xb3\x02\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61\x63kends\x18\x03 \x03(\t\x12,\n\rpixel_formats\x18\x04 \x03(\x0e\x32\x15.artem.v1.PixelFormat\x12\x17\n\x0fmax_frame_bytes\x18\x05 \x01(\x03\x12\x11\n\tmax_views\x18\x06 \x01(\x05\x12\x15\n\rmax_dimension\x18\x07 \x01(\x05\x12\x14\n\x0c\x61\x64\x61in_models\x18\x08 \x03(\t\x12\x13\n\x0bmax_streams\x18\t \x01(\x05\x12\x1d\n\x15stream_idle_timeout_s\x18\n \x01(\x01\x12\x1d\n\x15max_style_image_bytes\x18\x0b \x01(\x03\x12\x18\n\x10max_added_styles\x18\x0c \x01(\x05*r\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12PIXEL_FORMAT_RGBA8\x10\x01\x12\x16\n\x12PIXEL_FORMAT_BGRA8\x10\x02\x12\x15\n\x11PIXEL_FORMAT_RGB8\x10\x03*W\n\nColorSpace\x12\x1b\n\x17\x43OLOR_SPACE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLOR_SPACE_SRGB\x10\x01\x12\x16\n\x12\x43OLOR_SPACE_LINEAR\x10\x02\x32\x98\x02\n\x08Stylizer\x12?\n\x07Stylize\x12\x18.artem.v1.StylizeRequest\x1a\x16.artem.v1.StylizeReply(\x01\x30\x01\x12\x44\n\nListStyles\x12\x1b.artem.v1.ListStylesRequest\x1a\x19.artem.v1.ListStylesReply\x12\x45\n\rGetServerInfo\x12\x1e.artem.v1.GetServerInfoRequest\x1a\x14.artem.v1.ServerInfo\x12>\n\x08\x41\x64\x64Style\x12\x19.artem.v1.AddStyleRequest\x1a\x17.artem.v1.AddStyleReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,10 +33,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STYLEINFO_METADATAENTRY']._loaded_options = None
   _globals['_STYLEINFO_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_PIXELFORMAT']._serialized_start=2406
-  _globals['_PIXELFORMAT']._serialized_end=2520
-  _globals['_COLORSPACE']._serialized_start=2522
-  _globals['_COLORSPACE']._serialized_end=2609
+  _globals['_PIXELFORMAT']._serialized_start=2419
+  _globals['_PIXELFORMAT']._serialized_end=2533
+  _globals['_COLORSPACE']._serialized_start=2535
+  _globals['_COLORSPACE']._serialized_end=2622
   _globals['_VIEW']._serialized_start=38
   _globals['_VIEW']._serialized_end=255
   _globals['_SHMPIXELS']._serialized_start=257
@@ -50,33 +50,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STYLEWEIGHT']._serialized_start=772
   _globals['_STYLEWEIGHT']._serialized_end=816
   _globals['_STYLIZEREQUEST']._serialized_start=818
-  _globals['_STYLIZEREQUEST']._serialized_end=919
-  _globals['_STATUS']._serialized_start=921
-  _globals['_STATUS']._serialized_end=960
-  _globals['_TIMINGS']._serialized_start=962
-  _globals['_TIMINGS']._serialized_end=1066
-  _globals['_STYLIZEDFRAME']._serialized_start=1069
-  _globals['_STYLIZEDFRAME']._serialized_end=1227
-  _globals['_SESSIONSTATE']._serialized_start=1230
-  _globals['_SESSIONSTATE']._serialized_end=1454
-  _globals['_STYLIZEREPLY']._serialized_start=1457
-  _globals['_STYLIZEREPLY']._serialized_end=1610
-  _globals['_LISTSTYLESREQUEST']._serialized_start=1612
-  _globals['_LISTSTYLESREQUEST']._serialized_end=1631
-  _globals['_STYLEINFO']._serialized_start=1634
-  _globals['_STYLEINFO']._serialized_end=1818
-  _globals['_STYLEINFO_METADATAENTRY']._serialized_start=1771
-  _globals['_STYLEINFO_METADATAENTRY']._serialized_end=1818
-  _globals['_ADDSTYLEREQUEST']._serialized_start=1821
-  _globals['_ADDSTYLEREQUEST']._serialized_end=1949
-  _globals['_ADDSTYLEREPLY']._serialized_start=1951
-  _globals['_ADDSTYLEREPLY']._serialized_end=2014
-  _globals['_LISTSTYLESREPLY']._serialized_start=2016
-  _globals['_LISTSTYLESREPLY']._serialized_end=2070
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=2072
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=2094
-  _globals['_SERVERINFO']._serialized_start=2097
-  _globals['_SERVERINFO']._serialized_end=2404
-  _globals['_STYLIZER']._serialized_start=2612
-  _globals['_STYLIZER']._serialized_end=2892
+  _globals['_STYLIZEREQUEST']._serialized_end=932
+  _globals['_STATUS']._serialized_start=934
+  _globals['_STATUS']._serialized_end=973
+  _globals['_TIMINGS']._serialized_start=975
+  _globals['_TIMINGS']._serialized_end=1079
+  _globals['_STYLIZEDFRAME']._serialized_start=1082
+  _globals['_STYLIZEDFRAME']._serialized_end=1240
+  _globals['_SESSIONSTATE']._serialized_start=1243
+  _globals['_SESSIONSTATE']._serialized_end=1467
+  _globals['_STYLIZEREPLY']._serialized_start=1470
+  _globals['_STYLIZEREPLY']._serialized_end=1623
+  _globals['_LISTSTYLESREQUEST']._serialized_start=1625
+  _globals['_LISTSTYLESREQUEST']._serialized_end=1644
+  _globals['_STYLEINFO']._serialized_start=1647
+  _globals['_STYLEINFO']._serialized_end=1831
+  _globals['_STYLEINFO_METADATAENTRY']._serialized_start=1784
+  _globals['_STYLEINFO_METADATAENTRY']._serialized_end=1831
+  _globals['_ADDSTYLEREQUEST']._serialized_start=1834
+  _globals['_ADDSTYLEREQUEST']._serialized_end=1962
+  _globals['_ADDSTYLEREPLY']._serialized_start=1964
+  _globals['_ADDSTYLEREPLY']._serialized_end=2027
+  _globals['_LISTSTYLESREPLY']._serialized_start=2029
+  _globals['_LISTSTYLESREPLY']._serialized_end=2083
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=2085
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=2107
+  _globals['_SERVERINFO']._serialized_start=2110
+  _globals['_SERVERINFO']._serialized_end=2417
+  _globals['_STYLIZER']._serialized_start=2625
+  _globals['_STYLIZER']._serialized_end=2905
 # @@protoc_insertion_point(module_scope)

@@ -108,12 +108,14 @@ class StyleWeight(_message.Message):
     def __init__(self, style: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
-    __slots__ = ("config", "frame")
+    __slots__ = ("config", "frame", "pad")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
+    PAD_FIELD_NUMBER: _ClassVar[int]
     config: SessionConfig
     frame: Frame
-    def __init__(self, config: _Optional[_Union[SessionConfig, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ...) -> None: ...
+    pad: bytes
+    def __init__(self, config: _Optional[_Union[SessionConfig, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ..., pad: _Optional[bytes] = ...) -> None: ...
 
 class Status(_message.Message):
     __slots__ = ("code", "message")
