@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
                         "' copy' suffix (the frame copied into each request)")
     p.add_argument("--frames", type=int, default=60, help="measured round trips per row and repeat (JPEG: a quarter)")
     p.add_argument("--warmup", type=int, default=10, help="round trips before measuring")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every row (medians reported)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats of every row (medians reported)")
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)

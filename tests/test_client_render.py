@@ -14,7 +14,8 @@ FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_RGB8]
 
 def scene(photo: np.ndarray, index: int, sizes: list[tuple[int, int]], fmt: int) -> list[np.ndarray]:
     """Frame `index`: a crop of the photo per view that moves from frame to frame."""
-    return [from_rgb(np.ascontiguousarray(photo[7 * index + 40 * v: 7 * index + 40 * v + h, 5 * index: 5 * index + w]), fmt)
+    y, x = 7 * index, 5 * index
+    return [from_rgb(np.ascontiguousarray(photo[y + 40 * v: y + 40 * v + h, x: x + w]), fmt)
             for v, (w, h) in enumerate(sizes)]
 
 
@@ -84,3 +85,22 @@ def test_jpeg_draws_into_the_encoders_input(client, photo):
                        on_images=lambda i, imgs: got.append(imgs[0].astype(np.float64)))
     mse = np.mean((got[-1] - frame[0]) ** 2)
     assert len(got) == 2 and 10 * np.log10(255**2 / mse) > 30
+
+
+def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(client, photo, monkeypatch):
+    from artem_server.transport import fresh_bytes
+
+    monkeypatch.setattr(fresh_bytes, "available", lambda: False)
+    sizes = [(40, 30)]
+    got = {}
+
+    def render(index: int, targets: list[np.ndarray]) -> bool:
+        if index == 3:
+            return False
+        targets[0][...] = scene(photo, index, sizes, pb.PIXEL_FORMAT_RGBA8)[0]
+        return True
+
+    client.stream_into(render, [(30, 40)], "identity", on_images=lambda i, imgs: got.__setitem__(i, imgs[0].copy()))
+    assert sorted(got) == [0, 1, 2]
+    for i, back in got.items():
+        np.testing.assert_array_equal(back, scene(photo, i, sizes, pb.PIXEL_FORMAT_RGBA8)[0])

@@ -33,7 +33,6 @@ _LEN = 2
 _PIXEL_FIELDS = {6: "data", 8: "jpeg"}  # View's oneof `pixels` members carried as raw bytes
 _VIEWS = 3  # Frame.views and StylizedFrame.views
 _DATA = 6  # View.data
-_REPLY_FRAME, _REPLY_PAD = 1, 15  # StylizeReply.frame, StylizeReply.pad
 
 
 @dataclass

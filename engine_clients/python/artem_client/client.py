@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Iterable
 
 import grpc
@@ -136,7 +137,7 @@ class StylizerClient:
         if first is None:
             return StreamStats()
         frames = itertools.chain([first], frames)
-        return self._stream(lambda index, carrier: next(frames, None), [v.shape[:2] for v in first], style, **options)
+        return self._stream(lambda index, targets: next(frames, None), [v.shape[:2] for v in first], style, **options)
 
     def stream_into(self, render: Callable[[int, list[np.ndarray]], bool], views: list[tuple[int, int]],
                     style: str, **options) -> StreamStats:
@@ -146,23 +147,22 @@ class StylizerClient:
         arrays the JPEG encoder reads. They may be written until `render` returns, and hold what
         was last drawn into them (a renderer may redraw only what changed). `render` returns False
         to end the stream. `options` are `stream`'s."""
-        fmt, linear = options.get("fmt", pb.PIXEL_FORMAT_RGBA8), options.get("linear", False)
-
-        def draw(index: int, carrier: transports.Carrier) -> list[np.ndarray] | None:
-            targets = carrier.targets(index, fmt, linear)
-            return targets if render(index, targets) else None
+        def draw(index: int, targets: Callable[[], list[np.ndarray]]) -> list[np.ndarray] | None:
+            arrays = targets()
+            return arrays if render(index, arrays) else None
 
         return self._stream(draw, views, style, **options)
 
-    def _stream(self, produce: Callable[[int, transports.Carrier], list[np.ndarray] | None],
+    def _stream(self, produce: Callable[[int, Callable[[], list[np.ndarray]]], list[np.ndarray] | None],
                 views: list[tuple[int, int]], style: str, *, strength: float | None = None,
                 fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
                 on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
                 transport: str = "inline", jpeg_quality: int | None = None,
                 on_images: Callable[[int, list[np.ndarray]], None] | None = None,
                 mix: dict[str, float] | None = None, preserve_color: bool = False) -> StreamStats:
-        """The frames that `produce(index, carrier)` gives (None: no more), of these views'
-        (height, width), through `style`; the options are `stream`'s."""
+        """The frames that `produce(index, targets)` gives (None: no more; `targets()` gives the
+        transport's arrays to draw frame `index` into), of these views' (height, width), through
+        `style`; the options are `stream`'s."""
         bpp = BYTES_PER_PIXEL[fmt]
         carrier = transports.make(transport, [(h, w, bpp) for h, w in views], max_in_flight, jpeg_quality)
         stats = StreamStats()
@@ -183,7 +183,7 @@ class StylizerClient:
                 while not credits.acquire(timeout=0.1):
                     if stop.is_set():
                         return
-                if stop.is_set() or (images := produce(i, carrier)) is None:
+                if stop.is_set() or (images := produce(i, partial(carrier.targets, i, fmt, linear))) is None:
                     return
                 now = time.perf_counter()
                 sent_at[i] = now

@@ -59,6 +59,7 @@ class Inline:
         self.shapes = [tuple(s) for s in view_shapes]
         self._kept: dict[tuple, list[wire.InPlaceFrame]] = {}  # by views (shapes, format, colour space)
         self._drawn: dict[int, wire.InPlaceFrame] = {}  # frame id -> its buffer, from targets() to request()
+        self._canvas: list[np.ndarray] = []  # where frames are drawn without CPython (then copied in)
 
     def configure(self, config: pb.SessionConfig) -> None:
         pass
@@ -81,7 +82,8 @@ class Inline:
     def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
         """Where frame `fid`'s views are to be drawn: its request's own bytes."""
         if not fresh_bytes.available():
-            return [np.empty(s, np.uint8) for s in self.shapes]
+            self._canvas = self._canvas or [np.zeros(s, np.uint8) for s in self.shapes]
+            return self._canvas
         buf = self._drawn[fid] = self._buffer(self.shapes, fmt, linear)
         assert buf.arrays is not None
         return buf.arrays
@@ -205,13 +207,15 @@ class Jpeg:
     def __init__(self, view_shapes: list[tuple[int, int, int]], quality: int = DEFAULT_QUALITY) -> None:
         self.quality = quality
         self.codec = JpegCodec(torch.device("cpu"))
-        self._canvas = [np.zeros(s, np.uint8) for s in view_shapes]  # what targets() gives to draw in
+        self.shapes = [tuple(s) for s in view_shapes]
+        self._canvas: list[np.ndarray] = []  # what targets() gives to draw in, made on first use
 
     def configure(self, config: pb.SessionConfig) -> None:
         config.jpeg_quality = self.quality
 
     def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
         """Where frame `fid`'s views are to be drawn: arrays of this client's, encoded from there."""
+        self._canvas = self._canvas or [np.zeros(s, np.uint8) for s in self.shapes]
         return self._canvas
 
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
