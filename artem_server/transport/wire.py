@@ -15,6 +15,7 @@ protobuf as usual: slower, never wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Union
@@ -208,21 +209,24 @@ def _join(parts: list[Buffer]) -> bytes:
     return data
 
 
-def _widest(msg: Any) -> None:
-    """Set each numeric field of `msg` (and of its single sub-messages) to a value that takes the
-    most bytes on the wire; strings, bytes and repeated fields are left as they are."""
+@functools.cache
+def _widest(cls: type) -> Any:
+    """A `cls` message whose numeric fields (and its single sub-messages') hold values that take
+    the most bytes on the wire; strings, bytes and repeated fields unset. Read it, never write."""
     F = FieldDescriptor
     widest = {F.TYPE_UINT64: 2**64 - 1, F.TYPE_UINT32: 2**32 - 1, F.TYPE_SINT64: -(2**63),
               F.TYPE_SINT32: -(2**31)}  # others: -1 is ten bytes as a varint; nonzero fills fixed widths
+    msg = cls()
     for f in msg.DESCRIPTOR.fields:
         if f.is_repeated or f.type in (F.TYPE_STRING, F.TYPE_BYTES):
             continue
         if f.type == F.TYPE_MESSAGE:
-            _widest(getattr(msg, f.name))
+            getattr(msg, f.name).CopyFrom(_widest(type(getattr(msg, f.name))))
         elif f.type == F.TYPE_BOOL:
             setattr(msg, f.name, True)
         else:
             setattr(msg, f.name, widest.get(f.type, -1))
+    return msg
 
 
 class InPlaceFrame:
@@ -260,7 +264,7 @@ class InPlaceFrame:
         widest = type(frame)()
         widest.CopyFrom(frame)
         del widest.views[:]
-        _widest(widest)
+        widest.MergeFrom(_widest(type(frame)))  # the numbers at their widest, the strings as they are
         self.lead = -(-(2 + len(self._frame_lead(widest.SerializeToString()))) // 64) * 64
         offsets, pos = [], self.lead
         for i, n in enumerate(sizes):
