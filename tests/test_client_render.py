@@ -104,3 +104,26 @@ def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(clien
     assert sorted(got) == [0, 1, 2]
     for i, back in got.items():
         np.testing.assert_array_equal(back, scene(photo, i, sizes, pb.PIXEL_FORMAT_RGBA8)[0])
+
+
+def test_inline_keeps_request_buffers_only_for_the_frame_size_now_sent(photo):
+    """A source whose frames change size (a folder of photographs) does not pile up a frame-sized
+    buffer for every size it has sent: those of an earlier size are let go."""
+    import gc
+    import weakref
+
+    from artem_client import transports
+    from artem_server.transport import wire
+
+    inline = transports.Inline([(30, 40, 4)])
+    small, large = (scene(photo, 0, [(w, 30)], pb.PIXEL_FORMAT_RGBA8) for w in (40, 80))
+    first = inline.request(0, small, pb.PIXEL_FORMAT_RGBA8, False)
+    wire.encode_request(first)  # sent: gRPC has its bytes and lets go of them
+    was = weakref.ref(first.in_place)
+    again = inline.request(1, small, pb.PIXEL_FORMAT_RGBA8, False)
+    assert again.in_place is was()  # the same size reuses its buffer
+    wire.encode_request(again)
+    del first, again
+    inline.request(2, large, pb.PIXEL_FORMAT_RGBA8, False)
+    gc.collect()
+    assert was() is None

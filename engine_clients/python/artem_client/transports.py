@@ -57,7 +57,8 @@ class Inline:
 
     def __init__(self, view_shapes: list[tuple[int, int, int]]) -> None:
         self.shapes = [tuple(s) for s in view_shapes]
-        self._kept: dict[tuple, list[wire.InPlaceFrame]] = {}  # by views (shapes, format, colour space)
+        self._layout: tuple = ()  # the views (shapes, format, colour space) the kept buffers are laid out for
+        self._kept: list[wire.InPlaceFrame] = []
         self._drawn: dict[int, wire.InPlaceFrame] = {}  # frame id -> its buffer, from targets() to request()
         self._canvas: list[np.ndarray] = []  # where frames are drawn without CPython (then copied in)
 
@@ -65,9 +66,12 @@ class Inline:
         pass
 
     def _buffer(self, shapes: list[tuple[int, ...]], fmt: int, linear: bool) -> wire.InPlaceFrame:
-        """A request buffer for these views: a kept one that gRPC is done with, or a new one."""
-        key = (tuple(shapes), fmt, linear)
-        kept = self._kept.setdefault(key, [])
+        """A request buffer for these views: a kept one that gRPC is done with, or a new one.
+        Only the latest views' buffers are kept, so frames of ever new sizes hold no memory."""
+        layout = (tuple(shapes), fmt, linear)
+        if layout != self._layout:
+            self._layout, self._kept = layout, []
+        kept = self._kept
         for buf in kept:
             if buf.reopen():
                 return buf
