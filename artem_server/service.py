@@ -128,7 +128,7 @@ class Engine:
         self.runs = Runs(self.pipeline, run_options)  # backends, precisions, runners per style
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-model")
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
-        self.regions = RegionTable()
+        self.regions = RegionTable(pin=device.type == "cuda")
         self.codec = JpegCodec(device)
         self.adain_runners = AdaINRunners()  # one module per distinct adain mix/alpha/colour choice
         self.style_limits = StyleImageLimits()
@@ -256,7 +256,9 @@ class StreamSession:
             try:
                 self.configure(req.config)
                 self.out.put_nowait(pb.StylizeReply(session=self.state()))
-            except ArtemError as e:
+            except Exception as e:  # answered in the stream, which goes on
+                if not isinstance(e, ArtemError):
+                    log.exception("config failed")
                 self.out.put_nowait(pb.StylizeReply(session=self.state(), error=error_status(e)))
             return
         if kind != "frame":

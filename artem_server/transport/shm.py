@@ -14,22 +14,32 @@ Layout (little-endian):
 The server maps regions it did not create: it must never unlink them, and on Python < 3.13
 `multiprocessing.shared_memory` would hand them to the resource tracker, which unlinks them
 when the server exits (bpo-39959). So the server opens them itself, untracked.
+
+A region is the client's file, and the client may shrink it at any time (ftruncate): touching a
+mapped page past the file's end raises SIGBUS, which kills the whole server. So the server
+keeps the file open and checks its size (fstat) against every slot a frame touches, right
+before it reads the request slot and again right before it writes the reply slot
+(`Region.check_extent`); only a pinned region (CUDA) is written by the device while the model
+runs, and a DMA into page-locked pages cannot fault. The name is opened without following
+links and without blocking, and only a regular, non-empty file is mapped.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import mmap
 import os
 import re
+import stat
 import struct
-import sys
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import pinned
-from ..errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from ..errors import ArtemError, InvalidArgument, PermissionDenied, ResourceExhausted
 
 MAGIC = b"ARTEMSHM"
 VERSION = 1
@@ -40,6 +50,9 @@ MAX_SLOTS = 64
 # magic, version, slot_count, slot_size; the rest of the header page is zero (reserved).
 HEADER = struct.Struct("<8sIIQ")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
+_OPEN_FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+log = logging.getLogger(__name__)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -79,8 +92,9 @@ class Layout:
 def check_registration(name: str, size: int, slot_count: int, slot_size: int) -> Layout:
     """Validate a SessionConfig.shared_memory's fields (before touching the region)."""
     field = "config.shared_memory"
-    if not _NAME.fullmatch(name):
-        raise InvalidArgument(f"{field}.name = {name!r}: expected 1-200 letters, digits, '_', '-' or '.'")
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        raise InvalidArgument(f"{field}.name = {name!r}: expected 1-200 letters, digits, '_', '-' or '.', "
+                              "not '.' or '..'")
     if not 1 <= slot_count <= MAX_SLOTS:
         raise InvalidArgument(f"{field}.slot_count = {slot_count}: expected 1..{MAX_SLOTS}")
     if slot_size <= 0 or slot_size % SLOT_ALIGN:
@@ -93,47 +107,78 @@ def check_registration(name: str, size: int, slot_count: int, slot_size: int) ->
     return layout
 
 
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 class _Mapping:
-    """A mapping of an existing named region, untracked (see the module docstring)."""
+    """A mapping of an existing named region, untracked (see the module docstring). On POSIX
+    the file stays open, so its size can be checked before each access (`size`)."""
 
     def __init__(self, name: str) -> None:
-        if os.name == "nt":
+        self.fd: int | None = None
+        if os.name == "nt":  # a section's size is fixed at creation: nothing can shrink it
             from multiprocessing.shared_memory import SharedMemory
 
             self._shm: object | None = SharedMemory(name)  # Windows: no resource tracker
             self._mmap: mmap.mmap | None = None
             self.buf = self._shm.buf  # type: ignore[attr-defined]
-        elif sys.version_info >= (3, 13):
-            from multiprocessing.shared_memory import SharedMemory
+            return
+        import _posixshmem
 
-            self._shm = SharedMemory(name, track=False)  # type: ignore[call-arg]
-            self._mmap = None
-            self.buf = self._shm.buf  # type: ignore[attr-defined]
-        else:
-            import _posixshmem
+        field = f"config.shared_memory.name = {name!r}"
+        try:
+            fd = _posixshmem.shm_open("/" + name, _OPEN_FLAGS, mode=0o600)
+        except IsADirectoryError:
+            raise InvalidArgument(f"{field} is a directory, not a shared-memory region") from None
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise InvalidArgument(f"{field} is a symbolic link: the server opens only the region itself, "
+                                  "never a link") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidArgument(f"{field} is {_kind(st.st_mode)}, not a shared-memory region")
+            if st.st_size == 0:
+                raise InvalidArgument(f"{field} is empty (0 bytes): expected a region with its header and "
+                                      "slots (docs/shared-memory.md)")
+            self._mmap = mmap.mmap(fd, st.st_size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self._shm = fd, None
+        self.buf = memoryview(self._mmap)
 
-            fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
-            try:
-                self._mmap = mmap.mmap(fd, os.fstat(fd).st_size)
-            finally:
-                os.close(fd)
-            self._shm = None
-            self.buf = memoryview(self._mmap)
+    def size(self) -> int:
+        """The file's size now (the client may have shrunk it since it was mapped)."""
+        return os.fstat(self.fd).st_size if self.fd is not None else len(self.buf)
+
+    def read(self, n: int) -> bytes:
+        """The first `n` bytes, read through the file, not the mapping: never faults."""
+        return os.pread(self.fd, n, 0) if self.fd is not None else bytes(self.buf[:n])
 
     def close(self) -> None:
         """Unmap. Raises BufferError while numpy views of `buf` are alive (never unmaps under them)."""
         if self._shm is not None:
             self._shm.close()  # type: ignore[attr-defined]
-        else:
-            self.buf.release()
-            assert self._mmap is not None
-            self._mmap.close()
+            return
+        self.buf.release()
+        assert self._mmap is not None
+        self._mmap.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class Region:
     """A client's region as mapped by the server for one stream."""
 
-    def __init__(self, name: str, size: int, layout: Layout, owner: object) -> None:
+    def __init__(self, name: str, size: int, layout: Layout, owner: object, pin: bool = True) -> None:
         field = "config.shared_memory"
         try:
             self._map = _Mapping(name)
@@ -143,13 +188,17 @@ class Region:
                                   "a machine)") from None
         except PermissionError:
             raise PermissionDenied(f"{field}.name = {name!r}: the server may not open that region") from None
+        except OSError as e:
+            raise InvalidArgument(f"{field}.name = {name!r}: the server cannot map it ({e.strerror})") from None
         self.name, self.layout, self.owner = name, layout, owner
+        self.registered_size = size
         self.closed = False
+        self._shrink_logged = False
         try:
-            actual = len(self._map.buf)
+            actual = min(len(self._map.buf), self._map.size())
             if actual < size:
                 raise InvalidArgument(f"{field}.size = {size}, but region {name!r} has only {actual} bytes")
-            magic, version, count, slot_size = HEADER.unpack_from(self._map.buf, 0)
+            magic, version, count, slot_size = HEADER.unpack(self._map.read(HEADER.size))
             if (magic, version, count, slot_size) != (MAGIC, VERSION, layout.slot_count, layout.slot_size):
                 raise InvalidArgument(
                     f"{field}: region {name!r} has header (magic {magic!r}, version {version}, slot_count "
@@ -160,7 +209,26 @@ class Region:
             raise
         # Page-locked for the GPU (on CUDA machines): frames go between slots and the device by
         # DMA, with no copy on the CPU (artem_server/pinned.py, Pipeline.run(outputs=...)).
-        self._pinned_at = pinned.register_buffer(self._map.buf)
+        self._pinned_at = pinned.register_buffer(self._map.buf) if pin else None
+
+    @property
+    def pinned(self) -> bool:
+        """Page-locked for the device: results go into reply slots by DMA, which cannot fault."""
+        return self._pinned_at is not None
+
+    def check_extent(self, end: int, field: str) -> None:
+        """Raise unless the file still holds bytes [0, end): call right before touching them,
+        since a mapped page past the file's end faults (SIGBUS) and would kill the server."""
+        size = self._map.size()
+        if size < end:
+            if not self._shrink_logged:  # once per region: a client may go on sending into it
+                self._shrink_logged = True
+                log.warning("shared-memory region %r shrank to %d bytes after it was registered with %d; "
+                            "its frames are refused", self.name, size, self.registered_size)
+            raise InvalidArgument(
+                f"{field}: this frame's slot needs region {self.name!r} to hold {end} bytes, but it has only "
+                f"{size} now: the client shrank it after registering config.shared_memory.size = "
+                f"{self.registered_size}; register it again at its new size")
 
     def array(self, offset: int, height: int, width: int, bpp: int, row_stride: int) -> np.ndarray:
         """An (H, W, bpp) uint8 view of region bytes at `offset` (no copy; writable)."""
@@ -181,18 +249,26 @@ class RegionTable:
     """Which live stream holds which region name, across all streams of one server: a name is
     registered by one stream at a time, so no two streams write the same reply slots."""
 
-    def __init__(self) -> None:
+    def __init__(self, pin: bool = True) -> None:
         self._lock = threading.Lock()  # regions close on the model thread, open on the event loop
         self._regions: dict[str, Region] = {}
+        self._pin = pin  # page-lock regions for the device (a server that runs frames on CUDA)
 
     def open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object) -> Region:
+        try:
+            return self._open(name, size, slot_count, slot_size, owner)
+        except ArtemError as e:
+            log.warning("shared-memory registration refused: %s", e)
+            raise
+
+    def _open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object) -> Region:
         layout = check_registration(name, size, slot_count, slot_size)
         with self._lock:
             held = self._regions.get(name)
             if held is not None and held.owner is not owner:
                 raise PermissionDenied(f"config.shared_memory.name = {name!r} is registered by another stream; "
                                        "a region serves one stream at a time")
-        region = Region(name, size, layout, owner)
+        region = Region(name, size, layout, owner, pin=self._pin)
         with self._lock:
             if self._regions.get(name) not in (None, held):
                 region.close()

@@ -108,7 +108,18 @@ def parse_frame(frame: pb.Frame, pixels: list[Buffer | None], region: Region | N
         if total > limits.max_frame_bytes:
             raise ResourceExhausted(f"frame of {total} bytes exceeds this server's limit of "
                                     f"{limits.max_frame_bytes} bytes (max_frame_bytes)")
+    check_region_extent(specs, region)  # and again on the model thread, right before each access
     return specs
+
+
+def check_region_extent(specs: list[ViewSpec], region: Region | None) -> None:
+    """Raise unless the client's file still holds every slot the shm views touch (request and
+    reply: the reply slots lie further): call right before reading or writing them."""
+    shm = [s for s in specs if s.carrier == "shm"]
+    if region is not None and shm:
+        end, field = max((region.layout.reply_offset(s.slot) + s.offset + s.row_stride * (s.height - 1)
+                          + s.width * s.format.bpp, f"{s.field}.shm") for s in shm)
+        region.check_extent(end, field)
 
 
 def _from_rgb(rgb: np.ndarray, spec: ViewSpec) -> View:
@@ -123,7 +134,8 @@ def _from_rgb(rgb: np.ndarray, spec: ViewSpec) -> View:
 
 def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarray | None]) -> list[View]:
     """The pipeline's input views: zero-copy over the request bytes or slot, or the decoded JPEG."""
-    views = []
+    views: list[View] = []
+    checked = False
     for spec, rgb in zip(specs, decoded):
         if spec.carrier == "data":
             assert spec.inline is not None
@@ -132,6 +144,9 @@ def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarra
             if region is None or region.closed:
                 raise InvalidArgument(f"{spec.field}.shm: the stream's region was replaced or released before "
                                       "this frame ran")
+            if not checked:  # right before the first read of the client's file
+                check_region_extent(specs, region)
+                checked = True
             px = region.array(region.layout.request_offset(spec.slot) + spec.offset, spec.height, spec.width,
                               spec.format.bpp, spec.row_stride)
             px.flags.writeable = False
@@ -202,16 +217,18 @@ def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec
 def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
              decoded: list[np.ndarray | None], strength: float, times: StageTimes,
              inline: list[np.ndarray] | None) -> tuple[list[np.ndarray | None], float]:
-    views = inputs(specs, region, decoded)
+    views = inputs(specs, region, decoded)  # checks the region's file right before reading it
     out = destinations(specs, region, inline)
     # The identity style computes nothing: its pixels go straight to where the reply wants them
     # (one copy, into a reply slot or the reply's bytes), which is the transport's own floor.
-    if not identity and all(dst is not None for dst in out):
+    if not identity and all(dst is not None for dst in out) and (region is None or region.pinned):
         # every view has a destination: the pipeline writes there itself (a DMA from the
-        # device when the region is pinned), no second copy
+        # device when the region is pinned, which cannot fault however the client's file
+        # changes), no second copy
         pipeline.run(model, views, strength, times, outputs=out)
         return [None] * len(out), 0.0
     results = [v.pixels for v in views] if identity else pipeline.run(model, views, strength, times)
     t0 = time.perf_counter()
+    check_region_extent(specs, region)  # the model took its time: the client may have shrunk the file
     copy_many([(dst, r) for dst, r in zip(out, results) if dst is not None])
     return [None if dst is not None else r for dst, r in zip(out, results)], time.perf_counter() - t0

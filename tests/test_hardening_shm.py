@@ -1,0 +1,163 @@
+"""Shared memory under a hostile or careless client, against a real `artem serve` process on
+loopback and real files in /dev/shm: a region shrunk under the server, names that are not
+regions, and the server going on serving other streams meanwhile."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from multiprocessing import shared_memory
+
+import grpc
+import numpy as np
+import pytest
+
+from artem_server.rpc import pb, pb_grpc
+from artem_server.transport import shm as layout
+from artem_server.server import ServerConfig
+from conftest import RunningServer
+from hardening_util import BlockingModel, ServeProcess, rgba_view
+from test_transport_shm import config, registration, shm_frame
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX shared memory in /dev/shm")
+INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+RGBA = pb.PIXEL_FORMAT_RGBA8
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory, models_dir):
+    """`artem serve` in its own process: a fault in it must not take the test run with it."""
+    s = ServeProcess(tmp_path_factory.mktemp("serve"), ["--models-dir", str(models_dir)])
+    yield s
+    s.stop()
+
+
+@pytest.fixture()
+def stub(serve):
+    with grpc.insecure_channel(serve.address) as channel:
+        yield pb_grpc.StylizerStub(channel)
+
+
+@pytest.fixture()
+def region():
+    made = []
+
+    def make(slot_count: int = 2, slot_size: int = 4096 * 16):
+        lay = layout.Layout(slot_count, slot_size)
+        shm = shared_memory.SharedMemory(create=True, size=lay.size)
+        shm.buf[: layout.HEADER.size] = lay.header()
+        made.append(shm)
+        return shm, lay
+
+    yield make
+    for shm in made:
+        shm.close()
+        shm.unlink()
+
+
+def inline_round_trip(stub) -> pb.StylizeReply:
+    """Another client's stream: config, one inline frame; its frame reply."""
+    replies = list(stub.Stylize(iter([pb.StylizeRequest(config=pb.SessionConfig(style="identity")),
+                                      pb.StylizeRequest(frame=pb.Frame(id=1, views=[rgba_view(16)]))]), timeout=60))
+    (frame,) = [r for r in replies if r.WhichOneof("kind") == "frame"]
+    return frame
+
+
+def assert_alive(serve, stub) -> None:
+    assert serve.proc.poll() is None, f"the server died (exit {serve.proc.returncode}):\n{serve.output()[-3000:]}"
+    frame = inline_round_trip(stub)
+    assert not frame.HasField("error"), frame.error.message
+
+
+@pytest.mark.parametrize("slot", [0, 1], ids=["request-slot-gone", "reply-slot-gone"])
+def test_a_region_shrunk_after_registering_refuses_the_frame_and_the_server_goes_on(serve, stub, region, slot):
+    """The client registers, then truncates its file so that the frame's request slot (or only
+    its reply slot) lies past the end, then sends the frame: before, the server died of SIGBUS;
+    now the frame is refused naming the field, the stream goes on, other streams are served."""
+    shm, lay = region()
+    # slot 0: the file ends where request slot 0 begins; slot 1: request slot 1 whole, reply slot 1 gone
+    cut = lay.request_offset(0) if slot == 0 else lay.reply_offset(1)
+    np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.request_offset(slot))[:] = 9
+    requests = [config(registration(shm, lay))]
+
+    def stream():
+        yield requests[0]
+        yield shm_frame(1, (slot, 0, 8, 8, RGBA))  # a whole frame first: the region works
+        assert first_reply_seen.wait(30)
+        os.ftruncate(shm._fd, cut)
+        yield shm_frame(2, (slot, 0, 8, 8, RGBA))
+        yield pb.StylizeRequest(frame=pb.Frame(id=3, views=[rgba_view(8)]))  # inline: still served
+
+    first_reply_seen = threading.Event()
+    replies = []
+    for r in stub.Stylize(stream(), timeout=60):
+        replies.append(r)
+        if r.WhichOneof("kind") == "frame" and r.frame.id == 1:
+            first_reply_seen.set()
+    frames = {r.frame.id: r for r in replies if r.WhichOneof("kind") == "frame"}
+    assert not frames[1].HasField("error"), frames[1].error.message
+    assert frames[2].error.code == INVALID, frames[2].error
+    assert "frame.views[0].shm" in frames[2].error.message and "shrank" in frames[2].error.message
+    assert not frames[3].HasField("error"), frames[3].error.message
+    assert_alive(serve, stub)
+    assert f"shared-memory region {shm.name.lstrip('/')!r} shrank" in serve.output()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "dot", "symlink", "directory", "empty", "fifo"])
+def test_a_name_that_is_not_a_region_is_invalid_argument_and_logged(serve, stub, region, kind):
+    """Before: the stream ended silently (OSError/ValueError escaped the config's handling);
+    a FIFO must not block the server either. Now each is refused naming the field, and logged."""
+    shm, lay = region()
+    name = {"dotdot": "..", "dot": "."}.get(kind, f"artem-test-{kind}-{os.getpid()}-{os.urandom(3).hex()}")
+    path = f"/dev/shm/{name}"
+    if kind == "symlink":
+        os.symlink(f"/dev/shm/{shm.name.lstrip('/')}", path)  # a link to a valid region
+    elif kind == "directory":
+        os.mkdir(path)
+    elif kind == "empty":
+        open(path, "w").close()
+    elif kind == "fifo":
+        os.mkfifo(path, 0o600)
+    try:
+        replies = list(stub.Stylize(iter([config(registration(shm, lay, name=name)), config(None),
+                                          pb.StylizeRequest(frame=pb.Frame(id=1, views=[rgba_view(8)]))]),
+                                    timeout=30))
+    finally:
+        if kind in ("symlink", "empty", "fifo"):
+            os.unlink(path)
+        elif kind == "directory":
+            os.rmdir(path)
+    assert len(replies) == 3, replies  # each config answered, then the frame: the stream went on
+    err = replies[0].error
+    assert err.code == INVALID, err
+    assert f"config.shared_memory.name = {name!r}" in err.message, err.message
+    assert not replies[2].HasField("error"), replies[2].error.message
+    assert f"shared-memory registration refused: config.shared_memory.name = {name!r}" in serve.output()
+    assert_alive(serve, stub)
+
+
+def test_a_region_shrunk_while_its_frame_is_in_the_model_refuses_the_frame(models_dir, region):
+    """The file shrinks after the frame was checked and read, while the model runs: the reply
+    slot is checked again right before it is written (before: SIGBUS on the write)."""
+    server = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu"))
+    try:
+        model = server.server.registry.register("blocking", BlockingModel()).model
+        shm, lay = region()
+        np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.request_offset(0))[:] = 9
+
+        def stream():
+            yield config(registration(shm, lay), style="blocking")
+            yield shm_frame(1, (0, 0, 8, 8, RGBA))
+            assert model.entered.wait(30)
+            os.ftruncate(shm._fd, lay.reply_offset(0))  # the request slots stay, the reply slots go
+            model.release.set()
+            yield pb.StylizeRequest(frame=pb.Frame(id=2, views=[rgba_view(8)]))
+
+        with grpc.insecure_channel(server.address) as channel:
+            replies = list(pb_grpc.StylizerStub(channel).Stylize(stream(), timeout=60))
+        frames = {r.frame.id: r for r in replies if r.WhichOneof("kind") == "frame"}
+        assert frames[1].error.code == INVALID and "frame.views[0].shm" in frames[1].error.message, frames[1].error
+        assert not frames[2].HasField("error"), frames[2].error.message
+    finally:
+        server.stop()
