@@ -52,6 +52,7 @@ def _hardening(args: argparse.Namespace) -> dict:
     if args.tls_client_ca is not None and args.tls_cert is None:
         raise UsageError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
     limits = ServerLimits(max_streams=args.max_streams, max_rpcs=max(64, 2 * args.max_streams),
+                          max_streams_per_connection=args.max_streams_per_connection,
                           stream_idle_timeout_s=args.stream_idle_timeout, max_added_styles=args.max_added_styles,
                           max_added_styles_bytes=args.max_added_styles_bytes,
                           max_style_image_bytes=args.max_style_image_bytes,
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "vive-stereo, ...), WxH or WxH-stereo; repeatable (default none)")
     g = s.add_argument_group("limits")
     g.add_argument("--max-streams", type=int, default=8, help="concurrent Stylize streams (default 8)")
+    g.add_argument("--max-streams-per-connection", type=int, default=4,
+                   help="of them on one client connection (default 4; 0: no own limit, e.g. behind a proxy)")
     g.add_argument("--stream-idle-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="end a stream that sends nothing this long, DEADLINE_EXCEEDED (default 60; 0: never)")
     g.add_argument("--max-added-styles", type=int, default=100, help="styles AddStyle may store (default 100)")

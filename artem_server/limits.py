@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .field_limits import FieldLimits
 from .frames import FrameLimits
 
 
@@ -31,12 +32,16 @@ class ServerLimits:
     """Limits of one server process; the defaults protect one machine with one GPU."""
 
     max_streams: int = 8  # concurrent Stylize streams; more get RESOURCE_EXHAUSTED
+    # ...of them on one client connection (HTTP/2 multiplexes many on one); 0: only max_streams.
+    # A proxy that funnels many clients into few connections needs 0 or max_streams here.
+    max_streams_per_connection: int = 4
     max_rpcs: int = 64  # concurrent calls of any kind (gRPC's own RESOURCE_EXHAUSTED past it)
     stream_idle_timeout_s: float = 60.0  # a stream that sends nothing this long: DEADLINE_EXCEEDED; 0: never
     max_added_styles: int = 100  # styles stored by AddStyle, all clients together
     max_added_styles_bytes: int = 64 << 20  # their entries' bytes on disk, together
     max_style_image_bytes: int = 16 << 20  # one AddStyle image (PNG/JPEG file)
     keepalive: Keepalive = field(default_factory=Keepalive)
+    fields: FieldLimits = field(default_factory=FieldLimits)  # requests' strings and repeated fields
 
     def __post_init__(self) -> None:
         if self.max_streams < 1:
@@ -44,7 +49,8 @@ class ServerLimits:
         if self.max_rpcs <= self.max_streams:
             raise ValueError(f"max_rpcs = {self.max_rpcs} must exceed max_streams = {self.max_streams}, "
                              "or unary calls (ListStyles, health) could find no room beside full streams")
-        for name in ("stream_idle_timeout_s", "max_added_styles", "max_added_styles_bytes", "max_style_image_bytes"):
+        for name in ("max_streams_per_connection", "stream_idle_timeout_s", "max_added_styles",
+                     "max_added_styles_bytes", "max_style_image_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: expected 0 or more")
 

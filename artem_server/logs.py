@@ -42,6 +42,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class RateLimitedLog:
+    """One line per `interval_s` at most, for what an unauthenticated client can trigger at will
+    (undecodable requests): the next line that is logged counts the ones left out."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 10.0) -> None:
+        self.logger, self.interval_s = logger, interval_s
+        self._next = 0.0
+        self._skipped = 0
+
+    def warning(self, msg: str, *args: object) -> bool:
+        """Log `msg % args` unless a line went out less than `interval_s` ago; True if logged."""
+        now = time.monotonic()
+        if now < self._next:
+            self._skipped += 1
+            return False
+        self._next = now + self.interval_s
+        if self._skipped:
+            msg += f" (and {self._skipped} more since the last such line, not logged)"
+            self._skipped = 0
+        self.logger.warning(msg, *args)
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Root logging for the `artem` command: `fmt` is "text" or "json"; both carry the stream id."""
     if fmt not in ("text", "json"):

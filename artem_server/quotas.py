@@ -18,10 +18,13 @@ from typing import Awaitable, Callable
 import grpc
 
 from .errors import ArtemError, ResourceExhausted, status_of
+from .field_limits import FieldLimits
+from .field_limits import check_add_style as check_fields
 from .limits import ServerLimits
 from .metrics import Metrics
 from .models.card import CARD_FILE, ModelCard
 from .models.store import list_entry_dirs
+from .rpc import pb
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +67,10 @@ def check_add_style(name: str, image_bytes: int, replace: bool, models_dir: Path
 class StyleQuotaInterceptor(grpc.aio.ServerInterceptor):
     """Applies `check_add_style` to every AddStyle call before its handler runs."""
 
-    def __init__(self, limits: ServerLimits, models_dir: Path | None, metrics: Metrics | None = None) -> None:
+    def __init__(self, limits: ServerLimits, models_dir: Path | None, metrics: Metrics | None = None,
+                 fields: FieldLimits = FieldLimits()) -> None:
         self.limits = limits
+        self.fields = fields
         self.models_dir = models_dir
         self.metrics = metrics
         self._lock: asyncio.Lock | None = None  # made on the server's loop, at the first call
@@ -78,9 +83,13 @@ class StyleQuotaInterceptor(grpc.aio.ServerInterceptor):
         behaviour = handler.unary_unary
 
         async def checked(request, context: grpc.aio.ServicerContext):
+            if not isinstance(request, pb.AddStyleRequest):  # bytes that did not parse: refused inside
+                result = behaviour(request, context)
+                return await result if inspect.isawaitable(result) else result
             self._lock = self._lock or asyncio.Lock()
             async with self._lock:
                 try:
+                    check_fields(request.name, request.model, request.display_name, self.fields)  # lengths first
                     check_add_style(request.name, len(request.image), request.replace, self.models_dir, self.limits)
                 except ArtemError as e:
                     if self.metrics is not None:

@@ -123,14 +123,15 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
 
 
 def refusing_handler(handler: grpc.RpcMethodHandler, error: Exception) -> grpc.RpcMethodHandler:
-    """A handler of `handler`'s shape that ends the call with `error`'s status before reading it."""
+    """A handler of `handler`'s shape that ends the call with `error`'s status before reading it:
+    no request is parsed (gRPC hands over the raw bytes), so nothing a caller without
+    credentials sends reaches a parser."""
     code, message = status_of(error)
 
     async def refuse(request_or_iterator, context: grpc.aio.ServicerContext):
         await context.abort(code, message)
 
-    kwargs = {"request_deserializer": handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
+    kwargs = {"request_deserializer": None, "response_serializer": handler.response_serializer}
     if handler.request_streaming and handler.response_streaming:
         return grpc.stream_stream_rpc_method_handler(refuse, **kwargs)
     if handler.request_streaming:

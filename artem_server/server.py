@@ -84,6 +84,7 @@ class ArtemServer:
         self.engine = Engine(self.registry, device, config.limits, config.run)
         self.engine.style_limits = replace(self.engine.style_limits,  # AddStyle's decoder agrees with the quota
                                            max_bytes=config.server_limits.max_style_image_bytes)
+        self.engine.fields = config.server_limits.fields
         self.health = health.aio.HealthServicer()
         self.readiness = Readiness(self.health, ("", SERVICE_NAME), self.metrics)
         self.device_monitor = DeviceMonitor(device, self.engine.executor, self.readiness)
@@ -91,7 +92,8 @@ class ArtemServer:
         self.engine.device_guard.on_failure = self._device_failed
         self.streams = StreamGuard(config.server_limits, self.metrics, self.readiness, config.replica)
         self.service = StylizerService(self.engine, self.streams)
-        interceptors = [StyleQuotaInterceptor(config.server_limits, config.models_dir, self.metrics)]
+        interceptors = [StyleQuotaInterceptor(config.server_limits, config.models_dir, self.metrics,
+                                              config.server_limits.fields)]
         if config.token:
             interceptors.insert(0, TokenInterceptor(config.token, self.metrics.count_error))
         self.grpc = grpc.aio.server(options=grpc_options(config.limits, config.server_limits),

@@ -26,7 +26,7 @@ from typing import AsyncIterator
 import grpc
 import torch
 
-from . import __version__
+from . import __version__, field_limits, logs
 from .device_guard import DeviceGuard, GuardedPipeline
 from .errors import ArtemError, InvalidArgument, Unavailable, status_of
 from .frames import FrameLimits, PixelFormat
@@ -93,7 +93,9 @@ def error_status(exc: BaseException) -> pb.Status:
 
 
 def parse_settings(config: pb.SessionConfig, registry: Registry,
-                   adain_runners: AdaINRunners | None = None) -> SessionSettings:
+                   adain_runners: AdaINRunners | None = None,
+                   fields: field_limits.FieldLimits = field_limits.FieldLimits()) -> SessionSettings:
+    field_limits.check_config(config, fields)  # before any work that grows with the fields
     strength = config.strength if config.HasField("strength") else 1.0
     if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
         raise InvalidArgument(f"config.strength = {strength}: expected a number in [0, 1]")
@@ -105,14 +107,36 @@ def parse_settings(config: pb.SessionConfig, registry: Registry,
     return SessionSettings(choice.style, float(strength), quality, choice=choice)
 
 
-def style_info(style: Style) -> pb.StyleInfo:
+def style_info(style: Style, fields: field_limits.FieldLimits = field_limits.FieldLimits()) -> pb.StyleInfo:
+    """A style as replies list it; text from its card is trimmed to the reply limits (a card
+    written by hand, or before the limits, may hold anything)."""
     c = style.card
     meta = {"source": c.source, "license": c.license, "created": c.created, "origin": style.origin,
             "architecture": str(c.architecture) if c.architecture else "", "notes": c.notes}
     if c.kind == "adain":
         meta["model"] = str(c.architecture.get("model", ""))  # the adain model the style belongs to
-    return pb.StyleInfo(id=style.id, kind=c.kind, display_name=c.display_name, thumbnail_png=style.thumbnail_png,
-                        metadata={k: v for k, v in meta.items() if v})
+    thumbnail = style.thumbnail_png if len(style.thumbnail_png) <= fields.max_thumbnail_bytes else b""
+    return pb.StyleInfo(id=style.id, kind=c.kind, display_name=field_limits.trimmed(
+        c.display_name, fields.max_display_name_chars), thumbnail_png=thumbnail,
+        metadata={k: field_limits.trimmed(v, fields.max_metadata_chars) for k, v in meta.items() if v})
+
+
+def list_page(styles: list[Style], request: pb.ListStylesRequest,
+              fields: field_limits.FieldLimits) -> pb.ListStylesReply:
+    """One page of `styles` (in id order) after `request.page_token`: at most page_size styles
+    and at most fields.list_reply_bytes, so no number or size of styles makes a reply that a
+    client cannot receive."""
+    field_limits.check_length("page_token", request.page_token, fields.max_name_chars)
+    limit = min(request.page_size or fields.max_list_styles_page, fields.max_list_styles_page)
+    reply, size = pb.ListStylesReply(), 0
+    for style in (s for s in styles if s.id > request.page_token):
+        info = style_info(style, fields)
+        size += info.ByteSize() + 8  # the field's tag and length
+        if len(reply.styles) == limit or (reply.styles and size > fields.list_reply_bytes):
+            reply.next_page_token = reply.styles[-1].id
+            break
+        reply.styles.append(info)
+    return reply
 
 
 class Engine:
@@ -132,6 +156,7 @@ class Engine:
         self.codec = JpegCodec(device)
         self.adain_runners = AdaINRunners()  # one module per distinct adain mix/alpha/colour choice
         self.style_limits = StyleImageLimits()
+        self.fields = field_limits.FieldLimits()  # strings and repeated fields of requests
         # AddStyle encodes a whole image: on its own thread, so streams keep their turns meanwhile.
         self.style_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-add-style")
 
@@ -226,7 +251,7 @@ class StreamSession:
 
     def configure(self, config: pb.SessionConfig) -> None:
         """Apply a config entirely or not at all; a new region replaces the registered one."""
-        settings = parse_settings(config, self.engine.registry, self.engine.adain_runners)
+        settings = parse_settings(config, self.engine.registry, self.engine.adain_runners, self.engine.fields)
         settings = replace(settings, run=self.engine.runs.choose(
             config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
         if config.HasField("shared_memory"):
@@ -311,6 +336,7 @@ class StylizerService(pb_grpc.StylizerServicer):
         self.streams = streams or StreamGuard()  # admission, idle timeout, stream ids, metrics
         self.shutting_down = asyncio.Event()
         self._readers: set[asyncio.Task] = set()
+        self._undecodable_log = logs.RateLimitedLog(log)
 
     def begin_shutdown(self) -> None:
         """Stop taking frames: each stream answers what it holds, then ends with UNAVAILABLE."""
@@ -336,8 +362,19 @@ class StylizerService(pb_grpc.StylizerServicer):
         if self.shutting_down.is_set():
             await self.streams.refuse(context, Unavailable("server is shutting down; reconnect"))  # counted
 
+    async def refuse_undecodable(self, request: wire.Undecodable, context: grpc.aio.ServicerContext) -> None:
+        """A unary request that does not parse: INVALID_ARGUMENT, and one short log line at most
+        every 10 s however many come (a client that is not even authenticated may send them)."""
+        self._undecodable_log.warning("refused a %d-byte request that is not a valid %s (peer %s)",
+                                      request.size, request.type_name, context.peer())
+        await self.streams.refuse(context, InvalidArgument(
+            f"the request's {request.size} bytes are not a valid {request.type_name} message"))
+
     async def ListStyles(self, request: pb.ListStylesRequest, context) -> pb.ListStylesReply:
-        return pb.ListStylesReply(styles=[style_info(s) for s in self.engine.registry.styles()])
+        try:
+            return list_page(self.engine.registry.styles(), request, self.engine.fields)
+        except ArtemError as e:
+            await self.streams.refuse(context, e)
 
     async def AddStyle(self, request: pb.AddStyleRequest, context: grpc.aio.ServicerContext) -> pb.AddStyleReply:
         """Checked, encoded and stored off the event loop; nothing is stored when it fails."""
@@ -349,17 +386,19 @@ class StylizerService(pb_grpc.StylizerServicer):
             style = await asyncio.get_running_loop().run_in_executor(engine.style_executor, partial(
                 add_style, engine.registry, engine.registry.models_dir, request.name, request.model,
                 request.image, size, source=f"AddStyle: a {len(request.image)}-byte image over gRPC",
-                display_name=request.display_name, replace=request.replace, limits=engine.style_limits))
+                display_name=request.display_name, replace=request.replace, limits=engine.style_limits,
+                fields=engine.fields))
         except Exception as e:
             if not isinstance(e, ArtemError):
                 log.exception("AddStyle %r failed", request.name)
             await context.abort(*status_of(e))
-        return pb.AddStyleReply(id=style.id, style=style_info(style))
+        return pb.AddStyleReply(id=style.id, style=style_info(style, engine.fields))
 
     async def GetServerInfo(self, request: pb.GetServerInfoRequest, context) -> pb.ServerInfo:
         dev = self.engine.device
         name = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
         lim, server = self.engine.limits, self.streams.limits
+        fields, images = self.engine.fields, self.engine.style_limits
         return pb.ServerInfo(version=__version__, device=name, backends=self.engine.runs.available,
                              pixel_formats=[f.wire for f in PixelFormat],
                              max_frame_bytes=lim.max_frame_bytes, max_views=lim.max_views,
@@ -367,4 +406,10 @@ class StylizerService(pb_grpc.StylizerServicer):
                              adain_models=[m.name for m in self.engine.registry.adain_models()],
                              max_streams=server.max_streams, stream_idle_timeout_s=server.stream_idle_timeout_s,
                              max_style_image_bytes=server.max_style_image_bytes,
-                             max_added_styles=server.max_added_styles)
+                             max_added_styles=server.max_added_styles,
+                             max_streams_per_connection=server.max_streams_per_connection,
+                             max_mix_styles=fields.max_mix_styles, max_name_chars=fields.max_name_chars,
+                             max_display_name_chars=fields.max_display_name_chars,
+                             max_list_styles_page=fields.max_list_styles_page,
+                             max_style_pixels=images.max_style_pixels,
+                             max_style_decoded_pixels=images.max_decoded_pixels)

@@ -41,6 +41,7 @@ class StreamGuard:
         self.readiness = readiness
         self.replica = replica
         self.open_count = 0
+        self.per_connection: dict[str, int] = {}  # open streams by the peer's address (host and port)
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(2)  # tells this process's ids from another replica's
 
@@ -60,10 +61,19 @@ class StreamGuard:
             await self.refuse(context, ResourceExhausted(
                 f"this server already has {self.open_count} Stylize streams open, its limit (max_streams = {n}); "
                 "retry with backoff or use another replica"))
-        self.open_count += 1  # no await since the check: admission cannot race
+        # Read now: asking a call that the client already tore down for its peer can crash
+        # grpc's Cython layer (seen with grpcio 1.85 after a mid-message disconnect).
+        peer = context.peer()
+        per = self.limits.max_streams_per_connection
+        if per and self.per_connection.get(peer, 0) >= per:
+            await self.refuse(context, ResourceExhausted(
+                f"this connection already has {per} Stylize streams open, this server's limit per connection "
+                f"(max_streams_per_connection = {per}); end one first, or open another connection"))
+        self.open_count += 1  # no await since the checks: admission cannot race
+        self.per_connection[peer] = self.per_connection.get(peer, 0) + 1
         sid = f"{self._prefix}-{next(self._ids):06d}"
         logs.stream_id.set(sid)  # this task and the tasks it creates log under the stream's id
-        stream = OpenStream(self, context, sid)
+        stream = OpenStream(self, context, sid, peer)
         if self.metrics is not None:
             self.metrics.streams.inc()
             self.metrics.streams_opened.inc()
@@ -79,11 +89,8 @@ class StreamGuard:
 class OpenStream:
     """One admitted stream: what it was sent and answered, and when it last showed life."""
 
-    def __init__(self, guard: StreamGuard, context: grpc.aio.ServicerContext, sid: str) -> None:
-        self.guard, self.context, self.id = guard, context, sid
-        # Read now: asking a call that the client already tore down for its peer can crash
-        # grpc's Cython layer (seen with grpcio 1.85 after a mid-message disconnect).
-        self.peer = context.peer()
+    def __init__(self, guard: StreamGuard, context: grpc.aio.ServicerContext, sid: str, peer: str) -> None:
+        self.guard, self.context, self.id, self.peer = guard, context, sid, peer
         self.opened = self.last_activity = time.monotonic()
         self.frames_in = self.answered = self.frames_out = self.errors = self.dropped = 0
         self.closed = False
@@ -145,6 +152,9 @@ class OpenStream:
             return
         self.closed = True
         self.guard.open_count -= 1
+        left = self.guard.per_connection.pop(self.peer) - 1
+        if left:
+            self.guard.per_connection[self.peer] = left
         if self.guard.metrics is not None:
             self.guard.metrics.streams.dec()
         log.info("stream closed after %.1f s: %d frames in, %d answered with pixels, %d errors, %d dropped (peer %s)",

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import AlreadyExists, InvalidArgument
+from .field_limits import FieldLimits, check_add_style
 from .models.adain_store import ROLE_STYLE, role_of, write_adain_style
 from .models.adain_style import compute_style_stats
 from .models.card import CARD_FILE, InvalidName, ModelCard, validate_name
@@ -99,9 +100,10 @@ def check_new_name(registry: Registry, models_dir: Path, name: str, replace: boo
 
 def add_style(registry: Registry, models_dir: Path, name: str, model_name: str, image: bytes,
               size: int | None = None, *, source: str, display_name: str = "", replace: bool = False,
-              limits: StyleImageLimits = StyleImageLimits()) -> Style:
+              limits: StyleImageLimits = StyleImageLimits(), fields: FieldLimits = FieldLimits()) -> Style:
     """Make `image` a style of adain model `model_name`, stored in `models_dir`; returns the
     loaded style. Everything is checked before anything is written."""
+    check_add_style(name, model_name, display_name, fields)
     check_new_name(registry, models_dir, name, replace)
     model = registry.adain_model(model_name, "model")
     rgb = decode_style_image(image, size or None, limits)

@@ -1,7 +1,7 @@
 """Fuzzing the Stylize stream (hypothesis): generated sessions of configs and frames with any
-field values, raw bytes in place of messages, and raw gRPC message headers (compressed flag,
-length prefix) on a bare HTTP/2 connection. Every request gets its reply, OK or a client-side
-status, never INTERNAL; the server never dies; a well-formed stream afterwards still works."""
+field values, raw bytes in place of messages (Stylize's and every unary call's), and raw gRPC
+message headers (compressed flag, length prefix) on a bare HTTP/2 connection. Every request
+gets its reply, OK or a client-side status, never INTERNAL; the server never dies; a well-formed stream afterwards still works."""
 
 from __future__ import annotations
 
@@ -156,6 +156,23 @@ def test_raw_bytes_in_place_of_messages_are_answered_in_band(server, payloads):
     for reply in replies:
         assert not reply.HasField("error") or reply.error.code in CLIENT_CODES, reply.error
     assert len(replies) <= 1 + len(payloads)
+
+
+UNARY_REPLIES = {"ListStyles": pb.ListStylesReply, "GetServerInfo": pb.ServerInfo, "AddStyle": pb.AddStyleReply}
+
+
+@FUZZ
+@given(method=st.sampled_from(sorted(UNARY_REPLIES)),
+       payload=st.binary(max_size=64) | st.sampled_from([b"\xff\xff\xff\xff\x0f", b"\x0a\x05ab", b"\x12\x02\x1a\x00",
+                                                         b"\x08\x01", b"\x0a\xff\xff\x03x"]))
+def test_raw_bytes_to_every_unary_rpc_get_a_reply_or_a_client_status(server, method, payload):
+    with grpc.insecure_channel(server.address) as ch:
+        call = ch.unary_unary(f"/artem.v1.Stylizer/{method}", response_deserializer=UNARY_REPLIES[method].FromString)
+        try:
+            call(payload, timeout=60)
+        except grpc.RpcError as e:
+            assert e.code().value[0] in CLIENT_CODES | {grpc.StatusCode.ALREADY_EXISTS.value[0]}, e
+            assert e.details()
 
 
 @st.composite

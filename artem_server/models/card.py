@@ -17,7 +17,7 @@ KINDS = ("identity", "generator", "adain", "xnor")
 
 # A style name is a single path component we create: no separators, dots or spaces, so no name
 # can reach a path outside the models directory.
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 class InvalidName(ValueError):
@@ -25,9 +25,10 @@ class InvalidName(ValueError):
 
 
 def validate_name(name: str, field_name: str = "name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # match's `$` lets a final newline in
+        shown = repr(name) if len(repr(name)) <= 80 else f"{repr(name)[:80]}... ({len(name)} characters)"
         raise InvalidName(
-            f"{field_name} {name!r} is not a valid style name: expected 1-64 characters of "
+            f"{field_name} {shown} is not a valid style name: expected 1-64 characters of "
             "lower-case letters, digits, '-' or '_', starting with a letter or digit"
         )
     return name

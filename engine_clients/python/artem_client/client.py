@@ -72,8 +72,11 @@ class StylizerClient:
     def __init__(self, address: str, security: ClientSecurity | None = None) -> None:
         """`security`: TLS, mutual TLS and the bearer token (None: plaintext, no token)."""
         self.address = address
+        # Its own connection (gRPC would share one among all channels to an address): a server
+        # bounds the streams one connection may hold (max_streams_per_connection).
         self.channel = open_channel(address, security, options=[
-            ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
+            ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1),
+            ("grpc.use_local_subchannel_pool", 1)])
         self.stub = pb_grpc.StylizerStub(self.channel)
         # Stylize with pixels beside the messages (artem_server.transport.wire), not in protobuf
         self._stylize = self.channel.stream_stream(
@@ -109,7 +112,15 @@ class StylizerClient:
             time.sleep(0.1)
 
     def list_styles(self) -> list[pb.StyleInfo]:
-        return list(self.stub.ListStyles(pb.ListStylesRequest()).styles)
+        """Every style, page after page (the server pages its replies)."""
+        styles: list[pb.StyleInfo] = []
+        token = ""
+        while True:
+            reply = self.stub.ListStyles(pb.ListStylesRequest(page_token=token))
+            styles.extend(reply.styles)
+            if not reply.next_page_token or not reply.styles:
+                return styles
+            token = reply.next_page_token
 
     def server_info(self) -> pb.ServerInfo:
         return self.stub.GetServerInfo(pb.GetServerInfoRequest())

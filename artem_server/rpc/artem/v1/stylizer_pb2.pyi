@@ -192,8 +192,12 @@ class StylizeReply(_message.Message):
     def __init__(self, frame: _Optional[_Union[StylizedFrame, _Mapping]] = ..., session: _Optional[_Union[SessionState, _Mapping]] = ..., error: _Optional[_Union[Status, _Mapping]] = ..., pad: _Optional[bytes] = ...) -> None: ...
 
 class ListStylesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class StyleInfo(_message.Message):
     __slots__ = ("id", "kind", "display_name", "thumbnail_png", "metadata")
@@ -241,17 +245,19 @@ class AddStyleReply(_message.Message):
     def __init__(self, id: _Optional[str] = ..., style: _Optional[_Union[StyleInfo, _Mapping]] = ...) -> None: ...
 
 class ListStylesReply(_message.Message):
-    __slots__ = ("styles",)
+    __slots__ = ("styles", "next_page_token")
     STYLES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     styles: _containers.RepeatedCompositeFieldContainer[StyleInfo]
-    def __init__(self, styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetServerInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models", "max_streams", "stream_idle_timeout_s", "max_style_image_bytes", "max_added_styles")
+    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models", "max_streams", "stream_idle_timeout_s", "max_style_image_bytes", "max_added_styles", "max_mix_styles", "max_name_chars", "max_display_name_chars", "max_list_styles_page", "max_streams_per_connection", "max_style_pixels", "max_style_decoded_pixels")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     BACKENDS_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +270,13 @@ class ServerInfo(_message.Message):
     STREAM_IDLE_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLE_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ADDED_STYLES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MIX_STYLES_FIELD_NUMBER: _ClassVar[int]
+    MAX_NAME_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISPLAY_NAME_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIST_STYLES_PAGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAMS_PER_CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STYLE_DECODED_PIXELS_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     backends: _containers.RepeatedScalarFieldContainer[str]
@@ -276,4 +289,11 @@ class ServerInfo(_message.Message):
     stream_idle_timeout_s: float
     max_style_image_bytes: int
     max_added_styles: int
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ..., max_streams: _Optional[int] = ..., stream_idle_timeout_s: _Optional[float] = ..., max_style_image_bytes: _Optional[int] = ..., max_added_styles: _Optional[int] = ...) -> None: ...
+    max_mix_styles: int
+    max_name_chars: int
+    max_display_name_chars: int
+    max_list_styles_page: int
+    max_streams_per_connection: int
+    max_style_pixels: int
+    max_style_decoded_pixels: int
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ..., max_streams: _Optional[int] = ..., stream_idle_timeout_s: _Optional[float] = ..., max_style_image_bytes: _Optional[int] = ..., max_added_styles: _Optional[int] = ..., max_mix_styles: _Optional[int] = ..., max_name_chars: _Optional[int] = ..., max_display_name_chars: _Optional[int] = ..., max_list_styles_page: _Optional[int] = ..., max_streams_per_connection: _Optional[int] = ..., max_style_pixels: _Optional[int] = ..., max_style_decoded_pixels: _Optional[int] = ...) -> None: ...
