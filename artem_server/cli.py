@@ -289,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest frame, all views together (default: a Quest 3 stereo RGBA8 frame)")
     backend(s)
     s.add_argument("--optimize", choices=["eager", "graph", "compile", "fused"], default=None,
-                   help="torch-optimized's mode (default on CUDA: fused for generator styles, compile for "
-                        "others; eager on CPU)")
+                   help="torch-optimized's mode (default on CUDA: fused for generator and adain styles, "
+                        "compile for others and for generators without CuPy; eager on CPU)")
     s.add_argument("--warm-size", action="append", metavar="SIZE",
                    help="frame size to compile for when a style loads: a name (quest2-stereo, "
                         "vive-stereo, ...), WxH or WxH-stereo; repeatable (default none)")

@@ -108,3 +108,24 @@ def native_build(tmp_path_factory) -> Path:
     made = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True, text=True)
     assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def builtin_adain():
+    """stylizer(alpha, preserve_color, dtype): the shipped adain-lite model with its swirl style,
+    a copy in `dtype` and channels-last (as the optimized backend holds it), on the CPU."""
+    import copy
+
+    from artem_server.models.adain_store import load_adain_model, load_adain_style
+    from artem_server.models.adain_style import AdaINStylizer
+    from artem_server.models.store import read_entry
+
+    root = ROOT / "artem_server" / "builtin_models"
+    model = load_adain_model(read_entry(root / "adain-lite"))
+    style = load_adain_style(read_entry(root / "swirl"), model)
+
+    def make(alpha: float = 1.0, preserve_color: bool = False, dtype: torch.dtype = torch.float32) -> AdaINStylizer:
+        s = AdaINStylizer(copy.deepcopy(model.net), style.stats, alpha, preserve_color)
+        return s.to(dtype).to(memory_format=torch.channels_last).eval()
+
+    return make

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from artem_kernels import convert, instnorm
+from artem_kernels import adain, convert, instnorm
+from artem_server.backends.fused_adain import FusedAdaIN
 from artem_server.backends.fused_generator import FusedGenerator
 from artem_server.frames import PixelFormat, View
 from artem_server.models.generator import GeneratorConfig
@@ -61,7 +62,8 @@ class HostModule:
 
 @pytest.fixture(scope="module")
 def host_lib(tmp_path_factory) -> ctypes.CDLL:
-    return build_host_library(tmp_path_factory.mktemp("host"), "convert_host.cu", "instnorm_host.cu")
+    return build_host_library(tmp_path_factory.mktemp("host"), "convert_host.cu", "instnorm_host.cu",
+                              "adain_host.cu")
 
 
 @pytest.fixture()
@@ -70,6 +72,7 @@ def emulated(monkeypatch, host_lib) -> None:
     monkeypatch.setattr(convert, "REQUIRE_CUDA", False)
     monkeypatch.setattr(convert, "_module", lambda device_index: module)
     monkeypatch.setattr(instnorm, "_module", lambda device_index: module)
+    monkeypatch.setattr(adain, "_module", lambda device_index: module)
     monkeypatch.setattr(convert, "_launch", lambda kernel, total, args: kernel(args))
 
 
@@ -129,6 +132,22 @@ def test_fused_generator_kernels_match_its_torch_twin(emulated, photo, dtype):
     assert (ours - ref).abs().max() <= tol
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("alpha,preserve_color", [(1.0, False), (0.6, True)])
+def test_fused_adain_kernels_match_its_torch_twin(emulated, photo, builtin_adain, dtype, alpha, preserve_color):
+    """The built-in adain model through adain.cu's launchers (every epilogue kind, the AdaIN
+    statistics swap) against the same steps in torch ops."""
+    stylizer = builtin_adain(alpha, preserve_color, dtype)
+    x = torch.from_numpy(photo[100:148, 200:280].copy()).permute(2, 0, 1)[None].float().to(dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        ours = FusedAdaIN(stylizer, use_kernels=True)(x).float()
+        ref = FusedAdaIN(stylizer, use_kernels=False)(x).float()
+    assert ref.std() > 5, "the output must not be flat"
+    tol = {torch.float32: 0.05, torch.float16: 1.0, torch.bfloat16: 8.0}[dtype]  # on 0..255 outputs
+    assert (ours - ref).abs().max() <= tol
+
+
 def test_launch_validation_still_refuses_bad_arguments(emulated):
     src = torch.zeros((1, 8, 8, 4), dtype=torch.uint8)
     with pytest.raises(ValueError, match="channel indices"):
@@ -138,3 +157,9 @@ def test_launch_validation_still_refuses_bad_arguments(emulated):
         instnorm.stats(y)
     with pytest.raises(ValueError, match="channels-last"):
         instnorm.stats(torch.zeros((1, 8, 8, 8)))
+    with pytest.raises(ValueError, match="bias: expected a contiguous \\(8,\\) float32"):
+        adain.epilogue(torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last), torch.zeros(16),
+                       relu=True)
+    with pytest.raises(ValueError, match="pad 4: expected a pad smaller than the 4x4 image"):
+        adain.epilogue(torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last), torch.zeros(8),
+                       relu=True, pool=True, pad=4)

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from artem_kernels import convert, instnorm
+from artem_kernels import adain, convert, instnorm
 
 
 def find_nvrtc() -> str | None:
@@ -65,7 +65,7 @@ def nvrtc_ptx(source: str, name: str, arch: str) -> str:
 
 
 @pytest.mark.parametrize("arch", ["compute_80", "compute_90"])
-@pytest.mark.parametrize("loader", [convert, instnorm], ids=["convert", "instnorm"])
+@pytest.mark.parametrize("loader", [convert, instnorm, adain], ids=["convert", "instnorm", "adain"])
 def test_module_source_compiles_with_nvrtc(loader, arch):
     ptx = nvrtc_ptx(loader.module_source(), f"{loader.__name__}.cu", arch)
     entries = set(re.findall(r"\.entry\s+(\w+)", ptx))

@@ -7,14 +7,18 @@ Modes (what each adds, in order):
   compile  + torch.compile(mode=max-autotune-no-cudagraphs, dynamic=False) under the graphs:
            Inductor fuses instance norm, ReLU, padding and the residual adds into few kernels
            (our graphs, not Inductor's cudagraph trees, so the input needs no extra copy logic)
-  fused    generator styles only: cuDNN convs with our fused instance-norm kernels in between
-           (artem_kernels.instnorm: norm, ReLU, residual, upsampling and the next conv's
-           reflection padding in one pass; fused_generator.py), under the graphs
+  fused    generator and adain styles: cuDNN convs with our fused kernels in between, under
+           the graphs. Generator: artem_kernels.instnorm (norm, ReLU, residual, upsampling and
+           the next conv's reflection padding in one pass; fused_generator.py). Adain:
+           artem_kernels.adain (bias, ReLU, pool or upsampling and the next conv's padding in
+           one pass, AdaIN's statistics swap in three launches; fused_adain.py)
 
-The default on CUDA is fused for generator styles (when CuPy can build the kernels) and compile
-for other models; eager on CPU. At Quest 2 stereo fused runs a generator in 10.9 ms on an H100
-(compile: 16.6 ms on an H200) and is ready in about a second, where compile tunes for a minute
-per shape (bench/NOTES-gpu.md).
+The default on CUDA is fused for generator styles when CuPy can build the kernels, fused for
+adain styles always (without CuPy its steps run as torch ops, still under the graphs), and
+compile for other models; eager on CPU. At Quest 2 stereo fused runs a generator in 10.9 ms on
+an H100 (compile: 16.6 ms on an H200) and is ready in about a second, where compile tunes for a
+minute per shape: for adain's VGG convs, times two warm sizes and every built-in style, the
+server was not serving after 100 s (bench/NOTES-gpu.md).
 
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.
@@ -35,6 +39,8 @@ import torch
 
 from ..models.generator import Generator
 from .base import BackendUnavailable, Runner
+from ..models.adain_style import AdaINStylizer
+from .fused_adain import FusedAdaIN
 from .fused_generator import FusedGenerator
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,8 @@ def default_mode(model: torch.nn.Module, cuda: bool) -> str:
     """The mode a runner gets when none is named (see the module's docstring)."""
     if not cuda:
         return "eager"
+    if isinstance(model, AdaINStylizer):
+        return "fused"  # never compile: its autotune per warm size kept a server from serving
     return "fused" if isinstance(model, Generator) and _fused_kernels_available() else "compile"
 
 
@@ -86,9 +94,14 @@ class TorchOptimized(Runner):
         self.module = net.to(memory_format=torch.channels_last)
         self.fn = self.module
         if self.mode == "fused":
-            if not isinstance(model, Generator):
-                raise BackendUnavailable(f"mode fused runs generator styles; this is a {type(model).__name__}")
-            self.fn = FusedGenerator(self.module, use_kernels=cuda and _fused_kernels_available())
+            kernels = cuda and _fused_kernels_available()
+            if isinstance(model, Generator):
+                self.fn = FusedGenerator(self.module, use_kernels=kernels)
+            elif isinstance(model, AdaINStylizer):
+                self.fn = FusedAdaIN(self.module, use_kernels=kernels)
+            else:
+                raise BackendUnavailable(f"mode fused runs generator and adain styles; this is a "
+                                         f"{type(model).__name__}")
         if self.mode == "compile":
             self.fn = torch.compile(self.module, mode=compile_mode if cuda else "default",
                                     dynamic=False, fullgraph=False)
