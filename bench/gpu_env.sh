@@ -4,10 +4,28 @@
 #   run(command="source bench/gpu_env.sh && $PY -m pytest -q -m gpu tests/test_server_gpu.py", carry=[".whl"])
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
-# Wheels carried in .whl: installed beside, not over, the image's packages.
-if [ -z "${ARTEM_SKIP_WHEELS:-}" ] && compgen -G ".whl/*.whl" >/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site
+# onnxruntime-gpu, when bench/gpu_stage_ort.sh has left all its parts in /tmp/artem-ort: joined
+# and checked against the SHA-256 that bench/gpu_prepare.sh --ort wrote.
+ort_wheel=()
+if [ -z "${ARTEM_SKIP_WHEELS:-}" ] && [ -f /tmp/artem-ort/MANIFEST ]; then
+  read -r ort_name ort_sum ort_parts </tmp/artem-ort/MANIFEST
+  if [ "$(ls /tmp/artem-ort/part-* 2>/dev/null | wc -l)" = "$ort_parts" ]; then
+    [ -f "/tmp/artem-ort/$ort_name" ] || cat /tmp/artem-ort/part-* >"/tmp/artem-ort/$ort_name"
+    if echo "$ort_sum  /tmp/artem-ort/$ort_name" | sha256sum -c --quiet -; then
+      ort_wheel=("/tmp/artem-ort/$ort_name")
+    else
+      echo "gpu_env: $ort_name does not match its SHA-256; onnxruntime-gpu left out" >&2
+    fi
+  else
+    echo "gpu_env: $(ls /tmp/artem-ort/part-* 2>/dev/null | wc -l) of $ort_parts parts of $ort_name" \
+      "staged; onnxruntime-gpu left out" >&2
+  fi
+fi
+# Wheels carried in .whl (and onnxruntime-gpu): installed beside, not over, the image's
+# packages; /tmp/site comes first on the path, so its onnxruntime is the GPU build.
+if [ -z "${ARTEM_SKIP_WHEELS:-}" ] && { compgen -G ".whl/*.whl" >/dev/null || [ ${#ort_wheel[@]} -gt 0 ]; }; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    $(compgen -G ".whl/*.whl") "${ort_wheel[@]}" && export PYTHONPATH=/tmp/site
 fi
 # The import names pyproject maps (artem_kernels = kernels/, ...), without installing.
 shim=/tmp/artem-shim
