@@ -58,14 +58,20 @@ def module_source() -> str:
     return SOURCE.read_text()
 
 
-@functools.lru_cache(maxsize=None)
-def _module(device_index: int) -> Any:
-    """convert.cu's RawModule for one device, compiled once (NVRTC) and kept."""
+def build_module(source: str, first_kernel: str, device_index: int) -> Any:
+    """A RawModule of `source` for one device, compiled (NVRTC) now, at load, not on the first
+    frame. The loaders keep theirs (one per device)."""
     cp = _cupy()
     with cp.cuda.Device(device_index):
-        module = cp.RawModule(code=module_source())
-        module.get_function(kernel_names()[0])  # compiles now (at load), not on the first frame
+        module = cp.RawModule(code=source)
+        module.get_function(first_kernel)
     return module
+
+
+@functools.lru_cache(maxsize=None)
+def _module(device_index: int) -> Any:
+    """convert.cu's RawModule for one device, compiled once and kept."""
+    return build_module(module_source(), kernel_names()[0], device_index)
 
 
 def _kernel(device_index: int, op: str, dtype: torch.dtype, layout: str) -> Any:

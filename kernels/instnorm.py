@@ -44,12 +44,8 @@ def module_source() -> str:
 
 @functools.lru_cache(maxsize=None)
 def _module(device_index: int) -> Any:
-    """The RawModule of module_source() for one device, compiled once (NVRTC) and kept."""
-    cp = convert._cupy()
-    with cp.cuda.Device(device_index):
-        module = cp.RawModule(code=module_source())
-        module.get_function(kernel_names()[0])  # compiles now (at load), not on the first frame
-    return module
+    """The RawModule of module_source() for one device, compiled once and kept."""
+    return convert.build_module(module_source(), kernel_names()[0], device_index)
 
 
 def _kernel(device_index: int, name: str) -> Any:
