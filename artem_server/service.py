@@ -28,7 +28,7 @@ import torch
 
 from . import __version__, field_limits, logs
 from .device_guard import DeviceGuard, GuardedPipeline
-from .errors import ArtemError, InvalidArgument, Unavailable, status_of
+from .errors import ArtemError, InvalidArgument, PermissionDenied, Unavailable, status_of
 from .frames import FrameLimits, PixelFormat
 from .pipeline import StageTimes
 from .registry import Registry, Style
@@ -41,7 +41,7 @@ from .transport import fresh_bytes
 from .transport import views as tviews
 from .transport import wire
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
-from .transport.shm import Region, RegionTable
+from .transport.shm import Region, RegionTable, is_local_peer
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,9 @@ class StreamSession:
 
     END = object()
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, peer: str = "") -> None:
         self.engine = engine
+        self.peer = peer  # gRPC's peer string: shared memory only for a client on this host
         self.settings: SessionSettings | None = None
         self.pending: PendingFrame | None = None
         self.dropped = 0
@@ -256,10 +257,15 @@ class StreamSession:
             config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
         if config.HasField("shared_memory"):
             r = config.shared_memory
+            if not is_local_peer(self.peer):
+                log.warning("shared-memory registration refused: the stream comes from %s, not this host", self.peer)
+                raise PermissionDenied(f"config.shared_memory: this stream comes from {self.peer}, not from the "
+                                       "server's host; shared memory serves only clients on the same machine")
             current = self.region
             if current is None or (current.name, current.layout.slot_count, current.layout.slot_size) != \
                     (r.name, r.slot_count, r.slot_size):
-                self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self)
+                self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self,
+                                                       key=r.key)
                 if current is not None:
                     self.engine.release_region(current)
         self.settings = settings
@@ -346,7 +352,7 @@ class StylizerService(pb_grpc.StylizerServicer):
 
     async def Stylize(self, request_iterator, context: grpc.aio.ServicerContext):
         stream = await self.streams.open(context)  # UNAVAILABLE when not serving, RESOURCE_EXHAUSTED when full
-        session = StreamSession(self.engine)
+        session = StreamSession(self.engine, stream.peer)
         reader = asyncio.create_task(session.read(stream.requests(request_iterator)))
         self._readers.add(reader)
         worker = asyncio.create_task(session.work())

@@ -7,18 +7,17 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from multiprocessing import shared_memory
 
 import grpc
 import numpy as np
 import pytest
 
 from artem_server.rpc import pb, pb_grpc
-from artem_server.transport import shm as layout
 from artem_server.server import ServerConfig
+from artem_server.transport import shm as layout
 from conftest import RunningServer
 from hardening_util import BlockingModel, ServeProcess, rgba_view
-from test_transport_shm import config, registration, shm_frame
+from test_transport_shm import config, region, registration, shm_frame  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX shared memory in /dev/shm")
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
@@ -37,23 +36,6 @@ def serve(tmp_path_factory, models_dir):
 def stub(serve):
     with grpc.insecure_channel(serve.address) as channel:
         yield pb_grpc.StylizerStub(channel)
-
-
-@pytest.fixture()
-def region():
-    made = []
-
-    def make(slot_count: int = 2, slot_size: int = 4096 * 16):
-        lay = layout.Layout(slot_count, slot_size)
-        shm = shared_memory.SharedMemory(create=True, size=lay.size)
-        shm.buf[: layout.HEADER.size] = lay.header()
-        made.append(shm)
-        return shm, lay
-
-    yield make
-    for shm in made:
-        shm.close()
-        shm.unlink()
 
 
 def inline_round_trip(stub) -> pb.StylizeReply:
@@ -161,3 +143,38 @@ def test_a_region_shrunk_while_its_frame_is_in_the_model_refuses_the_frame(model
         assert not frames[2].HasField("error"), frames[2].error.message
     finally:
         server.stop()
+
+
+def test_a_region_is_bound_to_its_client_by_the_key_in_its_header(serve, stub, region):
+    """A second stream that knows only the name of a region its client has not registered yet
+    (before: it registered it and the server wrote into that client's reply slots) is refused
+    without the key; the client that made it registers and uses it."""
+    shm, lay = region()
+    request = np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.request_offset(0))
+    reply = np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.reply_offset(0))
+    request[:] = 200
+    frame = shm_frame(1, (0, 0, 8, 8, RGBA))
+    for key, code in ((b"", INVALID), (os.urandom(16), grpc.StatusCode.PERMISSION_DENIED.value[0])):
+        replies = list(stub.Stylize(iter([config(registration(shm, lay, key=key)), config(None), frame]),
+                                    timeout=30))
+        assert replies[0].error.code == code, replies[0]
+        assert "config.shared_memory.key" in replies[0].error.message, replies[0].error.message
+        assert replies[2].error.code == INVALID and "no shared-memory region" in replies[2].error.message
+        assert (reply == 0).all(), "the server wrote a reply slot for a stream that did not own the region"
+    replies = list(stub.Stylize(iter([config(registration(shm, lay)), frame]), timeout=30))
+    assert not replies[1].HasField("error"), replies[1].error.message
+    assert (reply == 200).all()
+    assert "shared-memory registration refused: config.shared_memory.key" in serve.output()
+    del request, reply
+
+
+@pytest.mark.parametrize("peer, local", [
+    ("ipv4:127.0.0.1:5000", True), ("ipv4:127.3.2.1:1", True), ("ipv6:[::1]:5000", True),
+    ("ipv6:[::ffff:127.0.0.1]:5000", True), ("unix:/tmp/artem.sock", True), ("unix-abstract:artem", True),
+    ("ipv4:192.0.2.7:5000", False), ("ipv6:[2001:db8::1]:5000", False), ("ipv6:[::ffff:192.0.2.7]:1", False),
+    ("ipv4:10.0.0.1:443", False), ("", False), ("garbage", False),
+])
+def test_only_a_peer_on_this_host_counts_as_local(peer, local):
+    """gRPC's peer strings: shared memory is refused to any stream not from this host (tests
+    listen on loopback only, so the refusal itself is checked on these strings)."""
+    assert layout.is_local_peer(peer) is local

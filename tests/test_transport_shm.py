@@ -27,6 +27,9 @@ BPP = {pb.PIXEL_FORMAT_RGBA8: 4, pb.PIXEL_FORMAT_BGRA8: 4, pb.PIXEL_FORMAT_RGB8:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+KEYS: dict[str, bytes] = {}  # region name -> the key in its header, as its client keeps it
+
+
 @pytest.fixture()
 def region():
     """A factory of client regions (header written unless told not to), unlinked afterwards."""
@@ -35,8 +38,9 @@ def region():
     def make(slot_count: int = 2, slot_size: int = 4096 * 16, header: bool = True, size: int | None = None):
         lay = layout.Layout(slot_count, slot_size)
         shm = shared_memory.SharedMemory(create=True, size=size or lay.size)
+        KEYS[shm.name.lstrip("/")] = key = layout.new_key()
         if header:
-            shm.buf[: layout.HEADER.size] = lay.header()
+            shm.buf[: layout.HEADER.size] = lay.header(key)
         made.append(shm)
         return shm, lay
 
@@ -50,7 +54,8 @@ def region():
 
 
 def registration(shm, lay: layout.Layout, **override) -> pb.SharedMemoryRegion:
-    fields = dict(name=shm.name.lstrip("/"), size=lay.size, slot_count=lay.slot_count, slot_size=lay.slot_size)
+    name = shm.name.lstrip("/")
+    fields = dict(name=name, size=lay.size, slot_count=lay.slot_count, slot_size=lay.slot_size, key=KEYS[name])
     fields.update(override)
     return pb.SharedMemoryRegion(**fields)
 

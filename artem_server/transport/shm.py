@@ -7,7 +7,7 @@ layout and protocol are in docs/shared-memory.md; the C++ engine client implemen
 
 Layout (little-endian):
 
-    offset 0      header, HEADER_SIZE (4096) bytes: MAGIC, version, slot_count, slot_size
+    offset 0      header, HEADER_SIZE (4096) bytes: MAGIC, version, slot_count, slot_size, key
     4096          request slot 0, 1, ..., slot_count - 1   (client writes, server reads)
     4096 + n*S    reply slot 0, 1, ..., slot_count - 1     (server writes, client reads)
 
@@ -22,11 +22,18 @@ before it reads the request slot and again right before it writes the reply slot
 (`Region.check_extent`); only a pinned region (CUDA) is written by the device while the model
 runs, and a DMA into page-locked pages cannot fault. The name is opened without following
 links and without blocking, and only a regular, non-empty file is mapped.
+
+A region is bound to the client that made it: its header holds a random key that the
+registration must repeat, so a stream that cannot read the region (another host, another user,
+a client that only learnt the name) cannot have the server write into its reply slots; and
+only a stream from this host may register a region at all (`is_local_peer`).
 """
 
 from __future__ import annotations
 
 import errno
+import hmac
+import ipaddress
 import logging
 import mmap
 import os
@@ -42,13 +49,14 @@ from .. import pinned
 from ..errors import ArtemError, InvalidArgument, PermissionDenied, ResourceExhausted
 
 MAGIC = b"ARTEMSHM"
-VERSION = 1
+VERSION = 2  # 2: the header holds the region's key
 HEADER_SIZE = 4096  # one page: slots start page-aligned (cudaHostRegister, DMA, huge pages)
 SLOT_ALIGN = 4096  # slot_size is a multiple of this, so every slot starts page-aligned
 VIEW_ALIGN = 64  # a view's offset in its slot: one cache line, any SIMD load
 MAX_SLOTS = 64
-# magic, version, slot_count, slot_size; the rest of the header page is zero (reserved).
-HEADER = struct.Struct("<8sIIQ")
+KEY_BYTES = 16
+# magic, version, slot_count, slot_size, key; the rest of the header page is zero (reserved).
+HEADER = struct.Struct(f"<8sIIQ{KEY_BYTES}s")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 _OPEN_FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -76,8 +84,8 @@ class Layout:
     def reply_offset(self, slot: int) -> int:
         return HEADER_SIZE + (self.slot_count + slot) * self.slot_size
 
-    def header(self) -> bytes:
-        return HEADER.pack(MAGIC, VERSION, self.slot_count, self.slot_size)
+    def header(self, key: bytes) -> bytes:
+        return HEADER.pack(MAGIC, VERSION, self.slot_count, self.slot_size, key)
 
     @classmethod
     def for_views(cls, view_bytes: list[int], slot_count: int) -> tuple["Layout", list[int]]:
@@ -89,7 +97,30 @@ class Layout:
         return cls(slot_count, max(_round_up(end, SLOT_ALIGN), SLOT_ALIGN)), offsets
 
 
-def check_registration(name: str, size: int, slot_count: int, slot_size: int) -> Layout:
+def new_key() -> bytes:
+    """A region's key: the client writes it into the header and repeats it when registering."""
+    return os.urandom(KEY_BYTES)
+
+
+def is_local_peer(peer: str) -> bool:
+    """Whether a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:...") is a
+    client on this host: only such a client can have made a region the server can open."""
+    if peer.startswith(("unix:", "unix-abstract:")):
+        return True
+    family, _, rest = peer.partition(":")
+    if family not in ("ipv4", "ipv6"):
+        return False
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def check_registration(name: str, size: int, slot_count: int, slot_size: int, key: bytes) -> Layout:
     """Validate a SessionConfig.shared_memory's fields (before touching the region)."""
     field = "config.shared_memory"
     if not _NAME.fullmatch(name) or name in (".", ".."):
@@ -104,6 +135,10 @@ def check_registration(name: str, size: int, slot_count: int, slot_size: int) ->
         raise InvalidArgument(f"{field}.size = {size} is too small: {slot_count} request and {slot_count} "
                               f"reply slots of {slot_size} bytes after a {HEADER_SIZE}-byte header need "
                               f"{layout.size} bytes")
+    if len(key) != KEY_BYTES or not any(key):
+        raise InvalidArgument(f"{field}.key has {len(key)} bytes{'' if any(key) else ', all zero'}: expected the "
+                              f"{KEY_BYTES} random bytes written into the region's header at offset 24 "
+                              f"(header version {VERSION}, docs/shared-memory.md)")
     return layout
 
 
@@ -178,7 +213,7 @@ class _Mapping:
 class Region:
     """A client's region as mapped by the server for one stream."""
 
-    def __init__(self, name: str, size: int, layout: Layout, owner: object, pin: bool = True) -> None:
+    def __init__(self, name: str, size: int, layout: Layout, owner: object, key: bytes, pin: bool = True) -> None:
         field = "config.shared_memory"
         try:
             self._map = _Mapping(name)
@@ -198,12 +233,15 @@ class Region:
             actual = min(len(self._map.buf), self._map.size())
             if actual < size:
                 raise InvalidArgument(f"{field}.size = {size}, but region {name!r} has only {actual} bytes")
-            magic, version, count, slot_size = HEADER.unpack(self._map.read(HEADER.size))
+            magic, version, count, slot_size, held = HEADER.unpack(self._map.read(HEADER.size))
             if (magic, version, count, slot_size) != (MAGIC, VERSION, layout.slot_count, layout.slot_size):
                 raise InvalidArgument(
                     f"{field}: region {name!r} has header (magic {magic!r}, version {version}, slot_count "
                     f"{count}, slot_size {slot_size}); expected ({MAGIC!r}, {VERSION}, {layout.slot_count}, "
                     f"{layout.slot_size}): write the header before registering (docs/shared-memory.md)")
+            if not hmac.compare_digest(held, key):
+                raise PermissionDenied(f"{field}.key does not match the key in region {name!r}'s header: only "
+                                       "the client that made a region may register it")
         except BaseException:
             self._map.close()
             raise
@@ -254,21 +292,21 @@ class RegionTable:
         self._regions: dict[str, Region] = {}
         self._pin = pin  # page-lock regions for the device (a server that runs frames on CUDA)
 
-    def open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object) -> Region:
+    def open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes) -> Region:
         try:
-            return self._open(name, size, slot_count, slot_size, owner)
+            return self._open(name, size, slot_count, slot_size, owner, key)
         except ArtemError as e:
             log.warning("shared-memory registration refused: %s", e)
             raise
 
-    def _open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object) -> Region:
-        layout = check_registration(name, size, slot_count, slot_size)
+    def _open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes) -> Region:
+        layout = check_registration(name, size, slot_count, slot_size, key)
         with self._lock:
             held = self._regions.get(name)
             if held is not None and held.owner is not owner:
                 raise PermissionDenied(f"config.shared_memory.name = {name!r} is registered by another stream; "
                                        "a region serves one stream at a time")
-        region = Region(name, size, layout, owner, pin=self._pin)
+        region = Region(name, size, layout, owner, key, pin=self._pin)
         with self._lock:
             if self._regions.get(name) not in (None, held):
                 region.close()

@@ -147,6 +147,7 @@ void Session::Configure(const std::string& style, float strength, bool register_
     r->set_size(region_->size());
     r->set_slot_count(region_->slot_count());
     r->set_slot_size(region_->slot_size());
+    r->set_key(region_->key());
   }
   {
     std::lock_guard<std::mutex> lock(stream_->writing);

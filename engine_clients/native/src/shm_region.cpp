@@ -123,6 +123,12 @@ ShmRegion::ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t s
   PutU32(base_ + 8, kLayoutVersion);
   PutU32(base_ + 12, slot_count_);
   PutU64(base_ + 16, slot_size_);
+  std::random_device rd;  // the OS's random source (urandom, rand_s)
+  for (std::size_t i = 0; i < kKeyBytes; i += 4) {
+    std::uint32_t r = rd();
+    for (std::size_t j = 0; j < 4; ++j) key_.push_back(static_cast<char>(r >> (8 * j)));
+  }
+  std::memcpy(base_ + 24, key_.data(), kKeyBytes);
 }
 
 ShmRegion::~ShmRegion() { Release(name_, base_, size_, handle_); }

@@ -12,7 +12,8 @@ namespace artem {
 constexpr std::size_t kHeaderSize = 4096;
 constexpr std::size_t kSlotAlign = 4096;  // slot_size is a multiple: slots start on pages
 constexpr std::size_t kViewAlign = 64;    // a view's offset inside its slot: a cache line
-constexpr std::uint32_t kLayoutVersion = 1;
+constexpr std::uint32_t kLayoutVersion = 2;  // 2: the header holds the region's key
+constexpr std::size_t kKeyBytes = 16;         // at header offset 24; the registration repeats it
 constexpr std::uint32_t kMaxSlots = 64;
 
 // Bytes a view takes from its offset: full rows but the last, which may stop at its last pixel.
@@ -25,7 +26,7 @@ std::uint64_t RegionSize(std::uint32_t slot_count, std::uint64_t slot_size);
 class ShmRegion {
  public:
   // Creates `name` (POSIX: shm_open O_CREAT|O_EXCL, mode 0600; Windows: a named file mapping),
-  // sizes and maps it, writes the header. Throws std::runtime_error naming the call and reason.
+  // sizes and maps it, writes the header with a new random key. Throws std::runtime_error naming the call and reason.
   ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t slot_size);
   ~ShmRegion();  // unmaps and unlinks (Windows: closes the last handle)
   ShmRegion(const ShmRegion&) = delete;
@@ -38,6 +39,8 @@ class ShmRegion {
   std::uint32_t slot_count() const { return slot_count_; }
   std::uint64_t slot_size() const { return slot_size_; }
   std::uint64_t size() const { return size_; }
+  // The key in the header: SharedMemoryRegion.key, which binds the region to this client.
+  const std::string& key() const { return key_; }
   std::uint8_t* base() const { return base_; }
   std::uint8_t* request_slot(std::uint32_t i) const;
   std::uint8_t* reply_slot(std::uint32_t i) const;
@@ -47,6 +50,7 @@ class ShmRegion {
   std::uint32_t slot_count_;
   std::uint64_t slot_size_;
   std::uint64_t size_;
+  std::string key_;
   std::uint8_t* base_ = nullptr;
   void* handle_ = nullptr;  // Windows: the file mapping's handle, which keeps the name alive
 };

@@ -55,11 +55,15 @@ int main() {
     name = r.name();
     const std::uint8_t* b = r.base();
     CHECK(std::memcmp(b, "ARTEMSHM", 8) == 0);
-    CHECK(b[8] == 1 && b[9] == 0 && b[10] == 0 && b[11] == 0);  // version 1, little-endian
+    CHECK(b[8] == 2 && b[9] == 0 && b[10] == 0 && b[11] == 0);  // version 2, little-endian
     CHECK(b[12] == 3 && b[13] == 0);                           // slot_count
     CHECK(U64(b + 16) == 8192);                                // slot_size
+    CHECK(r.key().size() == kKeyBytes && std::memcmp(b + 24, r.key().data(), kKeyBytes) == 0);  // key
+    bool key_zero = true;
+    for (std::size_t i = 24; i < 24 + kKeyBytes; ++i) key_zero = key_zero && b[i] == 0;
+    CHECK(!key_zero);
     bool reserved_zero = true;
-    for (int i = 24; i < 4096; ++i) reserved_zero = reserved_zero && b[i] == 0;
+    for (std::size_t i = 24 + kKeyBytes; i < 4096; ++i) reserved_zero = reserved_zero && b[i] == 0;
     CHECK(reserved_zero);
     CHECK(r.size() == 4096 + 6 * 8192);
     CHECK(r.request_slot(0) == r.base() + 4096 && r.request_slot(2) == r.base() + 4096 + 2 * 8192);

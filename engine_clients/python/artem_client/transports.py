@@ -129,7 +129,8 @@ class SharedMemory:
         self.layout, self.offsets = layout.Layout.for_views([h * w * c for h, w, c in view_shapes], slots)
         name = f"artem-{os.getpid()}-{os.urandom(4).hex()}"
         self.region = shared_memory.SharedMemory(name=name, create=True, size=self.layout.size)
-        self.region.buf[: layout.HEADER.size] = self.layout.header()
+        self.key = layout.new_key()  # binds the region to this client (docs/shared-memory.md)
+        self.region.buf[: layout.HEADER.size] = self.layout.header(self.key)
         self.free: queue.Queue[int] = queue.Queue()
         for i in range(slots):
             self.free.put(i)
@@ -140,7 +141,7 @@ class SharedMemory:
     def configure(self, config: pb.SessionConfig) -> None:
         config.shared_memory.CopyFrom(pb.SharedMemoryRegion(
             name=self.region.name.lstrip("/"), size=self.layout.size, slot_count=self.layout.slot_count,
-            slot_size=self.layout.slot_size))
+            slot_size=self.layout.slot_size, key=self.key))
 
     def _array(self, base: int, offset: int, h: int, w: int, c: int) -> np.ndarray:
         return np.ndarray((h, w, c), np.uint8, self.region.buf, base + offset)

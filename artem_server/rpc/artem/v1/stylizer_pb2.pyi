@@ -56,16 +56,18 @@ class ShmPixels(_message.Message):
     def __init__(self, slot: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class SharedMemoryRegion(_message.Message):
-    __slots__ = ("name", "size", "slot_count", "slot_size")
+    __slots__ = ("name", "size", "slot_count", "slot_size", "key")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SLOT_COUNT_FIELD_NUMBER: _ClassVar[int]
     SLOT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     name: str
     size: int
     slot_count: int
     slot_size: int
-    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., slot_count: _Optional[int] = ..., slot_size: _Optional[int] = ...) -> None: ...
+    key: bytes
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., slot_count: _Optional[int] = ..., slot_size: _Optional[int] = ..., key: _Optional[bytes] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("id", "capture_time_us", "views")
