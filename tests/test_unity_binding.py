@@ -6,43 +6,132 @@ skipped without them."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-UNITY = Path(__file__).resolve().parents[1] / "engine_clients" / "unity"
+ROOT = Path(__file__).resolve().parents[1]
+UNITY = ROOT / "engine_clients" / "unity"
 
 
-@pytest.fixture(scope="module")
-def roundtrip_exe(tmp_path_factory) -> Path:
+# Runtime/ without the component: the binding and the component's engine-free logic, which
+# compile and run without Unity.
+ENGINE_FREE = sorted(p for p in (UNITY / "Runtime").glob("*.cs") if p.name != "ArtemStylizer.cs")
+
+
+def mcs(out: Path, sources: list[Path], *options: str) -> Path:
     if shutil.which("mcs") is None or shutil.which("mono") is None:
         pytest.skip("Mono is not installed (apt-get install mono-devel)")
-    out = tmp_path_factory.mktemp("unity") / "RoundTrip.exe"
-    sources = sorted((UNITY / "Runtime").glob("*.cs")) + [UNITY / "Tests~" / "RoundTrip.cs"]
-    done = subprocess.run(["mcs", "-warnaserror", "-r:System.Core", f"-out:{out}", *map(str, sources)],
+    done = subprocess.run(["mcs", "-warnaserror", "-r:System.Core", f"-out:{out}", *options, *map(str, sources)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
 
-def test_package_manifest_names_the_runtime_assembly():
-    import json
+@pytest.fixture(scope="module")
+def roundtrip_exe(tmp_path_factory) -> Path:
+    return mcs(tmp_path_factory.mktemp("unity") / "RoundTrip.exe", ENGINE_FREE + [UNITY / "Tests~" / "RoundTrip.cs"])
 
+
+@pytest.fixture(scope="module")
+def logic_exe(tmp_path_factory) -> Path:
+    return mcs(tmp_path_factory.mktemp("unity") / "StylizerLogic.exe",
+               ENGINE_FREE + [UNITY / "Tests~" / "StylizerLogic.cs"])
+
+
+@pytest.mark.parametrize("checks", [False, True], ids=["player", "editor-checks"])
+def test_component_editor_and_sample_compile_against_the_unity_api_stand_in(tmp_path, checks):
+    """Runtime/ (with the ArtemStylizer component), Editor/ (its inspector) and the sample compile
+    against the stand-in of the Unity API they use (Tests~/UnityApiStandIn: signatures only), with
+    and without the collections safety checks the editor compiles in. Not a Unity build."""
+    stand_in = mcs(tmp_path / "UnityApiStandIn.dll", [UNITY / "Tests~" / "UnityApiStandIn" / "UnityApiStandIn.cs"],
+                   "-target:library", "-unsafe")
+    defines = ["-define:ENABLE_UNITY_COLLECTIONS_CHECKS"] if checks else []
+    runtime = mcs(tmp_path / "ArtEm.Stylizer.dll", sorted((UNITY / "Runtime").glob("*.cs")), "-target:library",
+                  "-unsafe", f"-r:{stand_in}", *defines)
+    mcs(tmp_path / "ArtEm.Stylizer.Editor.dll", sorted((UNITY / "Editor").glob("*.cs")), "-target:library",
+        f"-r:{stand_in}", f"-r:{runtime}")
+    mcs(tmp_path / "Sample.dll", sorted((UNITY / "Samples~").rglob("*.cs")), "-target:library", f"-r:{stand_in}",
+        f"-r:{runtime}")
+    runtime_asmdef = json.loads((UNITY / "Runtime" / "ArtEm.Stylizer.asmdef").read_text())
+    editor_asmdef = json.loads((UNITY / "Editor" / "ArtEm.Stylizer.Editor.asmdef").read_text())
+    assert runtime_asmdef["allowUnsafeCode"] is True and runtime_asmdef["noEngineReferences"] is False
+    assert editor_asmdef["references"] == [runtime_asmdef["name"]] and editor_asmdef["includePlatforms"] == ["Editor"]
+
+
+def test_the_engine_free_runtime_names_no_engine_type():
+    """What the Mono tests run must be what Unity runs: only ArtemStylizer.cs may use the engine."""
+    for source in ENGINE_FREE:
+        text = source.read_text()
+        assert "using UnityEngine" not in text and "using Unity." not in text, source.name
+
+
+def test_package_manifest_has_the_fields_unity_reads():
+    """package.json as the Package Manager reads it: a reverse-domain name, a semantic version,
+    the minimum Unity version, a licence, samples that exist; the files it shows beside them."""
     manifest = json.loads((UNITY / "package.json").read_text())
+    assert re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+){2,}", manifest["name"]) and len(manifest["name"]) <= 214
+    assert re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", manifest["version"])
+    assert re.fullmatch(r"20\d\d\.\d", manifest["unity"])
+    assert manifest["displayName"] and manifest["description"] and manifest["license"] == "BSD-3-Clause"
+    assert manifest["samples"], "no samples listed"
+    for sample in manifest["samples"]:
+        assert sample["displayName"] and sample["description"]
+        assert sample["path"].startswith("Samples~/") and any((UNITY / sample["path"]).glob("*.cs")), sample
+    for name in ("README.md", "CHANGELOG.md", "LICENSE.md"):
+        assert (UNITY / name).is_file(), name
+    assert f"## [{manifest['version']}]" in (UNITY / "CHANGELOG.md").read_text()
     assembly = json.loads((UNITY / "Runtime" / "ArtEm.Stylizer.asmdef").read_text())
-    assert manifest["name"] == "com.artem.stylizer" and manifest["version"]
-    assert assembly["name"] == "ArtEm.Stylizer" and assembly["noEngineReferences"] is True
+    assert assembly["name"] == "ArtEm.Stylizer"
+    assert {"Editor", "LinuxStandalone64", "WindowsStandalone64"} <= set(assembly["includePlatforms"])
+
+
+def test_every_imported_file_has_a_meta_with_a_stable_unique_guid():
+    """Installed from a git URL, Unity needs a .meta per file and folder; their GUIDs must not
+    change from one checkout to the next (scenes refer to them) and must not collide."""
+    checked = subprocess.run([sys.executable, str(ROOT / "scripts" / "unity_meta.py"), "--check"],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, "run scripts/unity_meta.py:\n" + checked.stdout + checked.stderr
+    metas = [m for m in UNITY.rglob("*.meta") if not any(p.endswith("~") for p in m.relative_to(UNITY).parts)]
+    guids = {}
+    for meta in metas:
+        found = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.M)
+        assert found, meta
+        asset = meta.relative_to(UNITY).as_posix()[: -len(".meta")]
+        assert found.group(1) == hashlib.md5(f"com.artem.stylizer/{asset}".encode()).hexdigest(), asset
+        guids.setdefault(found.group(1), []).append(asset)
+    assert all(len(v) == 1 for v in guids.values()), [v for v in guids.values() if len(v) > 1]
+    assert len(metas) >= 8 and (UNITY / "Runtime.meta").is_file()
 
 
 def test_binding_streams_through_shared_memory(native_build, roundtrip_exe, server):
     """Identity frames come back unchanged through the region; a style switch on the same
     stream changes them and keeps alpha; refusals arrive as ArtemException with the status code."""
     env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
-    done = subprocess.run(["mono", str(roundtrip_exe), server.address], capture_output=True, text=True, env=env,
+    done = subprocess.run(["mono", str(roundtrip_exe), server.address, "gen-a"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
     assert "unknown style: code 5" in done.stdout and "slot out of range: code 3" in done.stdout
+
+
+@pytest.mark.parametrize("transport", ["shm", "inline"])
+def test_stylizer_logic_streams_latest_frame_wins(native_build, logic_exe, server, transport):
+    """The component's engine-free logic as the component drives it, against a real server: a
+    render loop faster than the server never waits, skips frames when every slot is out, shows
+    only newer frames and each with its own pixels, frees every slot; single-pass instanced and
+    multi-pass stereo; style switch and refusal on the same stream; the server's styles listed
+    with PNG thumbnails; an unreachable server fails the link with code 14."""
+    env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
+    done = subprocess.run(["mono", str(logic_exe), server.address, "gen-a", transport], capture_output=True, text=True,
+                          env=env, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+    assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout

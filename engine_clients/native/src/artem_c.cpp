@@ -1,6 +1,8 @@
 // The C ABI (include/artem/artem.h) over artem::Session: no exception crosses it.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -8,10 +10,15 @@
 #include <string>
 
 #include "artem/artem.h"
+#include "artem/v1/stylizer.grpc.pb.h"
 #include "session.h"
 
 struct artem_session {
   std::unique_ptr<artem::Session> session;
+};
+
+struct artem_style_list {
+  artem::v1::ListStylesReply reply;
 };
 
 namespace {
@@ -50,12 +57,23 @@ extern "C" {
 ARTEM_API int artem_open(const char* address, const char* style, float strength, const artem_view_desc* views,
                          uint32_t n_views, uint32_t slot_count, artem_session** session, char* error,
                          size_t error_len) {
+  return artem_open_transport(address, style, strength, views, n_views, slot_count, ARTEM_SHARED_MEMORY, session,
+                              error, error_len);
+}
+
+ARTEM_API int artem_open_transport(const char* address, const char* style, float strength,
+                                   const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
+                                   int32_t transport, artem_session** session, char* error, size_t error_len) {
   std::unique_ptr<artem_session> out;
   const int code = Guard(error, error_len, [&] {
     if (!session) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session (the result) must not be NULL");
     *session = nullptr;
     if (!address || !style || (!views && n_views))
       throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address, style and views must not be NULL");
+    if (transport != ARTEM_SHARED_MEMORY && transport != ARTEM_INLINE)
+      throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT,
+                         "transport = " + std::to_string(transport) +
+                             ": expected 0 (ARTEM_SHARED_MEMORY) or 1 (ARTEM_INLINE)");
     std::vector<artem::ViewDesc> descs;
     for (uint32_t i = 0; i < n_views; ++i) {
       const artem_view_desc& v = views[i];
@@ -68,7 +86,9 @@ ARTEM_API int artem_open(const char* address, const char* style, float strength,
                        static_cast<uint32_t>(v.format), static_cast<uint32_t>(v.row_stride), v.linear != 0});
     }
     out = std::make_unique<artem_session>();
-    out->session = std::make_unique<artem::Session>(address, style, strength, std::move(descs), slot_count);
+    out->session = std::make_unique<artem::Session>(
+        address, style, strength, std::move(descs), slot_count,
+        transport == ARTEM_INLINE ? artem::Session::Transport::kInline : artem::Session::Transport::kSharedMemory);
   });
   if (code == 0) *session = out.release();
   return code;
@@ -126,5 +146,40 @@ ARTEM_API int artem_set_style(artem_session* s, const char* style, float strengt
 }
 
 ARTEM_API void artem_close(artem_session* s) { delete s; }
+
+ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_style_list** list, char* error,
+                                size_t error_len) {
+  std::unique_ptr<artem_style_list> out;
+  const int code = Guard(error, error_len, [&] {
+    if (!list) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "list (the result) must not be NULL");
+    *list = nullptr;
+    if (!address) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address must not be NULL");
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);  // thumbnails of many styles
+    auto stub = artem::v1::Stylizer::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1)));
+    out = std::make_unique<artem_style_list>();
+    const grpc::Status status = stub->ListStyles(&context, artem::v1::ListStylesRequest(), &out->reply);
+    if (!status.ok()) throw artem::Error(status.error_code(), address + std::string(": ") + status.error_message());
+  });
+  if (code == 0) *list = out.release();
+  return code;
+}
+
+ARTEM_API uint32_t artem_style_count(const artem_style_list* list) {
+  return list ? static_cast<uint32_t>(list->reply.styles_size()) : 0;
+}
+
+ARTEM_API int artem_style_at(const artem_style_list* list, uint32_t index, artem_style_info* info) {
+  if (!list || !info || index >= artem_style_count(list)) return grpc::StatusCode::INVALID_ARGUMENT;
+  const artem::v1::StyleInfo& s = list->reply.styles(static_cast<int>(index));
+  const std::string& png = s.thumbnail_png();
+  *info = {s.id().c_str(), s.kind().c_str(), s.display_name().c_str(),
+           png.empty() ? nullptr : reinterpret_cast<const uint8_t*>(png.data()), png.size()};
+  return 0;
+}
+
+ARTEM_API void artem_style_list_free(artem_style_list* list) { delete list; }
 
 }  // extern "C"

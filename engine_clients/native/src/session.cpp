@@ -1,7 +1,9 @@
 #include "session.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -11,13 +13,43 @@ namespace artem {
 
 namespace pb = ::artem::v1;
 
+// The stream carries raw bytes both ways, so that inline pixels go out straight from the request
+// slot (no copy into a message, none into a serialized buffer) and replies are parsed into
+// messages kept per slot (their pixel strings reused frame after frame, never copied again).
 struct Session::Stream {
   std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::Stylizer::Stub> stub;
   grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReaderWriter<pb::StylizeRequest, pb::StylizeReply>> rw;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> rw;
   std::mutex writing;  // one writer at a time; the reader thread reads alongside
 };
+
+namespace {
+
+// Wire-format pieces for a hand-framed inline frame: field tags of stylizer.proto.
+constexpr std::uint8_t kRequestFrameTag = (2 << 3) | 2;  // StylizeRequest.frame, length-delimited
+constexpr std::uint8_t kFrameViewsTag = (3 << 3) | 2;    // Frame.views
+constexpr std::uint8_t kViewDataTag = (6 << 3) | 2;      // View.data
+
+void PutVarint(std::string* out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+std::uint64_t VarintSize(std::uint64_t v) {
+  std::uint64_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
+grpc::ByteBuffer Serialized(const google::protobuf::Message& message) {
+  grpc::Slice slice(message.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+}  // namespace
 
 std::uint32_t BytesPerPixel(std::uint32_t format) {
   switch (format) {
@@ -66,13 +98,20 @@ Session::Session(const std::string& address, const std::string& style, float str
   } else {
     local_slots_.resize(2 * std::uint64_t{slot_count_} * slot_size_);
   }
+  for (std::uint32_t slot = 0; slot < slot_count_; ++slot)
+    for (std::uint32_t i = 0; i < views_.size(); ++i)
+      reply_at_.push_back(region_ ? region_->reply_slot(slot) + offsets_[i]
+                                  : local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_ + offsets_[i]);
+  held_.resize(slot_count_);
   stream_ = std::make_unique<Stream>();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   stream_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  stream_->stub = pb::Stylizer::NewStub(stream_->channel);
-  stream_->rw = stream_->stub->Stylize(&stream_->context);
+  const grpc::internal::RpcMethod method(("/" + std::string(pb::Stylizer::service_full_name()) + "/Stylize").c_str(),
+                                         grpc::internal::RpcMethod::BIDI_STREAMING, stream_->channel);
+  stream_->rw.reset(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+      stream_->channel.get(), method, &stream_->context));
   reader_ = std::thread([this] { ReadLoop(); });
   try {
     Configure(style, strength, transport_ == Transport::kSharedMemory);
@@ -97,8 +136,23 @@ Session::~Session() {
 
 void Session::ReadLoop() {
   for (;;) {
-    auto reply = std::make_unique<pb::StylizeReply>();
-    if (!stream_->rw->Read(reply.get())) break;
+    grpc::ByteBuffer bytes;
+    if (!stream_->rw->Read(&bytes)) break;
+    std::unique_ptr<pb::StylizeReply> reply;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!spare_.empty()) {  // a reply done with: its strings keep their capacity
+        reply = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (!reply) reply = std::make_unique<pb::StylizeReply>();
+    grpc::ProtoBufferReader reader(&bytes);
+    if (!reply->ParseFromZeroCopyStream(&reader)) {
+      reply->Clear();
+      reply->mutable_error()->set_code(grpc::StatusCode::INTERNAL);
+      reply->mutable_error()->set_message("a reply from the server could not be parsed as a StylizeReply");
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     replies_.push_back(std::move(reply));
     ready_.notify_all();
@@ -131,9 +185,7 @@ std::uint8_t* Session::request_view(std::uint32_t slot, std::uint32_t view) {
 
 const std::uint8_t* Session::reply_view(std::uint32_t slot, std::uint32_t view) const {
   CheckSlot(slot, view);
-  const std::uint8_t* base =
-      region_ ? region_->reply_slot(slot) : local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_;
-  return base + offsets_[view];
+  return reply_at_[slot * views_.size() + view];
 }
 
 void Session::Configure(const std::string& style, float strength, bool register_region) {
@@ -151,7 +203,7 @@ void Session::Configure(const std::string& style, float strength, bool register_
   }
   {
     std::lock_guard<std::mutex> lock(stream_->writing);
-    stream_->rw->Write(request);  // a failed write shows as the stream's end below
+    stream_->rw->Write(Serialized(request));  // a failed write shows as the stream's end below
   }
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {  // the config's answer; frame replies that come first stay queued for Receive
@@ -171,12 +223,11 @@ void Session::SetStyle(const std::string& style, float strength) { Configure(sty
 
 void Session::Send(std::uint64_t id, std::uint32_t slot) {
   CheckSlot(slot, 0);
-  pb::StylizeRequest request;
-  pb::Frame* frame = request.mutable_frame();
-  frame->set_id(id);
+  pb::Frame frame;  // everything but the views' pixels
+  frame.set_id(id);
   for (std::uint32_t i = 0; i < views_.size(); ++i) {
     const ViewDesc& d = views_[i];
-    pb::View* v = frame->add_views();
+    pb::View* v = frame.add_views();
     v->set_width(static_cast<std::int32_t>(d.width));
     v->set_height(static_cast<std::int32_t>(d.height));
     v->set_format(static_cast<pb::PixelFormat>(d.format));
@@ -185,9 +236,43 @@ void Session::Send(std::uint64_t id, std::uint32_t slot) {
     if (region_) {
       v->mutable_shm()->set_slot(slot);
       v->mutable_shm()->set_offset(offsets_[i]);
-    } else {
-      v->set_data(request_view(slot, i), view_bytes(i));
     }
+  }
+  grpc::ByteBuffer message;
+  if (region_) {
+    pb::StylizeRequest request;
+    *request.mutable_frame() = std::move(frame);
+    message = Serialized(request);
+  } else {
+    // StylizeRequest{frame: Frame{id, views: [View{..., data}]}} framed by hand around slices that
+    // point into the request slot: gRPC sends the pixels from there. The slot is not written
+    // again before this frame's (or a later frame's) reply, by when the server has read it all.
+    std::vector<std::string> view_heads;
+    std::uint64_t frame_size = 0;
+    for (std::uint32_t i = 0; i < views_.size(); ++i) {
+      std::string head = frame.views(static_cast<int>(i)).SerializeAsString();
+      head.push_back(static_cast<char>(kViewDataTag));
+      PutVarint(&head, view_bytes(i));
+      const std::uint64_t view_size = head.size() + view_bytes(i);
+      frame_size += 1 + VarintSize(view_size) + view_size;
+      view_heads.push_back(std::move(head));
+    }
+    frame.clear_views();
+    const std::string id_part = frame.SerializeAsString();
+    frame_size += id_part.size();
+    std::string head(1, static_cast<char>(kRequestFrameTag));
+    PutVarint(&head, frame_size);
+    head += id_part;
+    std::vector<grpc::Slice> slices;
+    for (std::uint32_t i = 0; i < views_.size(); ++i) {
+      head.push_back(static_cast<char>(kFrameViewsTag));
+      PutVarint(&head, view_heads[i].size() + view_bytes(i));
+      head += view_heads[i];
+      slices.emplace_back(head);
+      slices.emplace_back(request_view(slot, i), view_bytes(i), grpc::Slice::STATIC_SLICE);
+      head.clear();
+    }
+    message = grpc::ByteBuffer(slices.data(), slices.size());
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -195,7 +280,7 @@ void Session::Send(std::uint64_t id, std::uint32_t slot) {
     out_[id] = slot;
   }
   std::lock_guard<std::mutex> lock(stream_->writing);
-  if (!stream_->rw->Write(request)) {
+  if (!stream_->rw->Write(message)) {
     std::unique_lock<std::mutex> wait(mutex_);
     ready_.wait(wait, [this] { return ended_; });
     throw Error(end_code_, end_message_);
@@ -240,21 +325,45 @@ bool Session::Receive(FrameInfo* info, int timeout_ms) {
   info->model_ms = f.timings().model_ms();
   info->transfer_ms = f.timings().transfer_ms();
   info->total_ms = f.timings().total_ms();
-  if (!region_ && !info->code) {  // inline: the reply's pixels into the reply slot, at the view's row stride
-    for (int i = 0; i < f.views_size() && i < static_cast<int>(views_.size()); ++i) {
-      const pb::View& v = f.views(i);
-      const ViewDesc& d = views_[i];
-      const std::uint64_t packed = std::uint64_t{d.width} * BytesPerPixel(d.format);
-      const std::uint64_t src_stride = v.row_stride() ? static_cast<std::uint64_t>(v.row_stride()) : packed;
-      const std::uint64_t dst_stride = d.row_stride ? d.row_stride : packed;
-      if (v.data().size() < ViewBytes(d.width, d.height, BytesPerPixel(d.format), static_cast<std::uint32_t>(src_stride)))
-        throw Error(grpc::StatusCode::INTERNAL, "reply view " + std::to_string(i) + " is short");
-      std::uint8_t* dst = const_cast<std::uint8_t*>(reply_view(info->slot, i));
-      for (std::uint32_t row = 0; row < d.height; ++row)
-        std::memcpy(dst + row * dst_stride, v.data().data() + row * src_stride, packed);
-    }
-  }
+  if (!region_ && !info->code) KeepInlineReply(std::move(reply), info->slot);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (reply) spare_.push_back(std::move(reply));
   return true;
+}
+
+void Session::KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint32_t slot) {
+  // The reply's pixels are shown where they were parsed; only rows whose stride differs from the
+  // view's are copied into the reply slot.
+  const pb::StylizedFrame& f = reply->frame();
+  const int n = std::min(f.views_size(), static_cast<int>(views_.size()));
+  for (int i = 0; i < n; ++i) {  // all checked before any view points into this reply
+    const ViewDesc& d = views_[i];
+    const std::uint32_t stride = f.views(i).row_stride() ? static_cast<std::uint32_t>(f.views(i).row_stride())
+                                                         : d.width * BytesPerPixel(d.format);
+    if (f.views(i).data().size() < ViewBytes(d.width, d.height, BytesPerPixel(d.format), stride))
+      throw Error(grpc::StatusCode::INTERNAL, "reply view " + std::to_string(i) + " is short");
+  }
+  for (int i = 0; i < n; ++i) {
+    const pb::View& v = f.views(i);
+    const ViewDesc& d = views_[i];
+    const std::uint64_t packed = std::uint64_t{d.width} * BytesPerPixel(d.format);
+    const std::uint64_t src_stride = v.row_stride() ? static_cast<std::uint64_t>(v.row_stride()) : packed;
+    const std::uint64_t dst_stride = d.row_stride ? d.row_stride : packed;
+    const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(v.data().data());
+    const std::uint8_t*& at = reply_at_[slot * views_.size() + i];
+    if (src_stride == dst_stride) {
+      at = src;
+      continue;
+    }
+    std::uint8_t* dst = local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_ + offsets_[i];
+    for (std::uint32_t row = 0; row < d.height; ++row) std::memcpy(dst + row * dst_stride, src + row * src_stride, packed);
+    at = dst;
+  }
+  std::swap(held_[slot], reply);  // the slot's previous reply goes back to the spares
+  if (reply) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    spare_.push_back(std::move(reply));
+  }
 }
 
 FrameInfo Session::Stylize(std::uint64_t id, std::uint32_t slot) {

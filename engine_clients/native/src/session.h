@@ -64,6 +64,7 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   std::uint8_t* request_view(std::uint32_t slot, std::uint32_t view);
+  // Inline, the reply view's address may change from one reply to the next: ask after each.
   const std::uint8_t* reply_view(std::uint32_t slot, std::uint32_t view) const;
   const std::vector<ViewDesc>& views() const { return views_; }
   std::uint64_t view_bytes(std::uint32_t view) const;
@@ -85,6 +86,7 @@ class Session {
   void Configure(const std::string& style, float strength, bool register_region);
   void CheckSlot(std::uint32_t slot, std::uint32_t view) const;
   void ReadLoop();
+  void KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint32_t slot);
 
   std::vector<ViewDesc> views_;
   std::vector<std::uint64_t> offsets_;  // each view's offset inside a slot (multiples of 64)
@@ -93,12 +95,17 @@ class Session {
   Transport transport_;
   std::unique_ptr<ShmRegion> region_;      // kSharedMemory
   std::vector<std::uint8_t> local_slots_;  // kInline: request slots, then reply slots
+  // Where each slot's reply views are (slot * views + view): the region's reply slots, or for
+  // inline the pixels of the reply kept for that slot (`held_`), parsed in place.
+  std::vector<const std::uint8_t*> reply_at_;
+  std::vector<std::unique_ptr<v1::StylizeReply>> held_;
   std::unique_ptr<Stream> stream_;
 
   // Replies, read by `reader_` as they come; frames out, by id: their slots.
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::unique_ptr<v1::StylizeReply>> replies_;
+  std::vector<std::unique_ptr<v1::StylizeReply>> spare_;  // parsed into again: no new allocations
   std::unordered_map<std::uint64_t, std::uint32_t> out_;
   bool ended_ = false;
   int end_code_ = 0;

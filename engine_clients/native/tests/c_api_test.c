@@ -46,6 +46,18 @@ int main(void) {
   CHECK(artem_receive(NULL, 0, &info, err, sizeof err) == 3);
   CHECK(artem_request_view(NULL, 0, 0) == NULL && artem_reply_view(NULL, 0, 0) == NULL);
   artem_close(NULL);
+
+  CHECK(artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, 2, &s, err, sizeof err) == 3 && s == NULL);
+  CHECK(strstr(err, "transport = 2") != NULL);
+  CHECK(artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 14);
+
+  artem_style_list* styles = (artem_style_list*)&err;
+  CHECK(artem_list_styles("127.0.0.1:1", 2000, &styles, err, sizeof err) == 14 && styles == NULL);
+  CHECK(strstr(err, "127.0.0.1:1") != NULL);
+  CHECK(artem_list_styles(NULL, 2000, &styles, err, sizeof err) == 3);
+  artem_style_info style;
+  CHECK(artem_style_count(NULL) == 0 && artem_style_at(NULL, 0, &style) == 3);
+  artem_style_list_free(NULL);
   if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
   return failures ? 1 : 0;
 }

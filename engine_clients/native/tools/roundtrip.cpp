@@ -17,17 +17,22 @@
 
 #include "session.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace {
 
 const char kUsage[] =
     "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline]\n"
     "                              [--size WxH] [--stereo] [--format rgba8|bgra8|rgb8] [--linear] [--frames N]\n"
-    "                              [--slots K] [--in-flight N] [--input RAW] [--output RAW] [--expect-identity]\n";
+    "                              [--slots K] [--in-flight N] [--warmup N] [--input RAW] [--output RAW]\n"
+    "                              [--expect-identity]\n";
 
 struct Options {
   std::string server, style = "identity", transport = "shm", input, output;
   float strength = 1.0f;
-  std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2, in_flight = 1;
+  std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2, in_flight = 1, warmup = 0;
   bool stereo = false, linear = false, expect_identity = false;
 };
 
@@ -52,6 +57,7 @@ Options Parse(int argc, char** argv) {
       else if (a == "--frames") o.frames = static_cast<std::uint32_t>(std::stoul(value()));
       else if (a == "--slots") o.slots = static_cast<std::uint32_t>(std::stoul(value()));
       else if (a == "--in-flight") o.in_flight = static_cast<std::uint32_t>(std::stoul(value()));
+      else if (a == "--warmup") o.warmup = static_cast<std::uint32_t>(std::stoul(value()));
       else if (a == "--input") o.input = value();
       else if (a == "--output") o.output = value();
       else if (a == "--stereo") o.stereo = true;
@@ -88,9 +94,21 @@ double Percentile(std::vector<double> v, double p) {
   return v[static_cast<std::size_t>(p / 100.0 * (v.size() - 1) + 0.5)];
 }
 
+// glibc malloc kept for frame-sized buffers, as the Python client's commands keep it: every size
+// from the heap (no fresh mmap, so no page faults, for gRPC's per-message buffers), one arena,
+// no trimming. A process that streams frames chooses this for itself; the library does not.
+void KeepFrameBuffers() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  KeepFrameBuffers();
   const Options o = Parse(argc, argv);
   try {
     std::vector<artem::ViewDesc> views(o.stereo ? 2 : 1, {o.width, o.height, o.format, 0, o.linear});
@@ -118,10 +136,17 @@ int main(int argc, char** argv) {
     // Frames out, oldest first: id, slot, when sent. Up to --in-flight of them, one per slot.
     std::deque<std::tuple<std::uint64_t, std::uint32_t, std::chrono::steady_clock::time_point>> out;
     std::vector<bool> busy(session.slot_count(), false);
-    const auto start = std::chrono::steady_clock::now();
+    auto start = std::chrono::steady_clock::now();
     std::uint64_t next_id = 1;
-    while (next_id <= o.frames || !out.empty()) {
-      if (next_id <= o.frames && out.size() < o.in_flight) {
+    const std::uint64_t last_id = std::uint64_t{o.frames} + o.warmup;
+    while (next_id <= last_id || !out.empty()) {
+      if (next_id == o.warmup + 1 && out.empty()) {  // warm-up frames all answered: measure from here
+        start = std::chrono::steady_clock::now();
+        answered = dropped = 0;
+        latency_ms.clear();
+        model_ms.clear();
+      }
+      if (next_id <= last_id && out.size() < o.in_flight && (next_id != o.warmup + 1 || out.empty())) {
         std::uint32_t slot = 0;
         while (busy[slot]) ++slot;
         std::uint64_t at = 0;

@@ -55,6 +55,21 @@ namespace ArtEm
         public float QueueMs, ConvertMs, ModelMs, TransferMs, TotalMs;
     }
 
+    /// <summary>How a session's pixels travel (ARTEM_SHARED_MEMORY, ARTEM_INLINE).</summary>
+    public enum Transport
+    {
+        SharedMemory = 0,  // a region both sides map: the server on the same host
+        Inline = 1,        // in the gRPC messages: any server
+    }
+
+    /// <summary>artem_style_info: pointers valid until the list is freed.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct StyleInfoNative
+    {
+        public IntPtr Id, Kind, DisplayName, ThumbnailPng;
+        public UIntPtr ThumbnailLength;
+    }
+
     internal static class ArtemNative
     {
         const string Library = "artem_native";  // libartem_native.so / .dylib, artem_native.dll
@@ -64,6 +79,12 @@ namespace ArtEm
         internal static extern int artem_open(
             [MarshalAs(UnmanagedType.LPUTF8Str)] string address, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,
             float strength, [In] ViewDesc[] views, uint nViews, uint slotCount, out IntPtr session,
+            StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_open_transport(
+            [MarshalAs(UnmanagedType.LPUTF8Str)] string address, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,
+            float strength, [In] ViewDesc[] views, uint nViews, uint slotCount, int transport, out IntPtr session,
             StringBuilder error, UIntPtr errorLen);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -89,5 +110,18 @@ namespace ArtEm
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void artem_close(IntPtr session);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_list_styles([MarshalAs(UnmanagedType.LPUTF8Str)] string address, int timeoutMs,
+                                                     out IntPtr list, StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint artem_style_count(IntPtr list);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_style_at(IntPtr list, uint index, out StyleInfoNative info);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void artem_style_list_free(IntPtr list);
     }
 }

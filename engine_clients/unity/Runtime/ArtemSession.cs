@@ -1,6 +1,6 @@
-// A Stylize stream through the native client core: frames go through a shared-memory region
-// on the same host, so an engine writes each eye into a request slot and reads the stylized
-// eye from the reply slot, with no pixels in gRPC messages.
+// A Stylize stream through the native client core: an engine writes each eye into a request slot
+// and reads the stylized eye from the reply slot. The slots are a shared-memory region on the
+// same host (no pixels in gRPC messages) or, inline, the client's own memory.
 using System;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -26,25 +26,32 @@ namespace ArtEm
 
         public int SlotCount { get; }
 
-        /// <summary>Connects, registers the region and configures the stream. Throws ArtemException.</summary>
-        public ArtemSession(string address, string style, float strength, ViewDesc[] views, int slots = 2)
+        public Transport Transport { get; }
+
+        /// <summary>Connects, registers the region (shared memory) and configures the stream. Throws ArtemException.</summary>
+        public ArtemSession(string address, string style, float strength, ViewDesc[] views, int slots = 2,
+                            Transport transport = Transport.SharedMemory)
         {
             if (views == null || views.Length < 1 || views.Length > 2)
                 throw new ArgumentException("views: expected 1 (mono) or 2 (left, right eye) views", nameof(views));
             if (slots < 1)
                 throw new ArgumentOutOfRangeException(nameof(slots), slots, "expected 1..64 slots");
             var error = new StringBuilder(ArtemNative.ErrorLength);
-            int code = ArtemNative.artem_open(address, style, strength, views, (uint)views.Length, (uint)slots,
-                                              out handle, error, (UIntPtr)error.Capacity);
+            int code = ArtemNative.artem_open_transport(address, style, strength, views, (uint)views.Length, (uint)slots,
+                                                        (int)transport, out handle, error, (UIntPtr)error.Capacity);
             if (code != 0) throw new ArtemException(code, error.ToString());
             this.views = (ViewDesc[])views.Clone();
             SlotCount = slots;
+            Transport = transport;
         }
 
         /// <summary>Where view <c>view</c> of request slot <c>slot</c> lives: write (or read back) the frame there.</summary>
         public IntPtr RequestView(int slot, int view) => Pointer(ArtemNative.artem_request_view, slot, view);
 
-        /// <summary>Where the server wrote view <c>view</c> of the reply to the frame sent from <c>slot</c>.</summary>
+        /// <summary>
+        /// Where the server wrote view <c>view</c> of the reply to the frame sent from <c>slot</c>.
+        /// Inline, the address may change from one reply to the next: ask after each reply.
+        /// </summary>
         public IntPtr ReplyView(int slot, int view) => Pointer(ArtemNative.artem_reply_view, slot, view);
 
         /// <summary>Copies a view's pixels into request slot <c>slot</c>.</summary>

@@ -1,6 +1,8 @@
 // Drives ArtemSession (the package's binding) against a running server, as a Unity scene would
 // through the same P/Invoke layer; run by tests/test_unity_binding.py under Mono. Prints one
 // line per check and exits 1 on the first failure.
+//
+//     mono RoundTrip.exe HOST:PORT STYLE     (STYLE: a style of that server that changes pixels)
 using System;
 using System.Linq;
 using ArtEm;
@@ -15,7 +17,12 @@ static class RoundTrip
 
     static int Main(string[] args)
     {
-        string address = args[0];
+        if (args.Length != 2)
+        {
+            Console.Error.WriteLine("usage: RoundTrip.exe HOST:PORT STYLE (a style of that server, not identity)");
+            return 64;
+        }
+        string address = args[0], style = args[1];
         var eyes = new[] { new ViewDesc(37, 23, PixelFormat.Rgba8), new ViewDesc(37, 23, PixelFormat.Rgba8) };
         var left = Enumerable.Range(0, 37 * 23 * 4).Select(i => (byte)(i * 7 % 251)).ToArray();
         var right = left.Select(b => (byte)(255 - b)).ToArray();
@@ -47,11 +54,11 @@ static class RoundTrip
             Check(seen == 2 && session.ReadReply(1, 1).SequenceEqual(right), "both frames accounted for, pixels intact");
             Check(!session.TryReceive(out _, out _, timeoutMs: 0), "nothing more to receive");
 
-            session.SetStyle("gen-a", 1f);
+            session.SetStyle(style, 1f);
             FrameInfo styled = session.Stylize(10, 0);
             byte[] stylized = session.ReadReply(0, 0);
             int changed = Enumerable.Range(0, left.Length).Count(i => i % 4 != 3 && stylized[i] != left[i]);
-            Check(changed > left.Length / 2 && styled.ModelMs > 0, "gen-a changes the pixels; the server timed its model");
+            Check(changed > left.Length / 2 && styled.ModelMs > 0, $"{style} changes the pixels; the server timed its model");
             Check(Enumerable.Range(0, left.Length / 4).All(p => stylized[p * 4 + 3] == left[p * 4 + 3]), "alpha kept");
             try
             {

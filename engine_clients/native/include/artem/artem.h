@@ -42,6 +42,10 @@ extern "C" {
 /* Pixel formats: the values of artem.v1.PixelFormat. */
 enum { ARTEM_RGBA8 = 1, ARTEM_BGRA8 = 2, ARTEM_RGB8 = 3 };
 
+/* How a session's pixels travel: a shared-memory region (server on the same host), or inline in
+ * the gRPC messages (any server; the request slots then live in the client's own memory). */
+enum { ARTEM_SHARED_MEMORY = 0, ARTEM_INLINE = 1 };
+
 typedef struct artem_view_desc {
   int32_t width;      /* pixels, > 0 */
   int32_t height;     /* pixels, > 0 */
@@ -68,11 +72,18 @@ ARTEM_API int artem_open(const char* address, const char* style, float strength,
                          uint32_t n_views, uint32_t slot_count, artem_session** session, char* error,
                          size_t error_len);
 
+/* artem_open with a choice of transport: ARTEM_SHARED_MEMORY (what artem_open uses) or
+ * ARTEM_INLINE. The slot API is the same for both. */
+ARTEM_API int artem_open_transport(const char* address, const char* style, float strength,
+                                   const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
+                                   int32_t transport, artem_session** session, char* error, size_t error_len);
+
 /* Where view `view` of request slot `slot` lives: write the frame's pixels here. NULL when
  * slot or view is out of range. */
 ARTEM_API uint8_t* artem_request_view(artem_session* session, uint32_t slot, uint32_t view);
 
-/* Where the server writes view `view` of the reply to a frame sent from `slot`. */
+/* Where the server writes view `view` of the reply to a frame sent from `slot`. Inline, the
+ * address may change from one reply to the next: ask after each reply. */
 ARTEM_API const uint8_t* artem_reply_view(artem_session* session, uint32_t slot, uint32_t view);
 
 /* Sends frame `id` (its pixels already in request slot `slot`) and waits for its reply. */
@@ -98,6 +109,30 @@ ARTEM_API int artem_set_style(artem_session* session, const char* style, float s
 
 /* Ends the stream, unmaps and unlinks the region, frees the session. NULL is ignored. */
 ARTEM_API void artem_close(artem_session* session);
+
+/* The styles a server offers (ListStyles), for a style picker. */
+typedef struct artem_style_list artem_style_list;
+
+typedef struct artem_style_info {
+  const char* id;               /* what artem_open and artem_set_style take */
+  const char* kind;             /* identity, generator, adain, xnor, ... */
+  const char* display_name;
+  const uint8_t* thumbnail_png; /* a small preview (PNG bytes); NULL when the style has none */
+  size_t thumbnail_len;
+} artem_style_info;
+
+/* Asks the server at `address` for its styles, waiting up to `timeout_ms`. `*list` is freed with
+ * artem_style_list_free; NULL on failure. */
+ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_style_list** list, char* error,
+                                size_t error_len);
+
+ARTEM_API uint32_t artem_style_count(const artem_style_list* list);
+
+/* Style `index` (< artem_style_count): 0, or 3 when out of range. Its strings and bytes stay
+ * valid until artem_style_list_free. */
+ARTEM_API int artem_style_at(const artem_style_list* list, uint32_t index, artem_style_info* info);
+
+ARTEM_API void artem_style_list_free(artem_style_list* list);
 
 #ifdef __cplusplus
 }

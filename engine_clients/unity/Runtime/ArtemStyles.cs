@@ -1,0 +1,60 @@
+// The styles a server offers (ListStyles through the native core), for a style picker.
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ArtEm
+{
+    /// <summary>One style a server offers: what a session takes, and a small preview.</summary>
+    public sealed class StyleEntry
+    {
+        public string Id { get; }
+        public string Kind { get; }
+        public string DisplayName { get; }
+        public byte[] ThumbnailPng { get; }  // empty when the style has none
+
+        public StyleEntry(string id, string kind, string displayName, byte[] thumbnailPng)
+        {
+            Id = id;
+            Kind = kind;
+            DisplayName = displayName;
+            ThumbnailPng = thumbnailPng;
+        }
+    }
+
+    public static class ArtemStyles
+    {
+        /// <summary>The styles of the server at <c>address</c>. Throws ArtemException (14: unreachable).</summary>
+        public static StyleEntry[] List(string address, int timeoutMs = 5000)
+        {
+            var error = new StringBuilder(ArtemNative.ErrorLength);
+            int code = ArtemNative.artem_list_styles(address, timeoutMs, out IntPtr list, error, (UIntPtr)error.Capacity);
+            if (code != 0) throw new ArtemException(code, error.ToString());
+            try
+            {
+                var styles = new StyleEntry[ArtemNative.artem_style_count(list)];
+                for (uint i = 0; i < styles.Length; i++)
+                {
+                    ArtemNative.artem_style_at(list, i, out StyleInfoNative s);
+                    var png = new byte[(long)s.ThumbnailLength];
+                    if (png.Length > 0) Marshal.Copy(s.ThumbnailPng, png, 0, png.Length);
+                    styles[i] = new StyleEntry(Utf8(s.Id), Utf8(s.Kind), Utf8(s.DisplayName), png);
+                }
+                return styles;
+            }
+            finally
+            {
+                ArtemNative.artem_style_list_free(list);
+            }
+        }
+
+        static string Utf8(IntPtr p)
+        {
+            int n = 0;
+            while (Marshal.ReadByte(p, n) != 0) n++;
+            var bytes = new byte[n];
+            Marshal.Copy(p, bytes, 0, n);
+            return Encoding.UTF8.GetString(bytes);
+        }
+    }
+}

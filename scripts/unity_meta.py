@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Writes the Unity package's .meta files (engine_clients/unity), one per file and folder Unity
+imports, each with a GUID derived from the package name and the path: the same on every run and
+every machine, so an install from a git URL gets the GUIDs that scenes and prefabs refer to.
+
+    python3 scripts/unity_meta.py            # write missing or stale .meta files, remove orphans
+    python3 scripts/unity_meta.py --check    # exit 1 and list what writing would change
+
+Unity skips names ending in `~` (Tests~, Samples~, Documentation~) and hidden names; so does this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "engine_clients" / "unity"
+PACKAGE_NAME = "com.artem.stylizer"
+
+IMPORTERS = {  # suffix: the importer Unity assigns to such a file
+    ".cs": "MonoImporter",
+    ".asmdef": "AssemblyDefinitionImporter",
+    ".md": "TextScriptImporter",
+    ".json": "TextScriptImporter",
+}
+IMPORTER_FIELDS = {
+    "MonoImporter": ["serializedVersion: 2", "defaultReferences: []", "executionOrder: 0",
+                     "icon: {instanceID: 0}"],
+}
+
+
+def guid(relative: str) -> str:
+    """32 hex digits from the package name and the asset's path inside the package."""
+    return hashlib.md5(f"{PACKAGE_NAME}/{relative}".encode()).hexdigest()
+
+
+def imported(root: Path) -> list[Path]:
+    """Every file and folder under `root` that Unity imports (not the .meta files themselves)."""
+    found = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or path.name.endswith("~") or path.suffix == ".meta":
+            continue
+        found.append(path)
+        if path.is_dir():
+            found.extend(imported(path))
+    return found
+
+
+def meta_text(path: Path, relative: str) -> str:
+    if path.is_dir():
+        importer, extra = "DefaultImporter", []
+        head = ["folderAsset: yes"]
+    else:
+        importer = "PackageManifestImporter" if relative == "package.json" else IMPORTERS.get(path.suffix)
+        if importer is None:
+            raise SystemExit(f"{relative}: no importer known for '{path.suffix}' files; add one to IMPORTERS")
+        extra, head = IMPORTER_FIELDS.get(importer, []), []
+    lines = ["fileFormatVersion: 2", f"guid: {guid(relative)}", *head, f"{importer}:",
+             "  externalObjects: {}", *(f"  {f}" for f in extra),
+             "  userData:", "  assetBundleName:", "  assetBundleVariant:"]
+    return "\n".join(lines) + "\n"
+
+
+def plan(root: Path = PACKAGE) -> tuple[dict[Path, str], list[Path]]:
+    """The .meta files that should exist (path: text) and the orphans that should not."""
+    wanted = {p.with_name(p.name + ".meta"): meta_text(p, p.relative_to(root).as_posix()) for p in imported(root)}
+    orphans = [m for m in sorted(root.rglob("*.meta"))
+               if m not in wanted and not any(part.endswith("~") for part in m.relative_to(root).parts)]
+    return wanted, orphans
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything would change")
+    args = parser.parse_args(argv)
+    wanted, orphans = plan()
+    stale = [m for m, text in wanted.items() if not m.exists() or m.read_text() != text]
+    if args.check:
+        for m in stale:
+            print(f"missing or stale: {m.relative_to(PACKAGE)}")
+        for m in orphans:
+            print(f"orphan: {m.relative_to(PACKAGE)}")
+        return 1 if stale or orphans else 0
+    for m in stale:
+        m.write_text(wanted[m])
+    for m in orphans:
+        m.unlink()
+    print(f"{len(stale)} written, {len(orphans)} removed, {len(wanted)} in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
