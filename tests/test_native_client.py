@@ -20,6 +20,7 @@ import pytest
 from artem_client.frames import decode_view, encode_view, from_rgb
 from artem_server.rpc import pb
 
+NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
 FORMATS = {"rgba8": pb.PIXEL_FORMAT_RGBA8, "bgra8": pb.PIXEL_FORMAT_BGRA8, "rgb8": pb.PIXEL_FORMAT_RGB8}
 
 
@@ -75,6 +76,24 @@ def test_a_style_gives_what_the_python_client_gets(native_build, server, client,
     assert np.abs(native.astype(int) - python.astype(int)).max() <= 1
     assert np.abs(native[..., :3].astype(int) - rgb.astype(int)).mean() > 10  # styled, not passed through
     np.testing.assert_array_equal(native[..., 3], sent[..., 3])
+
+
+def test_the_library_exports_the_header_functions_and_the_readme_counts_them(native_build):
+    """An engine binds to exactly the C ABI: every function the header declares is exported,
+    nothing else is, the C# binding declares each one, and the README says how many there are."""
+    header = (NATIVE / "include" / "artem" / "artem.h").read_text()
+    declared = set(re.findall(r"ARTEM_API\s+[\w\s*]+?\b(artem_\w+)\(", header))
+    nm = subprocess.run(["nm", "-D", "--defined-only", str(native_build / "libartem_native.so")],
+                        capture_output=True, text=True, check=True)
+    names = {line.split()[-1] for line in nm.stdout.splitlines()}
+    exported = {name for name in names if name.startswith("artem_")}
+    assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
+    # besides them only libstdc++ template instances the compiler made here (weak, unused outside)
+    assert all(name.startswith(("_ZNSt", "_ZSt", "_ZZNSt", "_init", "_fini")) for name in names - exported)
+    binding = (NATIVE.parent / "unity" / "Runtime" / "ArtemNative.cs").read_text()
+    assert declared == set(re.findall(r"static extern \w+ (artem_\w+)\(", binding))
+    words = {13: "thirteen"}
+    assert f"exports the {words[len(declared)]} `artem_*` functions" in (NATIVE / "README.md").read_text()
 
 
 def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):

@@ -157,11 +157,19 @@ ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_s
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);  // thumbnails of many styles
     auto stub = artem::v1::Stylizer::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1)));
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1));
     out = std::make_unique<artem_style_list>();
-    const grpc::Status status = stub->ListStyles(&context, artem::v1::ListStylesRequest(), &out->reply);
-    if (!status.ok()) throw artem::Error(status.error_code(), address + std::string(": ") + status.error_message());
+    artem::v1::ListStylesRequest request;
+    for (;;) {  // the server pages its replies: ask until the last page
+      grpc::ClientContext context;
+      context.set_deadline(deadline);
+      artem::v1::ListStylesReply page;
+      const grpc::Status status = stub->ListStyles(&context, request, &page);
+      if (!status.ok()) throw artem::Error(status.error_code(), address + std::string(": ") + status.error_message());
+      out->reply.mutable_styles()->MergeFrom(page.styles());
+      if (page.next_page_token().empty() || page.styles_size() == 0) break;
+      request.set_page_token(page.next_page_token());
+    }
   });
   if (code == 0) *list = out.release();
   return code;

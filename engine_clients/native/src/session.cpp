@@ -107,6 +107,7 @@ Session::Session(const std::string& address, const std::string& style, float str
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection: servers bound streams per connection
   stream_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   const grpc::internal::RpcMethod method(("/" + std::string(pb::Stylizer::service_full_name()) + "/Stylize").c_str(),
                                          grpc::internal::RpcMethod::BIDI_STREAMING, stream_->channel);
