@@ -1,48 +1,97 @@
 #!/usr/bin/env bash
-# Every GPU check in one go, for a session with a GPU machine (one H100 or H200: ~5 minutes,
-# at most 9 with every step at its limit).
+# Every GPU figure ArtEm tracks, in one run on one H100 or H200, each with its baseline measured
+# in the same run, in under 6 minutes (a deadline caps every step; the most important go first).
 #
 #   here:   bash bench/gpu_prepare.sh                  (wheels the GPU image lacks, into .whl/)
-#   device: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=590)
+#   device: run(command="bash bench/gpu_check.sh", carry=[".whl"], timeout_s=420)
+#   dry run on a CPU machine (every entry point, tiny frames, GPU tests skipped):
+#           ARTEM_DEVICE=cpu PYTHON=.venv/bin/python ARTEM_SKIP_WHEELS=1 OUT=/tmp/gpu-out bash bench/gpu_check.sh
 #
-# In order of what matters most, each step with its own time limit so one slow step cannot
-# starve the next, each writing under $OUT as it goes:
-# 1. the environment (GPU, torch, CuPy, onnxruntime providers)      -> $OUT/env.txt
-# 2. the gpu-marked tests: fused conversions vs the CPU path, every backend vs eager fp32,
-#    DLPack sharing, CUDA-graph replay after a style switch, the CUDA server against the CPU
-#    server through inline, shm and JPEG (nvJPEG) frames            -> $OUT/gpu-tests.{log,xml}
-# 3. artem bench, model only, quest2-stereo (#4's target): eager fp32 baseline, fp16 eager,
-#    graphs, fused (torch.compile's max-autotune is left out: minutes of tuning per shape)
-#                                                                   -> $OUT/bench-quest2.json
-# 4. the adain target's row and the generator at vive-stereo      -> $OUT/bench-vive.json
-# 5. end to end (a real server on loopback), inline and shm, eager fp32 vs fp16 fused, at
-#    quest2-stereo and vive-stereo: the server's overhead beyond the model -> $OUT/bench-e2e.json
-# 6. artem-train images/s, generator at 256x256 batch 4, fp32 vs bf16 vs fp16 (#6)
-# All logs go to $OUT/bench.log; the tables are printed last (the device reply carries the end
-# of the output).
+# Steps, in order; what each measures                                  (results under $OUT)
+#  1. the environment: GPU, driver, torch, cuDNN, CuPy, onnxruntime providers, torchvision
+#  2. the fused kernels' GPU tests (adain and instnorm against their torch twins, the default
+#     adain mode against eager fp32, NVRTC builds)
+#  3. generator, quest2-stereo, model only: eager fp32 (baseline), eager fp16, fused fp16, with
+#     each row's top operators
+#  4. adain (VGG-19 + decoder, random weights), vive-stereo and quest2-stereo, model only:
+#     eager fp32 (baseline), eager fp16, fused fp16, with top operators
+#  5. end to end over shared memory, one frame in flight, quest2-stereo and vive-stereo,
+#     identity + generator + adain: eager fp32 (baseline) vs fused fp16; fps, p50/p95, the
+#     server's model time and its overhead beyond the model
+#  6. start-up: `artem serve --device cuda` with every built-in style and both warm sizes, seconds
+#     to SERVING, then each style's first and second frame (bench/startup.py)
+#  7. JPEG frames: nvJPEG (torchvision) vs Pillow's libjpeg-turbo, quest2-stereo (bench/jpeg_codec.py)
+#  8. onnxruntime-gpu fp16 vs eager fp32 and fused fp16, generator quest2-stereo, when its wheel
+#     was staged (bench/gpu_stage_ort.sh), else the reason it did not run
+#  9. the remaining gpu-marked tests (backends, the CUDA server against the CPU server through
+#     inline, shm and JPEG frames), in what time is left
+# Files: env.txt, tests.log, bench.log (every step's full output), results.json (every step's
+# JSON), summary.md (the tables, printed last too).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-SIZES=${ARTEM_BENCH_SIZES:---size quest2-stereo --size vive-stereo}
-# A dry run on a CPU machine: ARTEM_SKIP_WHEELS=1 PYTHON=.venv/bin/python ARTEM_BENCH_SIZES="--size tiny"
-# ARTEM_TRAIN_DEVICE=cpu OUT=/tmp/gpu-out bash bench/gpu_check.sh
+DEVICE=${ARTEM_DEVICE:-cuda}
+if [ "$DEVICE" = cpu ]; then  # the dry run: bf16 for fp16 (CPU convs in fp16 take minutes), slack
+  QUEST=tiny VIVE="" WARMUP="--warmup 1 --repeats 2" FRAMES="--warmup 1 --frames 3" HALF=bf16 SLACK=3
+else
+  QUEST=quest2-stereo VIVE=vive-stereo WARMUP="--warmup 5 --repeats 20" FRAMES="--warmup 5 --frames 30" HALF=fp16 SLACK=1
+fi
+SIZES="--size $QUEST${VIVE:+ --size $VIVE}"
+DEADLINE=$((SECONDS + SLACK * ${ARTEM_CHECK_SECONDS:-345}))
+WORK=$(mktemp -d)
 source bench/gpu_env.sh
 
-{
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
-  $PY - <<'PYEOF'
+limit() {  # limit WANTED -> min(WANTED, seconds left before the deadline), 0 when too little is left
+  local left=$((DEADLINE - SECONDS)) want=$((SLACK * $1))
+  [ "$left" -lt 10 ] && { echo 0; return; }
+  echo $((want < left ? want : left))
+}
+step() {  # step WANTED_S NAME CMD...: runs CMD under its limit, output into bench.log
+  local t name=$2
+  t=$(limit "$1")
+  shift 2
+  if [ "$t" = 0 ]; then
+    echo "== $name: skipped, the run's deadline has passed" | tee -a "$OUT/bench.log"
+    return
+  fi
+  echo "== $name (limit ${t}s): $*" | tee -a "$OUT/bench.log"
+  local start=$SECONDS
+  timeout "$t" "$@" >>"$OUT/bench.log" 2>&1
+  echo "exit $? after $((SECONDS - start))s" | tee -a "$OUT/bench.log"
+}
+bench() {  # bench WANTED_S NAME ARGS...: artem bench writing $WORK/NAME.json
+  local t=$1 name=$2
+  shift 2
+  step "$t" "$name" $PY -m artem_server.cli --log-level WARNING bench --device "$DEVICE" "$@" \
+    --json "$WORK/$name.json"
+}
+tests() {  # tests WANTED_S NAME FILES...
+  local t name=$2
+  t=$(limit "$1")
+  shift 2
+  [ "$t" = 0 ] && { echo "== $name: skipped, the run's deadline has passed"; return; }
+  echo "== $name (limit ${t}s)" | tee -a "$OUT/tests.log"
+  timeout "$t" $PY -m pytest -q -p no:cacheprovider --timeout 100 -m gpu "$@" >>"$OUT/tests.log" 2>&1
+  echo "pytest exit $?" | tee -a "$OUT/tests.log"
+  grep -E "passed|failed|error|skipped" "$OUT/tests.log" | tail -n 1
+}
+
+{ # 1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1
+  timeout 60 $PY - <<'PYEOF'
 import torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())
-print("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0))
-try:
-    import cupy
-    print("cupy", cupy.__version__, "devices", cupy.cuda.runtime.getDeviceCount())
-except Exception as e:
-    print("cupy: unavailable:", e)
+if torch.cuda.is_available():
+    print("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0))
+for name in ("cupy", "torchvision", "grpc", "google.protobuf"):
+    try:
+        print(name, __import__(name, fromlist=["_"]).__version__)
+    except Exception as e:
+        print(f"{name}: unavailable: {e}")
 try:
     import onnxruntime as ort
-    print("onnxruntime", ort.__version__, ort.get_available_providers())
+    print("onnxruntime", ort.__version__, ort.__file__, ort.get_available_providers())
 except Exception as e:
     print("onnxruntime: unavailable:", e)
 from artem_kernels import convert
@@ -51,46 +100,44 @@ PYEOF
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-echo "== gpu tests"
-timeout 170 $PY -m pytest -q -p no:cacheprovider --timeout 120 -m gpu tests/test_kernels_gpu.py \
-  tests/test_backends_gpu.py tests/test_server_gpu.py tests/test_transport_jpeg.py tests/test_metrics.py \
-  --junitxml="$OUT/gpu-tests.xml" >"$OUT/gpu-tests.log" 2>&1
-echo "pytest exit $?"
-# the kernel sources through NVRTC as CuPy compiles them (the image has the nvrtc wheel)
-timeout 60 $PY -m pytest -q -p no:cacheprovider tests/test_kernels_nvrtc.py >>"$OUT/gpu-tests.log" 2>&1
-echo "nvrtc pytest exit $?"
-tail -n 25 "$OUT/gpu-tests.log"
+# 2
+tests 70 "fused kernels' gpu tests" tests/test_fused_adain_gpu.py tests/test_kernels_gpu.py tests/test_kernels_nvrtc.py
+# 3, 4
+bench 50 generator-quest2 --what model --size $QUEST --style random-generator $WARMUP --profile 12 \
+  --variant torch-eager:fp32 --variant torch-eager:$HALF --variant torch-optimized:$HALF:fused
+bench 70 adain --what model $SIZES --style random-adain $WARMUP --profile 12 \
+  --variant torch-eager:fp32 --variant torch-eager:$HALF --variant torch-optimized:$HALF:fused
+# 5
+bench 90 e2e --what e2e $SIZES --style random-generator --style random-adain $FRAMES \
+  --transport shm --e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:$HALF:fused
+# 6
+step 60 startup $PY bench/startup.py --device "$DEVICE" ${SIZES//--size/--warm-size} --limit $((SLACK * 50)) \
+  --json "$WORK/startup.json"
+# 7
+step 30 jpeg $PY bench/jpeg_codec.py --size $QUEST --repeats 10 --json "$WORK/jpeg.json"
+# 8
+ORT_WHY=$($PY -c "import onnxruntime as o; p = o.get_available_providers(); print('' if 'CUDAExecutionProvider' in p
+  else f'onnxruntime {o.__version__} offers {p} only')" 2>&1 | tail -n 1)
+if [ -z "$ORT_WHY" ] || [ "$DEVICE" = cpu ]; then
+  ORT=onnxruntime:fp16
+  [ "$DEVICE" = cpu ] && ORT=onnxruntime:fp32  # ORT's CPU provider has no fp16 convolutions
+  bench 45 onnxruntime --what model --size $QUEST --style random-generator $WARMUP \
+    --variant torch-eager:fp32 --variant $ORT --variant torch-optimized:$HALF:fused
+else
+  echo "== onnxruntime: not run: $ORT_WHY; onnxruntime-gpu's wheel (256 MB) travels only in parts:" \
+    "bash bench/gpu_prepare.sh --ort here, then one run of bench/gpu_stage_ort.sh per part" | tee -a "$OUT/bench.log"
+fi
+# 9
+tests 200 "remaining gpu tests" tests/test_backends_gpu.py tests/test_server_gpu.py tests/test_transport_jpeg.py \
+  tests/test_metrics.py
 
-# artem bench in separate runs, each with its own limit and JSON, all logs in one file.
-bench() {  # bench LIMIT_S NAME ARGS...
-  local limit=$1 name=$2
-  shift 2
-  echo "== artem bench $name: $*" | tee -a "$OUT/bench.log"
-  timeout "$limit" $PY -m artem_server.cli --log-level INFO bench "$@" --json "$OUT/bench-$name.json" \
-    >>"$OUT/bench.log" 2>&1
-  echo "exit $?" | tee -a "$OUT/bench.log"
-}
-MODEL="--variant torch-eager:fp32 --variant torch-eager:fp16 --variant torch-optimized:fp16:graph \
-  --variant torch-optimized:bf16:graph --variant torch-optimized:fp16:fused --variant torch-optimized:bf16:fused \
-  --variant onnxruntime:fp16"
-bench 110 quest2 --what model ${SIZES%% --size vive-stereo} --warmup 5 --repeats 20 $MODEL
-bench 70 vive --what model ${SIZES##*--size quest2-stereo} --style random-generator --style random-adain \
-  --variant torch-eager:fp32 --variant torch-eager:fp16 --variant torch-optimized:fp16:graph \
-  --variant torch-optimized:fp16:fused --warmup 3 --repeats 10
-bench 110 e2e --what e2e $SIZES --warmup 5 --frames 20 --transport inline --transport shm \
-  --e2e-variant torch-eager:fp32 --e2e-variant torch-optimized:fp16:fused
-
-# Issue #6's figure: generator training images/s at 256x256 batch 4, fp32 vs mixed precision,
-# same run (40 steps each; the rate includes the first steps' cuDNN autotuning).
-echo "== artem-train speed (generator, 256x256, batch 4)" | tee -a "$OUT/bench.log"
-for p in fp32 bf16 fp16; do
-  timeout 18 $PY -m artem_training.app debug=default model.width=32 model.res_blocks=5 style.size=256 \
-    trainer.image_size=256 trainer.batch_size=4 trainer.steps=40 trainer.log_every=40 trainer.checkpoint_every=null \
-    trainer.sample_size=256 trainer.device=${ARTEM_TRAIN_DEVICE:-cuda} trainer.precision=$p \
-    hydra.run.dir=/tmp/artem-train-$p >/tmp/artem-train-$p.log 2>&1
-  printf '\nexit %s\n' $? >>/tmp/artem-train-$p.log  # after tqdm's last carriage return
-  cat /tmp/artem-train-$p.log >>"$OUT/bench.log"
-  grep -E "img/s|Error|^exit" /tmp/artem-train-$p.log | tail -n 2 | sed "s/^/train $p: /"
-done
-
-grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|^train |Error" | tail -n 80
+$PY - "$WORK" "$OUT/results.json" <<'PYEOF'
+import json, pathlib, sys
+work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+out.write_text(json.dumps({p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}, indent=1))
+PYEOF
+grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|^SERVING|^not SERVING|^JPEG|^artem serve|Error" \
+  >"$OUT/summary.md"
+cat "$OUT/summary.md"
+echo "total ${SECONDS}s"
+rm -rf "$WORK"
