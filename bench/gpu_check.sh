@@ -25,6 +25,7 @@
 #     was staged (bench/gpu_stage_ort.sh), else the reason it did not run
 #  9. the remaining gpu-marked tests (backends, the CUDA server against the CPU server through
 #     inline, shm and JPEG frames), in what time is left
+# 10. artem-train images/s, generator at 256x256 batch 4, fp32 vs bf16 vs fp16, if time is left
 # Files: env.txt, tests.log, bench.log (every step's full output), results.json (every step's
 # JSON), summary.md (the tables, printed last too).
 set -uo pipefail
@@ -130,13 +131,23 @@ fi
 # 9
 tests 200 "remaining gpu tests" tests/test_backends_gpu.py tests/test_server_gpu.py tests/test_transport_jpeg.py \
   tests/test_metrics.py
+# 10 (#6's figure): generator training images/s at 256x256 batch 4, fp32 vs mixed precision,
+# 40 steps each (the rate includes the first steps' cuDNN autotuning)
+for p in fp32 bf16 fp16; do
+  [ "$DEVICE" = cpu ] && [ "$p" = fp16 ] && continue  # fp16 training needs CUDA
+  step 20 "artem-train $p" $PY -m artem_training.app debug=default model.width=32 model.res_blocks=5 style.size=256 \
+    trainer.image_size=256 trainer.batch_size=4 trainer.steps=$([ "$DEVICE" = cpu ] && echo 2 || echo 40) \
+    trainer.log_every=40 trainer.checkpoint_every=null trainer.sample_size=256 trainer.device=$DEVICE \
+    trainer.precision=$p hydra.run.dir="$WORK/train-$p"
+done
 
 $PY - "$WORK" "$OUT/results.json" <<'PYEOF'
 import json, pathlib, sys
 work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 out.write_text(json.dumps({p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}, indent=1))
 PYEOF
-grep -v "^\[torch.onnx\]" "$OUT/bench.log" | grep -E "^\||^== |^exit|^model only|^end to end|^SERVING|^not SERVING|^JPEG|^artem serve|Error" \
+grep -v "^\[torch.onnx\]" "$OUT/bench.log" | tr '\r' '\n' \
+  | grep -E "^\||^== |^exit|^model only|^end to end|^SERVING|^not SERVING|^JPEG|^artem serve|img/s|Error" \
   >"$OUT/summary.md"
 cat "$OUT/summary.md"
 echo "total ${SECONDS}s"
