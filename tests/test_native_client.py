@@ -96,6 +96,27 @@ def test_the_library_exports_the_header_functions_and_the_readme_counts_them(nat
     assert f"exports the {words[len(declared)]} `artem_*` functions" in (NATIVE / "README.md").read_text()
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_jpeg_transport_brings_the_photo_back_close_in_its_layout(native_build, server, photo, tmp_path, fmt):
+    """JPEG both ways (a server over a network): an identity frame of a photograph comes back
+    close to what was sent, channels in the view's order, alpha 255 (JPEG carries none)."""
+    rgb = np.ascontiguousarray(photo[64:192, 96:256])
+    sent = from_rgb(rgb, FORMATS[fmt])
+    (tmp_path / "in.raw").write_bytes(np.concatenate([sent.ravel(), sent.ravel()]).tobytes())
+    done = roundtrip(native_build, server, "--transport", "jpeg", "--format", fmt, "--size", "160x128", "--stereo",
+                     "--frames", "3", "--input", str(tmp_path / "in.raw"), "--output", str(tmp_path / "out.raw"))
+    if "has no JPEG" in done.stderr:
+        pytest.skip("the native core was built without libjpeg-turbo (apt-get install libjpeg-dev)")
+    assert done.returncode == 0, done.stderr
+    assert "3 frames 160x128 stereo via jpeg, 1 in flight: 3 answered" in done.stdout
+    back = np.frombuffer((tmp_path / "out.raw").read_bytes(), np.uint8).reshape(2, *sent.shape)
+    for eye in back:
+        colour = slice(0, 3)
+        assert np.abs(eye[..., colour].astype(int) - sent[..., colour].astype(int)).mean() < 6
+        if fmt != "rgb8":
+            assert (eye[..., 3] == 255).all()
+
+
 def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):
     unknown = roundtrip(native_build, server, "--style", "no-such-style", "--frames", "1")
     assert unknown.returncode == 2 and "error 5:" in unknown.stderr and "config.style" in unknown.stderr

@@ -70,10 +70,10 @@ ARTEM_API int artem_open_transport(const char* address, const char* style, float
     *session = nullptr;
     if (!address || !style || (!views && n_views))
       throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address, style and views must not be NULL");
-    if (transport != ARTEM_SHARED_MEMORY && transport != ARTEM_INLINE)
+    if (transport != ARTEM_SHARED_MEMORY && transport != ARTEM_INLINE && transport != ARTEM_JPEG)
       throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT,
                          "transport = " + std::to_string(transport) +
-                             ": expected 0 (ARTEM_SHARED_MEMORY) or 1 (ARTEM_INLINE)");
+                             ": expected 0 (ARTEM_SHARED_MEMORY), 1 (ARTEM_INLINE) or 2 (ARTEM_JPEG)");
     std::vector<artem::ViewDesc> descs;
     for (uint32_t i = 0; i < n_views; ++i) {
       const artem_view_desc& v = views[i];
@@ -88,7 +88,9 @@ ARTEM_API int artem_open_transport(const char* address, const char* style, float
     out = std::make_unique<artem_session>();
     out->session = std::make_unique<artem::Session>(
         address, style, strength, std::move(descs), slot_count,
-        transport == ARTEM_INLINE ? artem::Session::Transport::kInline : artem::Session::Transport::kSharedMemory);
+        transport == ARTEM_INLINE ? artem::Session::Transport::kInline
+        : transport == ARTEM_JPEG ? artem::Session::Transport::kJpeg
+                                  : artem::Session::Transport::kSharedMemory);
   });
   if (code == 0) *session = out.release();
   return code;

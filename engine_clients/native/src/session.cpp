@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "artem/v1/stylizer.grpc.pb.h"
+#include "jpeg_codec.h"
 
 namespace artem {
 
@@ -65,8 +66,8 @@ std::uint32_t BytesPerPixel(std::uint32_t format) {
 }
 
 Session::Session(const std::string& address, const std::string& style, float strength, std::vector<ViewDesc> views,
-                 std::uint32_t slot_count, Transport transport)
-    : views_(std::move(views)), slot_count_(slot_count), transport_(transport) {
+                 std::uint32_t slot_count, Transport transport, int jpeg_quality)
+    : views_(std::move(views)), slot_count_(slot_count), transport_(transport), jpeg_quality_(jpeg_quality) {
   if (views_.empty() || views_.size() > 2)
     throw Error(grpc::StatusCode::INVALID_ARGUMENT,
                 "views has " + std::to_string(views_.size()) + " entries: expected 1 (mono) or 2 (left, right eye)");
@@ -86,6 +87,11 @@ Session::Session(const std::string& address, const std::string& style, float str
     end = offsets_.back() + view_bytes(static_cast<std::uint32_t>(i));
   }
   slot_size_ = AlignUp(end, kSlotAlign);
+  if (transport_ == Transport::kJpeg && !JpegAvailable())
+    throw Error(grpc::StatusCode::UNIMPLEMENTED, "transport jpeg: this build of the native core has no JPEG");
+  if (transport_ == Transport::kJpeg && (jpeg_quality_ < 1 || jpeg_quality_ > 100))
+    throw Error(grpc::StatusCode::INVALID_ARGUMENT,
+                "jpeg_quality = " + std::to_string(jpeg_quality_) + ": expected 1..100");
   if (slot_count_ < 1 || slot_count_ > kMaxSlots)
     throw Error(grpc::StatusCode::INVALID_ARGUMENT,
                 "slot_count = " + std::to_string(slot_count_) + ": expected 1.." + std::to_string(kMaxSlots));
@@ -194,6 +200,7 @@ void Session::Configure(const std::string& style, float strength, bool register_
   pb::SessionConfig* config = request.mutable_config();
   config->set_style(style);
   config->set_strength(strength);
+  if (transport_ == Transport::kJpeg) config->set_jpeg_quality(static_cast<std::uint32_t>(jpeg_quality_));
   if (register_region) {
     pb::SharedMemoryRegion* r = config->mutable_shared_memory();
     r->set_name(region_->name());
@@ -240,7 +247,15 @@ void Session::Send(std::uint64_t id, std::uint32_t slot) {
     }
   }
   grpc::ByteBuffer message;
-  if (region_) {
+  if (transport_ != Transport::kInline) {
+    if (transport_ == Transport::kJpeg) {
+      for (std::uint32_t i = 0; i < views_.size(); ++i) {
+        const ViewDesc& d = views_[i];
+        EncodeJpeg(request_view(slot, i), d.width, d.height, d.format,
+                   d.row_stride ? d.row_stride : std::uint64_t{d.width} * BytesPerPixel(d.format), jpeg_quality_,
+                   frame.mutable_views(static_cast<int>(i))->mutable_jpeg());
+      }
+    }
     pb::StylizeRequest request;
     *request.mutable_frame() = std::move(frame);
     message = Serialized(request);
@@ -326,7 +341,8 @@ bool Session::Receive(FrameInfo* info, int timeout_ms) {
   info->model_ms = f.timings().model_ms();
   info->transfer_ms = f.timings().transfer_ms();
   info->total_ms = f.timings().total_ms();
-  if (!region_ && !info->code) KeepInlineReply(std::move(reply), info->slot);
+  if (transport_ == Transport::kInline && !info->code) KeepInlineReply(std::move(reply), info->slot);
+  if (transport_ == Transport::kJpeg && !info->code) DecodeJpegReply(*reply, info->slot);
   std::lock_guard<std::mutex> lock(mutex_);
   if (reply) spare_.push_back(std::move(reply));
   return true;
@@ -364,6 +380,17 @@ void Session::KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint
   if (reply) {
     std::lock_guard<std::mutex> lock(mutex_);
     spare_.push_back(std::move(reply));
+  }
+}
+
+void Session::DecodeJpegReply(const v1::StylizeReply& reply, std::uint32_t slot) {
+  const pb::StylizedFrame& f = reply.frame();
+  for (int i = 0; i < f.views_size() && i < static_cast<int>(views_.size()); ++i) {
+    const ViewDesc& d = views_[i];
+    std::uint8_t* dst = local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_ + offsets_[i];
+    DecodeJpeg(f.views(i).jpeg(), dst, d.width, d.height, d.format,
+               d.row_stride ? d.row_stride : std::uint64_t{d.width} * BytesPerPixel(d.format),
+               "reply view " + std::to_string(i));
   }
 }
 

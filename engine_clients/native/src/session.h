@@ -1,5 +1,5 @@
 // One Stylize stream from a native engine: frames in slots of a shared-memory region (same
-// host; docs/shared-memory.md) or, for comparison and remote servers, inline in the messages.
+// host; docs/shared-memory.md) or, for remote servers, inline in the messages, raw or as JPEG.
 // The slot API is the same for both: write a frame into a request slot, send it, read the
 // reply slot once its reply has come. A render thread sends without waiting (Send) and picks
 // replies up when it can (Receive); Stylize does both for one frame in flight.
@@ -53,12 +53,14 @@ std::uint32_t BytesPerPixel(std::uint32_t format);  // throws Error(3) for an un
 
 class Session {
  public:
-  enum class Transport { kSharedMemory, kInline };
+  enum class Transport { kSharedMemory, kInline, kJpeg };
+  static constexpr int kDefaultJpegQuality = 90;
 
   // Connects to `address`, opens the stream and configures it (style, strength, and for
   // shared memory a new region of `slot_count` slots sized for `views`). Throws Error.
   Session(const std::string& address, const std::string& style, float strength, std::vector<ViewDesc> views,
-          std::uint32_t slot_count, Transport transport = Transport::kSharedMemory);
+          std::uint32_t slot_count, Transport transport = Transport::kSharedMemory,
+          int jpeg_quality = kDefaultJpegQuality);
   ~Session();  // half-closes the stream, waits for its end, then releases the region
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -87,12 +89,14 @@ class Session {
   void CheckSlot(std::uint32_t slot, std::uint32_t view) const;
   void ReadLoop();
   void KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint32_t slot);
+  void DecodeJpegReply(const v1::StylizeReply& reply, std::uint32_t slot);
 
   std::vector<ViewDesc> views_;
   std::vector<std::uint64_t> offsets_;  // each view's offset inside a slot (multiples of 64)
   std::uint32_t slot_count_;
   std::uint64_t slot_size_;
   Transport transport_;
+  int jpeg_quality_;  // kJpeg: both ways (the server encodes its replies at the session's quality)
   std::unique_ptr<ShmRegion> region_;      // kSharedMemory
   std::vector<std::uint8_t> local_slots_;  // kInline: request slots, then reply slots
   // Where each slot's reply views are (slot * views + view): the region's reply slots, or for

@@ -47,8 +47,10 @@ int main(void) {
   CHECK(artem_request_view(NULL, 0, 0) == NULL && artem_reply_view(NULL, 0, 0) == NULL);
   artem_close(NULL);
 
-  CHECK(artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, 2, &s, err, sizeof err) == 3 && s == NULL);
-  CHECK(strstr(err, "transport = 2") != NULL);
+  CHECK(artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, 7, &s, err, sizeof err) == 3 && s == NULL);
+  CHECK(strstr(err, "transport = 7") != NULL);
+  const int jpeg = artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, ARTEM_JPEG, &s, err, sizeof err);
+  CHECK(jpeg == 14 || (jpeg == 12 && strstr(err, "no JPEG") != NULL)); /* 12: built without libjpeg-turbo */
   CHECK(artem_open_transport("127.0.0.1:1", "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 14);
 
   artem_style_list* styles = (artem_style_list*)&err;

@@ -24,7 +24,7 @@
 namespace {
 
 const char kUsage[] =
-    "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline]\n"
+    "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline|jpeg]\n"
     "                              [--size WxH] [--stereo] [--format rgba8|bgra8|rgb8] [--linear] [--frames N]\n"
     "                              [--slots K] [--in-flight N] [--warmup N] [--input RAW] [--output RAW]\n"
     "                              [--expect-identity]\n";
@@ -83,7 +83,9 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (o.server.empty()) Usage("--server is required");
-  if (o.transport != "shm" && o.transport != "inline") Usage("--transport " + o.transport + ": expected shm or inline");
+  if (o.transport != "shm" && o.transport != "inline" && o.transport != "jpeg")
+    Usage("--transport " + o.transport + ": expected shm, inline or jpeg");
+  if (o.transport == "jpeg" && o.expect_identity) Usage("--expect-identity: JPEG is lossy (compare --output instead)");
   if (o.frames == 0) Usage("--frames 0: expected at least 1");
   if (o.in_flight == 0 || o.in_flight > o.slots) Usage("--in-flight: expected 1..--slots (each frame out holds a slot)");
   return o;
@@ -113,8 +115,9 @@ int main(int argc, char** argv) {
   try {
     std::vector<artem::ViewDesc> views(o.stereo ? 2 : 1, {o.width, o.height, o.format, 0, o.linear});
     artem::Session session(o.server, o.style, o.strength, views, o.slots,
-                           o.transport == "shm" ? artem::Session::Transport::kSharedMemory
-                                                : artem::Session::Transport::kInline);
+                           o.transport == "shm"      ? artem::Session::Transport::kSharedMemory
+                           : o.transport == "inline" ? artem::Session::Transport::kInline
+                                                     : artem::Session::Transport::kJpeg);
     std::vector<std::uint64_t> sizes;
     std::uint64_t total = 0;
     for (std::uint32_t v = 0; v < views.size(); ++v) total += sizes.emplace_back(session.view_bytes(v));

@@ -55,11 +55,12 @@ namespace ArtEm
         public float QueueMs, ConvertMs, ModelMs, TransferMs, TotalMs;
     }
 
-    /// <summary>How a session's pixels travel (ARTEM_SHARED_MEMORY, ARTEM_INLINE).</summary>
+    /// <summary>How a session's pixels travel (ARTEM_SHARED_MEMORY, ARTEM_INLINE, ARTEM_JPEG).</summary>
     public enum Transport
     {
         SharedMemory = 0,  // a region both sides map: the server on the same host
-        Inline = 1,        // in the gRPC messages: any server
+        Inline = 1,        // raw in the gRPC messages: any server, a fast link
+        Jpeg = 2,          // JPEG both ways at quality 90: a server over a network; alpha comes back 255
     }
 
     /// <summary>artem_style_info: pointers valid until the list is freed.</summary>

@@ -26,7 +26,7 @@ namespace ArtEm
         [Range(0f, 1f)]
         public float strength = 1f;
 
-        [Tooltip("Automatic: shared memory when the server is on this host, inline otherwise")]
+        [Tooltip("Automatic: shared memory when the server is on this host, JPEG when it is not")]
         public TransportSetting transport = TransportSetting.Automatic;
 
         [Tooltip("Frames that can be out at once (reading back, or at the server)")]

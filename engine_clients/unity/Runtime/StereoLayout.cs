@@ -75,8 +75,9 @@ namespace ArtEm
         public static bool ReadsLinear(bool projectLinear, bool targetSrgb) => projectLinear && !targetSrgb;
 
         /// <summary>
-        /// Shared memory needs the server on this host and a platform with it (not Android); a
-        /// setting other than Automatic is taken as given.
+        /// Automatic: shared memory for a server on this host where the platform has it (not
+        /// Android), raw inline for this host otherwise, JPEG for a server on another host (a
+        /// headset on Wi-Fi cannot carry raw frames). Any other setting is taken as given.
         /// </summary>
         public static Transport TransportFor(TransportSetting setting, string address, bool platformHasSharedMemory)
         {
@@ -84,7 +85,10 @@ namespace ArtEm
             {
                 case TransportSetting.SharedMemory: return Transport.SharedMemory;
                 case TransportSetting.Inline: return Transport.Inline;
-                default: return platformHasSharedMemory && IsThisHost(address) ? Transport.SharedMemory : Transport.Inline;
+                case TransportSetting.Jpeg: return Transport.Jpeg;
+                default:
+                    if (!IsThisHost(address)) return Transport.Jpeg;
+                    return platformHasSharedMemory ? Transport.SharedMemory : Transport.Inline;
             }
         }
 
@@ -111,8 +115,9 @@ namespace ArtEm
     /// <summary>The inspector's transport setting.</summary>
     public enum TransportSetting
     {
-        Automatic,     // shared memory when the server is on this host, inline otherwise
+        Automatic,     // shared memory when the server is on this host, JPEG when it is not
         SharedMemory,
         Inline,
+        Jpeg,
     }
 }

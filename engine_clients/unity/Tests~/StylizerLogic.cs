@@ -68,12 +68,13 @@ static class StylizerLogic
         Check(StreamChoices.TransportFor(TransportSetting.Automatic, "127.0.0.1:50051", true) == Transport.SharedMemory &&
               StreamChoices.TransportFor(TransportSetting.Automatic, "localhost:50051", true) == Transport.SharedMemory &&
               StreamChoices.TransportFor(TransportSetting.Automatic, "[::1]:50051", true) == Transport.SharedMemory &&
-              StreamChoices.TransportFor(TransportSetting.Automatic, "192.168.1.20:50051", true) == Transport.Inline &&
-              StreamChoices.TransportFor(TransportSetting.Automatic, "gpu-box:50051", true) == Transport.Inline &&
+              StreamChoices.TransportFor(TransportSetting.Automatic, "192.168.1.20:50051", true) == Transport.Jpeg &&
+              StreamChoices.TransportFor(TransportSetting.Automatic, "gpu-box:50051", false) == Transport.Jpeg &&
               StreamChoices.TransportFor(TransportSetting.Automatic, "127.0.0.1:50051", false) == Transport.Inline &&
               StreamChoices.TransportFor(TransportSetting.SharedMemory, "gpu-box:50051", true) == Transport.SharedMemory &&
-              StreamChoices.TransportFor(TransportSetting.Inline, "127.0.0.1:1", true) == Transport.Inline,
-              "automatic transport: shared memory only for this host on a platform with it");
+              StreamChoices.TransportFor(TransportSetting.Inline, "gpu-box:1", true) == Transport.Inline &&
+              StreamChoices.TransportFor(TransportSetting.Jpeg, "127.0.0.1:1", true) == Transport.Jpeg,
+              "automatic transport: shared memory on this host where the platform has it, JPEG to another host");
     }
 
     static void Slots()
@@ -203,6 +204,22 @@ static class StylizerLogic
         Layouts();
         Slots();
         Stream(address, style, how);
+
+        var small = new StereoLayout(StereoMode.Mono, 32, 16);
+        using (StylizerLink link = Connected(address, "identity", Transport.Jpeg, small, 2))
+        {
+            int slot = link.BeginFrame();
+            Marshal.Copy(Enumerable.Repeat((byte)128, (int)small.EyeBytes).ToArray(), 0, link.RequestView(slot, 0),
+                         (int)small.EyeBytes);
+            link.EyeRead(slot);
+            var wait = Stopwatch.StartNew();
+            FrameInfo info = default(FrameInfo);
+            while (!link.TakeNewest(out info) && wait.ElapsedMilliseconds < 30000) Thread.Sleep(5);
+            var back = new byte[small.EyeBytes];
+            Marshal.Copy(link.ReplyView((int)info.Slot, 0), back, 0, back.Length);
+            Check(info.Id == 1 && Enumerable.Range(0, back.Length).All(i => i % 4 == 3 ? back[i] == 255 : Math.Abs(back[i] - 128) <= 2),
+                  "JPEG (a server on another host): a flat grey frame comes back grey, alpha 255");
+        }
 
         StyleEntry[] styles = ArtemStyles.List(address);
         StyleEntry chosen = styles.FirstOrDefault(s => s.Id == style);

@@ -42,9 +42,10 @@ extern "C" {
 /* Pixel formats: the values of artem.v1.PixelFormat. */
 enum { ARTEM_RGBA8 = 1, ARTEM_BGRA8 = 2, ARTEM_RGB8 = 3 };
 
-/* How a session's pixels travel: a shared-memory region (server on the same host), or inline in
- * the gRPC messages (any server; the request slots then live in the client's own memory). */
-enum { ARTEM_SHARED_MEMORY = 0, ARTEM_INLINE = 1 };
+/* How a session's pixels travel: a shared-memory region (server on the same host), inline in the
+ * gRPC messages (any server; the request slots then live in the client's own memory), or as JPEG
+ * at quality 90 both ways (a server over a network; alpha comes back 255). */
+enum { ARTEM_SHARED_MEMORY = 0, ARTEM_INLINE = 1, ARTEM_JPEG = 2 };
 
 typedef struct artem_view_desc {
   int32_t width;      /* pixels, > 0 */
@@ -72,8 +73,9 @@ ARTEM_API int artem_open(const char* address, const char* style, float strength,
                          uint32_t n_views, uint32_t slot_count, artem_session** session, char* error,
                          size_t error_len);
 
-/* artem_open with a choice of transport: ARTEM_SHARED_MEMORY (what artem_open uses) or
- * ARTEM_INLINE. The slot API is the same for both. */
+/* artem_open with a choice of transport: ARTEM_SHARED_MEMORY (what artem_open uses), ARTEM_INLINE
+ * or ARTEM_JPEG (12 UNIMPLEMENTED where the library was built without libjpeg-turbo). The slot
+ * API is the same for all three. */
 ARTEM_API int artem_open_transport(const char* address, const char* style, float strength,
                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
                                    int32_t transport, artem_session** session, char* error, size_t error_len);
