@@ -3,8 +3,10 @@ at run time, uploads, keepalive. One dataclass, so `artem serve` flags, tests an
 same fields, and every refusal can quote the limit it enforces.
 
 Why these bound memory: a stream holds at most one frame on the device and one waiting (latest
-frame wins), so frames in memory stay under 2 * max_streams * max_frame_bytes however fast
-clients send; gRPC refuses calls past max_rpcs before reading them; keepalive finds dead peers
+frame wins), so requests in memory stay under 2 * max_streams * max_frame_bytes however fast
+clients send; replies wait on the client's flow control and a stream runs its next frame only
+while fewer than two are on their way, so replies stay under the same bound however slowly
+clients read; gRPC refuses calls past max_rpcs before reading them; keepalive finds dead peers
 (a headset switched off, a NAT that forgot the flow) so their streams free their slots.
 """
 

@@ -5,8 +5,10 @@ pipeline on a worker thread and turns the result back into messages. In the Styl
 bad request is answered in its own reply (the stream goes on); see proto/artem/v1/stylizer.proto.
 
 Per stream, one frame is in the model and at most one waits: a newer frame replaces the waiting
-one (latest frame wins) and the next reply counts the drop. Streams take turns on the device
-through one FIFO lock, so none starves another.
+one (latest frame wins) and the next reply counts the drop. Replies wait on the client's flow
+control, and a frame runs only while fewer than two replies are on their way, so a client that
+reads slowly (or never) costs one waiting frame and two replies, however fast it sends. Streams
+take turns on the device through one FIFO lock, so none starves another.
 
 Pixels travel inline, in a shared-memory slot or as JPEG (artem_server/transport); Stylize's
 messages are coded by transport.wire so that inline pixels are never copied by protobuf.
@@ -220,6 +222,16 @@ class Engine:
         self.codec.close()
 
 
+# Frame replies with pixels made but not yet taken by gRPC (which takes the next only once the
+# client's flow control lets the last one go). Two, not one: the next frame runs while the last
+# reply is being sent, as before, so a client with two frames in flight loses none of them.
+MAX_UNSENT_FRAMES = 2
+# Replies of any kind queued for a client that does not read them (configs, refused frames):
+# past this, the stream's requests are not read until it reads (its sends then wait on gRPC's
+# flow control in turn).
+MAX_QUEUED_REPLIES = 16
+
+
 class StreamSession:
     """One Stylize call: a reader task takes requests, a worker task runs frames, and the
     handler yields replies from `out` in the order they are ready."""
@@ -235,15 +247,26 @@ class StreamSession:
         self.frame_ready = asyncio.Event()
         self.reading_done = False
         self.out: asyncio.Queue = asyncio.Queue()
+        self.unsent_frames = 0  # frame replies with pixels in `out` or being sent (MAX_UNSENT_FRAMES)
+        self.reply_sent = asyncio.Event()  # set whenever gRPC has taken a reply
         self.region: Region | None = None  # the registered shared-memory region, mapped
 
     async def read(self, requests: AsyncIterator[wire.Message]) -> None:
         try:
             async for req in requests:
                 self.handle(req, time.perf_counter())
+                while self.out.qsize() >= MAX_QUEUED_REPLIES:  # the client does not read: neither do we
+                    self.reply_sent.clear()
+                    await self.reply_sent.wait()
         finally:
             self.reading_done = True
             self.frame_ready.set()
+
+    def sent(self, reply: object) -> None:
+        """gRPC has taken `reply` (the client's flow control let it go)."""
+        if isinstance(reply, wire.Message):
+            self.unsent_frames -= 1
+        self.reply_sent.set()
 
     def state(self) -> pb.SessionState:
         state = self.settings.state() if self.settings else pb.SessionState()
@@ -321,10 +344,15 @@ class StreamSession:
                     self.frame_ready.clear()  # no await between the check and the wait: no lost wake-up
                     await self.frame_ready.wait()
                     continue
+                if self.unsent_frames >= MAX_UNSENT_FRAMES:  # newer frames replace the waiting one meanwhile
+                    self.reply_sent.clear()
+                    await self.reply_sent.wait()
+                    continue
                 pending, self.pending = self.pending, None
                 try:
                     result = await self.engine.stylize(pending)
                     result.msg.frame.dropped_frames, self.dropped = self.dropped, 0
+                    self.unsent_frames += 1
                     self.out.put_nowait(result)
                 except Exception as e:
                     if not isinstance(e, ArtemError):
@@ -358,7 +386,8 @@ class StylizerService(pb_grpc.StylizerServicer):
         worker = asyncio.create_task(session.work())
         try:
             while (reply := await stream.next_reply(session.out)) is not StreamSession.END:
-                yield reply
+                yield reply  # returns once gRPC has taken it, which waits on the client's flow control
+                session.sent(reply)
         finally:
             self._readers.discard(reader)
             reader.cancel()

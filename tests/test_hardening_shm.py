@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -38,10 +39,11 @@ def stub(serve):
         yield pb_grpc.StylizerStub(channel)
 
 
-def inline_round_trip(stub) -> pb.StylizeReply:
+def inline_round_trip(stub, view: pb.View | None = None) -> pb.StylizeReply:
     """Another client's stream: config, one inline frame; its frame reply."""
+    view = view if view is not None else rgba_view(16)
     replies = list(stub.Stylize(iter([pb.StylizeRequest(config=pb.SessionConfig(style="identity")),
-                                      pb.StylizeRequest(frame=pb.Frame(id=1, views=[rgba_view(16)]))]), timeout=60))
+                                      pb.StylizeRequest(frame=pb.Frame(id=1, views=[view]))]), timeout=60))
     (frame,) = [r for r in replies if r.WhichOneof("kind") == "frame"]
     return frame
 
@@ -178,3 +180,78 @@ def test_only_a_peer_on_this_host_counts_as_local(peer, local):
     """gRPC's peer strings: shared memory is refused to any stream not from this host (tests
     listen on loopback only, so the refusal itself is checked on these strings)."""
     assert layout.is_local_peer(peer) is local
+
+
+SLOW_FRAME = 1024 * 1024 * 4  # one 1024x1024 RGBA view: the test server's max_frame_bytes
+
+
+def _never_reading(address: str, view: pb.View, stop: threading.Event, sent: list[int]):
+    """A stream that sends frames as fast as gRPC takes them and never reads a reply."""
+    channel = grpc.insecure_channel(address, options=[("grpc.max_send_message_length", 2 * SLOW_FRAME),
+                                                      ("grpc.max_receive_message_length", 2 * SLOW_FRAME)])
+
+    def requests():
+        yield pb.StylizeRequest(config=pb.SessionConfig(style="identity"))
+        fid = 0
+        while not stop.is_set():
+            fid += 1
+            sent[0] = fid
+            yield pb.StylizeRequest(frame=pb.Frame(id=fid, views=[view]))
+
+    return channel, pb_grpc.StylizerStub(channel).Stylize(requests(), timeout=120)
+
+
+@pytest.mark.slow
+def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_they_send(tmp_path, models_dir):
+    """Streams that send 4 MiB frames and never read a reply. Before: every reply stayed in the
+    server, which grew without bound (311 -> 764 MiB in 8 s with two such streams, still 768
+    after they left). Now a stream holds one waiting frame and two replies that wait on the
+    client's flow control, the rest is dropped (latest frame wins), and the server's memory
+    levels off at some frames per stream (ArtEm's three; gRPC's copies of the message arriving
+    and the one leaving; the freed buffers that transport/alloc.py keeps for reuse), however
+    long the clients send."""
+    streams, seconds, last = 2, 12, 4
+    server = ServeProcess(tmp_path / "serve", ["--models-dir", str(models_dir), "--max-frame-bytes", str(SLOW_FRAME),
+                                               "--max-streams", str(streams)])
+    try:
+        view = rgba_view(1024, 7)
+        with grpc.insecure_channel(server.address, options=[("grpc.max_send_message_length", 2 * SLOW_FRAME),
+                                                            ("grpc.max_receive_message_length", 2 * SLOW_FRAME)]) as ch:
+            for _ in range(3):  # warm: the reply path's buffers exist before the start figure
+                frame = inline_round_trip(pb_grpc.StylizerStub(ch), view)
+                assert not frame.HasField("error"), frame.error.message
+        start = server.rss_bytes()
+        stop, sent = threading.Event(), [[0] for _ in range(streams)]
+        calls = [_never_reading(server.address, view, stop, sent[i]) for i in range(streams)]
+        t0 = time.monotonic()
+        samples: list[tuple[float, int]] = []
+        while (t := time.monotonic() - t0) < seconds:
+            samples.append((t, server.rss_bytes()))
+            time.sleep(0.05)
+        stop.set()  # the first client half-closes and reads at last; the second just goes
+        replies = [r for r in calls[0][1] if r.WhichOneof("kind") == "frame"]
+        for channel, call in calls:
+            call.cancel()
+            channel.close()
+        time.sleep(2)
+        end = server.rss_bytes()
+        peak = max(r for _, r in samples)
+        before_last = max(r for t, r in samples if t < seconds - last)
+        sent_frames = sum(s[0] for s in sent)
+        print(f"\nnever-reading clients: {streams} streams sent {sent_frames} frames of {SLOW_FRAME >> 20} MiB "
+              f"in {seconds} s; server RSS start {start >> 20} MiB, peak {peak >> 20} MiB ({before_last >> 20} "
+              f"{last} s before the end), end {end >> 20} MiB; the first client's {sent[0][0]} frames: "
+              f"{len(replies)} answered, {sum(r.frame.dropped_frames for r in replies)} dropped")
+        assert sent_frames > 20 * streams, "the clients hardly sent: the test shows nothing"
+        assert not any(r.HasField("error") for r in replies)
+        assert sum(1 + r.frame.dropped_frames for r in replies) == sent[0][0], "every frame answered or counted"
+        assert len(replies) < sent[0][0] / 4, "the frames the client did not read in time were dropped"
+        # Measured after: 7 to 25 frames' worth a stream, level after the first seconds. Before:
+        # +57 MiB a second here, without end.
+        assert peak - start <= streams * 32 * SLOW_FRAME, (start, peak)
+        assert peak - before_last <= streams * 4 * SLOW_FRAME, f"memory still grew in the last {last} s"
+        assert server.proc.poll() is None
+        with grpc.insecure_channel(server.address) as ch:
+            assert not inline_round_trip(pb_grpc.StylizerStub(ch)).HasField("error")
+    finally:
+        server.stop()
