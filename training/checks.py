@@ -22,8 +22,11 @@ DEVICES = ("cpu", "cuda", "auto")
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
-    _check_style(cfg.style)
-    _check_loss(cfg.loss)
+    if cfg.get("teacher") is not None:
+        _check_distill(cfg.loss)
+    else:
+        _check_style(cfg.style)
+        _check_loss(cfg.loss)
     _check_trainer(cfg.trainer)
     _check_export(cfg.export)
 
@@ -50,6 +53,14 @@ def _check_loss(loss: DictConfig) -> None:
     if loss.weights is None and not loss.random_fallback.enabled and not hub_weights_path().is_file():
         raise ConfigError("loss.weights", f"no VGG-16 ImageNet weights at {hub_weights_path()} and "
                                           "loss.random_fallback.enabled is false")
+
+
+def _check_distill(loss: DictConfig) -> None:
+    for key in ("pixel_weight", "detail_weight"):
+        if key not in loss:
+            raise ConfigError(f"loss.{key}", "a teacher needs loss=distill (pixel_weight, detail_weight)")
+        if float(loss[key]) < 0:
+            raise ConfigError(f"loss.{key}", f"must be 0 or more, got {loss[key]}")
 
 
 def _check_trainer(t: DictConfig) -> None:

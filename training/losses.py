@@ -59,3 +59,31 @@ class PerceptualLoss(nn.Module):
         style = sum(F.mse_loss(gram(fy[k]), self.style_grams[k].expand(y.shape[0], -1, -1))
                     for k in self.style_layers)
         return self.content_weight * content, self.style_weight * style
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal and vertical neighbour differences of (N, C, H, W) images."""
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+class DistillLoss(nn.Module):
+    """The generator's output against a teacher's output for the same crop (`loss=distill`).
+
+    Pixel L1 carries the teacher's palette and shapes; L1 on the image gradients keeps its
+    strokes and edges crisp, which pixel L1 alone lets a small generator blur (the mean of
+    several plausible strokes is a smear). Inputs and targets are RGB 0..255; the losses are
+    taken on 0..1."""
+
+    def __init__(self, teacher, pixel_weight: float, detail_weight: float) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.pixel_weight, self.detail_weight = pixel_weight, detail_weight
+
+    def forward(self, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """y: generator output, x: its input. Returns (weighted pixel, weighted detail) losses."""
+        target = self.teacher(x) / 255.0
+        y = y / 255.0
+        pixel = F.l1_loss(y, target)
+        (gy, gx), (ty, tx) = image_gradients(y), image_gradients(target)
+        detail = F.l1_loss(gy, ty) + F.l1_loss(gx, tx)
+        return self.pixel_weight * pixel, self.detail_weight * detail

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -29,8 +30,8 @@ from .checks import check_config
 from .data import CropSampler, center_square, to_batch
 from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
-from .export import export_entry, sample_grid
-from .losses import PerceptualLoss
+from .export import DISTILLED_NOTE, LICENSE_NOTE, export_entry, sample_grid
+from .losses import DistillLoss, PerceptualLoss
 from .precision import autocast, grad_scaler
 from .progress import StepLog
 from .style_images import load_style_image
@@ -84,11 +85,11 @@ def run_metrics(t: DictConfig, first: int, seconds: float, last: dict[str, float
             "style_loss": last["style"], "loss": last["content"] + last["style"]}
 
 
-def build_data(cfg: DictConfig) -> Any:
-    """Instantiate the `data` group's `_target_`. Hydra wraps every error in an
+def build_data(cfg: DictConfig, group: str = "data") -> Any:
+    """Instantiate a group's `_target_` (`data`, `teacher`). Hydra wraps every error in an
     InstantiationException; ours are re-raised bare so the message starts with the key."""
     try:
-        return instantiate(cfg.data)
+        return instantiate(cfg[group])
     except InstantiationException as e:
         if isinstance(e.__cause__, ConfigError):
             raise e.__cause__ from None
@@ -140,20 +141,21 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     full = build_data(cfg)
     source = Shard(full, d) if d.enabled else full
     sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
-    style_img = load_style_image(str(cfg.style.image), cfg.style.size, int(cfg.style.seed))
-    vgg, vgg_described, pretrained = build_vgg16(cfg.loss.weights, int(cfg.loss.random_fallback.seed),
-                                                 bool(cfg.loss.random_fallback.enabled))
-    weights = cfg.loss if pretrained else cfg.loss.random_fallback
-    loss_fn = PerceptualLoss(vgg.to(device), to_batch([style_img]).to(device), cfg.loss.content_layer,
-                             cfg.loss.style_layers, float(weights.content_weight), float(weights.style_weight))
+    loss_fn, loss_described, pretrained, weights = build_loss(cfg, device)
+    style_img = reference_image(cfg, loss_fn, full)
     generator = instantiate_generator(cfg).to(device)
+    if isinstance(loss_fn, DistillLoss) and not t.resume:
+        # Targets are 0..255 images: start at mid-grey, not near 0, where Adam's steps of about
+        # trainer.lr would spend the first hundred steps only reaching the teacher's range.
+        with torch.no_grad():
+            generator.deconv3.conv2d.bias.fill_(127.5)
     # DDP averages gradients across ranks; `generator` stays the bare net that is saved.
     model = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None) if d.enabled else generator
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
     first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps)) if t.resume else 1
-    log.info("generator %s (%d params) on %s; content: %s; loss net: %s; weights content %g style %g",
+    log.info("generator %s (%d params) on %s; content: %s; loss: %s; weights %s",
              generator.config, sum(p.numel() for p in generator.parameters()), device,
-             source.description, vgg_described, weights.content_weight, weights.style_weight)
+             source.description, loss_described, weights)
 
     writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     checkpoints: list[Path] = []
@@ -185,33 +187,65 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         return TrainResult(dict(entry.card.made_by["metrics"]), generator, entry, run_dir, grid_path, checkpoints)
 
     samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
-    grid = sample_grid(generator, samples, style_img)
+    grid = sample_grid(generator, samples, style_img, teacher=getattr(loss_fn, "teacher", None))
     grid.save(grid_path)
     log_grid(writer, int(t.steps), grid)
     if writer is not None:
         writer.close()
 
     metrics = run_metrics(t, first, seconds, last, d.world_size)
-    notes = (f"Loss network: {vgg_described}. Content: {source.description}. Style image: "
-             f"{cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size}). Trained {t.steps} steps, "
+    distilled = isinstance(loss_fn, DistillLoss)
+    terms = ("pixel", "detail") if distilled else ("content", "style")
+    target = (f"Targets: the teacher's outputs ({loss_fn.teacher.description})" if distilled else
+              f"Style image: {cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size})")
+    notes = (f"Loss: {loss_described}. Content: {source.description}. {target}. Trained {t.steps} steps, "
              f"batch {t.batch_size}, {t.image_size}px crops, {t.precision}, on {device}"
              f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
              f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
-             f"content loss {last['content']:.4g}, style loss {last['style']:.4g} "
-             f"(weights content {weights.content_weight:g}, style {weights.style_weight:g}).")
+             f"{terms[0]} loss {last['content']:.4g}, {terms[1]} loss {last['style']:.4g} "
+             f"(weights {weights}).")
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics,
-               "loss_network": vgg_described, "pretrained_loss_network": pretrained,
+               "loss_network": loss_described, "pretrained_loss_network": pretrained,
                "device": str(device), "precision": str(t.precision), "world_size": d.world_size,
                "threads": torch.get_num_threads(),
                "torch": torch.__version__}
+    licence = f"{DISTILLED_NOTE} {loss_fn.teacher.licence}" if distilled else LICENSE_NOTE
     entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
-                         cfg.export.display_name, made_by, notes, source=f"artem-train ({vgg_described})",
+                         cfg.export.display_name, made_by, notes, source=f"artem-train ({loss_described})",
                          fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite),
-                         onnx=bool(cfg.export.onnx))
+                         onnx=bool(cfg.export.onnx), licence=licence)
     log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
     leave(d)
     return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)
+
+
+def build_loss(cfg: DictConfig, device: torch.device) -> tuple[torch.nn.Module, str, bool, str]:
+    """(loss, what it is in words, whether its network is pretrained, its weights in words).
+    A `teacher` makes it distillation (loss=distill); otherwise the VGG-16 perceptual loss,
+    with ImageNet weights when present, else the random-weight fallback and its weights."""
+    if cfg.get("teacher") is not None:
+        teacher = build_data(cfg, "teacher")
+        loss = DistillLoss(teacher, float(cfg.loss.pixel_weight), float(cfg.loss.detail_weight))
+        return (loss, f"distillation from {teacher.description} (pixel and gradient L1)", True,
+                f"pixel {cfg.loss.pixel_weight:g}, detail {cfg.loss.detail_weight:g}")
+    style_img = load_style_image(str(cfg.style.image), cfg.style.size, int(cfg.style.seed))
+    vgg, described, pretrained = build_vgg16(cfg.loss.weights, int(cfg.loss.random_fallback.seed),
+                                             bool(cfg.loss.random_fallback.enabled))
+    w = cfg.loss if pretrained else cfg.loss.random_fallback
+    loss = PerceptualLoss(vgg.to(device), to_batch([style_img]).to(device), cfg.loss.content_layer,
+                          cfg.loss.style_layers, float(w.content_weight), float(w.style_weight))
+    loss.style_image = style_img
+    return loss, described, pretrained, f"content {w.content_weight:g}, style {w.style_weight:g}"
+
+
+def reference_image(cfg: DictConfig, loss: torch.nn.Module, content: Any) -> np.ndarray:
+    """The picture in the sample grid's corner: the style image, or for distillation the
+    teacher's rendering of the first content image."""
+    if isinstance(loss, DistillLoss):
+        first = center_square(content[0], int(cfg.trainer.sample_size))
+        return loss.teacher(to_batch([first]))[0].round().byte().permute(1, 2, 0).numpy()
+    return loss.style_image
 
 
 def instantiate_generator(cfg: DictConfig) -> Generator:
