@@ -424,9 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7")
     s.add_argument("--preserve-color", action="store_true", help="adain: keep the frames' colours")
     s.add_argument("--source", default="synthetic",
-                   help="an image, a folder of images, a video, or 'synthetic' (default): a pan over "
-                        "scikit-image's photographs")
-    s.add_argument("--frames", type=int, default=None, help="frames to send (default 60 for synthetic)")
+                   help="an image, a folder of images, a video, 'webcam[:DEVICE]' (a camera), "
+                        "'screen[:X,Y,W,H]' (the screen or a region), or 'synthetic' (default): a pan "
+                        "over scikit-image's photographs")
+    s.add_argument("--frames", type=int, default=None,
+                   help="frames to send (default 60 for synthetic; webcam and screen: until Ctrl-C)")
     s.add_argument("--size", type=_size, default=None, help="WxH frame size (default 256x256 for synthetic)")
     s.add_argument("--stereo", action="store_true", help="send two views (left and right eye) per frame")
     s.add_argument("--out", type=Path, default=None, help="folder to save the returned frames as PNG")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from artem_server.transport.alloc import keep_frame_buffers
 
-from . import scenes
+from . import capture, scenes
 from .client import StylizerClient
 from .connect import ClientSecurity
 from .frames import FORMAT_NAMES, to_rgb
@@ -24,9 +24,14 @@ def run_client(server: str, style: str, source: str = "synthetic", frames: int |
     """Stream, save replies as `<out>/frame_00000[_left|_right].png`, print and return the stats."""
     keep_frame_buffers()  # this process streams frame-sized buffers (artem_server/transport/alloc.py)
     fmt = FORMAT_NAMES[pixel_format]
+    kind, _, arg = source.partition(":")
     if source == "synthetic":
         w, h = size or (256, 256)
         frame_iter = scenes.synthetic(frames or 60, w, h, stereo)
+    elif kind == "webcam":
+        frame_iter = capture.webcam(arg or None, frames, size, stereo)
+    elif kind == "screen":
+        frame_iter = capture.screen(arg or None, frames, size, stereo)
     else:
         frame_iter = scenes.from_path(Path(source), frames, size, stereo)
     if out is not None:
