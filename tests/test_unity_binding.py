@@ -135,3 +135,24 @@ def test_stylizer_logic_streams_latest_frame_wins(native_build, logic_exe, serve
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
     assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout
+
+
+def test_the_linux_bundle_loads_from_a_folder_of_its_own(native_build, roundtrip_exe, server, tmp_path):
+    """scripts/bundle_native_linux.py makes a Plugins folder: the library and its gRPC, abseil,
+    protobuf... libraries, which the library finds beside itself (ldd: nothing but the C and C++
+    runtimes from elsewhere), and the binding streams through it from there with no library path
+    set, as from a Unity project's Assets/Plugins."""
+    plugins = tmp_path / "Plugins"
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "bundle_native_linux.py"), str(native_build),
+                           str(plugins)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    ldd = subprocess.run(["ldd", str(plugins / "libartem_native.so")], capture_output=True, text=True, check=True)
+    for line in ldd.stdout.splitlines():
+        if "=>" in line and not re.match(r"\s*(linux-vdso|ld-linux|lib(c|m|pthread|dl|rt|stdc\+\+|gcc_s))\.so", line):
+            assert str(plugins) in line, line
+    exe = Path(shutil.copy2(roundtrip_exe, plugins / "RoundTrip.exe"))
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    done = subprocess.run(["mono", str(exe), server.address, "gen-a"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout

@@ -59,7 +59,8 @@ namespace ArtEm.Editor
                 for (int i = 0; i < styles.Length; i++)
                 {
                     thumbnails[i] = new Texture2D(2, 2);
-                    if (styles[i].ThumbnailPng.Length > 0) ImageConversion.LoadImage(thumbnails[i], styles[i].ThumbnailPng);
+                    byte[] png = styles[i].ThumbnailPng;
+                    if (png.Length > 0) ImageConversion.LoadImage(thumbnails[i], png);
                 }
                 if (styles.Length == 0) listMessage = $"{address} offers no styles";
             }

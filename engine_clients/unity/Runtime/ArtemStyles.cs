@@ -28,7 +28,8 @@ namespace ArtEm
         public static StyleEntry[] List(string address, int timeoutMs = 5000)
         {
             var error = new StringBuilder(ArtemNative.ErrorLength);
-            int code = ArtemNative.artem_list_styles(address, timeoutMs, out IntPtr list, error, (UIntPtr)error.Capacity);
+            int code = ArtemNative.artem_list_styles(address, timeoutMs, out IntPtr list, error,
+                                                     (UIntPtr)error.Capacity);
             if (code != 0) throw new ArtemException(code, error.ToString());
             try
             {

@@ -64,10 +64,12 @@ namespace ArtEm
         void OnRenderImage(RenderTexture source, RenderTexture destination)
         {
             bool array = source.dimension == TextureDimension.Tex2DArray;
-            StereoLayout layout = StereoLayout.Of(array, source.volumeDepth, cam.stereoEnabled, source.width, source.height);
+            StereoLayout layout =
+                StereoLayout.Of(array, source.volumeDepth, cam.stereoEnabled, source.width, source.height);
             bool linear = StreamChoices.ReadsLinear(QualitySettings.activeColorSpace == ColorSpace.Linear, source.sRGB);
             EnsureLink(layout, linear);
-            int eye = layout.Mode == StereoMode.MultiPass && cam.stereoActiveEye == Camera.MonoOrStereoscopicEye.Right ? 1 : 0;
+            bool right = cam.stereoActiveEye == Camera.MonoOrStereoscopicEye.Right;
+            int eye = layout.Mode == StereoMode.MultiPass && right ? 1 : 0;
             ReadBack(source, layout, eye);
             Show(source, destination, layout, eye);
         }
@@ -172,11 +174,11 @@ namespace ArtEm
             DestroyTextures();
         }
 
-        /// <summary>A NativeArray over native memory (a slot): readbacks write, uploads read, nothing is copied.</summary>
+        /// <summary>A NativeArray over a slot's memory: readbacks write, uploads read, nothing is copied.</summary>
         static unsafe NativeArray<byte> Over(IntPtr memory, long bytes)
         {
-            NativeArray<byte> array =
-                NativeArrayUnsafeUtility.ConvertExistingDataToNativeArray<byte>((void*)memory, (int)bytes, Allocator.None);
+            NativeArray<byte> array = NativeArrayUnsafeUtility.ConvertExistingDataToNativeArray<byte>(
+                (void*)memory, (int)bytes, Allocator.None);
 #if ENABLE_UNITY_COLLECTIONS_CHECKS
             NativeArrayUnsafeUtility.SetAtomicSafetyHandle(ref array, Safety);
 #endif

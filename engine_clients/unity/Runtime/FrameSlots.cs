@@ -39,7 +39,10 @@ namespace ArtEm
 
         public int InState(SlotState s) => Array.FindAll(state, x => x == s).Length;
 
-        /// <summary>A free slot for a frame of <c>eyes</c> readbacks, now Reading; -1 (and counted as skipped) when none is free.</summary>
+        /// <summary>
+        /// A free slot for a frame of <c>eyes</c> readbacks, now Reading; -1 (counted as skipped)
+        /// when none is free.
+        /// </summary>
         public int BeginReadback(int eyes)
         {
             if (eyes < 1) throw new ArgumentOutOfRangeException(nameof(eyes), eyes, "expected 1 or 2 eyes");
@@ -54,7 +57,7 @@ namespace ArtEm
             return slot;
         }
 
-        /// <summary>One eye's readback landed in <c>slot</c>: true when the frame is complete and can be sent.</summary>
+        /// <summary>One eye's readback landed in <c>slot</c>: true when the frame is complete.</summary>
         public bool EyeRead(int slot)
         {
             Expect(slot, SlotState.Reading);
@@ -72,7 +75,8 @@ namespace ArtEm
         public ulong Send(int slot)
         {
             Expect(slot, SlotState.Reading);
-            if (pending[slot] != 0) throw new InvalidOperationException($"slot {slot}: {pending[slot]} eye(s) still being read back");
+            if (pending[slot] != 0)
+                throw new InvalidOperationException($"slot {slot}: {pending[slot]} eye(s) still being read back");
             state[slot] = SlotState.Out;
             frame[slot] = nextId;
             return nextId++;

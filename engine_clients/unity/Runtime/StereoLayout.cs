@@ -33,8 +33,11 @@ namespace ArtEm
         public static StereoLayout Of(bool textureArray, int slices, bool stereo, int width, int height)
         {
             if (textureArray && slices != 2)
-                throw new ArgumentException($"a texture array of {slices} slices: expected 2 (left, right eye)", nameof(slices));
-            StereoMode mode = textureArray ? StereoMode.SinglePassInstanced : stereo ? StereoMode.MultiPass : StereoMode.Mono;
+                throw new ArgumentException($"a texture array of {slices} slices: expected 2 (left, right eye)",
+                                            nameof(slices));
+            StereoMode mode = textureArray ? StereoMode.SinglePassInstanced
+                            : stereo ? StereoMode.MultiPass
+                            : StereoMode.Mono;
             return new StereoLayout(mode, width, height);
         }
 
@@ -92,7 +95,7 @@ namespace ArtEm
             }
         }
 
-        /// <summary>Whether <c>address</c> (host:port, [v6]:port, or unix:path) names this machine by loopback.</summary>
+        /// <summary>Whether <c>address</c> (host:port, [v6]:port, unix:path) is this machine by loopback.</summary>
         public static bool IsThisHost(string address)
         {
             if (string.IsNullOrEmpty(address)) return false;

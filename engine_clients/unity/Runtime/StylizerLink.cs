@@ -73,7 +73,10 @@ namespace ArtEm
             }
         }
 
-        /// <summary>A request slot to read this frame's eyes into, or -1: not streaming, or every slot busy (skip the frame).</summary>
+        /// <summary>
+        /// A request slot to read this frame's eyes into, or -1: not streaming, or every slot busy
+        /// (skip the frame).
+        /// </summary>
         public int BeginFrame() => State == LinkState.Streaming ? Slots.BeginReadback(Layout.Eyes) : -1;
 
         /// <summary>Where eye <c>eye</c> of request slot <c>slot</c> is read back into.</summary>
@@ -147,10 +150,13 @@ namespace ArtEm
             return any;
         }
 
-        /// <summary>Where eye <c>eye</c> of the reply in <c>slot</c> is (valid until that slot is sent again).</summary>
+        /// <summary>Where eye <c>eye</c> of the reply in <c>slot</c> is (valid until the slot is sent again).</summary>
         public IntPtr ReplyView(int slot, int eye) => Live().ReplyView(slot, eye);
 
-        /// <summary>Switches style on the same stream; a refusal leaves the old one in force and says why in Message.</summary>
+        /// <summary>
+        /// Switches style on the same stream. A refusal leaves the old style in force and says why in
+        /// Message; Style is then the refused one all the same, so that it is not asked again every frame.
+        /// </summary>
         public bool SetStyle(string style, float strength)
         {
             if (State != LinkState.Streaming) return false;
@@ -194,7 +200,8 @@ namespace ArtEm
 
         ArtemSession Live()
         {
-            if (session == null) throw new InvalidOperationException($"the link to {Address} is {State}, not streaming");
+            if (session == null)
+                throw new InvalidOperationException($"the link to {Address} is {State}, not streaming");
             return session;
         }
 

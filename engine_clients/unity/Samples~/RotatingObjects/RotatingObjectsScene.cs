@@ -25,7 +25,8 @@ namespace ArtEm.Samples
             floor.name = "Floor";
             floor.transform.localScale = new Vector3(3f, 1f, 3f);
 
-            PrimitiveType[] shapes = { PrimitiveType.Cube, PrimitiveType.Sphere, PrimitiveType.Capsule, PrimitiveType.Cylinder };
+            PrimitiveType[] shapes =
+                { PrimitiveType.Cube, PrimitiveType.Sphere, PrimitiveType.Capsule, PrimitiveType.Cylinder };
             for (int i = 0; i < objects; i++)
             {
                 float angle = i * 2f * Mathf.PI / objects;
@@ -59,7 +60,7 @@ namespace ArtEm.Samples
         void Update() => transform.Rotate(degreesPerSecond * Time.deltaTime);
     }
 
-    /// <summary>Moves the head camera with the headset (Unity's XR input, no extra package); without one it stays put.</summary>
+    /// <summary>Moves the head camera with the headset (Unity's XR input); without one it stays put.</summary>
     public sealed class HeadPose : MonoBehaviour
     {
         void Update()
