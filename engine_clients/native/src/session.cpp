@@ -106,17 +106,20 @@ Session::Session(const std::string& address, const std::string& style, float str
   }
   for (std::uint32_t slot = 0; slot < slot_count_; ++slot)
     for (std::uint32_t i = 0; i < views_.size(); ++i)
-      reply_at_.push_back(region_ ? region_->reply_slot(slot) + offsets_[i]
-                                  : local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_ + offsets_[i]);
+      reply_at_.push_back((region_ ? region_->reply_slot(slot)
+                                   : local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_) +
+                          offsets_[i]);
   held_.resize(slot_count_);
   stream_ = std::make_unique<Stream>();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own connection: servers bound streams per connection
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // own connection: servers bound streams per one
   stream_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  const grpc::internal::RpcMethod method(("/" + std::string(pb::Stylizer::service_full_name()) + "/Stylize").c_str(),
-                                         grpc::internal::RpcMethod::BIDI_STREAMING, stream_->channel);
+  // What the generated stub does, with raw bytes for messages (the method keeps the name's pointer).
+  static const std::string kStylize = "/" + std::string(pb::Stylizer::service_full_name()) + "/Stylize";
+  const grpc::internal::RpcMethod method(kStylize.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING,
+                                         stream_->channel);
   stream_->rw.reset(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
       stream_->channel.get(), method, &stream_->context));
   reader_ = std::thread([this] { ReadLoop(); });
@@ -373,7 +376,8 @@ void Session::KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint
       continue;
     }
     std::uint8_t* dst = local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_ + offsets_[i];
-    for (std::uint32_t row = 0; row < d.height; ++row) std::memcpy(dst + row * dst_stride, src + row * src_stride, packed);
+    for (std::uint32_t row = 0; row < d.height; ++row)
+      std::memcpy(dst + row * dst_stride, src + row * src_stride, packed);
     at = dst;
   }
   std::swap(held_[slot], reply);  // the slot's previous reply goes back to the spares
