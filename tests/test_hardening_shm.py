@@ -1,6 +1,7 @@
-"""Shared memory under a hostile or careless client, against a real `artem serve` process on
-loopback and real files in /dev/shm: a region shrunk under the server, names that are not
-regions, and the server going on serving other streams meanwhile."""
+"""A hostile or careless client against a real `artem serve` process on loopback, with real
+files in /dev/shm: a region shrunk under the server, names that are not regions, a stream
+that names another client's region without its key, and clients that never read their
+replies. Each time the server answers, goes on serving other streams and stays bounded."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from artem_server.rpc import pb, pb_grpc
 from artem_server.server import ServerConfig
 from artem_server.transport import shm as layout
 from conftest import RunningServer
-from hardening_util import BlockingModel, ServeProcess, rgba_view
+from hardening_util import BlockingModel, ServeProcess, rgba_view, wait_for
 from test_transport_shm import config, region, registration, shm_frame  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX shared memory in /dev/shm")
@@ -63,10 +64,9 @@ def test_a_region_shrunk_after_registering_refuses_the_frame_and_the_server_goes
     # slot 0: the file ends where request slot 0 begins; slot 1: request slot 1 whole, reply slot 1 gone
     cut = lay.request_offset(0) if slot == 0 else lay.reply_offset(1)
     np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.request_offset(slot))[:] = 9
-    requests = [config(registration(shm, lay))]
 
     def stream():
-        yield requests[0]
+        yield config(registration(shm, lay))
         yield shm_frame(1, (slot, 0, 8, 8, RGBA))  # a whole frame first: the region works
         assert first_reply_seen.wait(30)
         os.ftruncate(shm._fd, cut)
@@ -123,7 +123,8 @@ def test_a_name_that_is_not_a_region_is_invalid_argument_and_logged(serve, stub,
 
 def test_a_region_shrunk_while_its_frame_is_in_the_model_refuses_the_frame(models_dir, region):
     """The file shrinks after the frame was checked and read, while the model runs: the reply
-    slot is checked again right before it is written (before: SIGBUS on the write)."""
+    slot is checked again right before it is written. Before, the write faulted (SIGBUS); the
+    server runs in this process (a test model holds the frame), so that took the run down."""
     server = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu"))
     try:
         model = server.server.registry.register("blocking", BlockingModel()).model
@@ -180,6 +181,34 @@ def test_only_a_peer_on_this_host_counts_as_local(peer, local):
     """gRPC's peer strings: shared memory is refused to any stream not from this host (tests
     listen on loopback only, so the refusal itself is checked on these strings)."""
     assert layout.is_local_peer(peer) is local
+
+
+def test_a_client_that_never_reads_its_refusals_is_no_longer_read_either(serve, stub):
+    """Frames refused at the edge are answered at once, so latest-frame-wins bounds nothing:
+    a client that sends bad frames and reads no reply got every one read and answered into an
+    ever longer queue (thousands in seconds). Now the server stops reading a stream that has
+    16 replies waiting, and the client's sends wait on gRPC's flow control in turn."""
+    bad = pb.StylizeRequest(frame=pb.Frame(id=1, views=[pb.View(  # 128 KiB for a 64x64 view: refused
+        width=64, height=64, format=RGBA, color_space=pb.COLOR_SPACE_SRGB, data=bytes(1 << 17))]))
+    sent = [0]
+
+    def requests():
+        yield pb.StylizeRequest(config=pb.SessionConfig(style="identity"))
+        while True:
+            sent[0] += 1
+            yield bad
+
+    # a client whose window does not grow, so its transport holds few replies for it
+    with grpc.insecure_channel(serve.address, options=[("grpc.http2.bdp_probe", 0),
+                                                       ("grpc.http2.lookahead_bytes", 1024)]) as channel:
+        call = pb_grpc.StylizerStub(channel).Stylize(requests(), timeout=60)
+        wait_for(lambda: sent[0] > 20, what="the client to send")
+        time.sleep(3)
+        held = sent[0]
+        time.sleep(1)
+        assert sent[0] == held and held < 500, f"{held} -> {sent[0]} frames read from a client that reads nothing"
+        call.cancel()
+    assert_alive(serve, stub)
 
 
 SLOW_FRAME = 1024 * 1024 * 4  # one 1024x1024 RGBA view: the test server's max_frame_bytes
