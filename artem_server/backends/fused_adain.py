@@ -9,8 +9,8 @@ style's, alpha folded in) is one statistics pass, one small kernel and one apply
 pads for the decoder. On CUDA with CuPy these are artem_kernels.adain; elsewhere the same
 functions in torch ops (`reference_epilogue`, `reference_adain`), which is also what the kernels
 are tested against. No per-shape compilation: a new frame size costs cuDNN's algorithm search
-and a CUDA graph capture, about a second, where torch.compile's max-autotune tuned the VGG convs
-for minutes per size.
+and a CUDA graph capture, where torch.compile's max-autotune tuned the VGG convs for minutes per
+size.
 
 The encoder's 1x1 preprocessing conv (RGB 0..1 -> Caffe BGR minus the mean) and the stylizer's
 /255 are folded into the first 3x3 conv, and the *255 into the last: reflection padding copies

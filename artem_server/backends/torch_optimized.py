@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models.adain_style import AdaINStylizer
 from ..models.generator import Generator
 from .base import BackendUnavailable, Runner
-from ..models.adain_style import AdaINStylizer
 from .fused_adain import FusedAdaIN
 from .fused_generator import FusedGenerator
 
