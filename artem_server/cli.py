@@ -53,6 +53,7 @@ def _hardening(args: argparse.Namespace) -> dict:
         raise UsageError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
     limits = ServerLimits(max_streams=args.max_streams, max_rpcs=max(64, 2 * args.max_streams),
                           max_streams_per_connection=args.max_streams_per_connection,
+                          frame_deadline_s=args.frame_deadline,
                           stream_idle_timeout_s=args.stream_idle_timeout, max_added_styles=args.max_added_styles,
                           max_added_styles_bytes=args.max_added_styles_bytes,
                           max_style_image_bytes=args.max_style_image_bytes,
@@ -300,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="of them on one client connection (default 4; 0: no own limit, e.g. behind a proxy)")
     g.add_argument("--stream-idle-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="end a stream that sends nothing this long, DEADLINE_EXCEEDED (default 60; 0: never)")
+    g.add_argument("--frame-deadline", type=float, default=5.0, metavar="SECONDS",
+                   help="health NOT_SERVING while a frame waits longer for the model; a frame waits this long "
+                        "for its session's runner to be built (default 5; 0: off)")
     g.add_argument("--max-added-styles", type=int, default=100, help="styles AddStyle may store (default 100)")
     g.add_argument("--max-added-styles-bytes", type=int, default=64 << 20,
                    help="their bytes on disk, together (default 64 MiB)")

@@ -1,8 +1,9 @@
 """Health that tells the truth: SERVING only when a frame would be served.
 
 Readiness ("" and artem.v1.Stylizer) is SERVING while the styles have loaded, the device
-answers a probe and the server is not shutting down; NOT_SERVING otherwise, with the reason
-kept for the refusals. Liveness (artem.liveness) stays SERVING unless the device has been
+answers a probe, no frame has waited for the model longer than the frame deadline (a stuck or
+swamped model thread) and the server is not shutting down; NOT_SERVING otherwise, with the
+reason kept for the refusals. Liveness (artem.liveness) stays SERVING unless the device has been
 unusable for `dead_after_s`: a CUDA context that hit a sticky error never recovers, and a
 supervisor (Kubernetes' liveness probe) should then restart the process.
 
@@ -53,10 +54,15 @@ class Readiness:
         self.draining = False
         self.device_error = ""  # empty: the device answers
         self._unusable_since: float | None = None
+        self.stalled_s: Callable[[], float] = lambda: 0.0  # the oldest frame's wait (Engine.stalled_s)
+        self.frame_deadline_s = 0.0  # 0: frames' waits do not count
+
+    def stalled(self) -> bool:
+        return self.frame_deadline_s > 0 and self.stalled_s() > self.frame_deadline_s
 
     @property
     def serving(self) -> bool:
-        return self.loaded and not self.device_error and not self.draining
+        return self.loaded and not self.device_error and not self.draining and not self.stalled()
 
     def reason(self) -> str:
         """Why a frame would not be served now (empty when it would)."""
@@ -66,6 +72,9 @@ class Readiness:
             return "the server is still loading its styles"
         if self.device_error:
             return f"the device is unusable ({self.device_error})"
+        if self.stalled():
+            return (f"a frame has waited {self.stalled_s():.1f} s for the model, more than the frame deadline "
+                    f"({self.frame_deadline_s:g} s)")
         return ""
 
     def set_device(self, error: str) -> None:
@@ -150,6 +159,22 @@ class DeviceMonitor:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+async def watch_frames(readiness: Readiness, interval_s: float = 0.2) -> None:
+    """Publish readiness whenever frames start or stop missing the deadline (admission reads
+    it live; health checks and balancers see it within `interval_s`). Runs until cancelled."""
+    was = readiness.serving
+    while True:
+        await asyncio.sleep(interval_s)
+        now = readiness.serving
+        if now != was:
+            if readiness.stalled():
+                log.warning("NOT_SERVING: %s", readiness.reason())
+            elif not readiness.draining:
+                log.info("frames meet the deadline again")
+            await readiness.publish()
+            was = now
 
 
 async def start_health_listener(servicer: health.aio.HealthServicer, host: str,

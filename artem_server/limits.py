@@ -42,6 +42,9 @@ class ServerLimits:
     max_added_styles: int = 100  # styles stored by AddStyle, all clients together
     max_added_styles_bytes: int = 64 << 20  # their entries' bytes on disk, together
     max_style_image_bytes: int = 16 << 20  # one AddStyle image (PNG/JPEG file)
+    # A frame that waited this long for the model: health NOT_SERVING until frames keep up again;
+    # a frame waits at most this long for its session's runner to be built (then UNAVAILABLE). 0: off.
+    frame_deadline_s: float = 5.0
     keepalive: Keepalive = field(default_factory=Keepalive)
     fields: FieldLimits = field(default_factory=FieldLimits)  # requests' strings and repeated fields
 
@@ -51,7 +54,7 @@ class ServerLimits:
         if self.max_rpcs <= self.max_streams:
             raise ValueError(f"max_rpcs = {self.max_rpcs} must exceed max_streams = {self.max_streams}, "
                              "or unary calls (ListStyles, health) could find no room beside full streams")
-        for name in ("max_streams_per_connection", "stream_idle_timeout_s", "max_added_styles",
+        for name in ("max_streams_per_connection", "stream_idle_timeout_s", "frame_deadline_s", "max_added_styles",
                      "max_added_styles_bytes", "max_style_image_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: expected 0 or more")

@@ -3,6 +3,12 @@ session, and the runners that carry them out (built once per style and kept).
 
 The service hands this module plain values (no protobuf); it validates them, fills in the
 server's defaults, and gives the transport a pipeline bound to the session's choice.
+
+Building a runner (an ONNX export, a compile) takes seconds; it happens on build threads of
+their own, never on the model thread where frames run, so no stream's frames wait behind
+another's build. A build is shared by every stream that needs the same runner, and a stream
+may have one build of its own under way at a time (`builds_per_stream`). Exports and compiles
+still run one at a time (torch's tracing state is process-wide: backends' `serial_build`).
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -18,7 +26,7 @@ import torch
 
 from .backends import (BackendUnavailable, RunnerCache, available_backends, default_choice,
                        default_precision, validate_choice)
-from .errors import InvalidArgument, Unavailable
+from .errors import ArtemError, InvalidArgument, ResourceExhausted, Unavailable
 from .frames import View
 from .pipeline import MIN_RENDER_SCALE, ModelTraits, Pipeline, StageTimes, model_size, padded_size
 
@@ -42,17 +50,37 @@ class RunOptions:
     warm_sizes: Sequence[tuple[int, int, int]] = ()
     optimize_mode: str | None = None
     cache_capacity: int = 8
+    builds_per_stream: int = 1  # runner builds a stream's configs may have under way at once
+    build_threads: int = 8  # builds under way at once (the server makes it its max_streams)
+
+
+@dataclass
+class Build:
+    """A runner being built on the build thread, for every stream that needs it."""
+
+    label: str  # "gen-a on onnxruntime fp32": what the status messages name
+    future: concurrent.futures.Future
+    started: float = field(default_factory=time.monotonic)
+    owners: set = field(default_factory=set)  # ids of the streams whose config started it
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+def describe(choice: RunChoice) -> str:
+    return f"{choice.backend} {choice.precision}"
 
 
 class BoundPipeline:
-    """The pipeline with a session's choice applied: what transport.views.process calls."""
+    """The pipeline with a session's choice applied: what transport.views.process calls.
+    With `runner` (already built) it never builds; without, it builds on first use (the CLI)."""
 
-    def __init__(self, runs: "Runs", choice: RunChoice) -> None:
-        self.runs, self.choice = runs, choice
+    def __init__(self, runs: "Runs", choice: RunChoice, runner=None) -> None:
+        self.runs, self.choice, self.built = runs, choice, runner
 
     def run(self, model: torch.nn.Module, views: list[View], strength: float = 1.0,
             times: StageTimes | None = None, outputs: list[np.ndarray] | None = None) -> list[np.ndarray]:
-        runner = self.runs.runner(model, self.choice)
+        runner = self.built if self.built is not None else self.runs.runner(model, self.choice)
         return self.runs.pipeline.run(runner, views, strength, times, render_scale=self.choice.render_scale,
                                       outputs=outputs)
 
@@ -70,6 +98,12 @@ class Runs:
         validate_choice(self.default.backend, self.default.precision, self.device)
         backend_options = {"torch-optimized": {"mode": options.optimize_mode}} if options.optimize_mode else {}
         self.cache = RunnerCache(self.device, options.cache_capacity, backend_options, self._warm_shapes)
+        # A thread per stream slot: with one build per stream, no build waits behind another
+        # stream's (a cheap one behind an export of seconds); warm-ups share them.
+        self.build_executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.build_threads),
+                                                                    thread_name_prefix="artem-build")
+        self._builds: dict[tuple, Build] = {}  # under way or failed, by (model, backend, precision)
+        self._lock = threading.Lock()
 
     def _warm_shapes(self, runner) -> list[tuple[int, int, int]]:
         return [self.frame_shape(n, h, w, runner) for n, h, w in self.options.warm_sizes]
@@ -97,31 +131,71 @@ class Runs:
         except BackendUnavailable as e:
             raise Unavailable(f"backend {choice.backend} {choice.precision}: {e}") from None
 
-    def bind(self, choice: RunChoice | None) -> BoundPipeline:
-        return BoundPipeline(self, choice or self.default)
+    def bind(self, choice: RunChoice | None, runner=None) -> BoundPipeline:
+        return BoundPipeline(self, choice or self.default, runner)
 
-    def prepare(self, executor: concurrent.futures.Executor, model: torch.nn.Module,
-                choice: RunChoice | None) -> None:
-        """Build (and compile, for the warm sizes) a session's runner on the model thread now,
-        so its first frame does not wait for it; a failure is reported by that frame."""
-        def build() -> None:
-            try:
-                self.runner(model, choice or self.default)
-            except Exception as e:  # the frame that needs it reports the error to its client
-                log.warning("preparing %s for a session failed: %s", choice, e)
+    def request(self, model: torch.nn.Module, choice: RunChoice | None, label: str, owner: object = None):
+        """The built runner for (model, choice), or the Build that makes it: one under way for
+        any stream, else a new one named `label` ("gen-a on onnxruntime fp32"). `owner` (a
+        stream) counts a new build against its quota: ResourceExhausted past `builds_per_stream`.
+        A failed build is retried on the next request with an owner (a new config), and
+        reported to frames until then."""
+        choice = choice or self.default
+        runner = self.cache.peek(model, choice.backend, choice.precision)
+        if runner is not None:
+            return runner
+        key = (model, choice.backend, choice.precision)
+        with self._lock:
+            build = self._builds.get(key)
+            failed = build is not None and build.future.done() and build.future.exception() is not None
+            if build is not None and not (failed and owner is not None):
+                return build
+            if owner is not None:
+                mine = [b for b in self._builds.values() if id(owner) in b.owners and not b.future.done()]
+                limit = self.options.builds_per_stream
+                if len(mine) >= limit:
+                    raise ResourceExhausted(
+                        f"this stream already has {len(mine)} runner build under way ({mine[0].label}, "
+                        f"{mine[0].seconds():.0f} s so far), its limit (builds_per_stream = {limit}); send "
+                        "the config again once its frames are stylized")
+            # _build forgets the Build under this lock: it cannot do so before it is recorded
+            build = Build(label, self.build_executor.submit(self._build, key, model, choice))
+            if owner is not None:
+                build.owners.add(id(owner))
+            self._builds[key] = build
+            return build
+
+    def _build(self, key: tuple, model: torch.nn.Module, choice: RunChoice):
+        """On the build thread: build, keep in the cache, forget the Build (a failed one stays
+        so frames can report its error)."""
         try:
-            executor.submit(build)
-        except RuntimeError:  # shutting down
-            pass
+            runner = self.runner(model, choice)
+        except Exception as e:
+            if not isinstance(e, ArtemError):
+                log.warning("building %s %s failed: %s", choice.backend, choice.precision, e)
+            raise
+        with self._lock:
+            self._builds.pop(key, None)
+        return runner
 
-    def warm_styles(self, executor: concurrent.futures.Executor, styles: Sequence) -> None:
+    def prepare(self, model: torch.nn.Module, choice: RunChoice | None, label: str = "",
+                owner: object = None) -> None:
+        """Build a session's runner now (on the build thread), so its first frame does not wait
+        for it; ResourceExhausted when `owner` already has its builds under way."""
+        self.request(model, choice, f"{label} on {describe(choice or self.default)}", owner)
+
+    def warm_styles(self, styles: Sequence) -> list[concurrent.futures.Future]:
         """With warm sizes set, build and compile every style's default runner now (at server
-        start, on the model thread, in the background), so no first frame waits for it."""
+        start, on the build threads, in the background), so no first frame waits for it;
+        returns the builds under way."""
         if not self.options.warm_sizes:
-            return
-        for style in styles:
-            if style.card.kind != "identity":
-                self.prepare(executor, style.model, None)
+            return []
+        got = [self.request(style.model, None, f"{style.id} on {describe(self.default)}")
+               for style in styles if style.card.kind != "identity"]
+        return [b.future for b in got if isinstance(b, Build)]
+
+    def close(self) -> None:
+        self.build_executor.shutdown(wait=False, cancel_futures=True)
 
     def frame_shape(self, n: int, h: int, w: int, runner, render_scale: float = 1.0) -> tuple[int, int, int]:
         """The model-input (N, Hs, Ws) a frame of n views of h x w becomes for `runner`."""

@@ -25,7 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .frames import FrameLimits
-from .health import DeviceMonitor, Readiness, start_health_listener
+from .health import DeviceMonitor, Readiness, start_health_listener, watch_frames
 from .limits import ServerLimits, grpc_options
 from .metrics import Metrics
 from .quotas import StyleQuotaInterceptor
@@ -81,12 +81,15 @@ class ArtemServer:
         self.registry = Registry(config.models_dir, load=False)  # loads in start(), health NOT_SERVING
         device = resolve_device(config.device)
         self.metrics = Metrics(device)
-        self.engine = Engine(self.registry, device, config.limits, config.run)
+        run = replace(config.run, build_threads=config.server_limits.max_streams)  # one a stream slot
+        self.engine = Engine(self.registry, device, config.limits, run)
         self.engine.style_limits = replace(self.engine.style_limits,  # AddStyle's decoder agrees with the quota
                                            max_bytes=config.server_limits.max_style_image_bytes)
         self.engine.fields = config.server_limits.fields
         self.health = health.aio.HealthServicer()
         self.readiness = Readiness(self.health, ("", SERVICE_NAME), self.metrics)
+        self.engine.frame_deadline_s = self.readiness.frame_deadline_s = config.server_limits.frame_deadline_s
+        self.readiness.stalled_s = self.engine.stalled_s
         self.device_monitor = DeviceMonitor(device, self.engine.executor, self.readiness)
         self.engine.device_guard.on_oom = self.metrics.device_oom.inc
         self.engine.device_guard.on_failure = self._device_failed
@@ -108,6 +111,7 @@ class ArtemServer:
         self.metrics_port: int | None = None
         self.health_port: int | None = None
         self._health_server: grpc.aio.Server | None = None
+        self._frame_watch: asyncio.Task | None = None
 
     def _device_failed(self, error: BaseException) -> None:
         """On the model thread: a frame failed with a device error; health follows the probe."""
@@ -131,13 +135,13 @@ class ArtemServer:
             self.metrics_port = self.metrics.serve(c.metrics_host, c.metrics_port)
         await asyncio.get_running_loop().run_in_executor(None, self.registry.refresh)
         self.registry.watch(c.watch_interval_s)
-        self.engine.runs.warm_styles(self.engine.executor, self.registry.styles())  # --warm-size
-        # The model thread runs its jobs in order: once this no-op has run, the warm-up (compiling
-        # every style for the warm sizes, minutes with torch.compile) is over; until then health
-        # says NOT_SERVING ("loading"), and the device probe below does not wait behind it.
-        await asyncio.get_running_loop().run_in_executor(self.engine.executor, lambda: None)
+        # --warm-size: every style compiled for the warm sizes (minutes with torch.compile); until
+        # that is over health says NOT_SERVING ("loading"). A failed build is the frames' to report.
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in self.engine.runs.warm_styles(self.registry.styles())),
+                             return_exceptions=True)
         self.readiness.loaded = True
         await self.device_monitor.start()  # SERVING when the device answers
+        self._frame_watch = asyncio.get_running_loop().create_task(watch_frames(self.readiness))
         log.info("artem serving on %s:%d, device %s, default backend %s %s, styles: %s", self.config.host,
                  self.port, self.engine.device, self.engine.runs.default.backend,
                  self.engine.runs.default.precision, ", ".join(self.registry.ids()))
@@ -145,11 +149,13 @@ class ArtemServer:
 
     async def stop(self) -> None:
         await self.readiness.drain()
-        self.service.begin_shutdown()
+        self.service.begin_shutdown(self.config.grace_s)
         await self.grpc.stop(self.config.grace_s)
         if self._health_server is not None:
             await self._health_server.stop(0)
         self.device_monitor.close()
+        if self._frame_watch is not None:
+            self._frame_watch.cancel()
         self.metrics.close()
         self.registry.close()
         self.engine.close()

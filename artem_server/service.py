@@ -34,11 +34,11 @@ from .errors import ArtemError, InvalidArgument, PermissionDenied, Unavailable, 
 from .frames import FrameLimits, PixelFormat
 from .pipeline import StageTimes
 from .registry import Registry, Style
-from .runs import RunChoice, RunOptions, Runs
+from .runs import Build, RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc
 from .stream_guard import StreamGuard
 from .style_choice import AdaINRunners, StyleChoice, choose
-from .styles import StyleImageLimits, add_style
+from .styles import AddCancel, StyleImageLimits, add_style
 from .transport import fresh_bytes
 from .transport import views as tviews
 from .transport import wire
@@ -161,6 +161,50 @@ class Engine:
         self.fields = field_limits.FieldLimits()  # strings and repeated fields of requests
         # AddStyle encodes a whole image: on its own thread, so streams keep their turns meanwhile.
         self.style_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-add-style")
+        self.frame_deadline_s = 5.0  # how long a frame may wait for its runner's build (ServerLimits)
+        self._waiting: dict[object, float] = {}  # frames waiting for the device's turn: since when
+        self._busy_since: float | None = None  # the model thread's current frame: since when
+
+    def stalled_s(self) -> float:
+        """How long the oldest frame has waited for the model or been in it (0: none): what
+        health compares with the frame deadline."""
+        now, busy = time.monotonic(), self._busy_since
+        oldest = min(self._waiting.values(), default=now)
+        return max(now - oldest, now - busy if busy is not None else 0.0)
+
+    def _process(self, *args):
+        """tviews.process on the model thread, timed for `stalled_s`."""
+        self._busy_since = time.monotonic()
+        try:
+            return tviews.process(*args)
+        finally:
+            self._busy_since = None
+
+    async def runner_for(self, s: SessionSettings):
+        """The session's built runner. Its build runs on the build thread; a frame waits for it
+        until the build is frame_deadline_s old (never holding the device's turn), after that
+        frames are answered UNAVAILABLE at once until it is ready."""
+        run = s.run or self.runs.default
+        got = self.runs.request(s.model, run, f"{s.label} on {run.backend} {run.precision}")
+        if not isinstance(got, Build):
+            return got
+        deadline = self.frame_deadline_s
+        wait = got.started + deadline - time.monotonic() if deadline > 0 else None  # 0: no deadline
+        if (wait is None or wait > 0) and not got.future.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(got.future)), wait)
+            except Exception:  # the build's own error is read below; a timeout leaves it running
+                pass
+        if not got.future.done():
+            raise Unavailable(f"the runner for {got.label} is still being built ({got.seconds():.0f} s so far); "
+                              "this stream's frames are stylized once it is ready, other streams go on")
+        error = got.future.exception()
+        if error is None:
+            return got.future.result()
+        if isinstance(error, ArtemError):
+            raise type(error)(str(error))
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise Unavailable(f"building the runner for {got.label} failed: {detail}")
 
     async def stylize(self, pending: PendingFrame) -> wire.Message:
         """Run one frame: JPEG decoding, then the device turn, then JPEG encoding; the reply's
@@ -176,16 +220,24 @@ class Engine:
         if jpegs:
             it = iter(await loop.run_in_executor(None, self.codec.decode_many, jpegs))
             decoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
+        identity = s.style.card.kind == "identity"
+        runner = None if identity else await self.runner_for(s)  # UNAVAILABLE while it is built
         waiting = time.perf_counter()
-        async with self._turn:
-            started = time.perf_counter()
-            times = StageTimes()
-            # made on the device's turn, so streams that wait for it hold no reply memory
-            in_place = wire.InPlaceFrame(pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
-                if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
-            results, copy_s = await loop.run_in_executor(
-                self.executor, tviews.process, self.runs.bind(s.run), s.model, s.style.card.kind == "identity",
-                specs, pending.region, decoded, s.pixel_strength, times, in_place.arrays if in_place else None)
+        token = object()
+        self._waiting[token] = time.monotonic()
+        try:
+            async with self._turn:
+                del self._waiting[token]
+                started = time.perf_counter()
+                times = StageTimes()
+                # made on the device's turn, so streams that wait for it hold no reply memory
+                in_place = wire.InPlaceFrame(pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
+                    if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
+                results, copy_s = await loop.run_in_executor(
+                    self.executor, self._process, self.runs.bind(s.run, runner), s.model, identity,
+                    specs, pending.region, decoded, s.pixel_strength, times, in_place.arrays if in_place else None)
+        finally:
+            self._waiting.pop(token, None)
         ran = time.perf_counter()
         encoded: list[bytes | None] = [None] * len(specs)
         if jpegs:
@@ -216,6 +268,7 @@ class Engine:
             release()
 
     def close(self) -> None:
+        self.runs.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.style_executor.shutdown(wait=True, cancel_futures=True)
         self.regions.close_all()
@@ -278,6 +331,8 @@ class StreamSession:
         settings = parse_settings(config, self.engine.registry, self.engine.adain_runners, self.engine.fields)
         settings = replace(settings, run=self.engine.runs.choose(
             config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
+        if settings.style.card.kind != "identity":  # built now on the build thread, not on the first frame
+            self.engine.runs.prepare(settings.model, settings.run, settings.label, owner=self)
         if config.HasField("shared_memory"):
             r = config.shared_memory
             if not is_local_peer(self.peer):
@@ -292,8 +347,6 @@ class StreamSession:
                 if current is not None:
                     self.engine.release_region(current)
         self.settings = settings
-        if settings.style.card.kind != "identity":  # compile now, not on the first frame
-            self.engine.runs.prepare(self.engine.executor, settings.model, settings.run)
 
     def release(self) -> None:
         """The stream is over, however it ended: unmap its region (after any frame of it that
@@ -371,12 +424,21 @@ class StylizerService(pb_grpc.StylizerServicer):
         self.shutting_down = asyncio.Event()
         self._readers: set[asyncio.Task] = set()
         self._undecodable_log = logs.RateLimitedLog(log)
+        self._adds: dict[AddCancel, asyncio.Future] = {}  # AddStyle calls under way
 
-    def begin_shutdown(self) -> None:
-        """Stop taking frames: each stream answers what it holds, then ends with UNAVAILABLE."""
+    def begin_shutdown(self, grace_s: float = 5.0) -> None:
+        """Stop taking frames: each stream answers what it holds, then ends with UNAVAILABLE.
+        An AddStyle still encoding a second before the grace ends stops and stores nothing
+        (UNAVAILABLE): the client is told the truth before gRPC cuts the call."""
         self.shutting_down.set()
         for reader in list(self._readers):
             reader.cancel()
+        asyncio.get_running_loop().call_later(max(grace_s - 1.0, grace_s / 2), self._cancel_adds)
+
+    def _cancel_adds(self) -> None:
+        for cancel, abandoned in list(self._adds.items()):
+            if cancel.cancel() and not abandoned.done():  # it will store nothing: say so now
+                abandoned.set_result(None)
 
     async def Stylize(self, request_iterator, context: grpc.aio.ServicerContext):
         stream = await self.streams.open(context)  # UNAVAILABLE when not serving, RESOURCE_EXHAUSTED when full
@@ -414,19 +476,34 @@ class StylizerService(pb_grpc.StylizerServicer):
     async def AddStyle(self, request: pb.AddStyleRequest, context: grpc.aio.ServicerContext) -> pb.AddStyleReply:
         """Checked, encoded and stored off the event loop; nothing is stored when it fails."""
         engine = self.engine
+        cancel, loop = AddCancel(), asyncio.get_running_loop()
+        abandoned = self._adds[cancel] = loop.create_future()  # set when shutdown cancels it
         try:
             if engine.registry.models_dir is None:
                 raise Unavailable("this server has no models directory to store styles in")
+            if self.shutting_down.is_set():
+                raise Unavailable("the server is shutting down: add the style on another replica or later")
             size = request.size if request.HasField("size") and request.size else None
-            style = await asyncio.get_running_loop().run_in_executor(engine.style_executor, partial(
+            adding = loop.run_in_executor(engine.style_executor, partial(
                 add_style, engine.registry, engine.registry.models_dir, request.name, request.model,
                 request.image, size, source=f"AddStyle: a {len(request.image)}-byte image over gRPC",
                 display_name=request.display_name, replace=request.replace, limits=engine.style_limits,
-                fields=engine.fields))
+                fields=engine.fields, cancel=cancel))
+            await asyncio.wait([adding, abandoned], return_when=asyncio.FIRST_COMPLETED)
+            if not adding.done():  # cancelled before its commit: the encoder stops after its layer
+                adding.add_done_callback(lambda f: f.exception())
+                raise Unavailable(f"style {request.name!r} was not stored: the server is shutting down; add it "
+                                  "again (on another replica, or once this one is back)")
+            style = adding.result()
+        except asyncio.CancelledError:  # the client went away, or gRPC ended the call: store nothing
+            cancel.cancel()
+            raise
         except Exception as e:
             if not isinstance(e, ArtemError):
                 log.exception("AddStyle %r failed", request.name)
             await context.abort(*status_of(e))
+        finally:
+            self._adds.pop(cancel, None)
         return pb.AddStyleReply(id=style.id, style=style_info(style, engine.fields))
 
     async def GetServerInfo(self, request: pb.GetServerInfoRequest, context) -> pb.ServerInfo:
@@ -443,6 +520,7 @@ class StylizerService(pb_grpc.StylizerServicer):
                              max_style_image_bytes=server.max_style_image_bytes,
                              max_added_styles=server.max_added_styles,
                              max_streams_per_connection=server.max_streams_per_connection,
+                             frame_deadline_s=server.frame_deadline_s,
                              max_mix_styles=fields.max_mix_styles, max_name_chars=fields.max_name_chars,
                              max_display_name_chars=fields.max_display_name_chars,
                              max_list_styles_page=fields.max_list_styles_page,

@@ -119,7 +119,9 @@ def check_replies(requests: list[pb.StylizeRequest], replies: list[pb.StylizeRep
     kinds = [r.WhichOneof("kind") for r in requests]
     for reply in replies:
         if reply.HasField("error"):
-            assert reply.error.code in CLIENT_CODES, reply.error
+            # UNAVAILABLE only for a frame whose session's runner (an ONNX export) is still being built
+            assert reply.error.code in CLIENT_CODES or (reply.error.code == grpc.StatusCode.UNAVAILABLE.value[0] and
+                                                        "still being built" in reply.error.message), reply.error
             assert reply.error.message
     frame_replies = [r for r in replies if r.WhichOneof("kind") == "frame"]
     answered = len(frame_replies) + sum(r.frame.dropped_frames for r in frame_replies)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -76,6 +77,9 @@ def create_runner(backend: str, model: torch.nn.Module, device: torch.device, pr
     return BACKENDS[backend](model, torch.device(device), precision, **options)
 
 
+_SERIAL_BUILDS = threading.Lock()  # builds of backends with serial_build, process-wide
+
+
 class RunnerCache:
     """Runners built once per (model, backend, precision), least recently used dropped first.
 
@@ -92,22 +96,33 @@ class RunnerCache:
         self._runners: OrderedDict[tuple, Runner] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, model: torch.nn.Module, backend: str, precision: str) -> Runner:
+    def peek(self, model: torch.nn.Module, backend: str, precision: str) -> Runner | None:
+        """The runner if it is built (never builds): safe on any thread."""
         key = (model, backend, precision)
         with self._lock:
             runner = self._runners.get(key)
             if runner is not None:
                 self._runners.move_to_end(key)
-                return runner
+            return runner
+
+    def get(self, model: torch.nn.Module, backend: str, precision: str) -> Runner:
+        """The runner, built now if it is not yet (outside the lock: `peek` never waits for a
+        build)."""
+        runner = self.peek(model, backend, precision)
+        if runner is not None:
+            return runner
+        serial = getattr(BACKENDS.get(backend), "serial_build", False)
+        with _SERIAL_BUILDS if serial else contextlib.nullcontext():
             runner = create_runner(backend, model, self.device, precision, **self.options.get(backend, {}))
             shapes = self.warm_shapes(runner) if self.warm_shapes else []
             if shapes:
                 runner.prepare(shapes)
-            self._runners[key] = runner
+        with self._lock:
+            self._runners[(model, backend, precision)] = runner
             while len(self._runners) > self.capacity:
                 self._runners.popitem(last=False)
-            log.info("built %s for %s", runner.describe(), type(model).__name__)
-            return runner
+        log.info("built %s for %s", runner.describe(), type(model).__name__)
+        return runner
 
     def __len__(self) -> int:
         return len(self._runners)

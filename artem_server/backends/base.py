@@ -36,6 +36,9 @@ class Runner:
 
     name = "abstract"
     precisions: tuple[str, ...] = ("fp32",)
+    # torch.export and torch.compile keep process-wide tracing state: two builds of such a
+    # backend at once in one process fail ("ProxyTorchDispatchMode slot already occupied")
+    serial_build = False
 
     def __init__(self, model: torch.nn.Module, device: torch.device, precision: str) -> None:
         self.device = torch.device(device)

@@ -24,6 +24,7 @@ _NP_DTYPES = {torch.float32: np.float32, torch.float16: np.float16}
 
 class OnnxRuntime(Runner):
     name = "onnxruntime"
+    serial_build = True  # exports (ONNX) or compiles (torch.compile, CUDA graphs): one at a time
     precisions = ("fp32", "fp16")
 
     def __init__(self, model: torch.nn.Module, device: torch.device, precision: str = "fp32") -> None:

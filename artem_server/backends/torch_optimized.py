@@ -75,6 +75,7 @@ class _Graph:
 
 class TorchOptimized(Runner):
     name = "torch-optimized"
+    serial_build = True  # exports (ONNX) or compiles (torch.compile, CUDA graphs): one at a time
     precisions = ("fp16", "bf16", "fp32")
 
     def __init__(self, model: torch.nn.Module, device: torch.device, precision: str = "fp16",

@@ -117,10 +117,14 @@ def write_adain_model(models_dir: Path, name: str, net: AdaINNet, *, source: str
 def write_adain_style(models_dir: Path, name: str, model: AdaINModel, stats: StyleStats,
                       image_size: tuple[int, int], *, source: str, made_by: dict[str, Any] | None = None,
                       license: str = "", notes: str = "", display_name: str = "",
-                      overwrite: bool = False) -> Entry:
-    """Store a style entry (statistics in fp32, a few kB) with a thumbnail of it applied."""
+                      overwrite: bool = False, commit: Callable[[], None] | None = None) -> Entry:
+    """Store a style entry (statistics in fp32, a few kB) with a thumbnail of it applied.
+    `commit`, when given, is called after the thumbnail and before anything is written: it may
+    raise to store nothing."""
     spec = AdaINStyleSpec(model.name, model.digest, image_size)
     card = ModelCard(name=name, kind="adain", display_name=display_name, architecture=spec.to_dict(),
                      source=source, made_by=made_by or {}, license=license, notes=notes)
     thumb = render_thumbnail(AdaINStylizer(model.net, stats))
+    if commit is not None:
+        commit()
     return write_entry(Path(models_dir), card, stats.to_tensors(), thumb, half=False, overwrite=overwrite)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -58,13 +58,29 @@ class StyleStats:
         return cls(*(d[f"relu4_1.{k}"].float().reshape(-1) for k in cls.KEYS))
 
 
-def compute_style_stats(net: AdaINNet, rgb: np.ndarray) -> StyleStats:
-    """Statistics of an (H, W, 3) uint8 RGB sRGB image at its own size (two encoder passes)."""
+class Cancelled(Exception):
+    """compute_style_stats stopped because `cancelled()` said so."""
+
+
+def compute_style_stats(net: AdaINNet, rgb: np.ndarray, cancelled: Callable[[], bool] | None = None) -> StyleStats:
+    """Statistics of an (H, W, 3) uint8 RGB sRGB image at its own size (two encoder passes).
+    With `cancelled`, it is asked between the encoder's layers (a large image takes a minute
+    on a CPU): Cancelled is raised when it says True."""
     device = next(net.parameters()).device
     x = torch.from_numpy(np.array(rgb)).to(device).permute(2, 0, 1)[None].float() / 255
+
+    def encode(t: torch.Tensor) -> torch.Tensor:
+        if cancelled is None:
+            return net.encode(t)
+        for layer in net.encoder:
+            if cancelled():
+                raise Cancelled("the style's encoding was cancelled")
+            t = layer(t)
+        return t
+
     with torch.inference_mode():
-        mean, std = mean_std(net.encode(x))
-        gray_mean, gray_std = mean_std(net.encode(luma(x).expand(-1, 3, -1, -1)))
+        mean, std = mean_std(encode(x))
+        gray_mean, gray_std = mean_std(encode(luma(x).expand(-1, 3, -1, -1)))
     return StyleStats(*(t.reshape(-1).float().cpu() for t in (mean, std, gray_mean, gray_std)))
 
 

@@ -259,7 +259,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models", "max_streams", "stream_idle_timeout_s", "max_style_image_bytes", "max_added_styles", "max_mix_styles", "max_name_chars", "max_display_name_chars", "max_list_styles_page", "max_streams_per_connection", "max_style_pixels", "max_style_decoded_pixels")
+    __slots__ = ("version", "device", "backends", "pixel_formats", "max_frame_bytes", "max_views", "max_dimension", "adain_models", "max_streams", "stream_idle_timeout_s", "max_style_image_bytes", "max_added_styles", "max_mix_styles", "max_name_chars", "max_display_name_chars", "max_list_styles_page", "max_streams_per_connection", "max_style_pixels", "max_style_decoded_pixels", "frame_deadline_s")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     BACKENDS_FIELD_NUMBER: _ClassVar[int]
@@ -279,6 +279,7 @@ class ServerInfo(_message.Message):
     MAX_STREAMS_PER_CONNECTION_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLE_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_STYLE_DECODED_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    FRAME_DEADLINE_S_FIELD_NUMBER: _ClassVar[int]
     version: str
     device: str
     backends: _containers.RepeatedScalarFieldContainer[str]
@@ -298,4 +299,5 @@ class ServerInfo(_message.Message):
     max_streams_per_connection: int
     max_style_pixels: int
     max_style_decoded_pixels: int
-    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ..., max_streams: _Optional[int] = ..., stream_idle_timeout_s: _Optional[float] = ..., max_style_image_bytes: _Optional[int] = ..., max_added_styles: _Optional[int] = ..., max_mix_styles: _Optional[int] = ..., max_name_chars: _Optional[int] = ..., max_display_name_chars: _Optional[int] = ..., max_list_styles_page: _Optional[int] = ..., max_streams_per_connection: _Optional[int] = ..., max_style_pixels: _Optional[int] = ..., max_style_decoded_pixels: _Optional[int] = ...) -> None: ...
+    frame_deadline_s: float
+    def __init__(self, version: _Optional[str] = ..., device: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., pixel_formats: _Optional[_Iterable[_Union[PixelFormat, str]]] = ..., max_frame_bytes: _Optional[int] = ..., max_views: _Optional[int] = ..., max_dimension: _Optional[int] = ..., adain_models: _Optional[_Iterable[str]] = ..., max_streams: _Optional[int] = ..., stream_idle_timeout_s: _Optional[float] = ..., max_style_image_bytes: _Optional[int] = ..., max_added_styles: _Optional[int] = ..., max_mix_styles: _Optional[int] = ..., max_name_chars: _Optional[int] = ..., max_display_name_chars: _Optional[int] = ..., max_list_styles_page: _Optional[int] = ..., max_streams_per_connection: _Optional[int] = ..., max_style_pixels: _Optional[int] = ..., max_style_decoded_pixels: _Optional[int] = ..., frame_deadline_s: _Optional[float] = ...) -> None: ...
