@@ -283,6 +283,9 @@ MAX_UNSENT_FRAMES = 2
 # past this, the stream's requests are not read until it reads (its sends then wait on gRPC's
 # flow control in turn).
 MAX_QUEUED_REPLIES = 16
+# Refused shared-memory registrations logged per stream: enough to diagnose a client, not a
+# line per config for one that keeps sending them.
+LOGGED_SHM_REFUSALS = 3
 
 
 class StreamSession:
@@ -303,6 +306,7 @@ class StreamSession:
         self.unsent_frames = 0  # frame replies with pixels in `out` or being sent (MAX_UNSENT_FRAMES)
         self.reply_sent = asyncio.Event()  # set whenever gRPC has taken a reply
         self.region: Region | None = None  # the registered shared-memory region, mapped
+        self.shm_refusals = 0  # registrations refused; the first LOGGED_SHM_REFUSALS are logged
 
     async def read(self, requests: AsyncIterator[wire.Message]) -> None:
         try:
@@ -334,19 +338,26 @@ class StreamSession:
         if settings.style.card.kind != "identity":  # built now on the build thread, not on the first frame
             self.engine.runs.prepare(settings.model, settings.run, settings.label, owner=self)
         if config.HasField("shared_memory"):
-            r = config.shared_memory
-            if not is_local_peer(self.peer):
-                log.warning("shared-memory registration refused: the stream comes from %s, not this host", self.peer)
-                raise PermissionDenied(f"config.shared_memory: this stream comes from {self.peer}, not from the "
-                                       "server's host; shared memory serves only clients on the same machine")
-            current = self.region
-            if current is None or (current.name, current.layout.slot_count, current.layout.slot_size) != \
-                    (r.name, r.slot_count, r.slot_size):
-                self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self,
-                                                       key=r.key)
-                if current is not None:
-                    self.engine.release_region(current)
+            try:
+                self.register(config.shared_memory)
+            except ArtemError as e:
+                self.shm_refusals += 1
+                if self.shm_refusals <= LOGGED_SHM_REFUSALS:
+                    log.warning("shared-memory registration refused: %s", e)
+                raise
         self.settings = settings
+
+    def register(self, r: pb.SharedMemoryRegion) -> None:
+        """Map the region `r` names for this stream, in place of the one registered before."""
+        if not is_local_peer(self.peer):
+            raise PermissionDenied(f"config.shared_memory: this stream comes from {self.peer}, not from the "
+                                   "server's host; shared memory serves only clients on the same machine")
+        current = self.region
+        if current is None or (current.name, current.layout.slot_count, current.layout.slot_size) != \
+                (r.name, r.slot_count, r.slot_size):
+            self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self, key=r.key)
+            if current is not None:
+                self.engine.release_region(current)
 
     def release(self) -> None:
         """The stream is over, however it ended: unmap its region (after any frame of it that

@@ -171,6 +171,18 @@ def test_a_region_is_bound_to_its_client_by_the_key_in_its_header(serve, stub, r
     del request, reply
 
 
+def test_refused_registrations_are_logged_three_times_a_stream_not_once_a_config(serve, stub, region):
+    """Each refusal is answered; the log gets the first three of a stream, not a line for every
+    config of a client that keeps sending them."""
+    shm, lay = region()
+    bad = config(registration(shm, lay, key=bytes(range(1, 17))))
+    replies = list(stub.Stylize(iter([bad] * 6), timeout=30))
+    assert [r.error.code for r in replies] == [grpc.StatusCode.PERMISSION_DENIED.value[0]] * 6
+    name = shm.name.lstrip("/")
+    assert serve.output().count(f"shared-memory registration refused: config.shared_memory.key does not match "
+                                f"the key in region {name!r}") == 3
+
+
 @pytest.mark.parametrize("peer, local", [
     ("ipv4:127.0.0.1:5000", True), ("ipv4:127.3.2.1:1", True), ("ipv6:[::1]:5000", True),
     ("ipv6:[::ffff:127.0.0.1]:5000", True), ("unix:/tmp/artem.sock", True), ("unix-abstract:artem", True),

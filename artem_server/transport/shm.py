@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import pinned
-from ..errors import ArtemError, InvalidArgument, PermissionDenied, ResourceExhausted
+from ..errors import InvalidArgument, PermissionDenied, ResourceExhausted
 
 MAGIC = b"ARTEMSHM"
 VERSION = 2  # 2: the header holds the region's key
@@ -293,13 +293,6 @@ class RegionTable:
         self._pin = pin  # page-lock regions for the device (a server that runs frames on CUDA)
 
     def open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes) -> Region:
-        try:
-            return self._open(name, size, slot_count, slot_size, owner, key)
-        except ArtemError as e:
-            log.warning("shared-memory registration refused: %s", e)
-            raise
-
-    def _open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes) -> Region:
         layout = check_registration(name, size, slot_count, slot_size, key)
         with self._lock:
             held = self._regions.get(name)
