@@ -59,7 +59,9 @@ step() {  # step WANTED_S NAME CMD...: runs CMD under its limit, output into ben
   echo "== $name (limit ${t}s): $*" | tee -a "$OUT/bench.log"
   local start=$SECONDS
   timeout "$t" "$@" >>"$OUT/bench.log" 2>&1
-  echo "exit $? after $((SECONDS - start))s" | tee -a "$OUT/bench.log"
+  local rc=$?
+  echo >>"$OUT/bench.log"  # after a progress bar's last carriage return
+  echo "exit $rc after $((SECONDS - start))s" | tee -a "$OUT/bench.log"
 }
 bench() {  # bench WANTED_S NAME ARGS...: artem bench writing $WORK/NAME.json
   local t=$1 name=$2
@@ -73,7 +75,7 @@ tests() {  # tests WANTED_S NAME FILES...
   shift 2
   [ "$t" = 0 ] && { echo "== $name: skipped, the run's deadline has passed"; return; }
   echo "== $name (limit ${t}s)" | tee -a "$OUT/tests.log"
-  timeout "$t" $PY -m pytest -q -p no:cacheprovider --timeout 100 -m gpu "$@" >>"$OUT/tests.log" 2>&1
+  timeout "$t" $PY -m pytest -q -p no:cacheprovider --timeout 120 -m gpu "$@" >>"$OUT/tests.log" 2>&1
   echo "pytest exit $?" | tee -a "$OUT/tests.log"
   grep -E "passed|failed|error|skipped" "$OUT/tests.log" | tail -n 1
 }
@@ -122,7 +124,7 @@ ORT_WHY=$($PY -c "import onnxruntime as o; p = o.get_available_providers(); prin
 if [ -z "$ORT_WHY" ] || [ "$DEVICE" = cpu ]; then
   ORT=onnxruntime:fp16
   [ "$DEVICE" = cpu ] && ORT=onnxruntime:fp32  # ORT's CPU provider has no fp16 convolutions
-  bench 45 onnxruntime --what model --size $QUEST --style random-generator $WARMUP \
+  bench 80 onnxruntime --what model --size $QUEST --style random-generator $WARMUP \
     --variant torch-eager:fp32 --variant $ORT --variant torch-optimized:$HALF:fused
 else
   echo "== onnxruntime: not run: $ORT_WHY; onnxruntime-gpu's wheel (256 MB) travels only in parts:" \
