@@ -1,4 +1,4 @@
-"""The `artem` command: serve, styles, models, stylize, client.
+"""The `artem` command: serve, styles, models, stylize, client, eval.
 
 Each subcommand parses its options here and calls one function elsewhere; a user error prints
 one line naming the option and exits 2.
@@ -253,6 +253,42 @@ def cmd_client(args: argparse.Namespace) -> None:
                mix=dict(args.mix) if args.mix else None, preserve_color=args.preserve_color)
 
 
+def cmd_eval_comfort(args: argparse.Namespace) -> None:
+    import json
+
+    from .comfort import measure_comfort
+    from .local import stylize_array
+    from .pipeline import Pipeline
+    from .registry import Registry
+    from .runs import Runs
+    from .server import resolve_device
+
+    if not 0.0 < args.stereo_scale <= 1.0:
+        raise UsageError(f"--stereo-scale {args.stereo_scale}: expected a number in (0, 1]")
+    if not 64 <= args.pan_size <= 344:
+        raise UsageError(f"--pan-size {args.pan_size}: expected 64..344 pixels (the astronaut photograph)")
+    registry = Registry(args.models_dir)
+    styles = [registry.get(s, "--style") for s in args.style]
+    runs = Runs(Pipeline(resolve_device(args.device)))
+    pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", 1.0))
+    results = {}
+    print(f"{'style':16} {'stereo':>7} {'input':>6} {'excess':>7} {'pan':>6} {'input':>6} "
+          f"{'strength':>8} {'detail':>6}")
+    for style in styles:
+        report = measure_comfort(lambda rgb: stylize_array(pipeline, style, rgb),  # noqa: B023
+                                 stereo_scale=args.stereo_scale, pan_size=args.pan_size)
+        results[style.id] = report.to_dict()
+        print(f"{style.id:16} {report.stereo.stylized:7.2f} {report.stereo.input:6.2f} "
+              f"{report.stereo.excess:7.2f} {report.pan.stylized:6.2f} {report.pan.input:6.2f} "
+              f"{report.strength:8.2f} {report.detail:6.3f}")
+    text = json.dumps(results, indent=2, sort_keys=True)
+    if args.json == "-":
+        print(text)
+    elif args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="artem", description="ArtEm: real-time style transfer for VR frames.")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -446,6 +482,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quality of JPEG frames both ways (default 90)")
     client_security(s)
     s.set_defaults(func=cmd_client)
+
+    evals = sub.add_parser("eval", help="measure styles").add_subparsers(dest="eval_command", required=True)
+    s = evals.add_parser(
+        "comfort", help="stereo and pan warping errors (eye disagreement, flicker), strength and detail")
+    s.add_argument("--style", action="append", required=True,
+                   help="style id to measure (repeatable); adain styles at alpha 1")
+    s.add_argument("--json", default=None, metavar="FILE",
+                   help="write the full reports (per-shift errors, settings) as JSON; '-' prints them")
+    s.add_argument("--stereo-scale", type=float, default=1.0,
+                   help="scale the stereo pair (741x500 px) and its disparity by this (default 1)")
+    s.add_argument("--pan-size", type=int, default=256, help="square pan frames of this size (default 256)")
+    models_dir(s)
+    device(s)
+    backend(s)
+    s.set_defaults(func=cmd_eval_comfort)
     return p
 
 

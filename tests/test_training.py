@@ -24,7 +24,7 @@ from artem_training.style_images import mosaic
 from artem_training.train import train
 from artem_training.vgg import TAPS, VGG16Features, load_imagenet_weights
 
-GROUPS = ["model", "data", "style", "loss", "trainer", "export", "paths"]
+GROUPS = ["model", "data", "style", "loss", "trainer", "export", "paths", "consistency"]
 
 
 def compose_cfg(overrides: list[str]) -> DictConfig:

@@ -36,7 +36,8 @@ from artem_server.models.store import Entry, read_entry
 
 from .adain_data import StyleBank
 from .adain_encoder import build_adain_encoder, hub_vgg19_path
-from .checks import DEVICES, check_onnx_export, check_switches
+from .checks import DEVICES, check_init_weights, check_onnx_export, check_switches
+from .consistency import ShiftViews, check_consistency
 from .data import CropSampler, center_square, to_batch
 from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
@@ -70,7 +71,7 @@ class AdaINTrainResult:
 
 def check_adain_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
-    extra = sorted(set(cfg.model) - {"_target_", "decoder_width"})
+    extra = sorted(set(cfg.model) - {"_target_", "decoder_width", "antialias"})
     if extra:
         raise ConfigError("model", f"AdaINConfig has no {extra} (debug=default shrinks a generator; "
                                    "with model=adain use debug=adain)")
@@ -102,6 +103,8 @@ def check_adain_config(cfg: DictConfig) -> None:
         if int(t[key]) % 8:
             raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of 8 (three pools, three upsamples)")
     check_switches(t)
+    check_init_weights(t)
+    check_consistency(cfg.consistency, int(t.image_size), 8)
     _check_export(cfg.export)
 
 
@@ -129,26 +132,32 @@ def _instantiate(node: DictConfig) -> Any:
 
 
 def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tensor],
-                 s_std: dict[str, torch.Tensor], style_layers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+                 s_std: dict[str, torch.Tensor], style_layers: Sequence[str], loss_rows: int | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Unweighted (content, style) losses for content crops `x01` (N, 3, S, S) RGB 0..1 and
-    per-sample style statistics {tap: (N, C)}."""
+    per-sample style statistics {tap: (N, C)}, and the decoded drawings (N, 3, S, S). Only the
+    first `loss_rows` crops enter the losses (default all): the shift-consistency views need
+    only their drawings."""
     with torch.no_grad():
         f = net.encode(x01)
     t = adain(f, s_mean["relu4_1"][..., None, None], s_std["relu4_1"][..., None, None])
-    feats = net.features(net.decode(t), list(dict.fromkeys([*style_layers, "relu4_1"])))
-    content = F.mse_loss(feats["relu4_1"], t)
+    y = net.decode(t)
+    n = x01.shape[0] if loss_rows is None else loss_rows
+    feats = net.features(y[:n], list(dict.fromkeys([*style_layers, "relu4_1"])))
+    content = F.mse_loss(feats["relu4_1"], t[:n])
     style = x01.new_zeros(())
     for tap in style_layers:
         m, s = mean_std(feats[tap])
-        style = style + F.mse_loss(m.flatten(1), s_mean[tap]) + F.mse_loss(s.flatten(1), s_std[tap])
-    return content, style
+        style = style + F.mse_loss(m.flatten(1), s_mean[tap][:n]) + F.mse_loss(s.flatten(1), s_std[tap][:n])
+    return content, style, y
 
 
 def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult:
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
     resolved; `command` is recorded in the card."""
     # train.py dispatches here: import it late
-    from .train import build_data, pick_device, run_metrics, start_run
+    from .train import (build_data, consistency_note, init_note, init_weights, pick_device, run_metrics,
+                        start_run)
 
     check_adain_config(cfg)
     t = cfg.trainer
@@ -161,7 +170,8 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
     encoder, described, pretrained = build_adain_encoder(cfg.loss.encoder, int(cfg.loss.random_fallback.seed),
                                                          bool(cfg.loss.random_fallback.enabled))
-    net = AdaINNet(AdaINConfig(decoder_width=int(cfg.model.decoder_width)))
+    net = AdaINNet(AdaINConfig(decoder_width=int(cfg.model.decoder_width),
+                               antialias=bool(cfg.model.get("antialias", False))))
     net.encoder.load_state_dict(encoder.state_dict())
     net.encoder.requires_grad_(False)
     net = net.to(device)
@@ -176,8 +186,16 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     first = 1
     decoder = net.decoder  # the bare decoder: what checkpoints and the export hold
     optimizer = torch.optim.Adam(decoder.parameters(), lr=warmup_lr if warmup else float(t.lr))
+    if t.get("init_weights"):
+        try:
+            decoder.load_state_dict(init_weights(Path(t.init_weights), "decoder."))
+        except RuntimeError as e:
+            raise ConfigError("trainer.init_weights", f"{t.init_weights} does not fit the decoder (width "
+                                                      f"{net.config.decoder_width}): {str(e).splitlines()[0]}") from None
+    c = cfg.consistency
+    shifts = ShiftViews(int(c.max_shift), int(c.margin), int(t.seed) + d.rank) if float(c.weight) else None
     if t.get("resume"):
-        first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup)
+        first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup, shifts)
     if d.enabled:  # DDP averages the decoder's gradients across ranks; the encoder is frozen
         net.decoder = DDP(decoder, device_ids=[device.index] if device.type == "cuda" else None)
     log.info("adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
@@ -202,22 +220,30 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         idx = torch.from_numpy(rng.integers(0, bank.count, x.shape[0])).to(device)
         s_mean = {k: v[idx] for k, v in bank.mean.items()}
         s_std = {k: v[idx] for k, v in bank.std.items()}
+        consistency = None  # the shift-consistency loss, in the AdaIN steps when it is on
         if step <= warmup:  # the decoder learns to invert the encoder first: 3x cheaper steps
             with torch.no_grad():
                 f = net.encode(x)
             content, style = F.mse_loss(net.decode(f), x) / (wc or 1.0), x.new_zeros(())
-        else:
-            content, style = adain_losses(net, x, s_mean, s_std, layers)
+        elif shifts is None:
+            content, style, _ = adain_losses(net, x, s_mean, s_std, layers)
+        else:  # the crops and their moved views in one batch, the same style for both
+            views, move = shifts.views(x)
+            both = lambda stats: {k: torch.cat([v, v]) for k, v in stats.items()}  # noqa: E731
+            content, style, y = adain_losses(net, views, both(s_mean), both(s_std), layers, x.shape[0])
+            consistency = float(c.weight) * shifts.loss(y, move, scale=1.0)
         optimizer.zero_grad(set_to_none=True)
-        (wc * content + ws * style).backward()
+        (wc * content + ws * style + (consistency if consistency is not None else 0)).backward()
         optimizer.step()
 
-        progress.step(step, wc * content.item(), ws * style.item())
+        progress.step(step, wc * content.item(), ws * style.item(),
+                      consistency.item() if consistency is not None else None)
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
             torch.save({"step": step, "decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
-                        "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state}},
+                        "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state,
+                                **({"shifts": shifts.state()} if shifts is not None else {})}},
                        checkpoints[-1])
     bar.close()
     seconds, last = time.perf_counter() - start, progress.last
@@ -245,7 +271,9 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
              + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
              + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
              f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
-             f"style {ws:g}).")
+             f"style {ws:g})."
+             + (" Anti-aliased (max-blur pools, bilinear upsampling)." if net.config.antialias else "")
+             + consistency_note(cfg, last) + init_note(t))
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics, "world_size": d.world_size}
     files = {ONNX_FILE: export_adain_onnx(as_stored(net, bool(e.fp16)))} if e.onnx else None
@@ -266,7 +294,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
 
 
 def resume(path: Path, net: AdaINNet, optimizer: torch.optim.Optimizer, sampler: CropSampler,
-           rng: np.random.Generator, warmup: int) -> int:
+           rng: np.random.Generator, warmup: int, shifts: ShiftViews | None = None) -> int:
     """Load a checkpoint of this loop; returns the first step to run. The optimizer state is
     taken only within one phase (the switch to the AdaIN losses starts a fresh Adam); the crop
     and style draws continue where they were when the checkpoint has them."""
@@ -281,6 +309,8 @@ def resume(path: Path, net: AdaINNet, optimizer: torch.optim.Optimizer, sampler:
         crops = ckpt["rng"]["crops"]
         sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
         rng.bit_generator.state = ckpt["rng"]["styles"]
+        if shifts is not None and "shifts" in ckpt["rng"]:
+            shifts.set_state(ckpt["rng"]["shifts"])
     log.info("resumed from %s at step %d", path, step)
     return step + 1
 

@@ -77,6 +77,7 @@ def _check_trainer(t: DictConfig) -> None:
     if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
         raise ConfigError("trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}")
     check_switches(t)
+    check_init_weights(t)
     if t.resume is not None and not Path(t.resume).is_file():
         raise ConfigError("trainer.resume", f"checkpoint {str(t.resume)!r} does not exist")
     if float(t.max_zoom) < 1.0:
@@ -86,6 +87,13 @@ def _check_trainer(t: DictConfig) -> None:
     on_cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
     if t.precision == "fp16" and not on_cuda:
         raise ConfigError("trainer.precision", "fp16 needs CUDA (its loss scaling is CUDA's); use bf16 on the CPU")
+
+
+def check_init_weights(t: DictConfig) -> None:
+    """trainer.init_weights names an entry folder or a checkpoint file that exists."""
+    if t.get("init_weights") and not Path(t.init_weights).exists():
+        raise ConfigError("trainer.init_weights", f"{str(t.init_weights)!r} does not exist: expected a "
+                                                  "models entry folder or a run's checkpoint")
 
 
 def check_switches(t: DictConfig) -> None:

@@ -27,6 +27,7 @@ from artem_server.models.store import Entry, read_entry
 
 from .adain_train import is_adain, train_adain
 from .checks import check_config
+from .consistency import ShiftViews, check_consistency
 from .data import CropSampler, center_square, to_batch
 from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
@@ -80,9 +81,12 @@ def run_metrics(t: DictConfig, first: int, seconds: float, last: dict[str, float
     """What a finished run reports (card, metrics.json, sweep summary): steps, time, speed over
     the steps this run took (from `first`), and the last logged losses."""
     images = (int(t.steps) - first + 1) * int(t.batch_size) * world_size
-    return {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
-            "images_per_s": round(images / seconds, 3), "content_loss": last["content"],
-            "style_loss": last["style"], "loss": last["content"] + last["style"]}
+    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
+               "images_per_s": round(images / seconds, 3), "content_loss": last["content"],
+               "style_loss": last["style"], "loss": sum(last.values())}
+    if "consistency" in last:
+        metrics["consistency_loss"] = last["consistency"]
+    return metrics
 
 
 def build_data(cfg: DictConfig, group: str = "data") -> Any:
@@ -97,16 +101,32 @@ def build_data(cfg: DictConfig, group: str = "data") -> Any:
 
 
 def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torch.optim.Optimizer,
-                    sampler: CropSampler) -> None:
+                    sampler: CropSampler, shifts: ShiftViews | None = None) -> None:
     """Plain tensors, numbers and lists only, so `torch.load(weights_only=True)` reads it back.
-    The crop sampler's random state is saved too: a resumed run draws the crops it would have."""
+    The crop sampler's (and the shift draws') random state is saved too: a resumed run draws
+    the crops it would have."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rng = {"crops": list(sampler.rng.getstate())}
+    if shifts is not None:
+        rng["shifts"] = shifts.state()
     torch.save({"step": step, "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
-                "rng": {"crops": list(sampler.rng.getstate())}}, path)
+                "rng": rng}, path)
+
+
+def init_weights(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
+    """`trainer.init_weights`: the weights a run starts from, as fp32 tensors: a models-directory
+    entry's (those under `prefix`, which is stripped: "decoder." for an adain model) or a run
+    checkpoint's generator or decoder."""
+    path = Path(path)
+    if path.is_dir():
+        sd = read_entry(path).load_weights()
+        return {k[len(prefix):]: v.float() for k, v in sd.items() if k.startswith(prefix)}
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v.float() for k, v in (ckpt.get("generator") or ckpt.get("decoder") or ckpt).items()}
 
 
 def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.Optimizer,
-                      sampler: CropSampler, steps: int) -> int:
+                      sampler: CropSampler, steps: int, shifts: ShiftViews | None = None) -> int:
     """Load a checkpoint of this loop (weights, Adam's moments, crop draws); returns the first
     step still to run."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -122,6 +142,8 @@ def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.O
     if "rng" in ckpt:
         crops = ckpt["rng"]["crops"]
         sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
+        if shifts is not None and "shifts" in ckpt["rng"]:
+            shifts.set_state(ckpt["rng"]["shifts"])
     else:  # checkpoints written before the crop state was saved
         log.warning("%s has no crop-sampler state: the resumed run draws other crops", path)
     log.info("resumed from %s at step %d", path, step)
@@ -134,6 +156,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     if is_adain(cfg):  # model=adain trains a decoder: its own loop (adain_train.py)
         return train_adain(cfg, command=command)  # type: ignore[return-value]
     check_config(cfg)
+    check_consistency(cfg.consistency, int(cfg.trainer.image_size), Generator.size_multiple)
     t = cfg.trainer
     run_dir = start_run(cfg)
     d, device = join(pick_device(t.device)) if t.ddp else (Dist(), pick_device(t.device))
@@ -144,15 +167,23 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     loss_fn, loss_described, pretrained, weights = build_loss(cfg, device)
     style_img = reference_image(cfg, loss_fn, full)
     generator = instantiate_generator(cfg).to(device)
-    if isinstance(loss_fn, DistillLoss) and not t.resume:
+    if t.init_weights:
+        try:
+            generator.load_state_dict(init_weights(Path(t.init_weights)))
+        except RuntimeError as e:
+            raise ConfigError("trainer.init_weights", f"{t.init_weights} does not fit the model "
+                                                      f"({generator.config}): {str(e).splitlines()[0]}") from None
+    elif isinstance(loss_fn, DistillLoss) and not t.resume:
         # Targets are 0..255 images: start at mid-grey, not near 0, where Adam's steps of about
         # trainer.lr would spend the first hundred steps only reaching the teacher's range.
         with torch.no_grad():
             generator.deconv3.conv2d.bias.fill_(127.5)
+    c = cfg.consistency
+    shifts = ShiftViews(int(c.max_shift), int(c.margin), int(t.seed) + d.rank) if float(c.weight) else None
     # DDP averages gradients across ranks; `generator` stays the bare net that is saved.
     model = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None) if d.enabled else generator
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
-    first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps)) if t.resume else 1
+    first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps), shifts) if t.resume else 1
     log.info("generator %s (%d params) on %s; content: %s; loss: %s; weights %s",
              generator.config, sum(p.numel() for p in generator.parameters()), device,
              source.description, loss_described, weights)
@@ -168,16 +199,23 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     for step in bar:
         x = sampler.next().to(device)
         with autocast(precision, device):
-            content, style = loss_fn(model(x), x)
+            if shifts is None:
+                content, style = loss_fn(model(x), x)
+                consistency = None
+            else:  # the crop and its moved view in one batch; the perceptual loss on the first
+                views, move = shifts.views(x)
+                y = model(views)
+                content, style = loss_fn(y[:x.shape[0]], views[:x.shape[0]])
+                consistency = float(c.weight) * shifts.loss(y.float(), move)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(content + style).backward()
+        scaler.scale(content + style + (consistency if consistency is not None else 0)).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        progress.step(step, content.item(), style.item())
+        progress.step(step, content.item(), style.item(), consistency.item() if consistency is not None else None)
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
-            save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler)
+            save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler, shifts)
     bar.close()
     seconds, last = time.perf_counter() - start, progress.last
     grid_path = run_dir / "samples.png"
@@ -203,7 +241,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
              f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
              f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
              f"{terms[0]} loss {last['content']:.4g}, {terms[1]} loss {last['style']:.4g} "
-             f"(weights {weights}).")
+             f"(weights {weights})." + consistency_note(cfg, last) + init_note(t))
     made_by = {"command": command or "artem_training.train.train(cfg)",
                "config": OmegaConf.to_container(cfg), "metrics": metrics,
                "loss_network": loss_described, "pretrained_loss_network": pretrained,
@@ -246,6 +284,19 @@ def reference_image(cfg: DictConfig, loss: torch.nn.Module, content: Any) -> np.
         first = center_square(content[0], int(cfg.trainer.sample_size))
         return loss.teacher(to_batch([first]))[0].round().byte().permute(1, 2, 0).numpy()
     return loss.style_image
+
+
+def consistency_note(cfg: DictConfig, last: dict[str, float]) -> str:
+    """The card's sentence on the shift-consistency loss, when it was on."""
+    c = cfg.consistency
+    if not float(c.weight):
+        return ""
+    return (f" Shift consistency (comfort in a headset): weight {float(c.weight):g}, moves up to "
+            f"{c.max_shift} px, final loss {last.get('consistency', float('nan')):.4g}.")
+
+
+def init_note(t: DictConfig) -> str:
+    return f" Started from the weights of {t.init_weights}." if t.get("init_weights") else ""
 
 
 def instantiate_generator(cfg: DictConfig) -> Generator:

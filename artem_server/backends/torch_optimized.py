@@ -11,7 +11,9 @@ Modes (what each adds, in order):
            the graphs. Generator: artem_kernels.instnorm (norm, ReLU, residual, upsampling and
            the next conv's reflection padding in one pass; fused_generator.py). Adain:
            artem_kernels.adain (bias, ReLU, pool or upsampling and the next conv's padding in
-           one pass, AdaIN's statistics swap in three launches; fused_adain.py)
+           one pass, AdaIN's statistics swap in three launches; fused_adain.py). Anti-aliased
+           nets (`antialias`) run their blur pools and bilinear upsampling as torch ops between
+           the fused steps.
 
 The default on CUDA is fused for generator styles when CuPy can build the kernels, fused for
 adain styles always (without CuPy its steps run as torch ops, still under the graphs), and

@@ -6,6 +6,12 @@ Module for module and key for key the layout of naoto0804/pytorch-AdaIN `net.py`
 modules) and `decoder.pth` load unchanged into `encoder.*` and `decoder.*`. Its conventions are
 kept inside this module: the encoder takes RGB in 0..1 (its 1x1 conv 0 does the Caffe BGR/mean
 preprocessing), the decoder returns about 0..1, statistics use the unbiased variance + 1e-5.
+
+`antialias` (an architecture option, off for the peer's files) replaces the encoder's max pools
+by max-blur pools (a 2x2 max at stride 1, then a binomial blur sampled at stride 2: Zhang,
+ICML 2019) and the decoder's nearest upsampling by bilinear. The plain net's stride of 8 makes
+its output jump when the picture moves by other amounts, so its texture swims as the head
+moves and differs between the eyes. Neither change adds weights: keys and indices stay the same.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 EPS = 1e-5  # pytorch-AdaIN function.py calc_mean_std (PR #4: always added to the variance)
 ENCODER_MODULES = 31  # vgg_normalised has 53; test.py/train.py keep children[:31] (to relu4_1)
@@ -49,13 +56,31 @@ class AdaINConfig:
     (256/128/64 channels at H/4, H/2, H); smaller widths give a narrower, cheaper decoder."""
 
     decoder_width: int = 64
+    antialias: bool = False  # max-blur pools in the encoder, bilinear upsampling in the decoder
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdaINConfig":
-        return cls(decoder_width=int(d.get("decoder_width", 64)))
+        return cls(decoder_width=int(d.get("decoder_width", 64)), antialias=bool(d.get("antialias", False)))
+
+
+class MaxBlurPool(nn.Module):
+    """MaxPool2d(2, 2, ceil_mode=True)'s output size, anti-aliased: the max over each 2x2
+    window at every pixel, then the binomial [1, 2, 1]^2 / 16 blur sampled at stride 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("blur", (k[:, None] * k[None, :] / 16)[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        m = F.max_pool2d(F.pad(x, [0, 1, 0, 1], mode="replicate"), 2, 1)
+        y = F.conv2d(F.pad(m, [1] * 4, mode="reflect").reshape(n * c, 1, h + 2, w + 2), self.blur.to(x.dtype),
+                     stride=2)
+        return y.reshape(n, c, y.shape[-2], y.shape[-1])
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
@@ -63,13 +88,13 @@ def _conv(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3)]
 
 
-def build_encoder() -> nn.Sequential:
+def build_encoder(antialias: bool = False) -> nn.Sequential:
     """The 31 modules of vgg_normalised up to relu4_1, indices as in the peer's file."""
     layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]  # 0: preprocessing (see CAFFE_BGR_MEAN)
     c = 3
     for v in _ENCODER_LAYERS:
         if v == "M":
-            layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
+            layers.append(MaxBlurPool() if antialias else nn.MaxPool2d(2, 2, 0, ceil_mode=True))
         else:
             layers += [*_conv(c, int(v)), nn.ReLU()]
             c = int(v)
@@ -77,11 +102,12 @@ def build_encoder() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def build_decoder(width: int = 64) -> nn.Sequential:
+def build_decoder(width: int = 64, antialias: bool = False) -> nn.Sequential:
     """The 29-module mirror of the encoder (keys 1, 5, 8, 11, 14, 18, 21, 25, 28); no final
     activation. Channels 4w at H/4, 2w at H/2, w at H."""
     c4, c2, c1 = 4 * width, 2 * width, width
-    up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+    mode = "bilinear" if antialias else "nearest"
+    up = lambda: nn.Upsample(scale_factor=2, mode=mode)  # noqa: E731
     layers: list[nn.Module] = [*_conv(FEATURE_CHANNELS, c4), nn.ReLU(), up()]
     for _ in range(3):
         layers += [*_conv(c4, c4), nn.ReLU()]
@@ -123,8 +149,8 @@ class AdaINNet(nn.Module):
     def __init__(self, config: AdaINConfig = AdaINConfig()) -> None:
         super().__init__()
         self.config = config
-        self.encoder = build_encoder()
-        self.decoder = build_decoder(config.decoder_width)
+        self.encoder = build_encoder(config.antialias)
+        self.decoder = build_decoder(config.decoder_width, config.antialias)
 
     def encode(self, x01: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB 0..1 -> relu4_1 (N, 512, ceil(H/8), ceil(W/8))."""

@@ -36,11 +36,14 @@ def role_of(card: ModelCard) -> str | None:
 
 def encoder_digest(net: AdaINNet) -> str:
     """A short hash of the encoder's fp32 weights (as loaded, so fp16-stored files hash the same
-    every time they load)."""
+    every time they load). An anti-aliased encoder computes other statistics from the same
+    weights, so it has its own digest."""
     h = hashlib.sha256()
     for key, t in sorted(net.encoder.state_dict().items()):
         h.update(key.encode())
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    if net.config.antialias:
+        h.update(b"antialias")
     return h.hexdigest()[:16]
 
 

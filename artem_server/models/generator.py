@@ -4,6 +4,13 @@ Layer for layer and key for key the same as pytorch/examples `fast_neural_style`
 `TransformerNet` (see shared/reference/peer-models.md section 1), so its published checkpoints
 load unchanged. Tensors in and out: (N, 3, H, W) float RGB in 0..255, sRGB; the output is not
 clamped. H and W must be multiples of 4 for the output to have the input's size (the pipeline pads).
+
+`antialias` (an architecture option, off for the peers' checkpoints, on for ArtEm's shipped
+styles) low-passes before each stride-2 conv and upsamples bilinearly instead of to the nearest
+pixel (Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML 2019). The plain net's
+output changes when the picture moves by an amount that is not a multiple of 4, so its texture
+swims on surfaces as the head moves and differs between the eyes; anti-aliased, it nearly
+follows the picture. It adds no weights: the blur is fixed, so the checkpoint keys stay the same.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ class GeneratorConfig:
 
     width: int = 32  # channels after conv1; conv2 and conv3 have 2x and 4x this
     res_blocks: int = 5
+    antialias: bool = False  # blur before the stride-2 convs, bilinear upsampling (see above)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
-        return cls(width=int(d.get("width", 32)), res_blocks=int(d.get("res_blocks", 5)))
+        return cls(width=int(d.get("width", 32)), res_blocks=int(d.get("res_blocks", 5)),
+                   antialias=bool(d.get("antialias", False)))
 
 
 class ConvLayer(nn.Module):
@@ -42,12 +51,35 @@ class ConvLayer(nn.Module):
         return self.conv2d(self.pad(x))
 
 
-class UpsampleConvLayer(ConvLayer):
-    """Nearest x2 upsampling then a convolution, instead of a transposed convolution, which
-    draws checkerboard artifacts (https://distill.pub/2016/deconv-checkerboard/)."""
+class BlurConvLayer(ConvLayer):
+    """A stride-2 ConvLayer that first low-passes its input with the binomial [1, 2, 1]^2 / 16
+    (reflection padded), so what it samples has no detail finer than its stride can carry."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__(c_in, c_out, kernel, stride)
+        k = torch.tensor([1.0, 2.0, 1.0])
+        # not persistent: fixed, so the state dict keeps pytorch/examples' keys
+        self.register_buffer("blur", (k[:, None] * k[None, :] / 16).expand(c_in, 1, 3, 3).clone(),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.interpolate(x, scale_factor=2, mode="nearest"))
+        blurred = F.conv2d(F.pad(x, [1] * 4, mode="reflect"), self.blur.to(x.dtype), groups=x.shape[1])
+        return super().forward(blurred)
+
+
+class UpsampleConvLayer(ConvLayer):
+    """x2 upsampling then a convolution, instead of a transposed convolution, which draws
+    checkerboard artifacts (https://distill.pub/2016/deconv-checkerboard/). Nearest (the
+    peers' net) or bilinear (anti-aliased)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, mode: str = "nearest") -> None:
+        super().__init__(c_in, c_out, kernel, stride)
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "nearest":
+            return super().forward(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return super().forward(F.interpolate(x, scale_factor=2, mode=self.mode, align_corners=False))
 
 
 class ResidualBlock(nn.Module):
@@ -76,16 +108,18 @@ class Generator(nn.Module):
         c1, c2, c3 = config.width, 2 * config.width, 4 * config.width
         self.conv1 = ConvLayer(3, c1, 9, 1)
         self.in1 = nn.InstanceNorm2d(c1, affine=True)
-        self.conv2 = ConvLayer(c1, c2, 3, 2)
+        down = BlurConvLayer if config.antialias else ConvLayer
+        up = "bilinear" if config.antialias else "nearest"
+        self.conv2 = down(c1, c2, 3, 2)
         self.in2 = nn.InstanceNorm2d(c2, affine=True)
-        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.conv3 = down(c2, c3, 3, 2)
         self.in3 = nn.InstanceNorm2d(c3, affine=True)
         # Attribute names res1..resN are the checkpoint keys of pytorch/examples.
         for i in range(1, config.res_blocks + 1):
             self.add_module(f"res{i}", ResidualBlock(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1)
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, up)
         self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, up)
         self.in5 = nn.InstanceNorm2d(c1, affine=True)
         self.deconv3 = ConvLayer(c1, 3, 9, 1)
 

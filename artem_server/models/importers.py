@@ -6,6 +6,7 @@ Only data is read: `torch.load(weights_only=True)` refuses pickled code.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -53,15 +54,16 @@ def generator_config_from_keys(sd: dict[str, torch.Tensor]) -> GeneratorConfig:
     return GeneratorConfig(width=int(w.shape[0]), res_blocks=max(blocks) if blocks else 0)
 
 
-def generator_from_state_dict(sd: dict[str, torch.Tensor]) -> tuple[Generator, list[str]]:
+def generator_from_state_dict(sd: dict[str, torch.Tensor], antialias: bool = False) -> tuple[Generator, list[str]]:
     """Build a Generator from a pytorch/examples state dict (modern or 2017 legacy).
+    `antialias` is the one architecture option the keys cannot show (its blur has no weights).
 
     Returns the net and the legacy keys that were dropped. Any other missing or unexpected key
     is refused with a message listing them.
     """
     dropped = sorted(k for k in sd if _LEGACY_IN_STATS.search(k))
     sd = {k: v for k, v in sd.items() if k not in dropped}
-    net = Generator(generator_config_from_keys(sd))
+    net = Generator(replace(generator_config_from_keys(sd), antialias=antialias))
     expected = net.state_dict()
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))

@@ -27,8 +27,8 @@ def load_model(entry: Entry) -> nn.Module:
     if kind == "identity":
         return Identity()
     if kind == "generator":
-        net, _ = generator_from_state_dict(entry.load_weights())
         expected = GeneratorConfig.from_dict(entry.card.architecture)
+        net, _ = generator_from_state_dict(entry.load_weights(), antialias=expected.antialias)
         if net.config != expected:
             raise ValueError(f"{entry.path}: weights are {net.config}, card says {expected}")
         return net.eval().requires_grad_(False)
