@@ -13,10 +13,12 @@ import pytest
 import torch
 from scipy import ndimage
 
-from artem_server.backends.base import BackendUnavailable
-from artem_server.backends.torch_optimized import TorchOptimized, default_mode
+from artem_server.backends.fused_adain import FusedAdaIN
+from artem_server.backends.torch_optimized import TorchOptimized
 from artem_server.cli import main
 from artem_server.comfort import measure_comfort, visible_mask
+from artem_server.models.adain import AdaINConfig, AdaINNet
+from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
 from artem_server.models.card import ModelCard
 from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.models.loading import load_model
@@ -104,7 +106,7 @@ def test_antialias_keeps_the_checkpoint_keys_and_follows_a_move_more_closely() -
         assert moved_error(aa, shift) < 0.5 * moved_error(plain, shift)
 
 
-def test_an_antialias_entry_loads_as_one_and_runs_compiled_not_fused(tmp_path: Path) -> None:
+def test_an_antialias_entry_loads_as_one_and_the_fused_path_runs_it(tmp_path: Path) -> None:
     net = Generator(GeneratorConfig(width=8, res_blocks=1, antialias=True)).eval()
     card = ModelCard(name="aa", kind="generator", architecture=net.config.to_dict(), source="tests")
     write_entry(tmp_path, card, net.state_dict(), render_thumbnail(net), half=False)
@@ -112,6 +114,19 @@ def test_an_antialias_entry_loads_as_one_and_runs_compiled_not_fused(tmp_path: P
     assert loaded.config.antialias
     x = torch.rand(1, 3, 32, 32) * 255
     assert torch.allclose(loaded(x), net(x), atol=1e-3)
-    assert default_mode(loaded, cuda=True) == "compile"
-    with pytest.raises(BackendUnavailable, match="antialias"):
-        TorchOptimized(loaded, torch.device("cpu"), "fp32", mode="fused")
+    # the fused path (its torch twin here; CUDA kernels between torch blur and bilinear steps)
+    fused = TorchOptimized(loaded, torch.device("cpu"), "fp32", mode="fused")
+    assert fused.describe().endswith("fused")
+    assert torch.allclose(fused(x).float(), net(x), atol=1e-2)
+
+
+def test_the_fused_adain_path_runs_an_antialiased_model() -> None:
+    torch.manual_seed(0)
+    net = AdaINNet(AdaINConfig(decoder_width=8, antialias=True)).eval()
+    style = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    stylizer = AdaINStylizer(net, compute_style_stats(net, style)).eval()
+    x = torch.rand(1, 3, 40, 48) * 255
+    with torch.inference_mode():
+        ours = FusedAdaIN(stylizer, use_kernels=False)(x.contiguous(memory_format=torch.channels_last))
+        ref = stylizer(x)
+    assert ref.abs().mean() > 1 and (ours - ref).abs().max() < 1e-3

@@ -18,7 +18,7 @@ from artem_kernels import adain, convert, instnorm
 from artem_server.backends.fused_adain import FusedAdaIN
 from artem_server.backends.fused_generator import FusedGenerator
 from artem_server.frames import PixelFormat, View
-from artem_server.models.generator import GeneratorConfig
+from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.pipeline import Pipeline
 from conftest import random_generator
 from host_build import build_host_library, needs_nvcc
@@ -121,8 +121,14 @@ def test_fused_pipeline_matches_torch_pipeline(emulated, photo, fmt, linear, str
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
-def test_fused_generator_kernels_match_its_torch_twin(emulated, photo, dtype):
-    net = random_generator(7, GeneratorConfig(width=8, res_blocks=2)).to(dtype).to(memory_format=torch.channels_last)
+@pytest.mark.parametrize("antialias", [False, True])
+def test_fused_generator_kernels_match_its_torch_twin(emulated, photo, dtype, antialias):
+    net = random_generator(7, GeneratorConfig(width=8, res_blocks=2))
+    if antialias:  # the kernels with pad 0 and no upsampling, torch's blur and bilinear between
+        aa = Generator(GeneratorConfig(width=8, res_blocks=2, antialias=True))
+        aa.load_state_dict(net.state_dict())
+        net = aa.eval()
+    net = net.to(dtype).to(memory_format=torch.channels_last)
     x = torch.from_numpy(photo[:48, :64].copy()).permute(2, 0, 1)[None].float().to(dtype)
     x = x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.adain import EPS
+from ..models.adain import EPS, MaxBlurPool
 from ..models.adain_style import AdaINStylizer, luma
 from .base import BackendUnavailable
 
@@ -75,6 +75,7 @@ class _Conv:
     relu: bool = False
     pool: bool = False
     upsample: int = 1
+    antialias: nn.Module | None = None  # an anti-aliased net's pool or upsample, run in torch
 
 
 def _plan(layers: nn.Sequential) -> list[_Conv]:
@@ -96,6 +97,9 @@ def _plan(layers: nn.Sequential) -> list[_Conv]:
             convs[-1].pool = True
         elif convs and isinstance(m, nn.Upsample) and m.mode == "nearest" and m.scale_factor in (2, 2.0):
             convs[-1].upsample = 2
+        elif convs and (isinstance(m, MaxBlurPool) or (
+                isinstance(m, nn.Upsample) and m.mode == "bilinear" and m.scale_factor in (2, 2.0))):
+            convs[-1].antialias = m
         else:
             raise BackendUnavailable(f"mode fused: adain layer {m} is not one it fuses")
     return convs
@@ -137,6 +141,9 @@ class FusedAdaIN(nn.Module):
         self.encoder = encoder
 
     def _epilogue(self, y: torch.Tensor, conv: _Conv, pad: int) -> torch.Tensor:
+        if conv.antialias is not None:  # bias and ReLU fused, then the blur pool or bilinear x2
+            v = conv.antialias(self._epilogue(y, _Conv(conv.weight, conv.bias, conv.pad, conv.relu), 0))
+            return F.pad(v, [pad] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
         kwargs = dict(relu=conv.relu, pool=conv.pool, upsample=conv.upsample, pad=pad)
         if self.use_kernels and y.shape[1] % 8 == 0:  # the kernels move 8 channels at a time
             from artem_kernels import adain

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.generator import ConvLayer, Generator
+from ..models.generator import BlurConvLayer, ConvLayer, Generator
 
 
 def reference_norm(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, *,
@@ -131,6 +131,23 @@ class FusedGenerator(nn.Module):
                                           **kwargs)
         return reference_norm(y, weight, bias, eps, **kwargs)
 
+    def up_norm(self, name: str, y: torch.Tensor, *, pad: int, **kwargs) -> torch.Tensor:
+        """A norm whose result is upsampled x2 and padded: in the kernel (nearest), or, for an
+        anti-aliased net, bilinear in torch after it."""
+        if not self.net.config.antialias:
+            return self.norm(name, y, upsample=2, pad=pad, **kwargs)
+        v = F.interpolate(self.norm(name, y, pad=0, **kwargs), scale_factor=2, mode="bilinear",
+                          align_corners=False)
+        return F.pad(v, [pad] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
+
+    def down(self, layer: ConvLayer, padded: torch.Tensor) -> torch.Tensor:
+        """A stride-2 conv on a norm's output padded by 1; an anti-aliased layer blurs it first
+        (the blur uses that padding, the conv gets its own)."""
+        if isinstance(layer, BlurConvLayer):
+            blurred = F.conv2d(padded, layer.blur.to(padded.dtype), groups=padded.shape[1])
+            padded = F.pad(blurred, [1] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
+        return self.conv(layer, padded)
+
     @staticmethod
     def conv(layer: ConvLayer, padded: torch.Tensor) -> torch.Tensor:
         """A conv whose output goes into an instance norm: its bias would cancel there."""
@@ -142,18 +159,19 @@ class FusedGenerator(nn.Module):
         # pads: the next conv's kernel // 2; up: the next layer is an UpsampleConvLayer
         y = F.conv2d(block(F.pad(x, [4] * 4, mode="reflect")), self._first)  # blocked
         p = self.norm("in1", y, relu=True, pad=1, blocked_in=True)
-        y = self.conv(net.conv2, p)
+        y = self.down(net.conv2, p)
         p = self.norm("in2", y, relu=True, pad=1)
-        y = self.conv(net.conv3, p)
-        r = self.norm("in3", y, relu=True, pad=1, upsample=1 if blocks else 2)  # the residual stream
+        y = self.down(net.conv3, p)
+        # the residual stream
+        r = self.norm("in3", y, relu=True, pad=1) if blocks else self.up_norm("in3", y, relu=True, pad=1)
         for i in range(1, blocks + 1):
             y = self.conv(getattr(net, f"res{i}").conv1, r)
             t = self.norm(f"res{i}.in1", y, relu=True, pad=1)
             y = self.conv(getattr(net, f"res{i}").conv2, t)
-            r = self.norm(f"res{i}.in2", y, relu=False, residual=r, residual_pad=1, pad=1,
-                          upsample=2 if i == blocks else 1)
+            norm = self.up_norm if i == blocks else self.norm
+            r = norm(f"res{i}.in2", y, relu=False, residual=r, residual_pad=1, pad=1)
         y = self.conv(net.deconv1, r)
-        p = self.norm("in4", y, relu=True, upsample=2, pad=1)
+        p = self.up_norm("in4", y, relu=True, pad=1)
         y = self.conv(net.deconv2, p)
         p = self.norm("in5", y, relu=True, pad=4, blocked_out=True)
         return unblock(F.conv2d(p, self._last, self._last_bias))  # the one conv that keeps its bias
