@@ -37,7 +37,7 @@ from artem_server.models.store import Entry, read_entry
 from .adain_data import StyleBank
 from .adain_encoder import build_adain_encoder, hub_vgg19_path
 from .checks import DEVICES, check_init_weights, check_onnx_export, check_switches
-from .consistency import ShiftViews, check_consistency
+from .consistency import ShiftViews, check_consistency, shift_views
 from .data import CropSampler, center_square, to_batch
 from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
@@ -193,7 +193,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
             raise ConfigError("trainer.init_weights", f"{t.init_weights} does not fit the decoder (width "
                                                       f"{net.config.decoder_width}): {str(e).splitlines()[0]}") from None
     c = cfg.consistency
-    shifts = ShiftViews(int(c.max_shift), int(c.margin), int(t.seed) + d.rank) if float(c.weight) else None
+    shifts = shift_views(c, int(t.seed) + d.rank)
     if t.get("resume"):
         first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup, shifts)
     if d.enabled:  # DDP averages the decoder's gradients across ranks; the encoder is frozen
@@ -228,7 +228,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         elif shifts is None:
             content, style, _ = adain_losses(net, x, s_mean, s_std, layers)
         else:  # the crops and their moved views in one batch, the same style for both
-            views, move = shifts.views(x)
+            views, move = shifts.views(x, scale=1.0)
             both = lambda stats: {k: torch.cat([v, v]) for k, v in stats.items()}  # noqa: E731
             content, style, y = adain_losses(net, views, both(s_mean), both(s_std), layers, x.shape[0])
             consistency = float(c.weight) * shifts.loss(y, move, scale=1.0)

@@ -27,7 +27,7 @@ from artem_server.models.store import Entry, read_entry
 
 from .adain_train import is_adain, train_adain
 from .checks import check_config
-from .consistency import ShiftViews, check_consistency
+from .consistency import ShiftViews, check_consistency, shift_views
 from .data import CropSampler, center_square, to_batch
 from .distributed import Dist, Shard, join, leave
 from .errors import ConfigError
@@ -179,7 +179,7 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         with torch.no_grad():
             generator.deconv3.conv2d.bias.fill_(127.5)
     c = cfg.consistency
-    shifts = ShiftViews(int(c.max_shift), int(c.margin), int(t.seed) + d.rank) if float(c.weight) else None
+    shifts = shift_views(c, int(t.seed) + d.rank)
     # DDP averages gradients across ranks; `generator` stays the bare net that is saved.
     model = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None) if d.enabled else generator
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
@@ -292,7 +292,7 @@ def consistency_note(cfg: DictConfig, last: dict[str, float]) -> str:
     if not float(c.weight):
         return ""
     return (f" Shift consistency (comfort in a headset): weight {float(c.weight):g}, moves up to "
-            f"{c.max_shift} px, final loss {last.get('consistency', float('nan')):.4g}.")
+            f"{c.max_shift} px, noise {float(c.noise):g} grey levels, final loss {last.get('consistency', float('nan')):.4g}.")
 
 
 def init_note(t: DictConfig) -> str:
