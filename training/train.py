@@ -107,8 +107,8 @@ def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torc
     the crops it would have."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = {"crops": list(sampler.rng.getstate())}
-    if shifts is not None:
-        rng["shifts"] = shifts.state()
+    if shifts is not None:  # its moves, and torch's generator that draws its noise
+        rng["shifts"], rng["torch"] = shifts.state(), torch.get_rng_state()
     torch.save({"step": step, "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
                 "rng": rng}, path)
 
@@ -144,6 +144,8 @@ def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.O
         sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
         if shifts is not None and "shifts" in ckpt["rng"]:
             shifts.set_state(ckpt["rng"]["shifts"])
+        if shifts is not None and "torch" in ckpt["rng"]:
+            torch.set_rng_state(ckpt["rng"]["torch"])
     else:  # checkpoints written before the crop state was saved
         log.warning("%s has no crop-sampler state: the resumed run draws other crops", path)
     log.info("resumed from %s at step %d", path, step)
