@@ -159,7 +159,10 @@ class Runs:
                         f"{mine[0].seconds():.0f} s so far), its limit (builds_per_stream = {limit}); send "
                         "the config again once its frames are stylized")
             # _build forgets the Build under this lock: it cannot do so before it is recorded
-            build = Build(label, self.build_executor.submit(self._build, key, model, choice))
+            try:
+                build = Build(label, self.build_executor.submit(self._build, key, model, choice))
+            except RuntimeError:  # the executor is shut down
+                raise Unavailable("the server is shutting down; reconnect") from None
             if owner is not None:
                 build.owners.add(id(owner))
             self._builds[key] = build
