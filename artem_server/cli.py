@@ -311,9 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--token-file", type=Path, default=None,
                        help="file with the server's bearer token (default: $ARTEM_TOKEN, else none)")
 
-    def backend(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--backend", choices=["torch-eager", "torch-optimized", "onnxruntime"], default=None,
-                        help="how to run models (default: torch-optimized on CUDA, torch-eager on CPU)")
+    def backend(sp: argparse.ArgumentParser, fastest: bool = False) -> None:
+        names = ["torch-eager", "torch-optimized", "onnxruntime"] + (["fastest"] if fastest else [])
+        sp.add_argument("--backend", choices=names, default=None,
+                        help="how to run models (default: torch-optimized on CUDA, torch-eager on CPU"
+                             + ("; fastest: on a CPU, time each once at start and keep the fastest, "
+                                "logged)" if fastest else ")"))
         sp.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
                         help="default: fp16 on CUDA, fp32 on CPU (bf16 for torch-optimized)")
 
@@ -324,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     device(s)
     s.add_argument("--max-frame-bytes", type=int, default=2 * 2064 * 2208 * 4,
                    help="largest frame, all views together (default: a Quest 3 stereo RGBA8 frame)")
-    backend(s)
+    backend(s, fastest=True)
     s.add_argument("--optimize", choices=["eager", "graph", "compile", "fused"], default=None,
                    help="torch-optimized's mode (default on CUDA: fused for generator and adain styles, "
                         "compile for others and for generators without CuPy; eager on CPU)")

@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -26,6 +26,7 @@ import torch
 
 from .backends import (BackendUnavailable, RunnerCache, available_backends, default_choice,
                        default_precision, validate_choice)
+from .backends.fastest import fastest_choice
 from .errors import ArtemError, InvalidArgument, ResourceExhausted, Unavailable
 from .frames import View
 from .pipeline import MIN_RENDER_SCALE, ModelTraits, Pipeline, StageTimes, model_size, padded_size
@@ -40,9 +41,13 @@ class RunChoice:
     render_scale: float = 1.0
 
 
+FASTEST = "fastest"  # RunOptions.backend: time the CPU variants at start, keep the fastest
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """Server-wide settings: the default backend/precision (None: by device), the frame sizes
+    """Server-wide settings: the default backend/precision (None: by device; "fastest":
+    measured at start on a CPU, backends/fastest.py), the frame sizes
     (N views, H, W) to compile for at style load, the optimized backend's mode."""
 
     backend: str | None = None
@@ -92,6 +97,10 @@ class Runs:
         self.options = options
         self.available = available_backends(self.device)
         backend, precision = default_choice(self.device)
+        if options.backend == FASTEST:  # measured once, now; on CUDA the default is the fastest
+            if self.device.type == "cpu":
+                backend, precision = fastest_choice(self.device)
+            options = replace(options, backend=None, precision=None)
         self.default = RunChoice(options.backend or backend,
                                  options.precision or (precision if not options.backend
                                                        else default_precision(options.backend, self.device)))
