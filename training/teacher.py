@@ -53,7 +53,8 @@ class OnnxTeacher:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError("teacher.model", "a teacher needs onnxruntime (pip install onnxruntime)") from None
+            raise ConfigError("teacher.model", "a teacher needs onnxruntime (pip install onnxruntime)") \
+                from None
         self.path = resolve_model_path(model)
         self.licence = licence
         self.image_input, self.input_scale = image_input, float(input_scale)
@@ -72,7 +73,8 @@ class OnnxTeacher:
                 raise ConfigError("teacher.style_input", f"{style_input!r} is not an input of "
                                                          f"{self.path.name}; its inputs: {names}")
             if style is None or not 0 <= int(style) < int(style_count):
-                raise ConfigError("teacher.style", f"{style!r}: expected a style index 0..{int(style_count) - 1}")
+                raise ConfigError("teacher.style",
+                                  f"{style!r}: expected a style index 0..{int(style_count) - 1}")
             weights = np.zeros(int(style_count), np.float32)
             weights[int(style)] = 1.0
             self.extra[style_input] = weights

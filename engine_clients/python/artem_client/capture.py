@@ -64,7 +64,8 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"--source screen:{text}: expected screen:X,Y,W,H in pixels, e.g. screen:0,0,1280,720") from None
+        raise ValueError(f"--source screen:{text}: expected screen:X,Y,W,H in pixels, "
+                         "e.g. screen:0,0,1280,720") from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"--source screen:{text}: X and Y must be >= 0, W and H > 0")
     return x, y, x + w, y + h
@@ -75,7 +76,8 @@ def screen(region: str | None, frames: int | None, size: tuple[int, int] | None,
     """Grabs of the screen (or `region`, 'X,Y,W,H'). Raises ValueError when there is no
     display to grab."""
     box = parse_region(region) if region else None
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not display:
         raise ValueError("--source screen: no display to capture (DISPLAY and WAYLAND_DISPLAY are not set)")
     from PIL import ImageGrab
 
