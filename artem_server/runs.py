@@ -197,13 +197,16 @@ class Runs:
         self.request(model, choice, f"{label} on {describe(choice or self.default)}", owner)
 
     def warm_styles(self, styles: Sequence) -> list[concurrent.futures.Future]:
-        """With warm sizes set, build and compile every style's default runner now (at server
-        start, on the build threads, in the background), so no first frame waits for it;
+        """With warm sizes set, build and compile the styles' default runners now (at server
+        start, on the build threads, in the background), so no first frame waits for them;
         returns the builds under way."""
         if not self.options.warm_sizes:
             return []
+        # The models directory's styles first (the user's own), then the built-in ones, and no
+        # more than the runner cache keeps: a runner warmed only to be evicted helps no session.
+        chosen = sorted((s for s in styles if s.card.kind != "identity"), key=lambda s: s.origin == "builtin")
         got = [self.request(style.model, None, f"{style.id} on {describe(self.default)}")
-               for style in styles if style.card.kind != "identity"]
+               for style in chosen[: self.options.cache_capacity]]
         return [b.future for b in got if isinstance(b, Build)]
 
     def close(self) -> None:

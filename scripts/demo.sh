@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARTEM=.venv/bin/artem
-STYLE=${STYLE:-tessera}
+STYLE=${STYLE:-nocturne}
 FRAMES=${FRAMES:-60}
 SIZE=${SIZE:-256x256}
 OUT=${OUT:-demo-out}
