@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test proto clean
+.PHONY: setup demo test lint proto clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml requirements/cpu.txt
 demo: setup
 	bash scripts/demo.sh
 
-test: setup
+# Lint and format check first (ruff, configured in pyproject.toml): a style slip fails in seconds.
+test: lint
 	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 proto: setup
 	$(PY) scripts/gen_proto.py

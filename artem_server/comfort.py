@@ -21,8 +21,8 @@ excluded (reflection padding makes every net's border differ).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -32,7 +32,19 @@ Stylize = Callable[[np.ndarray], np.ndarray]  # (H, W, 3) uint8 RGB -> the same 
 # (dy, dx) of each pan step: 1-8 px sideways (every remainder of 4 and 8), then vertical and
 # diagonal moves, as a head turns and nods.
 PAN_SHIFTS: tuple[tuple[int, int], ...] = (
-    (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (0, 7), (0, 8), (3, 0), (5, 0), (2, 3), (6, 5))
+    (0, 1),
+    (0, 2),
+    (0, 3),
+    (0, 4),
+    (0, 5),
+    (0, 6),
+    (0, 7),
+    (0, 8),
+    (3, 0),
+    (5, 0),
+    (2, 3),
+    (6, 5),
+)
 
 
 @dataclass
@@ -92,12 +104,13 @@ def visible_mask(disparity: np.ndarray, margin: int) -> np.ndarray:
     right_min = np.concatenate([right_min[:, 1:], np.full((h, 1), np.inf)], axis=1)
     mask = known & (u >= margin) & (u <= w - 1 - margin) & (right_min >= u - 0.5)
     inner = np.zeros_like(mask)
-    inner[margin:h - margin, margin:w - margin] = True
+    inner[margin : h - margin, margin : w - margin] = True
     return mask & inner
 
 
-def stereo_error(left: np.ndarray, right: np.ndarray, disparity: np.ndarray,
-                 mask: np.ndarray) -> float:
+def stereo_error(
+    left: np.ndarray, right: np.ndarray, disparity: np.ndarray, mask: np.ndarray
+) -> float:
     """Mean |left - right warped by the disparity| over `mask`, grey levels."""
     diff = np.abs(left.astype(np.float32) - _shift_rows(right, disparity))
     return float(diff[mask].mean())
@@ -107,8 +120,8 @@ def shift_error(a: np.ndarray, b: np.ndarray, dy: int, dx: int, margin: int) -> 
     """`b` is the view of `a` moved by (dy, dx) (b[i, j] shows what a[i + dy, j + dx] shows):
     mean |b - a moved| over their overlap, `margin` px from the borders, grey levels."""
     h, w = a.shape[:2]
-    a_part = a[dy + margin:h - margin, dx + margin:w - margin].astype(np.float32)
-    b_part = b[margin:h - margin - dy, margin:w - margin - dx].astype(np.float32)
+    a_part = a[dy + margin : h - margin, dx + margin : w - margin].astype(np.float32)
+    b_part = b[margin : h - margin - dy, margin : w - margin - dx].astype(np.float32)
     return float(np.abs(a_part - b_part).mean())
 
 
@@ -142,15 +155,19 @@ def stereo_data(scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     left, right, disparity = data.stereo_motorcycle()
     if scale == 1.0:
         return left, right, disparity.astype(np.float32)
+
     def resize(im: np.ndarray) -> np.ndarray:
-        return (rescale(im, scale, channel_axis=-1, anti_aliasing=True) * 255).round().astype(np.uint8)
+        return (
+            (rescale(im, scale, channel_axis=-1, anti_aliasing=True) * 255).round().astype(np.uint8)
+        )
 
     d = ndimage.zoom(np.where(np.isfinite(disparity), disparity, -1.0), scale, order=0) * scale
     return resize(left), resize(right), np.where(d >= 0, d, np.inf).astype(np.float32)
 
 
-def pan_frames(size: int = 256, shifts: Sequence[tuple[int, int]] = PAN_SHIFTS
-               ) -> tuple[np.ndarray, list[np.ndarray]]:
+def pan_frames(
+    size: int = 256, shifts: Sequence[tuple[int, int]] = PAN_SHIFTS
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The pan's first frame and one frame per shift, cropped from scikit-image's astronaut."""
     from skimage import data
 
@@ -161,21 +178,27 @@ def pan_frames(size: int = 256, shifts: Sequence[tuple[int, int]] = PAN_SHIFTS
         raise ValueError(f"pan size {size}: expected 16..{limit} px")
 
     def crop(dy: int, dx: int) -> np.ndarray:
-        return np.ascontiguousarray(src[y0 + dy:y0 + dy + size, x0 + dx:x0 + dx + size])
+        return np.ascontiguousarray(src[y0 + dy : y0 + dy + size, x0 + dx : x0 + dx + size])
 
     return crop(0, 0), [crop(dy, dx) for dy, dx in shifts]
 
 
-def measure_comfort(stylize: Stylize, *, stereo_scale: float = 1.0, pan_size: int = 256,
-                    shifts: Sequence[tuple[int, int]] = PAN_SHIFTS,
-                    margin: int = 16) -> ComfortReport:
+def measure_comfort(
+    stylize: Stylize,
+    *,
+    stereo_scale: float = 1.0,
+    pan_size: int = 256,
+    shifts: Sequence[tuple[int, int]] = PAN_SHIFTS,
+    margin: int = 16,
+) -> ComfortReport:
     """Stereo and pan warping errors of `stylize`, the input's own beside each, plus strength
     and detail (see the module's docstring). Deterministic for a deterministic `stylize`."""
     left, right, disparity = stereo_data(stereo_scale)
     mask = visible_mask(disparity, margin)
     s_left, s_right = stylize(left), stylize(right)
-    stereo = WarpError(stereo_error(s_left, s_right, disparity, mask),
-                       stereo_error(left, right, disparity, mask))
+    stereo = WarpError(
+        stereo_error(s_left, s_right, disparity, mask), stereo_error(left, right, disparity, mask)
+    )
 
     base, moved = pan_frames(pan_size, shifts)
     s_base = stylize(base)
@@ -187,10 +210,21 @@ def measure_comfort(stylize: Stylize, *, stereo_scale: float = 1.0, pan_size: in
     pan = WarpError(float(np.mean(list(by_shift.values()))), float(np.mean(own)))
 
     inputs, outputs = [left, right, base], [s_left, s_right, s_base]
-    strength = float(np.mean([np.abs(o.astype(np.float32) - i).mean()
-                              for i, o in zip(inputs, outputs)]))
+    strength = float(
+        np.mean([np.abs(o.astype(np.float32) - i).mean() for i, o in zip(inputs, outputs)])
+    )
     return ComfortReport(
-        stereo=stereo, pan=pan, pan_by_shift=by_shift, strength=round(strength, 4),
-        detail=round(detail_gain(inputs, outputs, margin), 4), stereo_pixels=int(mask.sum()),
-        settings={"stereo_scale": stereo_scale, "pan_size": pan_size, "margin": margin,
-                  "stereo_size": list(left.shape[:2]), "shifts": [list(s) for s in shifts]})
+        stereo=stereo,
+        pan=pan,
+        pan_by_shift=by_shift,
+        strength=round(strength, 4),
+        detail=round(detail_gain(inputs, outputs, margin), 4),
+        stereo_pixels=int(mask.sum()),
+        settings={
+            "stereo_scale": stereo_scale,
+            "pan_size": pan_size,
+            "margin": margin,
+            "stereo_size": list(left.shape[:2]),
+            "shifts": [list(s) for s in shifts],
+        },
+    )

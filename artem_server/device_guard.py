@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -26,7 +26,13 @@ from .pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 _ACCELERATOR_ERROR = getattr(torch, "AcceleratorError", ())  # torch >= 2.8
-_DEVICE_MARKERS = ("CUDA error", "CUBLAS_STATUS", "cuDNN error", "CUDNN_STATUS", "device-side assert")
+_DEVICE_MARKERS = (
+    "CUDA error",
+    "CUBLAS_STATUS",
+    "cuDNN error",
+    "CUDNN_STATUS",
+    "device-side assert",
+)
 
 
 def is_device_error(e: BaseException) -> bool:
@@ -71,9 +77,11 @@ class DeviceGuard:
             if self.on_failure is not None:
                 self.on_failure(e)
             detail = str(e).splitlines()[0]
-            raise Unavailable(f"the device failed while running this frame ({detail}); this server reports "
-                              "NOT_SERVING until the device answers again: reconnect (a balancer picks another "
-                              "replica)") from None
+            raise Unavailable(
+                f"the device failed while running this frame ({detail}); this server reports "
+                "NOT_SERVING until the device answers again: reconnect (a balancer picks another "
+                "replica)"
+            ) from None
         # Out of the except block: the failed frame's tensors (held by the traceback) are freed,
         # so emptying the cache now returns them too.
         self.oom_frames += 1
@@ -83,9 +91,11 @@ class DeviceGuard:
             self.on_oom()
         size = ", ".join(f"{v.width}x{v.height}" for v in views)
         log.warning("frame of %d view(s) (%s) refused: %s", len(views), size, oom)
-        raise ResourceExhausted(f"the frame ({len(views)} view(s) of {size}) needs more {self.device.type} memory "
-                                f"than is free ({oom}); it was refused and the server goes on: send smaller "
-                                "frames or a lower render_scale")
+        raise ResourceExhausted(
+            f"the frame ({len(views)} view(s) of {size}) needs more {self.device.type} memory "
+            f"than is free ({oom}); it was refused and the server goes on: send smaller "
+            "frames or a lower render_scale"
+        )
 
 
 @dataclass
@@ -98,4 +108,6 @@ class GuardedPipeline(Pipeline):
         """Pipeline.run, whatever its further arguments, inside the guard."""
         if self.guard is None:
             return super().run(model, views, *args, **kwargs)
-        return self.guard.call(lambda v, *a, **kw: Pipeline.run(self, model, v, *a, **kw), views, *args, **kwargs)
+        return self.guard.call(
+            lambda v, *a, **kw: Pipeline.run(self, model, v, *a, **kw), views, *args, **kwargs
+        )

@@ -53,4 +53,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """(code, message) for an exception; a non-domain error hides its details from the client."""
     if isinstance(exc, ArtemError):
         return exc.code, str(exc)
-    return grpc.StatusCode.INTERNAL, "internal error while processing the request (see the server log)"
+    return (
+        grpc.StatusCode.INTERNAL,
+        "internal error while processing the request (see the server log)",
+    )

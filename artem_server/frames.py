@@ -37,12 +37,14 @@ class PixelFormat(enum.Enum):
         return self.value[3]
 
     @classmethod
-    def from_wire(cls, number: int, field: str) -> "PixelFormat":
+    def from_wire(cls, number: int, field: str) -> PixelFormat:
         for f in cls:
             if f.wire == number:
                 return f
-        raise InvalidArgument(f"{field} = {number} is not a known pixel format: expected one of "
-                              + ", ".join(f"{f.wire} ({f.name})" for f in cls))
+        raise InvalidArgument(
+            f"{field} = {number} is not a known pixel format: expected one of "
+            + ", ".join(f"{f.wire} ({f.name})" for f in cls)
+        )
 
 
 @dataclass(frozen=True)
@@ -77,20 +79,31 @@ class View:
         return self.pixels.shape[1]
 
 
-def view_pixels(buffer: bytes | memoryview, width: int, height: int, fmt: PixelFormat,
-                row_stride: int, field: str, limits: FrameLimits) -> np.ndarray:
+def view_pixels(
+    buffer: bytes | memoryview,
+    width: int,
+    height: int,
+    fmt: PixelFormat,
+    row_stride: int,
+    field: str,
+    limits: FrameLimits,
+) -> np.ndarray:
     """Check a view's geometry against its bytes and return an (H, W, bpp) view of them."""
     for name, value in (("width", width), ("height", height)):
         if value <= 0:
             raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
         if value > limits.max_dimension:
-            raise ResourceExhausted(f"{field}.{name} = {value} exceeds this server's limit of "
-                                    f"{limits.max_dimension} pixels")
+            raise ResourceExhausted(
+                f"{field}.{name} = {value} exceeds this server's limit of "
+                f"{limits.max_dimension} pixels"
+            )
     packed = width * fmt.bpp
     stride = row_stride or packed
     if stride < packed:
-        raise InvalidArgument(f"{field}.row_stride = {row_stride}: expected 0 (packed) or at least "
-                              f"width * {fmt.bpp} = {packed} bytes for {fmt.name}")
+        raise InvalidArgument(
+            f"{field}.row_stride = {row_stride}: expected 0 (packed) or at least "
+            f"width * {fmt.bpp} = {packed} bytes for {fmt.name}"
+        )
     size = len(buffer)
     # The last row may stop at its last pixel: engines' readback buffers often do.
     least, full = stride * (height - 1) + packed, stride * height
@@ -98,7 +111,9 @@ def view_pixels(buffer: bytes | memoryview, width: int, height: int, fmt: PixelF
         expected = f"{full}" if least == full else f"{least} or {full}"
         raise InvalidArgument(
             f"{field}.data has {size} bytes: expected {expected} for {width}x{height} {fmt.name} "
-            f"with row_stride {stride}")
+            f"with row_stride {stride}"
+        )
     flat = np.frombuffer(buffer, dtype=np.uint8)
-    return np.lib.stride_tricks.as_strided(flat, shape=(height, width, fmt.bpp),
-                                           strides=(stride, fmt.bpp, 1), writeable=False)
+    return np.lib.stride_tricks.as_strided(
+        flat, shape=(height, width, fmt.bpp), strides=(stride, fmt.bpp, 1), writeable=False
+    )

@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 import torch
@@ -44,8 +44,13 @@ def probe_device(device: torch.device) -> None:
 class Readiness:
     """Owns the health statuses; everything that changes readiness goes through `publish`."""
 
-    def __init__(self, servicer: health.aio.HealthServicer, services: tuple[str, ...],
-                 metrics: Metrics | None = None, dead_after_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        servicer: health.aio.HealthServicer,
+        services: tuple[str, ...],
+        metrics: Metrics | None = None,
+        dead_after_s: float = 60.0,
+    ) -> None:
         self.servicer = servicer
         self.services = services
         self.metrics = metrics
@@ -54,7 +59,9 @@ class Readiness:
         self.draining = False
         self.device_error = ""  # empty: the device answers
         self._unusable_since: float | None = None
-        self.stalled_s: Callable[[], float] = lambda: 0.0  # the oldest frame's wait (Engine.stalled_s)
+        self.stalled_s: Callable[[], float] = lambda: (
+            0.0
+        )  # the oldest frame's wait (Engine.stalled_s)
         self.frame_deadline_s = 0.0  # 0: frames' waits do not count
 
     def stalled(self) -> bool:
@@ -73,8 +80,10 @@ class Readiness:
         if self.device_error:
             return f"the device is unusable ({self.device_error})"
         if self.stalled():
-            return (f"a frame has waited {self.stalled_s():.1f} s for the model, more than the frame deadline "
-                    f"({self.frame_deadline_s:g} s)")
+            return (
+                f"a frame has waited {self.stalled_s():.1f} s for the model, more than the frame deadline "
+                f"({self.frame_deadline_s:g} s)"
+            )
         return ""
 
     def set_device(self, error: str) -> None:
@@ -85,7 +94,10 @@ class Readiness:
         self.device_error = error
 
     def alive(self) -> bool:
-        return self._unusable_since is None or time.monotonic() - self._unusable_since < self.dead_after_s
+        return (
+            self._unusable_since is None
+            or time.monotonic() - self._unusable_since < self.dead_after_s
+        )
 
     async def publish(self) -> None:
         status = SERVING if self.serving else NOT_SERVING
@@ -106,9 +118,15 @@ class Readiness:
 class DeviceMonitor:
     """Probes the device at start and after device errors; keeps `readiness` current."""
 
-    def __init__(self, device: torch.device, executor: concurrent.futures.Executor, readiness: Readiness,
-                 probe: Callable[[torch.device], None] = probe_device, interval_s: float = 5.0,
-                 timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        executor: concurrent.futures.Executor,
+        readiness: Readiness,
+        probe: Callable[[torch.device], None] = probe_device,
+        interval_s: float = 5.0,
+        timeout_s: float = 30.0,
+    ) -> None:
         self.device = device
         self.executor = executor
         self.readiness = readiness
@@ -129,7 +147,9 @@ class DeviceMonitor:
         """Probe once (on the model thread); update and publish readiness; True when usable."""
         self._loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(self._loop.run_in_executor(self.executor, self.probe, self.device), self.timeout_s)
+            await asyncio.wait_for(
+                self._loop.run_in_executor(self.executor, self.probe, self.device), self.timeout_s
+            )
             error = ""
         except asyncio.TimeoutError:
             error = f"a probe of {self.device} did not finish in {self.timeout_s:g} s"
@@ -138,7 +158,9 @@ class DeviceMonitor:
         was = self.readiness.device_error
         self.readiness.set_device(error)
         if error != was:
-            (log.error if error else log.info)("device %s: %s", self.device, error or "usable again")
+            (log.error if error else log.info)(
+                "device %s: %s", self.device, error or "usable again"
+            )
         await self.readiness.publish()
         return not error
 
@@ -177,8 +199,9 @@ async def watch_frames(readiness: Readiness, interval_s: float = 0.2) -> None:
             was = now
 
 
-async def start_health_listener(servicer: health.aio.HealthServicer, host: str,
-                                port: int) -> tuple[grpc.aio.Server, int]:
+async def start_health_listener(
+    servicer: health.aio.HealthServicer, host: str, port: int
+) -> tuple[grpc.aio.Server, int]:
     """A plaintext server with the health service alone, for probes that cannot speak TLS
     (Kubernetes' gRPC probes); returns it and its bound port."""
     server = grpc.aio.server()

@@ -38,24 +38,37 @@ class ServerLimits:
     # A proxy that funnels many clients into few connections needs 0 or max_streams here.
     max_streams_per_connection: int = 4
     max_rpcs: int = 64  # concurrent calls of any kind (gRPC's own RESOURCE_EXHAUSTED past it)
-    stream_idle_timeout_s: float = 60.0  # a stream that sends nothing this long: DEADLINE_EXCEEDED; 0: never
+    stream_idle_timeout_s: float = (
+        60.0  # a stream that sends nothing this long: DEADLINE_EXCEEDED; 0: never
+    )
     max_added_styles: int = 100  # styles stored by AddStyle, all clients together
     max_added_styles_bytes: int = 64 << 20  # their entries' bytes on disk, together
     max_style_image_bytes: int = 16 << 20  # one AddStyle image (PNG/JPEG file)
     # A frame that waited this long for the model: health NOT_SERVING until frames keep up again;
-    # a frame waits at most this long for its session's runner to be built (then UNAVAILABLE). 0: off.
+    # a frame waits at most this long for its session's runner to be built (then UNAVAILABLE). 0:
+    # off.
     frame_deadline_s: float = 5.0
     keepalive: Keepalive = field(default_factory=Keepalive)
-    fields: FieldLimits = field(default_factory=FieldLimits)  # requests' strings and repeated fields
+    fields: FieldLimits = field(
+        default_factory=FieldLimits
+    )  # requests' strings and repeated fields
 
     def __post_init__(self) -> None:
         if self.max_streams < 1:
             raise ValueError(f"max_streams = {self.max_streams}: expected at least 1")
         if self.max_rpcs <= self.max_streams:
-            raise ValueError(f"max_rpcs = {self.max_rpcs} must exceed max_streams = {self.max_streams}, "
-                             "or unary calls (ListStyles, health) could find no room beside full streams")
-        for name in ("max_streams_per_connection", "stream_idle_timeout_s", "frame_deadline_s", "max_added_styles",
-                     "max_added_styles_bytes", "max_style_image_bytes"):
+            raise ValueError(
+                f"max_rpcs = {self.max_rpcs} must exceed max_streams = {self.max_streams}, "
+                "or unary calls (ListStyles, health) could find no room beside full streams"
+            )
+        for name in (
+            "max_streams_per_connection",
+            "stream_idle_timeout_s",
+            "frame_deadline_s",
+            "max_added_styles",
+            "max_added_styles_bytes",
+            "max_style_image_bytes",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: expected 0 or more")
 
@@ -71,7 +84,10 @@ def grpc_options(frame: FrameLimits, limits: ServerLimits) -> list[tuple[str, in
         ("grpc.max_send_message_length", size),
         ("grpc.keepalive_time_ms", ms(k.time_s)),
         ("grpc.keepalive_timeout_ms", ms(k.timeout_s)),
-        ("grpc.http2.ping_timeout_ms", ms(k.timeout_s)),  # an unanswered ping of any kind closes it too
+        (
+            "grpc.http2.ping_timeout_ms",
+            ms(k.timeout_s),
+        ),  # an unanswered ping of any kind closes it too
         ("grpc.keepalive_permit_without_calls", int(k.permit_without_calls)),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", ms(k.min_client_ping_s)),
         ("grpc.http2.max_pings_without_data", 0),  # the server's own pings are never throttled

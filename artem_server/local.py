@@ -21,31 +21,41 @@ def output_paths(inputs: list[Path], output: Path) -> list[Path]:
         if not p.is_file():
             raise FileNotFoundError(f"input {p} does not exist")
         if p.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-            raise ValueError(f"input {p}: expected an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
-                             f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})")
+            raise ValueError(
+                f"input {p}: expected an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+                f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+            )
     if len(inputs) == 1 and output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
         return [output]
     if output.suffix and not output.is_dir():
         raise ValueError(f"-o {output}: several inputs need an output folder, not a file")
-    names = [p.with_suffix(".mp4").name if p.suffix.lower() in VIDEO_SUFFIXES else p.name for p in inputs]
+    names = [
+        p.with_suffix(".mp4").name if p.suffix.lower() in VIDEO_SUFFIXES else p.name for p in inputs
+    ]
     if len(set(names)) != len(names):
         raise ValueError("inputs share a file name; stylize them into separate folders")
     return [output / n for n in names]
 
 
-def stylize_array(pipeline: Pipeline, style: Style, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
+def stylize_array(
+    pipeline: Pipeline, style: Style, rgb: np.ndarray, strength: float = 1.0
+) -> np.ndarray:
     """(H, W, 3) RGB uint8 sRGB -> the same, stylized."""
     view = View(np.ascontiguousarray(rgb), PixelFormat.RGB8, linear=False)
     return pipeline.run(style.model, [view], strength)[0]
 
 
-def stylize_image(pipeline: Pipeline, style: Style, src: Path, dst: Path, strength: float = 1.0) -> None:
+def stylize_image(
+    pipeline: Pipeline, style: Style, src: Path, dst: Path, strength: float = 1.0
+) -> None:
     rgb = read_rgb(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(stylize_array(pipeline, style, rgb, strength)).save(dst)
 
 
-def stylize_video(pipeline: Pipeline, style: Style, src: Path, dst: Path, strength: float = 1.0) -> int:
+def stylize_video(
+    pipeline: Pipeline, style: Style, src: Path, dst: Path, strength: float = 1.0
+) -> int:
     """Frames in, frames out, at the source's frame rate; returns the number of frames."""
     import av
 
@@ -58,8 +68,9 @@ def stylize_video(pipeline: Pipeline, style: Style, src: Path, dst: Path, streng
         stream_out.height = stream_in.codec_context.height // 2 * 2
         stream_out.pix_fmt = "yuv420p"
         n = 0
-        for frame in tqdm(inp.decode(stream_in), total=stream_in.frames or None, unit="frame",
-                          desc=src.name):
+        for frame in tqdm(
+            inp.decode(stream_in), total=stream_in.frames or None, unit="frame", desc=src.name
+        ):
             rgb = frame.to_ndarray(format="rgb24")[: stream_out.height, : stream_out.width]
             styled = stylize_array(pipeline, style, rgb, strength)
             for packet in stream_out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):
@@ -70,8 +81,9 @@ def stylize_video(pipeline: Pipeline, style: Style, src: Path, dst: Path, streng
     return n
 
 
-def stylize_paths(pipeline: Pipeline, style: Style, inputs: list[Path], output: Path,
-                  strength: float = 1.0) -> list[Path]:
+def stylize_paths(
+    pipeline: Pipeline, style: Style, inputs: list[Path], output: Path, strength: float = 1.0
+) -> list[Path]:
     dsts = output_paths(inputs, output)
     images = [(s, d) for s, d in zip(inputs, dsts) if s.suffix.lower() in IMAGE_SUFFIXES]
     for src, dst in tqdm(images, unit="image", disable=len(images) < 2):

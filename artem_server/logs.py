@@ -32,8 +32,13 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: ts (UTC, ISO 8601), level, logger, msg, stream_id, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-               "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         sid = getattr(record, "stream_id", "")
         if sid:
             out["stream_id"] = sid

@@ -17,8 +17,9 @@ class LoopbackServer:
         self.config = config
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True,
-                                        name="artem-loopback-server")
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main()), daemon=True, name="artem-loopback-server"
+        )
         self._thread.start()
         if not self._ready.wait(start_timeout_s):
             raise TimeoutError(f"the server did not start within {start_timeout_s:.0f} s")
@@ -45,7 +46,7 @@ class LoopbackServer:
             self.loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(timeout_s)
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         return self
 
     def __exit__(self, *exc) -> None:

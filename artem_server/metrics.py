@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import grpc
 import torch
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -25,7 +32,25 @@ log = logging.getLogger(__name__)
 
 STAGES = ("queue", "convert", "model", "transfer", "total")
 # Seconds; dense around a VR frame's 11.1 ms budget, wide enough for a CPU server.
-BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.011, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2.5, 5, 10)
+BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.011,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
 _CODES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
@@ -39,11 +64,17 @@ class DeviceMemoryCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.device.type != "cuda" or not torch.cuda.is_initialized():
             return
-        g = GaugeMetricFamily("artem_device_memory_bytes", "Device memory by kind", labels=["device", "kind"])
+        g = GaugeMetricFamily(
+            "artem_device_memory_bytes", "Device memory by kind", labels=["device", "kind"]
+        )
         free, total = torch.cuda.mem_get_info(self.device)
         name = str(self.device)
-        for kind, value in (("allocated", torch.cuda.memory_allocated(self.device)),
-                            ("reserved", torch.cuda.memory_reserved(self.device)), ("free", free), ("total", total)):
+        for kind, value in (
+            ("allocated", torch.cuda.memory_allocated(self.device)),
+            ("reserved", torch.cuda.memory_reserved(self.device)),
+            ("free", free),
+            ("total", total),
+        ):
             g.add_metric([name, kind], float(value))
         yield g
 
@@ -54,17 +85,38 @@ class Metrics:
     def __init__(self, device: torch.device = torch.device("cpu")) -> None:
         r = self.registry = CollectorRegistry()
         self.frames = Counter("artem_frames", "Frames answered with pixels", registry=r)
-        self.frames_received = Counter("artem_frames_received", "Frames read off Stylize streams", registry=r)
-        self.dropped = Counter("artem_frames_dropped", "Frames replaced unanswered (latest frame wins)", registry=r)
-        self.errors = Counter("artem_errors", "Refused requests and calls, by gRPC status code", ["code"], registry=r)
-        self.stage = Histogram("artem_stage_seconds", "Server-side time of answered frames, by stage", ["stage"],
-                               buckets=BUCKETS, registry=r)
+        self.frames_received = Counter(
+            "artem_frames_received", "Frames read off Stylize streams", registry=r
+        )
+        self.dropped = Counter(
+            "artem_frames_dropped", "Frames replaced unanswered (latest frame wins)", registry=r
+        )
+        self.errors = Counter(
+            "artem_errors", "Refused requests and calls, by gRPC status code", ["code"], registry=r
+        )
+        self.stage = Histogram(
+            "artem_stage_seconds",
+            "Server-side time of answered frames, by stage",
+            ["stage"],
+            buckets=BUCKETS,
+            registry=r,
+        )
         self.streams = Gauge("artem_streams", "Open Stylize streams", registry=r)
-        self.streams_opened = Counter("artem_streams_opened", "Stylize streams admitted", registry=r)
-        self.serving = Gauge("artem_serving", "1 while health says SERVING (a frame would be served)", registry=r)
-        self.device_oom = Counter("artem_device_oom", "Frames refused: the device ran out of memory", registry=r)
-        self.device_failures = Counter("artem_device_failures", "Frames failed by a device error", registry=r)
-        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        self.streams_opened = Counter(
+            "artem_streams_opened", "Stylize streams admitted", registry=r
+        )
+        self.serving = Gauge(
+            "artem_serving", "1 while health says SERVING (a frame would be served)", registry=r
+        )
+        self.device_oom = Counter(
+            "artem_device_oom", "Frames refused: the device ran out of memory", registry=r
+        )
+        self.device_failures = Counter(
+            "artem_device_failures", "Frames failed by a device error", registry=r
+        )
+        ProcessCollector(
+            registry=r
+        )  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         r.register(DeviceMemoryCollector(torch.device(device)))
         self._stages = {s: self.stage.labels(s) for s in STAGES}
         self._http = None
@@ -86,8 +138,13 @@ class Metrics:
         if f.dropped_frames:
             self.dropped.inc(f.dropped_frames)
         t = f.timings
-        for stage, ms in (("queue", t.queue_ms), ("convert", t.convert_ms), ("model", t.model_ms),
-                          ("transfer", t.transfer_ms), ("total", t.total_ms)):
+        for stage, ms in (
+            ("queue", t.queue_ms),
+            ("convert", t.convert_ms),
+            ("model", t.model_ms),
+            ("transfer", t.transfer_ms),
+            ("total", t.total_ms),
+        ):
             self._stages[stage].observe(ms / 1e3)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:

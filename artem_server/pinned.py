@@ -2,7 +2,7 @@
 frames straight out of it and results straight into it (DMA), with no staging copy on the CPU.
 
 A Quest 2 stereo frame is 28 MB: one memcpy on the CPU costs milliseconds, a pinned DMA about
-half a millisecond each way on an H100 (shared/reference/gpu-anchors.md). The pipeline checks
+half a millisecond each way on an H100 (bench/NOTES-gpu.md). The pipeline checks
 `is_pinned` per frame and takes the direct path when both the views and the destinations are.
 """
 
@@ -21,7 +21,9 @@ _PORTABLE = 1  # cudaHostRegisterPortable: pinned for every CUDA context, not on
 
 def _host_tensor(array: np.ndarray) -> torch.Tensor:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # read-only client buffers: we never write them
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # read-only client buffers: we never write them
         return torch.from_numpy(array)
 
 
@@ -39,7 +41,11 @@ def register(array: np.ndarray) -> bool:
         return False
     rc = torch.cuda.cudart().cudaHostRegister(array.ctypes.data, array.nbytes, _PORTABLE)
     if int(rc) != 0:
-        log.warning("cudaHostRegister of %d bytes failed (error %d): frames will be staged", array.nbytes, int(rc))
+        log.warning(
+            "cudaHostRegister of %d bytes failed (error %d): frames will be staged",
+            array.nbytes,
+            int(rc),
+        )
         return False
     return True
 

@@ -37,7 +37,9 @@ def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     """IEC 61966-2-1 encoding, on values in 0..1."""
     x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+    return torch.where(
+        x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055
+    )
 
 
 @dataclass
@@ -56,9 +58,12 @@ class ModelTraits:
     size_multiple: int = 1
 
     @classmethod
-    def of(cls, model: object) -> "ModelTraits":
-        return cls(getattr(model, "dtype", torch.float32), bool(getattr(model, "channels_last", False)),
-                   int(getattr(model, "size_multiple", 1)))
+    def of(cls, model: object) -> ModelTraits:
+        return cls(
+            getattr(model, "dtype", torch.float32),
+            bool(getattr(model, "channels_last", False)),
+            int(getattr(model, "size_multiple", 1)),
+        )
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -72,7 +77,9 @@ class ModelTraits:
 def model_size(h: int, w: int, render_scale: float) -> tuple[int, int]:
     """The size a view is stylized at: `render_scale` of (h, w), rounded, at least 1 pixel."""
     if not MIN_RENDER_SCALE <= render_scale <= 1.0:
-        raise ValueError(f"render_scale {render_scale}: expected a number in [{MIN_RENDER_SCALE}, 1]")
+        raise ValueError(
+            f"render_scale {render_scale}: expected a number in [{MIN_RENDER_SCALE}, 1]"
+        )
     if render_scale == 1.0:
         return h, w
     return max(1, round(h * render_scale)), max(1, round(w * render_scale))
@@ -105,7 +112,9 @@ def to_model_input(src: torch.Tensor, fmt: PixelFormat, linear: bool) -> torch.T
     return x
 
 
-def from_model_output(y: torch.Tensor, fmt: PixelFormat, linear: bool, src: torch.Tensor) -> torch.Tensor:
+def from_model_output(
+    y: torch.Tensor, fmt: PixelFormat, linear: bool, src: torch.Tensor
+) -> torch.Tensor:
     """(N, 3, H, W) float32 RGB ~0..255 sRGB -> (N, H, W, bpp) uint8 in `fmt` (linear-encoded
     when `linear`), alpha copied from `src` (N, H, W, bpp)."""
     y = y.clamp(0, 255)
@@ -150,8 +159,15 @@ class Pipeline:
         if self.fused is None:
             self.fused = _fused_kernels(self.device)
 
-    def run(self, model, views: list[View], strength: float = 1.0, times: StageTimes | None = None,
-            render_scale: float = 1.0, outputs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    def run(
+        self,
+        model,
+        views: list[View],
+        strength: float = 1.0,
+        times: StageTimes | None = None,
+        render_scale: float = 1.0,
+        outputs: list[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
         """Stylize the views of one frame; views of equal size and format share one batch.
 
         `outputs`: where to write each view's result, (H, W, bpp) uint8 arrays such as a reply's
@@ -160,8 +176,9 @@ class Pipeline:
         times = times if times is not None else StageTimes()
         if outputs is not None:
             if len(outputs) != len(views) or any(
-                    o.shape != v.pixels.shape or o.dtype != np.uint8 or not o.flags.writeable
-                    for o, v in zip(outputs, views)):
+                o.shape != v.pixels.shape or o.dtype != np.uint8 or not o.flags.writeable
+                for o, v in zip(outputs, views)
+            ):
                 raise ValueError("outputs: expected one writable uint8 array of each view's shape")
         results: list[np.ndarray | None] = [None] * len(views)
         groups: dict[tuple, list[int]] = {}
@@ -170,8 +187,12 @@ class Pipeline:
         with torch.inference_mode():
             for idx in groups.values():
                 dests = [outputs[i] for i in idx] if outputs is not None else None
-                for i, out in zip(idx, self._run_group(model, [views[i] for i in idx], strength,
-                                                       render_scale, times, dests)):
+                for i, out in zip(
+                    idx,
+                    self._run_group(
+                        model, [views[i] for i in idx], strength, render_scale, times, dests
+                    ),
+                ):
                     results[i] = out
         return results  # type: ignore[return-value]
 
@@ -188,14 +209,20 @@ class Pipeline:
             for i, v in enumerate(views):
                 dev[i].copy_(pinned.host_tensor(v.pixels), non_blocking=True)
             return dev
-        host = torch.empty((len(views), v0.height, v0.width, v0.format.bpp), dtype=torch.uint8, pin_memory=True)
+        host = torch.empty(
+            (len(views), v0.height, v0.width, v0.format.bpp), dtype=torch.uint8, pin_memory=True
+        )
         staged = host.numpy()
         for i, v in enumerate(views):
             np.copyto(staged[i], v.pixels)
         return host.to(self.device, non_blocking=True)
 
     def _readback(self, out: torch.Tensor, dests: list[np.ndarray] | None) -> list[np.ndarray]:
-        if dests is not None and self.device.type == "cuda" and not all(pinned.is_pinned(d) for d in dests):
+        if (
+            dests is not None
+            and self.device.type == "cuda"
+            and not all(pinned.is_pinned(d) for d in dests)
+        ):
             # pageable (an inline reply's bytes): a DMA into pinned memory, then a host copy
             # split over threads, rather than a slower pageable transfer
             copy_many(list(zip(dests, self._readback(out, None))))
@@ -213,8 +240,15 @@ class Pipeline:
         torch.cuda.current_stream(self.device).synchronize()
         return [h.numpy() for h in host]
 
-    def _run_group(self, model, views: list[View], strength: float, render_scale: float,
-                   times: StageTimes, dests: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    def _run_group(
+        self,
+        model,
+        views: list[View],
+        strength: float,
+        render_scale: float,
+        times: StageTimes,
+        dests: list[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
         t0 = time.perf_counter()
         traits = ModelTraits.of(model)
         fmt, linear = views[0].format, views[0].linear
@@ -226,8 +260,9 @@ class Pipeline:
         if self.fused and (hm, wm) == (h, w):
             from artem_kernels import convert
 
-            x_model = convert.pack(src, fmt.rgb_order, linear, traits.dtype, traits.channels_last,
-                                   (hs, ws), replicate)
+            x_model = convert.pack(
+                src, fmt.rgb_order, linear, traits.dtype, traits.channels_last, (hs, ws), replicate
+            )
         else:
             x = to_model_input(src, fmt, linear)
             x_model = pad_to_multiple(resize(x, (hm, wm)), traits.size_multiple, traits.minimum)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import grpc
 
@@ -45,52 +45,77 @@ def added_styles(models_dir: Path | None) -> dict[str, int]:
     return found
 
 
-def check_add_style(name: str, image_bytes: int, replace: bool, models_dir: Path | None,
-                    limits: ServerLimits) -> None:
+def check_add_style(
+    name: str, image_bytes: int, replace: bool, models_dir: Path | None, limits: ServerLimits
+) -> None:
     """Raise ResourceExhausted when this AddStyle would pass a limit."""
     if image_bytes > limits.max_style_image_bytes:
-        raise ResourceExhausted(f"image has {image_bytes} bytes, more than this server's limit of "
-                                f"{limits.max_style_image_bytes} (max_style_image_bytes)")
+        raise ResourceExhausted(
+            f"image has {image_bytes} bytes, more than this server's limit of "
+            f"{limits.max_style_image_bytes} (max_style_image_bytes)"
+        )
     stored = added_styles(models_dir)
     if replace and name in stored:
         return
     if len(stored) >= limits.max_added_styles:
-        raise ResourceExhausted(f"this server already holds {len(stored)} styles added at run time, its limit "
-                                f"(max_added_styles = {limits.max_added_styles}); remove some from its models "
-                                "directory first")
+        raise ResourceExhausted(
+            f"this server already holds {len(stored)} styles added at run time, its limit "
+            f"(max_added_styles = {limits.max_added_styles}); remove some from its models "
+            "directory first"
+        )
     total = sum(stored.values())
     if total >= limits.max_added_styles_bytes:
-        raise ResourceExhausted(f"styles added at run time already take {total} bytes, this server's limit "
-                                f"(max_added_styles_bytes = {limits.max_added_styles_bytes})")
+        raise ResourceExhausted(
+            f"styles added at run time already take {total} bytes, this server's limit "
+            f"(max_added_styles_bytes = {limits.max_added_styles_bytes})"
+        )
 
 
 class StyleQuotaInterceptor(grpc.aio.ServerInterceptor):
     """Applies `check_add_style` to every AddStyle call before its handler runs."""
 
-    def __init__(self, limits: ServerLimits, models_dir: Path | None, metrics: Metrics | None = None,
-                 fields: FieldLimits = FieldLimits()) -> None:
+    def __init__(
+        self,
+        limits: ServerLimits,
+        models_dir: Path | None,
+        metrics: Metrics | None = None,
+        fields: FieldLimits = FieldLimits(),
+    ) -> None:
         self.limits = limits
         self.fields = fields
         self.models_dir = models_dir
         self.metrics = metrics
         self._lock: asyncio.Lock | None = None  # made on the server's loop, at the first call
 
-    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable],
-                                details: grpc.HandlerCallDetails):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable],
+        details: grpc.HandlerCallDetails,
+    ):
         handler = await continuation(details)
         if handler is None or details.method != ADD_STYLE or handler.unary_unary is None:
             return handler
         behaviour = handler.unary_unary
 
         async def checked(request, context: grpc.aio.ServicerContext):
-            if not isinstance(request, pb.AddStyleRequest):  # bytes that did not parse: refused inside
+            if not isinstance(
+                request, pb.AddStyleRequest
+            ):  # bytes that did not parse: refused inside
                 result = behaviour(request, context)
                 return await result if inspect.isawaitable(result) else result
             self._lock = self._lock or asyncio.Lock()
             async with self._lock:
                 try:
-                    check_fields(request.name, request.model, request.display_name, self.fields)  # lengths first
-                    check_add_style(request.name, len(request.image), request.replace, self.models_dir, self.limits)
+                    check_fields(
+                        request.name, request.model, request.display_name, self.fields
+                    )  # lengths first
+                    check_add_style(
+                        request.name,
+                        len(request.image),
+                        request.replace,
+                        self.models_dir,
+                        self.limits,
+                    )
                 except ArtemError as e:
                     if self.metrics is not None:
                         self.metrics.count_error(e.code)
@@ -98,5 +123,8 @@ class StyleQuotaInterceptor(grpc.aio.ServerInterceptor):
                 result = behaviour(request, context)
                 return await result if inspect.isawaitable(result) else result
 
-        return grpc.unary_unary_rpc_method_handler(checked, request_deserializer=handler.request_deserializer,
-                                                   response_serializer=handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(
+            checked,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

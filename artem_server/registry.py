@@ -20,7 +20,14 @@ from pathlib import Path
 import torch
 
 from .errors import NotFound
-from .models.adain_store import ROLE_MODEL, ROLE_STYLE, AdaINModel, load_adain_model, load_adain_style, role_of
+from .models.adain_store import (
+    ROLE_MODEL,
+    ROLE_STYLE,
+    AdaINModel,
+    load_adain_model,
+    load_adain_style,
+    role_of,
+)
 from .models.card import CARD_FILE, WEIGHTS_FILE, InvalidName, ModelCard, validate_name
 from .models.loading import Identity, load_model
 from .models.store import list_entry_dirs, read_entry
@@ -62,14 +69,22 @@ def _stamp(path: Path) -> tuple:
 
 
 class Registry:
-    def __init__(self, models_dir: Path | None, builtin_dir: Path | None = BUILTIN_DIR, *, load: bool = True) -> None:
+    def __init__(
+        self, models_dir: Path | None, builtin_dir: Path | None = BUILTIN_DIR, *, load: bool = True
+    ) -> None:
         """`load=False` leaves loading to the first `refresh` (a server loads behind NOT_SERVING health)."""
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.builtin_dir = builtin_dir
-        identity_card = ModelCard(name=IDENTITY, kind="identity", display_name="Identity",
-                                  source="built in", notes="returns frames unchanged")
+        identity_card = ModelCard(
+            name=IDENTITY,
+            kind="identity",
+            display_name="Identity",
+            source="built in",
+            notes="returns frames unchanged",
+        )
         self._styles: dict[str, Style] = {
-            IDENTITY: Style(IDENTITY, identity_card, Identity(), b"", "server", ())}
+            IDENTITY: Style(IDENTITY, identity_card, Identity(), b"", "server", ())
+        }
         self._adain: dict[str, LoadedAdaIN] = {}  # adain models by name
         self._failed: dict[str, tuple] = {}  # name -> stamp of a version that failed to load
         self._lock = threading.Lock()  # one refresh at a time
@@ -86,7 +101,9 @@ class Registry:
             raise NotFound(f"{e}; known styles: {', '.join(self.ids())}") from None
         style = self._styles.get(style_id)
         if style is None:
-            raise NotFound(f"{field} {style_id!r} is not a known style: expected one of {', '.join(self.ids())}")
+            raise NotFound(
+                f"{field} {style_id!r} is not a known style: expected one of {', '.join(self.ids())}"
+            )
         return style
 
     def ids(self) -> list[str]:
@@ -105,7 +122,9 @@ class Registry:
     def adain_models(self) -> list[AdaINModel]:
         return [self._adain[k].model for k in sorted(self._adain)]
 
-    def register(self, style_id: str, model: torch.nn.Module, card: ModelCard | None = None) -> Style:
+    def register(
+        self, style_id: str, model: torch.nn.Module, card: ModelCard | None = None
+    ) -> Style:
         """Serve a net built in code as a style (origin "server"): refreshes keep it; a models
         directory entry of the same name replaces it. `model` follows load_model's contract."""
         validate_name(style_id, "style")
@@ -140,8 +159,13 @@ class Registry:
             for name, (path, origin) in candidates.items():
                 stamp = _stamp(path)
                 old = styles.get(name) or models.get(name)
-                if old is not None and old.stamp[:len(stamp)] == stamp and old.origin == origin:
-                    cards[name] = (path, origin, stamp, old.card if isinstance(old, Style) else old.model.card)
+                if old is not None and old.stamp[: len(stamp)] == stamp and old.origin == origin:
+                    cards[name] = (
+                        path,
+                        origin,
+                        stamp,
+                        old.card if isinstance(old, Style) else old.model.card,
+                    )
                     continue
                 try:
                     cards[name] = (path, origin, stamp, read_entry(path).card)
@@ -150,8 +174,15 @@ class Registry:
             # adain models first: the styles below are loaded onto them
             for name, (path, origin, stamp, card) in cards.items():
                 old_model = models.get(name)
-                if role_of(card) != ROLE_MODEL or self._failed.get(name) == stamp or (
-                        old_model is not None and old_model.stamp == stamp and old_model.origin == origin):
+                if (
+                    role_of(card) != ROLE_MODEL
+                    or self._failed.get(name) == stamp
+                    or (
+                        old_model is not None
+                        and old_model.stamp == stamp
+                        and old_model.origin == origin
+                    )
+                ):
                     continue
                 try:
                     loaded = LoadedAdaIN(load_adain_model(read_entry(path)), origin, stamp)
@@ -167,20 +198,26 @@ class Registry:
                 role = role_of(card)
                 if role == ROLE_MODEL:
                     continue
-                base = models.get(str(card.architecture.get("model"))) if role == ROLE_STYLE else None
+                base = (
+                    models.get(str(card.architecture.get("model"))) if role == ROLE_STYLE else None
+                )
                 key = stamp  # an adain style's also says which version of its model it loaded onto
                 if role == ROLE_STYLE:
                     key += ((base.model.name, base.stamp, base.origin) if base else None,)
                 old = styles.get(name)
-                if (old is not None and old.stamp == key and old.origin == origin) or self._failed.get(name) == key:
+                if (
+                    old is not None and old.stamp == key and old.origin == origin
+                ) or self._failed.get(name) == key:
                     continue
                 try:
                     entry = read_entry(path)
                     if role != ROLE_STYLE:
                         model = load_model(entry)
                     elif base is None:
-                        raise LookupError(f"it belongs to adain model {card.architecture.get('model')!r}, which is "
-                                          f"not loaded (adain models: {', '.join(sorted(models)) or 'none'})")
+                        raise LookupError(
+                            f"it belongs to adain model {card.architecture.get('model')!r}, which is "
+                            f"not loaded (adain models: {', '.join(sorted(models)) or 'none'})"
+                        )
                     else:
                         model = load_adain_style(entry, base.model)
                     style = Style(name, entry.card, model, entry.thumbnail_png(), origin, key)
@@ -193,7 +230,9 @@ class Registry:
                 changed.append(name)
                 log.info("loaded style %r (%s) from %s", name, entry.card.kind, path)
             for table in (styles, models):
-                for name in [n for n, v in table.items() if v.origin != "server" and n not in candidates]:
+                for name in [
+                    n for n, v in table.items() if v.origin != "server" and n not in candidates
+                ]:
                     del table[name]
                     self._failed.pop(name, None)
                     changed.append(name)
@@ -229,4 +268,3 @@ class Registry:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-

@@ -18,14 +18,20 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from .backends import (BackendUnavailable, RunnerCache, available_backends, default_choice,
-                       default_precision, validate_choice)
+from .backends import (
+    BackendUnavailable,
+    RunnerCache,
+    available_backends,
+    default_choice,
+    default_precision,
+    validate_choice,
+)
 from .backends.fastest import fastest_choice
 from .errors import ArtemError, InvalidArgument, ResourceExhausted, Unavailable
 from .frames import View
@@ -80,14 +86,21 @@ class BoundPipeline:
     """The pipeline with a session's choice applied: what transport.views.process calls.
     With `runner` (already built) it never builds; without, it builds on first use (the CLI)."""
 
-    def __init__(self, runs: "Runs", choice: RunChoice, runner=None) -> None:
+    def __init__(self, runs: Runs, choice: RunChoice, runner=None) -> None:
         self.runs, self.choice, self.built = runs, choice, runner
 
-    def run(self, model: torch.nn.Module, views: list[View], strength: float = 1.0,
-            times: StageTimes | None = None, outputs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    def run(
+        self,
+        model: torch.nn.Module,
+        views: list[View],
+        strength: float = 1.0,
+        times: StageTimes | None = None,
+        outputs: list[np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
         runner = self.built if self.built is not None else self.runs.runner(model, self.choice)
-        return self.runs.pipeline.run(runner, views, strength, times, render_scale=self.choice.render_scale,
-                                      outputs=outputs)
+        return self.runs.pipeline.run(
+            runner, views, strength, times, render_scale=self.choice.render_scale, outputs=outputs
+        )
 
 
 class Runs:
@@ -101,36 +114,54 @@ class Runs:
             if self.device.type == "cpu":
                 backend, precision = fastest_choice(self.device)
             options = replace(options, backend=None, precision=None)
-        self.default = RunChoice(options.backend or backend,
-                                 options.precision or (precision if not options.backend
-                                                       else default_precision(options.backend, self.device)))
+        self.default = RunChoice(
+            options.backend or backend,
+            options.precision
+            or (
+                precision
+                if not options.backend
+                else default_precision(options.backend, self.device)
+            ),
+        )
         validate_choice(self.default.backend, self.default.precision, self.device)
-        backend_options = {"torch-optimized": {"mode": options.optimize_mode}} if options.optimize_mode else {}
-        self.cache = RunnerCache(self.device, options.cache_capacity, backend_options, self._warm_shapes)
+        backend_options = (
+            {"torch-optimized": {"mode": options.optimize_mode}} if options.optimize_mode else {}
+        )
+        self.cache = RunnerCache(
+            self.device, options.cache_capacity, backend_options, self._warm_shapes
+        )
         # A thread per stream slot: with one build per stream, no build waits behind another
         # stream's (a cheap one behind an export of seconds); warm-ups share them.
-        self.build_executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.build_threads),
-                                                                    thread_name_prefix="artem-build")
+        self.build_executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, options.build_threads), thread_name_prefix="artem-build"
+        )
         self._builds: dict[tuple, Build] = {}  # under way or failed, by (model, backend, precision)
         self._lock = threading.Lock()
 
     def _warm_shapes(self, runner) -> list[tuple[int, int, int]]:
         return [self.frame_shape(n, h, w, runner) for n, h, w in self.options.warm_sizes]
 
-    def choose(self, backend: str = "", precision: str = "", render_scale: float | None = None) -> RunChoice:
+    def choose(
+        self, backend: str = "", precision: str = "", render_scale: float | None = None
+    ) -> RunChoice:
         """A session's choice, defaults filled in; InvalidArgument names what is offered."""
         backend = backend or self.default.backend
         if not precision:
-            precision = self.default.precision if backend == self.default.backend else \
-                default_precision(backend, self.device)
+            precision = (
+                self.default.precision
+                if backend == self.default.backend
+                else default_precision(backend, self.device)
+            )
         try:
             validate_choice(backend, precision, self.device)
         except ValueError as e:
             raise InvalidArgument(f"config: {e}") from None
         scale = 1.0 if render_scale is None else float(render_scale)
         if not (math.isfinite(scale) and MIN_RENDER_SCALE <= scale <= 1.0):
-            raise InvalidArgument(f"config.render_scale = {render_scale}: expected a number in "
-                                  f"[{MIN_RENDER_SCALE}, 1]")
+            raise InvalidArgument(
+                f"config.render_scale = {render_scale}: expected a number in "
+                f"[{MIN_RENDER_SCALE}, 1]"
+            )
         return RunChoice(backend, precision, scale)
 
     def runner(self, model: torch.nn.Module, choice: RunChoice):
@@ -143,7 +174,9 @@ class Runs:
     def bind(self, choice: RunChoice | None, runner=None) -> BoundPipeline:
         return BoundPipeline(self, choice or self.default, runner)
 
-    def request(self, model: torch.nn.Module, choice: RunChoice | None, label: str, owner: object = None):
+    def request(
+        self, model: torch.nn.Module, choice: RunChoice | None, label: str, owner: object = None
+    ):
         """The built runner for (model, choice), or the Build that makes it: one under way for
         any stream, else a new one named `label` ("gen-a on onnxruntime fp32"). `owner` (a
         stream) counts a new build against its quota: ResourceExhausted past `builds_per_stream`.
@@ -156,17 +189,24 @@ class Runs:
         key = (model, choice.backend, choice.precision)
         with self._lock:
             build = self._builds.get(key)
-            failed = build is not None and build.future.done() and build.future.exception() is not None
+            failed = (
+                build is not None and build.future.done() and build.future.exception() is not None
+            )
             if build is not None and not (failed and owner is not None):
                 return build
             if owner is not None:
-                mine = [b for b in self._builds.values() if id(owner) in b.owners and not b.future.done()]
+                mine = [
+                    b
+                    for b in self._builds.values()
+                    if id(owner) in b.owners and not b.future.done()
+                ]
                 limit = self.options.builds_per_stream
                 if len(mine) >= limit:
                     raise ResourceExhausted(
                         f"this stream already has {len(mine)} runner build under way ({mine[0].label}, "
                         f"{mine[0].seconds():.0f} s so far), its limit (builds_per_stream = {limit}); send "
-                        "the config again once its frames are stylized")
+                        "the config again once its frames are stylized"
+                    )
             # _build forgets the Build under this lock: it cannot do so before it is recorded
             try:
                 build = Build(label, self.build_executor.submit(self._build, key, model, choice))
@@ -190,8 +230,13 @@ class Runs:
             self._builds.pop(key, None)
         return runner
 
-    def prepare(self, model: torch.nn.Module, choice: RunChoice | None, label: str = "",
-                owner: object = None) -> None:
+    def prepare(
+        self,
+        model: torch.nn.Module,
+        choice: RunChoice | None,
+        label: str = "",
+        owner: object = None,
+    ) -> None:
         """Build a session's runner now (on the build thread), so its first frame does not wait
         for it; ResourceExhausted when `owner` already has its builds under way."""
         self.request(model, choice, f"{label} on {describe(choice or self.default)}", owner)
@@ -204,15 +249,21 @@ class Runs:
             return []
         # The models directory's styles first (the user's own), then the built-in ones, and no
         # more than the runner cache keeps: a runner warmed only to be evicted helps no session.
-        chosen = sorted((s for s in styles if s.card.kind != "identity"), key=lambda s: s.origin == "builtin")
-        got = [self.request(style.model, None, f"{style.id} on {describe(self.default)}")
-               for style in chosen[: self.options.cache_capacity]]
+        chosen = sorted(
+            (s for s in styles if s.card.kind != "identity"), key=lambda s: s.origin == "builtin"
+        )
+        got = [
+            self.request(style.model, None, f"{style.id} on {describe(self.default)}")
+            for style in chosen[: self.options.cache_capacity]
+        ]
         return [b.future for b in got if isinstance(b, Build)]
 
     def close(self) -> None:
         self.build_executor.shutdown(wait=False, cancel_futures=True)
 
-    def frame_shape(self, n: int, h: int, w: int, runner, render_scale: float = 1.0) -> tuple[int, int, int]:
+    def frame_shape(
+        self, n: int, h: int, w: int, runner, render_scale: float = 1.0
+    ) -> tuple[int, int, int]:
         """The model-input (N, Hs, Ws) a frame of n views of h x w becomes for `runner`."""
         traits = ModelTraits.of(runner)
         hm, wm = model_size(h, w, render_scale)

@@ -12,9 +12,9 @@ import hmac
 import ipaddress
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import grpc
 
@@ -38,8 +38,11 @@ class TlsFiles:
 
     def credentials(self) -> grpc.ServerCredentials:
         ca = Path(self.client_ca).read_bytes() if self.client_ca else None
-        return grpc.ssl_server_credentials([(Path(self.key).read_bytes(), Path(self.cert).read_bytes())],
-                                           root_certificates=ca, require_client_auth=ca is not None)
+        return grpc.ssl_server_credentials(
+            [(Path(self.key).read_bytes(), Path(self.cert).read_bytes())],
+            root_certificates=ca,
+            require_client_auth=ca is not None,
+        )
 
 
 def bind(server: grpc.aio.Server, address: str, tls: TlsFiles | None) -> int:
@@ -66,11 +69,15 @@ def exposure_warnings(host: str, tls: bool, token: bool) -> list[str]:
         return []
     warnings = []
     if not tls:
-        warnings.append(f"listening on {host} WITHOUT TLS: frames{' and the bearer token' if token else ''} cross "
-                        "the network in clear text; pass --tls-cert/--tls-key (and --tls-client-ca for mutual TLS)")
+        warnings.append(
+            f"listening on {host} WITHOUT TLS: frames{' and the bearer token' if token else ''} cross "
+            "the network in clear text; pass --tls-cert/--tls-key (and --tls-client-ca for mutual TLS)"
+        )
     if not token and not tls:
-        warnings.append(f"listening on {host} with NO authentication: anyone who reaches the port can stream and "
-                        "add styles; pass --token-file or --tls-client-ca")
+        warnings.append(
+            f"listening on {host} with NO authentication: anyone who reaches the port can stream and "
+            "add styles; pass --token-file or --tls-client-ca"
+        )
     return warnings
 
 
@@ -86,9 +93,13 @@ def load_token(path: Path | None) -> str | None:
         if not token:
             return None
     if len(token) < MIN_TOKEN_CHARS:
-        raise ValueError(f"{source}: the token has {len(token)} characters; expected at least {MIN_TOKEN_CHARS}")
+        raise ValueError(
+            f"{source}: the token has {len(token)} characters; expected at least {MIN_TOKEN_CHARS}"
+        )
     if any(c.isspace() for c in token) or not token.isprintable():
-        raise ValueError(f"{source}: the token must be one line of printable characters without spaces")
+        raise ValueError(
+            f"{source}: the token must be one line of printable characters without spaces"
+        )
     return token
 
 
@@ -106,20 +117,32 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses every call but health checks with UNAUTHENTICATED unless it carries the token.
     `on_refused(code)` counts refusals (metrics)."""
 
-    def __init__(self, token: str, on_refused: Callable[[grpc.StatusCode], None] | None = None) -> None:
+    def __init__(
+        self, token: str, on_refused: Callable[[grpc.StatusCode], None] | None = None
+    ) -> None:
         self._expected = token.encode()
         self._on_refused = on_refused
 
-    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable],
-                                details: grpc.HandlerCallDetails):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable],
+        details: grpc.HandlerCallDetails,
+    ):
         handler = await continuation(details)
-        if handler is None or details.method.startswith(HEALTH_PREFIX) or \
-                token_matches(details.invocation_metadata, self._expected):
+        if (
+            handler is None
+            or details.method.startswith(HEALTH_PREFIX)
+            or token_matches(details.invocation_metadata, self._expected)
+        ):
             return handler
         if self._on_refused is not None:
             self._on_refused(grpc.StatusCode.UNAUTHENTICATED)
-        return refusing_handler(handler, Unauthenticated(
-            "this server requires `authorization: Bearer <token>` call metadata, and the call had no matching token"))
+        return refusing_handler(
+            handler,
+            Unauthenticated(
+                "this server requires `authorization: Bearer <token>` call metadata, and the call had no matching token"
+            ),
+        )
 
 
 def refusing_handler(handler: grpc.RpcMethodHandler, error: Exception) -> grpc.RpcMethodHandler:

@@ -53,12 +53,18 @@ class ServerConfig:
     watch_interval_s: float = 1.0
     grace_s: float = 5.0
     run: RunOptions = field(default_factory=RunOptions)  # default backend/precision, warm sizes
-    server_limits: ServerLimits = field(default_factory=ServerLimits)  # streams, idle, AddStyle, keepalive
+    server_limits: ServerLimits = field(
+        default_factory=ServerLimits
+    )  # streams, idle, AddStyle, keepalive
     tls: TlsFiles | None = None  # None: plaintext (warned about beyond loopback)
-    token: str | None = field(default=None, repr=False)  # bearer token every call but health must carry
+    token: str | None = field(
+        default=None, repr=False
+    )  # bearer token every call but health must carry
     metrics_port: int | None = None  # Prometheus endpoint; None: off, 0: any free port
     metrics_host: str = "127.0.0.1"
-    health_port: int | None = None  # plaintext health-only listener for probes without TLS; None: off
+    health_port: int | None = (
+        None  # plaintext health-only listener for probes without TLS; None: off
+    )
     replica: str = ""  # this server's name in stream metadata (empty: hostname:port)
 
 
@@ -67,7 +73,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+        raise SystemExit(
+            f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise SystemExit(f"--device {name}: expected auto, cpu, cuda or cuda:N")
     return dev
@@ -78,35 +86,57 @@ class ArtemServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.registry = Registry(config.models_dir, load=False)  # loads in start(), health NOT_SERVING
+        self.registry = Registry(
+            config.models_dir, load=False
+        )  # loads in start(), health NOT_SERVING
         device = resolve_device(config.device)
         self.metrics = Metrics(device)
-        run = replace(config.run, build_threads=config.server_limits.max_streams)  # one a stream slot
+        run = replace(
+            config.run, build_threads=config.server_limits.max_streams
+        )  # one a stream slot
         self.engine = Engine(self.registry, device, config.limits, run)
-        self.engine.style_limits = replace(self.engine.style_limits,  # AddStyle's decoder agrees with the quota
-                                           max_bytes=config.server_limits.max_style_image_bytes)
+        self.engine.style_limits = replace(
+            self.engine.style_limits,  # AddStyle's decoder agrees with the quota
+            max_bytes=config.server_limits.max_style_image_bytes,
+        )
         self.engine.fields = config.server_limits.fields
         self.health = health.aio.HealthServicer()
         self.readiness = Readiness(self.health, ("", SERVICE_NAME), self.metrics)
-        self.engine.frame_deadline_s = self.readiness.frame_deadline_s = config.server_limits.frame_deadline_s
+        self.engine.frame_deadline_s = self.readiness.frame_deadline_s = (
+            config.server_limits.frame_deadline_s
+        )
         self.readiness.stalled_s = self.engine.stalled_s
         self.device_monitor = DeviceMonitor(device, self.engine.executor, self.readiness)
         self.engine.device_guard.on_oom = self.metrics.device_oom.inc
         self.engine.device_guard.on_failure = self._device_failed
-        self.streams = StreamGuard(config.server_limits, self.metrics, self.readiness, config.replica)
+        self.streams = StreamGuard(
+            config.server_limits, self.metrics, self.readiness, config.replica
+        )
         self.service = StylizerService(self.engine, self.streams)
-        interceptors = [StyleQuotaInterceptor(config.server_limits, config.models_dir, self.metrics,
-                                              config.server_limits.fields)]
+        interceptors = [
+            StyleQuotaInterceptor(
+                config.server_limits, config.models_dir, self.metrics, config.server_limits.fields
+            )
+        ]
         if config.token:
             interceptors.insert(0, TokenInterceptor(config.token, self.metrics.count_error))
-        self.grpc = grpc.aio.server(options=grpc_options(config.limits, config.server_limits),
-                                    interceptors=interceptors,
-                                    maximum_concurrent_rpcs=config.server_limits.max_rpcs)
-        add_stylizer_servicer(self.service, self.grpc)  # the generated registration, zero-copy pixels
+        self.grpc = grpc.aio.server(
+            options=grpc_options(config.limits, config.server_limits),
+            interceptors=interceptors,
+            maximum_concurrent_rpcs=config.server_limits.max_rpcs,
+        )
+        add_stylizer_servicer(
+            self.service, self.grpc
+        )  # the generated registration, zero-copy pixels
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            self.grpc)
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            self.grpc,
+        )
         self.port = 0
         self.metrics_port: int | None = None
         self.health_port: int | None = None
@@ -130,21 +160,31 @@ class ArtemServer:
         await self.grpc.start()
         self.streams.replica = c.replica or f"{socket.gethostname()}:{self.port}"
         if c.health_port is not None:
-            self._health_server, self.health_port = await start_health_listener(self.health, c.host, c.health_port)
+            self._health_server, self.health_port = await start_health_listener(
+                self.health, c.host, c.health_port
+            )
         if c.metrics_port is not None:
             self.metrics_port = self.metrics.serve(c.metrics_host, c.metrics_port)
         await asyncio.get_running_loop().run_in_executor(None, self.registry.refresh)
         self.registry.watch(c.watch_interval_s)
         # --warm-size: every style compiled for the warm sizes (minutes with torch.compile); until
         # that is over health says NOT_SERVING ("loading"). A failed build is the frames' to report.
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in self.engine.runs.warm_styles(self.registry.styles())),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(asyncio.wrap_future(f) for f in self.engine.runs.warm_styles(self.registry.styles())),
+            return_exceptions=True,
+        )
         self.readiness.loaded = True
         await self.device_monitor.start()  # SERVING when the device answers
         self._frame_watch = asyncio.get_running_loop().create_task(watch_frames(self.readiness))
-        log.info("artem serving on %s:%d, device %s, default backend %s %s, styles: %s", self.config.host,
-                 self.port, self.engine.device, self.engine.runs.default.backend,
-                 self.engine.runs.default.precision, ", ".join(self.registry.ids()))
+        log.info(
+            "artem serving on %s:%d, device %s, default backend %s %s, styles: %s",
+            self.config.host,
+            self.port,
+            self.engine.device,
+            self.engine.runs.default.backend,
+            self.engine.runs.default.precision,
+            ", ".join(self.registry.ids()),
+        )
         return self.port
 
     async def stop(self) -> None:
@@ -167,10 +207,15 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
     keep_frame_buffers()  # a serving process reuses frame-sized buffers (transport/alloc.py)
     server = ArtemServer(config)
     await server.start()
-    print(f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C stops",
-          flush=True)
+    print(
+        f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C stops",
+        flush=True,
+    )
     if server.metrics_port is not None:
-        print(f"artem: metrics on http://{config.metrics_host}:{server.metrics_port}/metrics", flush=True)
+        print(
+            f"artem: metrics on http://{config.metrics_host}:{server.metrics_port}/metrics",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,10 +20,10 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import AsyncIterator
 
 import grpc
 import torch
@@ -34,14 +34,13 @@ from .errors import ArtemError, InvalidArgument, PermissionDenied, Unavailable, 
 from .frames import FrameLimits, PixelFormat
 from .pipeline import StageTimes
 from .registry import Registry, Style
-from .runs import Build, RunChoice, RunOptions, Runs
 from .rpc import pb, pb_grpc
+from .runs import Build, RunChoice, RunOptions, Runs
 from .stream_guard import StreamGuard
 from .style_choice import AdaINRunners, StyleChoice, choose
 from .styles import AddCancel, StyleImageLimits, add_style
-from .transport import fresh_bytes
+from .transport import fresh_bytes, wire
 from .transport import views as tviews
-from .transport import wire
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
 from .transport.shm import Region, RegionTable, is_local_peer
 
@@ -70,13 +69,21 @@ class SessionSettings:
         return self.choice.label if self.choice else self.style.id
 
     def state(self) -> pb.SessionState:
-        state = pb.SessionState(style=self.style.id if not (self.choice and self.choice.mix) else "",
-                                strength=self.strength, kind=self.style.card.kind, jpeg_quality=self.jpeg_quality)
+        state = pb.SessionState(
+            style=self.style.id if not (self.choice and self.choice.mix) else "",
+            strength=self.strength,
+            kind=self.style.card.kind,
+            jpeg_quality=self.jpeg_quality,
+        )
         if self.choice is not None:
             state.mix.extend(pb.StyleWeight(style=sid, weight=w) for sid, w in self.choice.mix)
             state.preserve_color = self.choice.preserve_color
         if self.run is not None:
-            state.backend, state.precision, state.render_scale = self.run.backend, self.run.precision, self.run.render_scale
+            state.backend, state.precision, state.render_scale = (
+                self.run.backend,
+                self.run.precision,
+                self.run.render_scale,
+            )
         return state
 
 
@@ -94,9 +101,12 @@ def error_status(exc: BaseException) -> pb.Status:
     return pb.Status(code=code.value[0], message=message)
 
 
-def parse_settings(config: pb.SessionConfig, registry: Registry,
-                   adain_runners: AdaINRunners | None = None,
-                   fields: field_limits.FieldLimits = field_limits.FieldLimits()) -> SessionSettings:
+def parse_settings(
+    config: pb.SessionConfig,
+    registry: Registry,
+    adain_runners: AdaINRunners | None = None,
+    fields: field_limits.FieldLimits = field_limits.FieldLimits(),
+) -> SessionSettings:
     field_limits.check_config(config, fields)  # before any work that grows with the fields
     strength = config.strength if config.HasField("strength") else 1.0
     if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
@@ -104,27 +114,50 @@ def parse_settings(config: pb.SessionConfig, registry: Registry,
     quality = config.jpeg_quality if config.HasField("jpeg_quality") else DEFAULT_QUALITY
     if not 1 <= quality <= 100:
         raise InvalidArgument(f"config.jpeg_quality = {quality}: expected 1..100")
-    choice = choose(registry, adain_runners or AdaINRunners(), config.style,
-                    [(m.style, m.weight) for m in config.mix], float(strength), config.preserve_color)
+    choice = choose(
+        registry,
+        adain_runners or AdaINRunners(),
+        config.style,
+        [(m.style, m.weight) for m in config.mix],
+        float(strength),
+        config.preserve_color,
+    )
     return SessionSettings(choice.style, float(strength), quality, choice=choice)
 
 
-def style_info(style: Style, fields: field_limits.FieldLimits = field_limits.FieldLimits()) -> pb.StyleInfo:
+def style_info(
+    style: Style, fields: field_limits.FieldLimits = field_limits.FieldLimits()
+) -> pb.StyleInfo:
     """A style as replies list it; text from its card is trimmed to the reply limits (a card
     written by hand, or before the limits, may hold anything)."""
     c = style.card
-    meta = {"source": c.source, "license": c.license, "created": c.created, "origin": style.origin,
-            "architecture": str(c.architecture) if c.architecture else "", "notes": c.notes}
+    meta = {
+        "source": c.source,
+        "license": c.license,
+        "created": c.created,
+        "origin": style.origin,
+        "architecture": str(c.architecture) if c.architecture else "",
+        "notes": c.notes,
+    }
     if c.kind == "adain":
         meta["model"] = str(c.architecture.get("model", ""))  # the adain model the style belongs to
-    thumbnail = style.thumbnail_png if len(style.thumbnail_png) <= fields.max_thumbnail_bytes else b""
-    return pb.StyleInfo(id=style.id, kind=c.kind, display_name=field_limits.trimmed(
-        c.display_name, fields.max_display_name_chars), thumbnail_png=thumbnail,
-        metadata={k: field_limits.trimmed(v, fields.max_metadata_chars) for k, v in meta.items() if v})
+    thumbnail = (
+        style.thumbnail_png if len(style.thumbnail_png) <= fields.max_thumbnail_bytes else b""
+    )
+    return pb.StyleInfo(
+        id=style.id,
+        kind=c.kind,
+        display_name=field_limits.trimmed(c.display_name, fields.max_display_name_chars),
+        thumbnail_png=thumbnail,
+        metadata={
+            k: field_limits.trimmed(v, fields.max_metadata_chars) for k, v in meta.items() if v
+        },
+    )
 
 
-def list_page(styles: list[Style], request: pb.ListStylesRequest,
-              fields: field_limits.FieldLimits) -> pb.ListStylesReply:
+def list_page(
+    styles: list[Style], request: pb.ListStylesRequest, fields: field_limits.FieldLimits
+) -> pb.ListStylesReply:
     """One page of `styles` (in id order) after `request.page_token`: at most page_size styles
     and at most fields.list_reply_bytes, so no number or size of styles makes a reply that a
     client cannot receive."""
@@ -144,12 +177,19 @@ def list_page(styles: list[Style], request: pb.ListStylesRequest,
 class Engine:
     """What every stream shares: the registry, the pipeline and the device's turn-taking."""
 
-    def __init__(self, registry: Registry, device: torch.device, limits: FrameLimits,
-                 run_options: RunOptions = RunOptions()) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        device: torch.device,
+        limits: FrameLimits,
+        run_options: RunOptions = RunOptions(),
+    ) -> None:
         self.registry = registry
         self.device = device
         self.limits = limits
-        self.device_guard = DeviceGuard(device)  # out of memory -> RESOURCE_EXHAUSTED; device errors -> UNAVAILABLE
+        self.device_guard = DeviceGuard(
+            device
+        )  # out of memory -> RESOURCE_EXHAUSTED; device errors -> UNAVAILABLE
         self.pipeline = GuardedPipeline(device, guard=self.device_guard)
         self.runs = Runs(self.pipeline, run_options)  # backends, precisions, runners per style
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-model")
@@ -160,8 +200,12 @@ class Engine:
         self.style_limits = StyleImageLimits()
         self.fields = field_limits.FieldLimits()  # strings and repeated fields of requests
         # AddStyle encodes a whole image: on its own thread, so streams keep their turns meanwhile.
-        self.style_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artem-add-style")
-        self.frame_deadline_s = 5.0  # how long a frame may wait for its runner's build (ServerLimits)
+        self.style_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="artem-add-style"
+        )
+        self.frame_deadline_s = (
+            5.0  # how long a frame may wait for its runner's build (ServerLimits)
+        )
         self._waiting: dict[object, float] = {}  # frames waiting for the device's turn: since when
         self._busy_since: float | None = None  # the model thread's current frame: since when
 
@@ -196,8 +240,10 @@ class Engine:
             except Exception:  # the build's own error is read below; a timeout leaves it running
                 pass
         if not got.future.done():
-            raise Unavailable(f"the runner for {got.label} is still being built ({got.seconds():.0f} s so far); "
-                              "this stream's frames are stylized once it is ready, other streams go on")
+            raise Unavailable(
+                f"the runner for {got.label} is still being built ({got.seconds():.0f} s so far); "
+                "this stream's frames are stylized once it is ready, other streams go on"
+            )
         error = got.future.exception()
         if error is None:
             return got.future.result()
@@ -213,8 +259,12 @@ class Engine:
         loop = asyncio.get_running_loop()
         picked = time.perf_counter()
         s, specs = pending.settings, pending.views
-        frame = pb.StylizedFrame(id=pending.frame.id, capture_time_us=pending.frame.capture_time_us, style=s.label,
-                                 views=tviews.reply_views(specs))
+        frame = pb.StylizedFrame(
+            id=pending.frame.id,
+            capture_time_us=pending.frame.capture_time_us,
+            style=s.label,
+            views=tviews.reply_views(specs),
+        )
         jpegs = [(v.data, v.width, v.height, v.field) for v in specs if v.carrier == "jpeg"]
         decoded: list = [None] * len(specs)
         if jpegs:
@@ -231,37 +281,67 @@ class Engine:
                 started = time.perf_counter()
                 times = StageTimes()
                 # made on the device's turn, so streams that wait for it hold no reply memory
-                in_place = wire.InPlaceFrame(pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]) \
-                    if fresh_bytes.available() and all(v.carrier == "data" for v in specs) else None
+                in_place = (
+                    wire.InPlaceFrame(
+                        pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]
+                    )
+                    if fresh_bytes.available() and all(v.carrier == "data" for v in specs)
+                    else None
+                )
                 results, copy_s = await loop.run_in_executor(
-                    self.executor, self._process, self.runs.bind(s.run, runner), s.model, identity,
-                    specs, pending.region, decoded, s.pixel_strength, times, in_place.arrays if in_place else None)
+                    self.executor,
+                    self._process,
+                    self.runs.bind(s.run, runner),
+                    s.model,
+                    identity,
+                    specs,
+                    pending.region,
+                    decoded,
+                    s.pixel_strength,
+                    times,
+                    in_place.arrays if in_place else None,
+                )
         finally:
             self._waiting.pop(token, None)
         ran = time.perf_counter()
         encoded: list[bytes | None] = [None] * len(specs)
         if jpegs:
-            rgb = [r[..., list(v.format.rgb_order)] for r, v in zip(results, specs) if v.carrier == "jpeg"]
+            rgb = [
+                r[..., list(v.format.rgb_order)]
+                for r, v in zip(results, specs)
+                if v.carrier == "jpeg"
+            ]
             it = iter(await loop.run_in_executor(None, self.codec.encode_many, rgb, s.jpeg_quality))
             encoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
         done = time.perf_counter()
         # everything on the model thread but the pipeline is moving pixels (slots, JPEG alpha)
-        transfer = (waiting - picked) + max((ran - started) - times.convert_s - times.model_s, copy_s) + (done - ran)
-        frame.timings.CopyFrom(pb.Timings(
-            queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3, convert_ms=times.convert_s * 1e3,
-            model_ms=times.model_s * 1e3, transfer_ms=transfer * 1e3,
-            total_ms=(time.perf_counter() - pending.arrived) * 1e3))
+        transfer = (
+            (waiting - picked)
+            + max((ran - started) - times.convert_s - times.model_s, copy_s)
+            + (done - ran)
+        )
+        frame.timings.CopyFrom(
+            pb.Timings(
+                queue_ms=((picked - pending.arrived) + (started - waiting)) * 1e3,
+                convert_ms=times.convert_s * 1e3,
+                model_ms=times.model_s * 1e3,
+                transfer_ms=transfer * 1e3,
+                total_ms=(time.perf_counter() - pending.arrived) * 1e3,
+            )
+        )
         pixels = [] if in_place else tviews.reply_pixels(specs, results, encoded)
         return wire.Message(pb.StylizeReply(frame=frame), pixels, in_place)
 
     def release_region(self, region: Region) -> None:
         """Unmap a stream's region on the model thread, after any frame of it already queued
         there: nothing unmaps pixels that a running frame still reads or writes."""
+
         def release() -> None:
             try:
                 self.regions.release(region)
             except BufferError:
                 log.error("shared-memory region %r is still in use and stays mapped", region.name)
+
         try:
             self.executor.submit(release)
         except RuntimeError:  # executor shut down: no frame can be running
@@ -303,7 +383,9 @@ class StreamSession:
         self.frame_ready = asyncio.Event()
         self.reading_done = False
         self.out: asyncio.Queue = asyncio.Queue()
-        self.unsent_frames = 0  # frame replies with pixels in `out` or being sent (MAX_UNSENT_FRAMES)
+        self.unsent_frames = (
+            0  # frame replies with pixels in `out` or being sent (MAX_UNSENT_FRAMES)
+        )
         self.reply_sent = asyncio.Event()  # set whenever gRPC has taken a reply
         self.region: Region | None = None  # the registered shared-memory region, mapped
         self.shm_refusals = 0  # registrations refused; the first LOGGED_SHM_REFUSALS are logged
@@ -312,7 +394,9 @@ class StreamSession:
         try:
             async for req in requests:
                 self.handle(req, time.perf_counter())
-                while self.out.qsize() >= MAX_QUEUED_REPLIES:  # the client does not read: neither do we
+                while (
+                    self.out.qsize() >= MAX_QUEUED_REPLIES
+                ):  # the client does not read: neither do we
                     self.reply_sent.clear()
                     await self.reply_sent.wait()
         finally:
@@ -332,10 +416,20 @@ class StreamSession:
 
     def configure(self, config: pb.SessionConfig) -> None:
         """Apply a config entirely or not at all; a new region replaces the registered one."""
-        settings = parse_settings(config, self.engine.registry, self.engine.adain_runners, self.engine.fields)
-        settings = replace(settings, run=self.engine.runs.choose(
-            config.backend, config.precision, config.render_scale if config.HasField("render_scale") else None))
-        if settings.style.card.kind != "identity":  # built now on the build thread, not on the first frame
+        settings = parse_settings(
+            config, self.engine.registry, self.engine.adain_runners, self.engine.fields
+        )
+        settings = replace(
+            settings,
+            run=self.engine.runs.choose(
+                config.backend,
+                config.precision,
+                config.render_scale if config.HasField("render_scale") else None,
+            ),
+        )
+        if (
+            settings.style.card.kind != "identity"
+        ):  # built now on the build thread, not on the first frame
             self.engine.runs.prepare(settings.model, settings.run, settings.label, owner=self)
         if config.HasField("shared_memory"):
             try:
@@ -350,12 +444,19 @@ class StreamSession:
     def register(self, r: pb.SharedMemoryRegion) -> None:
         """Map the region `r` names for this stream, in place of the one registered before."""
         if not is_local_peer(self.peer):
-            raise PermissionDenied(f"config.shared_memory: this stream comes from {self.peer}, not from the "
-                                   "server's host; shared memory serves only clients on the same machine")
+            raise PermissionDenied(
+                f"config.shared_memory: this stream comes from {self.peer}, not from the "
+                "server's host; shared memory serves only clients on the same machine"
+            )
         current = self.region
-        if current is None or (current.name, current.layout.slot_count, current.layout.slot_size) != \
-                (r.name, r.slot_count, r.slot_size):
-            self.region = self.engine.regions.open(r.name, r.size, r.slot_count, r.slot_size, owner=self, key=r.key)
+        if current is None or (
+            current.name,
+            current.layout.slot_count,
+            current.layout.slot_size,
+        ) != (r.name, r.slot_count, r.slot_size):
+            self.region = self.engine.regions.open(
+                r.name, r.size, r.slot_count, r.slot_size, owner=self, key=r.key
+            )
             if current is not None:
                 self.engine.release_region(current)
 
@@ -380,19 +481,30 @@ class StreamSession:
                 self.out.put_nowait(pb.StylizeReply(session=self.state(), error=error_status(e)))
             return
         if kind != "frame":
-            self.out.put_nowait(pb.StylizeReply(error=pb.Status(
-                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                message="request has neither `config` nor `frame` set, or is not a StylizeRequest at all")))
+            self.out.put_nowait(
+                pb.StylizeReply(
+                    error=pb.Status(
+                        code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                        message="request has neither `config` nor `frame` set, or is not a StylizeRequest at all",
+                    )
+                )
+            )
             return
         frame = req.frame
         try:
             if self.settings is None:
-                raise InvalidArgument(f"frame {frame.id} arrived before any config: the first request "
-                                      "of a Stylize stream must set `config` (style, strength)")
+                raise InvalidArgument(
+                    f"frame {frame.id} arrived before any config: the first request "
+                    "of a Stylize stream must set `config` (style, strength)"
+                )
             views = tviews.parse_frame(frame, message.pixels, self.region, self.engine.limits)
         except ArtemError as e:
-            self.out.put_nowait(pb.StylizeReply(frame=pb.StylizedFrame(
-                id=frame.id, capture_time_us=frame.capture_time_us), error=error_status(e)))
+            self.out.put_nowait(
+                pb.StylizeReply(
+                    frame=pb.StylizedFrame(id=frame.id, capture_time_us=frame.capture_time_us),
+                    error=error_status(e),
+                )
+            )
             return
         if self.pending is not None:
             self.dropped += 1  # latest frame wins: the waiting one is replaced unanswered
@@ -408,7 +520,9 @@ class StreamSession:
                     self.frame_ready.clear()  # no await between the check and the wait: no lost wake-up
                     await self.frame_ready.wait()
                     continue
-                if self.unsent_frames >= MAX_UNSENT_FRAMES:  # newer frames replace the waiting one meanwhile
+                if (
+                    self.unsent_frames >= MAX_UNSENT_FRAMES
+                ):  # newer frames replace the waiting one meanwhile
                     self.reply_sent.clear()
                     await self.reply_sent.wait()
                     continue
@@ -421,9 +535,14 @@ class StreamSession:
                 except Exception as e:
                     if not isinstance(e, ArtemError):
                         log.exception("frame %d failed", pending.frame.id)
-                    self.out.put_nowait(pb.StylizeReply(frame=pb.StylizedFrame(
-                        id=pending.frame.id, capture_time_us=pending.frame.capture_time_us),
-                        error=error_status(e)))
+                    self.out.put_nowait(
+                        pb.StylizeReply(
+                            frame=pb.StylizedFrame(
+                                id=pending.frame.id, capture_time_us=pending.frame.capture_time_us
+                            ),
+                            error=error_status(e),
+                        )
+                    )
         finally:
             self.out.put_nowait(self.END)
 
@@ -452,7 +571,9 @@ class StylizerService(pb_grpc.StylizerServicer):
                 abandoned.set_result(None)
 
     async def Stylize(self, request_iterator, context: grpc.aio.ServicerContext):
-        stream = await self.streams.open(context)  # UNAVAILABLE when not serving, RESOURCE_EXHAUSTED when full
+        stream = await self.streams.open(
+            context
+        )  # UNAVAILABLE when not serving, RESOURCE_EXHAUSTED when full
         session = StreamSession(self.engine, stream.peer)
         reader = asyncio.create_task(session.read(stream.requests(request_iterator)))
         self._readers.add(reader)
@@ -468,15 +589,27 @@ class StylizerService(pb_grpc.StylizerServicer):
             session.release()
             stream.close()
         if self.shutting_down.is_set():
-            await self.streams.refuse(context, Unavailable("server is shutting down; reconnect"))  # counted
+            await self.streams.refuse(
+                context, Unavailable("server is shutting down; reconnect")
+            )  # counted
 
-    async def refuse_undecodable(self, request: wire.Undecodable, context: grpc.aio.ServicerContext) -> None:
+    async def refuse_undecodable(
+        self, request: wire.Undecodable, context: grpc.aio.ServicerContext
+    ) -> None:
         """A unary request that does not parse: INVALID_ARGUMENT, and one short log line at most
         every 10 s however many come (a client that is not even authenticated may send them)."""
-        self._undecodable_log.warning("refused a %d-byte request that is not a valid %s (peer %s)",
-                                      request.size, request.type_name, context.peer())
-        await self.streams.refuse(context, InvalidArgument(
-            f"the request's {request.size} bytes are not a valid {request.type_name} message"))
+        self._undecodable_log.warning(
+            "refused a %d-byte request that is not a valid %s (peer %s)",
+            request.size,
+            request.type_name,
+            context.peer(),
+        )
+        await self.streams.refuse(
+            context,
+            InvalidArgument(
+                f"the request's {request.size} bytes are not a valid {request.type_name} message"
+            ),
+        )
 
     async def ListStyles(self, request: pb.ListStylesRequest, context) -> pb.ListStylesReply:
         try:
@@ -484,7 +617,9 @@ class StylizerService(pb_grpc.StylizerServicer):
         except ArtemError as e:
             await self.streams.refuse(context, e)
 
-    async def AddStyle(self, request: pb.AddStyleRequest, context: grpc.aio.ServicerContext) -> pb.AddStyleReply:
+    async def AddStyle(
+        self, request: pb.AddStyleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddStyleReply:
         """Checked, encoded and stored off the event loop; nothing is stored when it fails."""
         engine = self.engine
         cancel, loop = AddCancel(), asyncio.get_running_loop()
@@ -493,20 +628,39 @@ class StylizerService(pb_grpc.StylizerServicer):
             if engine.registry.models_dir is None:
                 raise Unavailable("this server has no models directory to store styles in")
             if self.shutting_down.is_set():
-                raise Unavailable("the server is shutting down: add the style on another replica or later")
+                raise Unavailable(
+                    "the server is shutting down: add the style on another replica or later"
+                )
             size = request.size if request.HasField("size") and request.size else None
-            adding = loop.run_in_executor(engine.style_executor, partial(
-                add_style, engine.registry, engine.registry.models_dir, request.name, request.model,
-                request.image, size, source=f"AddStyle: a {len(request.image)}-byte image over gRPC",
-                display_name=request.display_name, replace=request.replace, limits=engine.style_limits,
-                fields=engine.fields, cancel=cancel))
+            adding = loop.run_in_executor(
+                engine.style_executor,
+                partial(
+                    add_style,
+                    engine.registry,
+                    engine.registry.models_dir,
+                    request.name,
+                    request.model,
+                    request.image,
+                    size,
+                    source=f"AddStyle: a {len(request.image)}-byte image over gRPC",
+                    display_name=request.display_name,
+                    replace=request.replace,
+                    limits=engine.style_limits,
+                    fields=engine.fields,
+                    cancel=cancel,
+                ),
+            )
             await asyncio.wait([adding, abandoned], return_when=asyncio.FIRST_COMPLETED)
             if not adding.done():  # cancelled before its commit: the encoder stops after its layer
                 adding.add_done_callback(lambda f: f.exception())
-                raise Unavailable(f"style {request.name!r} was not stored: the server is shutting down; add it "
-                                  "again (on another replica, or once this one is back)")
+                raise Unavailable(
+                    f"style {request.name!r} was not stored: the server is shutting down; add it "
+                    "again (on another replica, or once this one is back)"
+                )
             style = adding.result()
-        except asyncio.CancelledError:  # the client went away, or gRPC ended the call: store nothing
+        except (
+            asyncio.CancelledError
+        ):  # the client went away, or gRPC ended the call: store nothing
             cancel.cancel()
             raise
         except Exception as e:
@@ -522,18 +676,25 @@ class StylizerService(pb_grpc.StylizerServicer):
         name = f"{dev} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else str(dev)
         lim, server = self.engine.limits, self.streams.limits
         fields, images = self.engine.fields, self.engine.style_limits
-        return pb.ServerInfo(version=__version__, device=name, backends=self.engine.runs.available,
-                             pixel_formats=[f.wire for f in PixelFormat],
-                             max_frame_bytes=lim.max_frame_bytes, max_views=lim.max_views,
-                             max_dimension=lim.max_dimension,
-                             adain_models=[m.name for m in self.engine.registry.adain_models()],
-                             max_streams=server.max_streams, stream_idle_timeout_s=server.stream_idle_timeout_s,
-                             max_style_image_bytes=server.max_style_image_bytes,
-                             max_added_styles=server.max_added_styles,
-                             max_streams_per_connection=server.max_streams_per_connection,
-                             frame_deadline_s=server.frame_deadline_s,
-                             max_mix_styles=fields.max_mix_styles, max_name_chars=fields.max_name_chars,
-                             max_display_name_chars=fields.max_display_name_chars,
-                             max_list_styles_page=fields.max_list_styles_page,
-                             max_style_pixels=images.max_style_pixels,
-                             max_style_decoded_pixels=images.max_decoded_pixels)
+        return pb.ServerInfo(
+            version=__version__,
+            device=name,
+            backends=self.engine.runs.available,
+            pixel_formats=[f.wire for f in PixelFormat],
+            max_frame_bytes=lim.max_frame_bytes,
+            max_views=lim.max_views,
+            max_dimension=lim.max_dimension,
+            adain_models=[m.name for m in self.engine.registry.adain_models()],
+            max_streams=server.max_streams,
+            stream_idle_timeout_s=server.stream_idle_timeout_s,
+            max_style_image_bytes=server.max_style_image_bytes,
+            max_added_styles=server.max_added_styles,
+            max_streams_per_connection=server.max_streams_per_connection,
+            frame_deadline_s=server.frame_deadline_s,
+            max_mix_styles=fields.max_mix_styles,
+            max_name_chars=fields.max_name_chars,
+            max_display_name_chars=fields.max_display_name_chars,
+            max_list_styles_page=fields.max_list_styles_page,
+            max_style_pixels=images.max_style_pixels,
+            max_style_decoded_pixels=images.max_decoded_pixels,
+        )

@@ -13,7 +13,7 @@ import itertools
 import logging
 import secrets
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -34,14 +34,21 @@ STREAM_KEY = "artem-stream-id"  # initial metadata: the id this stream has in th
 class StreamGuard:
     """Per server: counts open streams and hands out stream ids."""
 
-    def __init__(self, limits: ServerLimits = ServerLimits(), metrics: Metrics | None = None,
-                 readiness: Readiness | None = None, replica: str = "") -> None:
+    def __init__(
+        self,
+        limits: ServerLimits = ServerLimits(),
+        metrics: Metrics | None = None,
+        readiness: Readiness | None = None,
+        replica: str = "",
+    ) -> None:
         self.limits = limits
         self.metrics = metrics
         self.readiness = readiness
         self.replica = replica
         self.open_count = 0
-        self.per_connection: dict[str, int] = {}  # open streams by the peer's address (host and port)
+        self.per_connection: dict[
+            str, int
+        ] = {}  # open streams by the peer's address (host and port)
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(2)  # tells this process's ids from another replica's
 
@@ -52,23 +59,36 @@ class StreamGuard:
             self.metrics.count_error(code)
         await context.abort(code, message)
 
-    async def open(self, context: grpc.aio.ServicerContext) -> "OpenStream":
+    async def open(self, context: grpc.aio.ServicerContext) -> OpenStream:
         if self.readiness is not None and not self.readiness.serving:
-            await self.refuse(context, Unavailable(f"not serving: {self.readiness.reason()}; retry with backoff "
-                                                   "(behind a balancer, another replica takes the stream)"))
+            await self.refuse(
+                context,
+                Unavailable(
+                    f"not serving: {self.readiness.reason()}; retry with backoff "
+                    "(behind a balancer, another replica takes the stream)"
+                ),
+            )
         n = self.limits.max_streams
         if self.open_count >= n:
-            await self.refuse(context, ResourceExhausted(
-                f"this server already has {self.open_count} Stylize streams open, its limit (max_streams = {n}); "
-                "retry with backoff or use another replica"))
+            await self.refuse(
+                context,
+                ResourceExhausted(
+                    f"this server already has {self.open_count} Stylize streams open, its limit (max_streams = {n}); "
+                    "retry with backoff or use another replica"
+                ),
+            )
         # Read now: asking a call that the client already tore down for its peer can crash
         # grpc's Cython layer (seen with grpcio 1.85 after a mid-message disconnect).
         peer = context.peer()
         per = self.limits.max_streams_per_connection
         if per and self.per_connection.get(peer, 0) >= per:
-            await self.refuse(context, ResourceExhausted(
-                f"this connection already has {per} Stylize streams open, this server's limit per connection "
-                f"(max_streams_per_connection = {per}); end one first, or open another connection"))
+            await self.refuse(
+                context,
+                ResourceExhausted(
+                    f"this connection already has {per} Stylize streams open, this server's limit per connection "
+                    f"(max_streams_per_connection = {per}); end one first, or open another connection"
+                ),
+            )
         self.open_count += 1  # no await since the checks: admission cannot race
         self.per_connection[peer] = self.per_connection.get(peer, 0) + 1
         sid = f"{self._prefix}-{next(self._ids):06d}"
@@ -89,7 +109,9 @@ class StreamGuard:
 class OpenStream:
     """One admitted stream: what it was sent and answered, and when it last showed life."""
 
-    def __init__(self, guard: StreamGuard, context: grpc.aio.ServicerContext, sid: str, peer: str) -> None:
+    def __init__(
+        self, guard: StreamGuard, context: grpc.aio.ServicerContext, sid: str, peer: str
+    ) -> None:
         self.guard, self.context, self.id, self.peer = guard, context, sid, peer
         self.opened = self.last_activity = time.monotonic()
         self.frames_in = self.answered = self.frames_out = self.errors = self.dropped = 0
@@ -126,9 +148,13 @@ class OpenStream:
                 if self.outstanding > 0:
                     self.last_activity = time.monotonic()  # a slow frame is not an idle client
                 elif time.monotonic() - self.last_activity >= timeout:
-                    await self.guard.refuse(self.context, DeadlineExceeded(
-                        f"the stream sent nothing for {timeout:g} s (stream_idle_timeout_s = {timeout:g}); "
-                        "open a new stream when frames resume"))
+                    await self.guard.refuse(
+                        self.context,
+                        DeadlineExceeded(
+                            f"the stream sent nothing for {timeout:g} s (stream_idle_timeout_s = {timeout:g}); "
+                            "open a new stream when frames resume"
+                        ),
+                    )
         self._observe(item)
         return item
 
@@ -157,6 +183,12 @@ class OpenStream:
             self.guard.per_connection[self.peer] = left
         if self.guard.metrics is not None:
             self.guard.metrics.streams.dec()
-        log.info("stream closed after %.1f s: %d frames in, %d answered with pixels, %d errors, %d dropped (peer %s)",
-                 time.monotonic() - self.opened, self.frames_in, self.frames_out, self.errors, self.dropped,
-                 self.peer)
+        log.info(
+            "stream closed after %.1f s: %d frames in, %d answered with pixels, %d errors, %d dropped (peer %s)",
+            time.monotonic() - self.opened,
+            self.frames_in,
+            self.frames_out,
+            self.errors,
+            self.dropped,
+            self.peer,
+        )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -44,7 +44,9 @@ class AdaINRunners:
         self._cache: OrderedDict[tuple, AdaINStylizer] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, parts: Sequence[tuple[Style, float]], alpha: float, preserve_color: bool) -> torch.nn.Module:
+    def get(
+        self, parts: Sequence[tuple[Style, float]], alpha: float, preserve_color: bool
+    ) -> torch.nn.Module:
         first = parts[0][0].model
         assert isinstance(first, AdaINStylizer)
         if len(parts) == 1 and alpha == 1.0 and not preserve_color:
@@ -69,43 +71,70 @@ def _adain_model_of(style: Style) -> str | None:
     return str(style.card.architecture.get("model", ""))
 
 
-def choose(registry: Registry, runners: AdaINRunners, style_id: str, mix: Sequence[tuple[str, float]],
-           strength: float, preserve_color: bool) -> StyleChoice:
+def choose(
+    registry: Registry,
+    runners: AdaINRunners,
+    style_id: str,
+    mix: Sequence[tuple[str, float]],
+    strength: float,
+    preserve_color: bool,
+) -> StyleChoice:
     """Resolve a session's style fields; errors name the config field (config.mix[1].weight)."""
     if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
         raise InvalidArgument(f"config.strength = {strength}: expected a number in [0, 1]")
     if mix and style_id:
-        raise InvalidArgument(f"config.style = {style_id!r} and config.mix are both set: set `style` for one "
-                              "style or `mix` for several")
+        raise InvalidArgument(
+            f"config.style = {style_id!r} and config.mix are both set: set `style` for one "
+            "style or `mix` for several"
+        )
     if not mix:
         style = registry.get(style_id, "config.style")
         model_name = _adain_model_of(style)
         if model_name is None:
             if preserve_color:
-                raise InvalidArgument(f"config.preserve_color: style {style.id!r} is a {style.card.kind}; colour "
-                                      "preservation needs an adain style")
+                raise InvalidArgument(
+                    f"config.preserve_color: style {style.id!r} is a {style.card.kind}; colour "
+                    "preservation needs an adain style"
+                )
             return StyleChoice(style, style.id, style.model, strength)
-        return StyleChoice(style, style.id, runners.get([(style, 1.0)], strength, preserve_color), 1.0,
-                           preserve_color=preserve_color)
+        return StyleChoice(
+            style,
+            style.id,
+            runners.get([(style, 1.0)], strength, preserve_color),
+            1.0,
+            preserve_color=preserve_color,
+        )
     parts: list[tuple[Style, float]] = []
     models: list[str] = []
     for i, (sid, weight) in enumerate(mix):
         style = registry.get(sid, f"config.mix[{i}].style")
         model_name = _adain_model_of(style)
         if model_name is None:
-            raise InvalidArgument(f"config.mix[{i}].style {sid!r} is a {style.card.kind} style: only adain styles "
-                                  "mix (their statistics blend; a generator's pixels would not)")
+            raise InvalidArgument(
+                f"config.mix[{i}].style {sid!r} is a {style.card.kind} style: only adain styles "
+                "mix (their statistics blend; a generator's pixels would not)"
+            )
         if models and model_name != models[0]:
-            raise InvalidArgument(f"config.mix[{i}].style {sid!r} belongs to adain model {model_name!r}, "
-                                  f"config.mix[0].style to {models[0]!r}: only styles of one model mix")
+            raise InvalidArgument(
+                f"config.mix[{i}].style {sid!r} belongs to adain model {model_name!r}, "
+                f"config.mix[0].style to {models[0]!r}: only styles of one model mix"
+            )
         if not (math.isfinite(weight) and weight >= 0.0):
             raise InvalidArgument(f"config.mix[{i}].weight = {weight}: expected a number >= 0")
         parts.append((style, float(weight)))
         models.append(model_name)
     total = sum(w for _, w in parts)
     if total <= 0.0:
-        raise InvalidArgument(f"config.mix weights sum to {total}: expected a positive sum (they are normalised to 1)")
+        raise InvalidArgument(
+            f"config.mix weights sum to {total}: expected a positive sum (they are normalised to 1)"
+        )
     normalised = tuple((s.id, w / total) for s, w in parts)
     label = "+".join(f"{sid}*{w:.3g}" for sid, w in normalised)
-    return StyleChoice(parts[0][0], label, runners.get(parts, strength, preserve_color), 1.0, normalised,
-                       preserve_color)
+    return StyleChoice(
+        parts[0][0],
+        label,
+        runners.get(parts, strength, preserve_color),
+        1.0,
+        normalised,
+        preserve_color,
+    )

@@ -50,41 +50,60 @@ def _encoded_size(w: int, h: int, size: int | None) -> tuple[int, int]:
     return max(size, round(w * scale)), max(size, round(h * scale))
 
 
-def decode_style_image(data: bytes, size: int | None = None,
-                       limits: StyleImageLimits = StyleImageLimits()) -> np.ndarray:
+def decode_style_image(
+    data: bytes, size: int | None = None, limits: StyleImageLimits = StyleImageLimits()
+) -> np.ndarray:
     """PNG/JPEG bytes -> (H, W, 3) uint8 RGB sRGB; with `size`, scaled so the shorter side is
     `size` (pytorch-AdaIN's --style_size). Raises InvalidArgument naming `image` or `size`,
     before decoding when the header says the image or its encoding would pass a limit."""
     if not data:
         raise InvalidArgument("image is empty: expected the bytes of a PNG or JPEG file")
     if len(data) > limits.max_bytes:
-        raise InvalidArgument(f"image has {len(data)} bytes: more than this server's limit of {limits.max_bytes}")
+        raise InvalidArgument(
+            f"image has {len(data)} bytes: more than this server's limit of {limits.max_bytes}"
+        )
     if size is not None and not MIN_SIDE <= size <= limits.max_size:
-        raise InvalidArgument(f"size = {size}: expected 0 (the image's own size) or {MIN_SIDE}..{limits.max_size} "
-                              "pixels for the shorter side")
+        raise InvalidArgument(
+            f"size = {size}: expected 0 (the image's own size) or {MIN_SIDE}..{limits.max_size} "
+            "pixels for the shorter side"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
             w, h = im.size
             if w * h > limits.max_decoded_pixels:
-                raise InvalidArgument(f"image is {w}x{h} = {w * h} pixels: more than this server decodes "
-                                      f"({limits.max_decoded_pixels}, max_style_decoded_pixels)")
+                raise InvalidArgument(
+                    f"image is {w}x{h} = {w * h} pixels: more than this server decodes "
+                    f"({limits.max_decoded_pixels}, max_style_decoded_pixels)"
+                )
             tw, th = _encoded_size(w, h, size)
             if tw * th > limits.max_style_pixels:
-                raise InvalidArgument(f"image would be encoded at {tw}x{th} = {tw * th} pixels: more than the "
-                                      f"{limits.max_style_pixels} a style is encoded at (max_style_pixels); give "
-                                      "`size` to scale it down" + (" further" if size else ""))
+                raise InvalidArgument(
+                    f"image would be encoded at {tw}x{th} = {tw * th} pixels: more than the "
+                    f"{limits.max_style_pixels} a style is encoded at (max_style_pixels); give "
+                    "`size` to scale it down" + (" further" if size else "")
+                )
             if min(tw, th) < MIN_SIDE:
-                raise InvalidArgument(f"image is {w}x{h}: expected at least {MIN_SIDE} pixels a side")
+                raise InvalidArgument(
+                    f"image is {w}x{h}: expected at least {MIN_SIDE} pixels a side"
+                )
             if size and im.format == "JPEG":
-                im.draft("RGB", (tw, th))  # decode at 1/2, 1/4 or 1/8 scale where that still covers it
-            rgb = ImageOps.exif_transpose(im).convert("RGB")  # a phone photo's EXIF says which way is up
+                im.draft(
+                    "RGB", (tw, th)
+                )  # decode at 1/2, 1/4 or 1/8 scale where that still covers it
+            rgb = ImageOps.exif_transpose(im).convert(
+                "RGB"
+            )  # a phone photo's EXIF says which way is up
     except InvalidArgument:
         raise
-    except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ... for junk
-        raise InvalidArgument(f"image does not decode as PNG or JPEG ({e.__class__.__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
+    except (
+        Exception
+    ) as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError, ... for junk
+        raise InvalidArgument(
+            f"image does not decode as PNG or JPEG ({e.__class__.__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else 'no detail'})"
+        ) from None
     if size:  # the size of the picture the right way up (EXIF may have swapped its sides)
         rgb = rgb.resize(_encoded_size(*rgb.size, size), Image.Resampling.BICUBIC)
     return np.asarray(rgb)
@@ -97,20 +116,26 @@ def check_new_name(registry: Registry, models_dir: Path, name: str, replace: boo
         validate_name(name, "name")
     except InvalidName as e:
         raise InvalidArgument(str(e)) from None
-    if name == IDENTITY or (registry.builtin_dir is not None and (registry.builtin_dir / name).exists()):
+    if name == IDENTITY or (
+        registry.builtin_dir is not None and (registry.builtin_dir / name).exists()
+    ):
         raise AlreadyExists(f"name {name!r} is a built-in style: choose another name")
     card_path = Path(models_dir) / name / CARD_FILE
     if not (Path(models_dir) / name).exists():
         return
     if not replace:
-        raise AlreadyExists(f"name {name!r} is taken in the models directory (set replace to overwrite an adain style)")
+        raise AlreadyExists(
+            f"name {name!r} is taken in the models directory (set replace to overwrite an adain style)"
+        )
     try:
         existing = ModelCard.read(card_path)
     except Exception:
         existing = None
     if existing is None or role_of(existing) != ROLE_STYLE:
-        raise AlreadyExists(f"name {name!r} is taken by an entry that is not an adain style; replace "
-                            "overwrites adain styles only")
+        raise AlreadyExists(
+            f"name {name!r} is taken by an entry that is not an adain style; replace "
+            "overwrites adain styles only"
+        )
 
 
 class AddCancel:
@@ -136,10 +161,21 @@ class AddCancel:
             self.committed = True
 
 
-def add_style(registry: Registry, models_dir: Path, name: str, model_name: str, image: bytes,
-              size: int | None = None, *, source: str, display_name: str = "", replace: bool = False,
-              limits: StyleImageLimits = StyleImageLimits(), fields: FieldLimits = FieldLimits(),
-              cancel: AddCancel | None = None) -> Style:
+def add_style(
+    registry: Registry,
+    models_dir: Path,
+    name: str,
+    model_name: str,
+    image: bytes,
+    size: int | None = None,
+    *,
+    source: str,
+    display_name: str = "",
+    replace: bool = False,
+    limits: StyleImageLimits = StyleImageLimits(),
+    fields: FieldLimits = FieldLimits(),
+    cancel: AddCancel | None = None,
+) -> Style:
     """Make `image` a style of adain model `model_name`, stored in `models_dir`; returns the
     loaded style. Everything is checked before anything is written. With `cancel`, the encoder
     stops soon after `cancel.cancel()` and nothing is stored (Unavailable)."""
@@ -151,13 +187,24 @@ def add_style(registry: Registry, models_dir: Path, name: str, model_name: str, 
     try:
         stats = compute_style_stats(model.net, rgb, (lambda: cancel.cancelled) if cancel else None)
         h, w = rgb.shape[:2]
-        write_adain_style(Path(models_dir), name, model, stats, (w, h), display_name=display_name, source=source,
-                          made_by={"by": source, "image_bytes": len(image), "size": size or None},
-                          license="as the style image's (supplied by the user who added it)",
-                          overwrite=replace, commit=cancel.commit if cancel else None)
+        write_adain_style(
+            Path(models_dir),
+            name,
+            model,
+            stats,
+            (w, h),
+            display_name=display_name,
+            source=source,
+            made_by={"by": source, "image_bytes": len(image), "size": size or None},
+            license="as the style image's (supplied by the user who added it)",
+            overwrite=replace,
+            commit=cancel.commit if cancel else None,
+        )
     except Cancelled:
-        raise Unavailable(f"style {name!r} was not stored: the server is shutting down or the call was "
-                          "cancelled; add it again") from None
+        raise Unavailable(
+            f"style {name!r} was not stored: the server is shutting down or the call was "
+            "cancelled; add it again"
+        ) from None
     except EntryExists as e:  # another add of the same name won the race
         raise AlreadyExists(str(e)) from None
     registry.refresh()

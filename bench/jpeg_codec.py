@@ -53,30 +53,51 @@ def main() -> None:
     for device in devices:
         codec = JpegCodec(device)
         if device.type == "cuda" and codec.name != "nvjpeg":
-            rows.append({"codec": codec.name, "device": "cuda", "error": "no torchvision with nvJPEG here"})
+            rows.append(
+                {"codec": codec.name, "device": "cuda", "error": "no torchvision with nvJPEG here"}
+            )
             continue
         blobs = codec.encode_many(views, args.quality)
-        items = [(b, v.shape[1], v.shape[0], f"views[{i}]") for i, (b, v) in enumerate(zip(blobs, views))]
+        items = [
+            (b, v.shape[1], v.shape[0], f"views[{i}]") for i, (b, v) in enumerate(zip(blobs, views))
+        ]
         decoded = codec.decode_many(items)
-        rows.append({
-            "codec": codec.name, "device": device.type,
-            "encode_ms": timed(lambda: codec.encode_many(views, args.quality), args.repeats, device.type == "cuda"),
-            "decode_ms": timed(lambda: codec.decode_many(items), args.repeats, device.type == "cuda"),
-            "mib_per_frame": sum(len(b) for b in blobs) / 2**20,
-            "max_abs_error": int(max(np.abs(d.astype(int) - v).max() for d, v in zip(decoded, views))),
-        })
-    print(f"JPEG at {size.name} ({size.views} x {size.width}x{size.height} RGB), quality {args.quality}, "
-          f"median of {args.repeats}")
+        rows.append(
+            {
+                "codec": codec.name,
+                "device": device.type,
+                "encode_ms": timed(
+                    lambda: codec.encode_many(views, args.quality),
+                    args.repeats,
+                    device.type == "cuda",
+                ),
+                "decode_ms": timed(
+                    lambda: codec.decode_many(items), args.repeats, device.type == "cuda"
+                ),
+                "mib_per_frame": sum(len(b) for b in blobs) / 2**20,
+                "max_abs_error": int(
+                    max(np.abs(d.astype(int) - v).max() for d, v in zip(decoded, views))
+                ),
+            }
+        )
+    print(
+        f"JPEG at {size.name} ({size.views} x {size.width}x{size.height} RGB), quality {args.quality}, "
+        f"median of {args.repeats}"
+    )
     print("| codec | device | decode ms | encode ms | MiB a frame | max abs error |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         if "error" in r:
             print(f"| {r['codec']} | {r['device']} | {r['error']} | | | |")
         else:
-            print(f"| {r['codec']} | {r['device']} | {r['decode_ms']:.2f} | {r['encode_ms']:.2f} | "
-                  f"{r['mib_per_frame']:.2f} | {r['max_abs_error']} |")
+            print(
+                f"| {r['codec']} | {r['device']} | {r['decode_ms']:.2f} | {r['encode_ms']:.2f} | "
+                f"{r['mib_per_frame']:.2f} | {r['max_abs_error']} |"
+            )
     if args.json:
-        args.json.write_text(json.dumps({"size": size.name, "quality": args.quality, "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"size": size.name, "quality": args.quality, "rows": rows}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -29,13 +29,31 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import transport as tb  # noqa: E402  (bench/transport.py: the server spawn and the Python client rows)
 
-SIZES = {"256": (256, 256), "vive": (1080, 1200), "quest2": (1832, 1920)}  # per eye; frames are stereo
+SIZES = {
+    "256": (256, 256),
+    "vive": (1080, 1200),
+    "quest2": (1832, 1920),
+}  # per eye; frames are stereo
 
 
-def native_row(build: Path, address: str, transport: str, size: str, frames: int, warmup: int) -> float:
+def native_row(
+    build: Path, address: str, transport: str, size: str, frames: int, warmup: int
+) -> float:
     w, h = SIZES[size]
-    args = [str(build / "artem_native_roundtrip"), "--server", address, "--transport", transport,
-            "--size", f"{w}x{h}", "--stereo", "--frames", str(frames), "--warmup", str(warmup)]
+    args = [
+        str(build / "artem_native_roundtrip"),
+        "--server",
+        address,
+        "--transport",
+        transport,
+        "--size",
+        f"{w}x{h}",
+        "--stereo",
+        "--frames",
+        str(frames),
+        "--warmup",
+        str(warmup),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)}: {done.stderr}")
@@ -51,7 +69,9 @@ def python_row(address: str, transport: str, size: str, frames: int, warmup: int
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--native-build", type=Path, required=True, help="a CMake build of engine_clients/native")
+    p.add_argument(
+        "--native-build", type=Path, required=True, help="a CMake build of engine_clients/native"
+    )
     p.add_argument("--sizes", default="256,quest2", help=f"comma-separated, of {', '.join(SIZES)}")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--warmup", type=int, default=5, help="round trips before measuring")
@@ -63,26 +83,60 @@ def main(argv: list[str] | None = None) -> None:
         apply_frame_tunables()  # as `artem serve` does: the server and the native tool inherit it
     keep_frame_buffers()
     with tempfile.TemporaryDirectory() as models:
-        server, line = tb._spawn([sys.executable, "-m", "artem_server.cli", "--log-level", "WARNING", "serve",
-                                  "--port", "0", "--device", "cpu", "--models-dir", models], "serving on")
+        server, line = tb._spawn(
+            [
+                sys.executable,
+                "-m",
+                "artem_server.cli",
+                "--log-level",
+                "WARNING",
+                "serve",
+                "--port",
+                "0",
+                "--device",
+                "cpu",
+                "--models-dir",
+                models,
+            ],
+            "serving on",
+        )
         address = line.split("serving on ")[1].split()[0]
         try:
-            print(f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
-                  f"{os.getloadavg()[0]:.1f}; fps, medians of {args.repeats} interleaved repeats")
-            print(f"{'size':<8} {'transport':<9} {'native':>8} {'python copy':>12} {'python drawn':>13} "
-                  f"{'native / python copy':>21} {'native / python drawn':>22}")
+            print(
+                f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
+                f"{os.getloadavg()[0]:.1f}; fps, medians of {args.repeats} interleaved repeats"
+            )
+            print(
+                f"{'size':<8} {'transport':<9} {'native':>8} {'python copy':>12} {'python drawn':>13} "
+                f"{'native / python copy':>21} {'native / python drawn':>22}"
+            )
             for size in args.sizes.split(","):
                 for transport in ("shm", "inline"):
                     runs = []
                     for _ in range(args.repeats):
-                        runs.append((native_row(args.native_build, address, transport, size, args.frames, args.warmup),
-                                     python_row(address, f"{transport} copy", size, args.frames, args.warmup),
-                                     python_row(address, transport, size, args.frames, args.warmup)))
+                        runs.append(
+                            (
+                                native_row(
+                                    args.native_build,
+                                    address,
+                                    transport,
+                                    size,
+                                    args.frames,
+                                    args.warmup,
+                                ),
+                                python_row(
+                                    address, f"{transport} copy", size, args.frames, args.warmup
+                                ),
+                                python_row(address, transport, size, args.frames, args.warmup),
+                            )
+                        )
                     n, c, d = (float(np.median(col)) for col in zip(*runs))
                     vs_copy = float(np.median([r[0] / r[1] for r in runs]))
                     vs_drawn = float(np.median([r[0] / r[2] for r in runs]))
-                    print(f"{size:<8} {transport:<9} {n:8.1f} {c:12.1f} {d:13.1f} {vs_copy:21.2f} {vs_drawn:22.2f}",
-                          flush=True)
+                    print(
+                        f"{size:<8} {transport:<9} {n:8.1f} {c:12.1f} {d:13.1f} {vs_copy:21.2f} {vs_drawn:22.2f}",
+                        flush=True,
+                    )
         finally:
             server.terminate()
             server.wait(30)

@@ -23,9 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from artem_client.load import run_load
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def make_models_dir(root: Path) -> Path:
@@ -38,7 +37,9 @@ def make_models_dir(root: Path) -> Path:
 
     torch.manual_seed(0)
     net = Generator(GeneratorConfig(width=8, res_blocks=2)).eval()
-    card = ModelCard(name="soak-gen", kind="generator", architecture=net.config.to_dict(), source="bench/soak.py")
+    card = ModelCard(
+        name="soak-gen", kind="generator", architecture=net.config.to_dict(), source="bench/soak.py"
+    )
     write_entry(root, card, net.state_dict(), half=False)
     return root
 
@@ -49,12 +50,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(models_dir: Path, device: str, max_streams: int) -> tuple[subprocess.Popen, str, str]:
+def start_server(
+    models_dir: Path, device: str, max_streams: int
+) -> tuple[subprocess.Popen, str, str]:
     port, metrics = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "artem_server.cli", "--log-level", "WARNING", "serve",
-                             "--port", str(port), "--models-dir", str(models_dir), "--device", device,
-                             "--metrics-port", str(metrics), "--max-streams", str(max_streams)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "artem_server.cli",
+            "--log-level",
+            "WARNING",
+            "serve",
+            "--port",
+            str(port),
+            "--models-dir",
+            str(models_dir),
+            "--device",
+            device,
+            "--metrics-port",
+            str(metrics),
+            "--max-streams",
+            str(max_streams),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # the server prints this line once it serves
         if line.startswith("artem: serving on"):
             break
@@ -83,7 +104,11 @@ def rss(pid: int | None, metrics: str | None) -> float:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024.0
-    return scrape(metrics).get("process_resident_memory_bytes", float("nan")) if metrics else float("nan")
+    return (
+        scrape(metrics).get("process_resident_memory_bytes", float("nan"))
+        if metrics
+        else float("nan")
+    )
 
 
 def main() -> None:
@@ -91,21 +116,37 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     p.add_argument("--streams", type=int, default=8, help="concurrent streams (default 8)")
     p.add_argument("--size", default="64x64", help="frame WxH, RGBA8 (default 64x64)")
-    p.add_argument("--max-in-flight", type=int, default=2, help="frames in flight per stream (default 2)")
-    p.add_argument("--server", default=None, help="HOST:PORT of a running server (default: start one)")
-    p.add_argument("--metrics", default=None, help="HOST:PORT of its metrics endpoint (with --server)")
-    p.add_argument("--style", default=None, help="style id (default soak-gen on the server it starts)")
+    p.add_argument(
+        "--max-in-flight", type=int, default=2, help="frames in flight per stream (default 2)"
+    )
+    p.add_argument(
+        "--server", default=None, help="HOST:PORT of a running server (default: start one)"
+    )
+    p.add_argument(
+        "--metrics", default=None, help="HOST:PORT of its metrics endpoint (with --server)"
+    )
+    p.add_argument(
+        "--style", default=None, help="style id (default soak-gen on the server it starts)"
+    )
     p.add_argument("--device", default="cpu", help="device of the server it starts (default cpu)")
-    p.add_argument("--sample", type=float, default=5.0, help="seconds between memory samples (default 5)")
-    p.add_argument("--warmup", type=float, default=5.0,
-                   help="seconds of the same load first, not counted: buffers and pools reach their size (default 5)")
+    p.add_argument(
+        "--sample", type=float, default=5.0, help="seconds between memory samples (default 5)"
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of the same load first, not counted: buffers and pools reach their size (default 5)",
+    )
     args = p.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
 
     proc, tmp = None, None
     if args.server is None:
         tmp = tempfile.TemporaryDirectory(prefix="artem-soak-")
-        proc, address, metrics = start_server(make_models_dir(Path(tmp.name)), args.device, args.streams)
+        proc, address, metrics = start_server(
+            make_models_dir(Path(tmp.name)), args.device, args.streams
+        )
         style = args.style or "soak-gen"
     else:
         address, metrics, style = args.server, args.metrics, args.style or "identity"
@@ -113,8 +154,15 @@ def main() -> None:
     try:
         boot_rss = rss(pid, metrics)
         if args.warmup > 0:
-            run_load(address, args.streams, args.warmup, style=style, size=(w, h),
-                     max_in_flight=args.max_in_flight, reconnect=True)
+            run_load(
+                address,
+                args.streams,
+                args.warmup,
+                style=style,
+                size=(w, h),
+                max_in_flight=args.max_in_flight,
+                reconnect=True,
+            )
             time.sleep(1.0)
         before = scrape(metrics) if metrics else {}
         start_rss = rss(pid, metrics)
@@ -124,14 +172,27 @@ def main() -> None:
             t0 = time.monotonic()
             while not done.wait(args.sample):
                 samples.append(rss(pid, metrics))
-                print(f"  t={time.monotonic() - t0:5.0f} s  server RSS {samples[-1] / 2**20:7.1f} MiB", flush=True)
+                print(
+                    f"  t={time.monotonic() - t0:5.0f} s  server RSS {samples[-1] / 2**20:7.1f} MiB",
+                    flush=True,
+                )
 
-        print(f"soak: {args.streams} streams x {args.duration:g} s of {w}x{h} RGBA8 frames, style {style!r}, "
-              f"server {address}", flush=True)
+        print(
+            f"soak: {args.streams} streams x {args.duration:g} s of {w}x{h} RGBA8 frames, style {style!r}, "
+            f"server {address}",
+            flush=True,
+        )
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        result = run_load(address, args.streams, args.duration, style=style, size=(w, h),
-                          max_in_flight=args.max_in_flight, reconnect=True)
+        result = run_load(
+            address,
+            args.streams,
+            args.duration,
+            style=style,
+            size=(w, h),
+            max_in_flight=args.max_in_flight,
+            reconnect=True,
+        )
         done.set()
         time.sleep(1.0)  # the streams' last replies and their closing
         end_rss = rss(pid, metrics)
@@ -143,19 +204,32 @@ def main() -> None:
         if tmp is not None:
             tmp.cleanup()
     served = [s.received for s in result.streams]
-    print(f"frames served: {result.total('received')} ({result.total('received') / result.wall_s:.1f}/s); "
-          f"per stream min {min(served)} max {max(served)}")
-    print(f"frames sent: {result.total('sent')}; dropped (latest frame wins): {result.total('dropped')}; "
-          f"lost in broken streams: {result.total('lost')}; reconnects: {result.total('reconnects')}")
-    print(f"errors seen by clients: {len(result.errors)}" + (f" (first: {result.errors[0]})" if result.errors else ""))
+    print(
+        f"frames served: {result.total('received')} ({result.total('received') / result.wall_s:.1f}/s); "
+        f"per stream min {min(served)} max {max(served)}"
+    )
+    print(
+        f"frames sent: {result.total('sent')}; dropped (latest frame wins): {result.total('dropped')}; "
+        f"lost in broken streams: {result.total('lost')}; reconnects: {result.total('reconnects')}"
+    )
+    print(
+        f"errors seen by clients: {len(result.errors)}"
+        + (f" (first: {result.errors[0]})" if result.errors else "")
+    )
     if before and after:
-        d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in
-             ("artem_frames_total", "artem_frames_dropped_total", "artem_errors_total")}
-        print(f"server metrics over the run: frames {d['artem_frames_total']:.0f}, dropped "
-              f"{d['artem_frames_dropped_total']:.0f}, errors {d['artem_errors_total']:.0f}")
-    print(f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) {start_rss / 2**20:.1f} MiB, "
-          f"peak {max(samples + [end_rss]) / 2**20:.1f} MiB, "
-          f"end {end_rss / 2**20:.1f} MiB ({(end_rss - start_rss) / 2**20:+.1f} MiB)")
+        d = {
+            k: after.get(k, 0.0) - before.get(k, 0.0)
+            for k in ("artem_frames_total", "artem_frames_dropped_total", "artem_errors_total")
+        }
+        print(
+            f"server metrics over the run: frames {d['artem_frames_total']:.0f}, dropped "
+            f"{d['artem_frames_dropped_total']:.0f}, errors {d['artem_errors_total']:.0f}"
+        )
+    print(
+        f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) {start_rss / 2**20:.1f} MiB, "
+        f"peak {max(samples + [end_rss]) / 2**20:.1f} MiB, "
+        f"end {end_rss / 2**20:.1f} MiB ({(end_rss - start_rss) / 2**20:+.1f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from artem_client import StylizerClient
+
 from artem_server.benchmark.model_bench import photo_views
 from artem_server.benchmark.sizes import parse_size
 
@@ -32,9 +33,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def first_frames(client: StylizerClient, style: str, views: list, transport: str) -> tuple[float, float]:
+def first_frames(
+    client: StylizerClient, style: str, views: list, transport: str
+) -> tuple[float, float]:
     """Latency (ms) of a style's first and second frame, one in flight."""
-    stats = client.stream(([v for v in views] for _ in range(2)), style, max_in_flight=1, transport=transport)
+    stats = client.stream(
+        ([v for v in views] for _ in range(2)), style, max_in_flight=1, transport=transport
+    )
     return stats.latencies_ms[0], stats.latencies_ms[1]
 
 
@@ -52,8 +57,20 @@ def main() -> None:
     result: dict = {"device": args.device, "warm_sizes": args.warm_size, "limit_s": args.limit}
     with tempfile.TemporaryDirectory() as models:
         log_path = args.log or Path(models) / "serve.log"
-        cmd = [sys.executable, "-m", "artem_server.cli", "--log-level", "INFO", "serve", "--device", args.device,
-               "--port", str(port), "--models-dir", models]
+        cmd = [
+            sys.executable,
+            "-m",
+            "artem_server.cli",
+            "--log-level",
+            "INFO",
+            "serve",
+            "--device",
+            args.device,
+            "--port",
+            str(port),
+            "--models-dir",
+            models,
+        ]
         for s in args.warm_size:
             cmd += ["--warm-size", s]
         with open(log_path, "w") as log:
@@ -73,18 +90,33 @@ def main() -> None:
                             if style.kind == "identity":
                                 continue
                             first, second = first_frames(client, style.id, views, args.transport)
-                            rows.append({"style": style.id, "kind": style.kind, "first_ms": first,
-                                         "second_ms": second})
+                            rows.append(
+                                {
+                                    "style": style.id,
+                                    "kind": style.kind,
+                                    "first_ms": first,
+                                    "second_ms": second,
+                                }
+                            )
                         result["frames"] = rows
             finally:
                 server.terminate()
                 server.wait(30)
         result["log_tail"] = log_path.read_text().splitlines()[-15:]
     serving = result["serving_s"]
-    print(f"artem serve --device {args.device} " + " ".join(f"--warm-size {s}" for s in args.warm_size))
-    print(f"SERVING after {serving:.1f} s" if serving is not None else f"not SERVING within {args.limit:.0f} s")
+    print(
+        f"artem serve --device {args.device} "
+        + " ".join(f"--warm-size {s}" for s in args.warm_size)
+    )
+    print(
+        f"SERVING after {serving:.1f} s"
+        if serving is not None
+        else f"not SERVING within {args.limit:.0f} s"
+    )
     if result.get("frames"):
-        print(f"\n| style | kind | first frame ms | second frame ms |  ({size.name}, {args.transport})")
+        print(
+            f"\n| style | kind | first frame ms | second frame ms |  ({size.name}, {args.transport})"
+        )
         print("| --- | --- | --- | --- |")
         for r in result["frames"]:
             print(f"| {r['style']} | {r['kind']} | {r['first_ms']:.1f} | {r['second_ms']:.1f} |")

@@ -35,8 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -59,7 +59,9 @@ async def _echo_server() -> None:
 
     server = grpc.aio.server(options=GRPC_OPTIONS)
     handler = grpc.stream_stream_rpc_method_handler(echo)  # no (de)serializers: bytes as they come
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),)
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(port, flush=True)
@@ -78,18 +80,33 @@ def _spawn(args: list[str], ready: str) -> tuple[subprocess.Popen, str]:
 
 
 # -- measurement ------------------------------------------------------------------------------
-def _summary(name: str, size: str, stamps: list[float], latencies_ms: list[float], frame_bytes: int,
-             extra: dict | None = None) -> dict:
+def _summary(
+    name: str,
+    size: str,
+    stamps: list[float],
+    latencies_ms: list[float],
+    frame_bytes: int,
+    extra: dict | None = None,
+) -> dict:
     wall = stamps[-1] - stamps[0]
     fps = (len(stamps) - 1) / wall if wall > 0 else float("nan")
-    row = {"size": size, "transport": name, "frames": len(latencies_ms), "fps": fps,
-           "p50_ms": float(np.percentile(latencies_ms, 50)), "p95_ms": float(np.percentile(latencies_ms, 95)),
-           "mib_s_each_way": fps * frame_bytes / 2**20, "frame_bytes": frame_bytes}
+    row = {
+        "size": size,
+        "transport": name,
+        "frames": len(latencies_ms),
+        "fps": fps,
+        "p50_ms": float(np.percentile(latencies_ms, 50)),
+        "p95_ms": float(np.percentile(latencies_ms, 95)),
+        "mib_s_each_way": fps * frame_bytes / 2**20,
+        "frame_bytes": frame_bytes,
+    }
     row.update(extra or {})
     return row
 
 
-def bench_echo(address: str, payload: Callable[[], bytes], frames: int, warmup: int) -> tuple[list[float], list[float]]:
+def bench_echo(
+    address: str, payload: Callable[[], bytes], frames: int, warmup: int
+) -> tuple[list[float], list[float]]:
     """Round trips of `payload()` through the echo, one in flight: (reply times, latencies ms)."""
     import grpc
 
@@ -135,13 +152,20 @@ def still_renderer(eyes: list[np.ndarray], count: int) -> Callable[[int, list[np
     return render
 
 
-def bench_artem(address: str, transport: str, eyes: list[np.ndarray], frames: int, warmup: int,
-                jpeg_quality: int) -> tuple[list[float], list[float], dict]:
+def bench_artem(
+    address: str,
+    transport: str,
+    eyes: list[np.ndarray],
+    frames: int,
+    warmup: int,
+    jpeg_quality: int,
+) -> tuple[list[float], list[float], dict]:
     """Identity-style round trips through ArtEm by `transport`, one frame in flight. The frame is
     drawn into its requests (`stream_into`), or with a " copy" suffix copied into each one
     (`stream`). Each reply's pixels are obtained as a client would (views for inline/shm,
     decoded for JPEG), and one row of them is checked against the frame's."""
     from artem_client import StylizerClient
+
     from artem_server.rpc import pb
 
     name, _, how = transport.partition(" ")
@@ -149,23 +173,37 @@ def bench_artem(address: str, transport: str, eyes: list[np.ndarray], frames: in
     row = eyes[1].shape[0] // 2
 
     def touch(index: int, images: list[np.ndarray]) -> None:
-        if name != "jpeg" and not np.array_equal(images[1][row], eyes[1][row]):  # reads a row, copies none
+        if name != "jpeg" and not np.array_equal(
+            images[1][row], eyes[1][row]
+        ):  # reads a row, copies none
             raise AssertionError(f"{transport}: frame {index} came back with other pixels")
 
     def mark(index: int, reply) -> None:
         if index >= warmup:
             stamps.append(time.perf_counter())
 
-    options = dict(fmt=pb.PIXEL_FORMAT_RGBA8, transport=name, jpeg_quality=jpeg_quality, on_images=touch, on_frame=mark)
+    options = dict(
+        fmt=pb.PIXEL_FORMAT_RGBA8,
+        transport=name,
+        jpeg_quality=jpeg_quality,
+        on_images=touch,
+        on_frame=mark,
+    )
     with StylizerClient(address) as client:
         client.wait_ready(30)
         if how == "copy":
             stats = client.stream((eyes for _ in range(warmup + frames)), "identity", **options)
         else:
-            stats = client.stream_into(still_renderer(eyes, warmup + frames), [e.shape[:2] for e in eyes],
-                                       "identity", **options)
-    server = {"server_transfer_p50_ms": float(np.percentile(stats.server_transfer_ms[warmup:], 50)),
-              "server_queue_p50_ms": float(np.percentile(stats.server_queue_ms[warmup:], 50))}
+            stats = client.stream_into(
+                still_renderer(eyes, warmup + frames),
+                [e.shape[:2] for e in eyes],
+                "identity",
+                **options,
+            )
+    server = {
+        "server_transfer_p50_ms": float(np.percentile(stats.server_transfer_ms[warmup:], 50)),
+        "server_queue_p50_ms": float(np.percentile(stats.server_queue_ms[warmup:], 50)),
+    }
     return stamps, stats.latencies_ms[warmup:], server
 
 
@@ -173,14 +211,21 @@ def stereo_frame(width: int, height: int) -> list[np.ndarray]:
     """A photographic stereo pair in RGBA8 (JPEG's size depends on content: no noise)."""
     from artem_client import scenes
     from artem_client.frames import from_rgb
+
     from artem_server.rpc import pb
 
     left, right = next(scenes.synthetic(1, width, height, stereo=True))
     return [from_rgb(left, pb.PIXEL_FORMAT_RGBA8), from_rgb(right, pb.PIXEL_FORMAT_RGBA8)]
 
 
-def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_quality: int,
-        repeats: int = 1) -> list[dict]:
+def run(
+    sizes: list[str],
+    transports: list[str],
+    frames: int,
+    warmup: int,
+    jpeg_quality: int,
+    repeats: int = 1,
+) -> list[dict]:
     """Each size's rows, measured `repeats` times in turn (echo, echo+copy, each transport, then
     again) so that a busy machine's slow spells hit every row alike; each row reports the median
     of its repeats, and its ratio to the echo is the median of the per-repeat ratios."""
@@ -188,8 +233,23 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
     echo_proc, line = _spawn([sys.executable, __file__, "--echo-server"], "")
     echo_address = f"127.0.0.1:{int(line)}"
     with tempfile.TemporaryDirectory() as models:
-        artem_proc, line = _spawn([sys.executable, "-m", "artem_server.cli", "--log-level", "WARNING", "serve",
-                                   "--port", "0", "--device", "cpu", "--models-dir", models], "serving on")
+        artem_proc, line = _spawn(
+            [
+                sys.executable,
+                "-m",
+                "artem_server.cli",
+                "--log-level",
+                "WARNING",
+                "serve",
+                "--port",
+                "0",
+                "--device",
+                "cpu",
+                "--models-dir",
+                models,
+            ],
+            "serving on",
+        )
         artem_address = line.split("serving on ")[1].split()[0]
         try:
             for size in sizes:
@@ -200,27 +260,48 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
                 runs: dict[str, list[dict]] = {}
                 for _ in range(repeats):
                     stamps, lat = bench_echo(echo_address, lambda: payload, frames, warmup)
-                    runs.setdefault("raw echo", []).append(_summary("raw echo", size, stamps, lat, frame_bytes))
+                    runs.setdefault("raw echo", []).append(
+                        _summary("raw echo", size, stamps, lat, frame_bytes)
+                    )
                     # the same, but the client makes each payload from the frame's pixels, as any
                     # client sending new pixels must (one copy): what is left is the server's share
-                    stamps, lat = bench_echo(echo_address, lambda: b"".join(memoryview(e).cast("B") for e in eyes),
-                                             frames, warmup)
-                    runs.setdefault("echo+copy", []).append(_summary("echo+copy", size, stamps, lat, frame_bytes))
+                    stamps, lat = bench_echo(
+                        echo_address,
+                        lambda: b"".join(memoryview(e).cast("B") for e in eyes),
+                        frames,
+                        warmup,
+                    )
+                    runs.setdefault("echo+copy", []).append(
+                        _summary("echo+copy", size, stamps, lat, frame_bytes)
+                    )
                     for t in transports:
-                        n = frames if not t.startswith("jpeg") else max(frames // 4, 10)  # JPEG on 2 CPU cores is slow
-                        stamps, lat, server = bench_artem(artem_address, t, eyes, n, warmup, jpeg_quality)
+                        n = (
+                            frames if not t.startswith("jpeg") else max(frames // 4, 10)
+                        )  # JPEG on 2 CPU cores is slow
+                        stamps, lat, server = bench_artem(
+                            artem_address, t, eyes, n, warmup, jpeg_quality
+                        )
                         if t.startswith("jpeg"):
                             server["quality"] = jpeg_quality
-                        runs.setdefault(t, []).append(_summary(t, size, stamps, lat, frame_bytes, server))
+                        runs.setdefault(t, []).append(
+                            _summary(t, size, stamps, lat, frame_bytes, server)
+                        )
                 echo_fps = [r["fps"] for r in runs["raw echo"]]
                 copy_fps = [r["fps"] for r in runs["echo+copy"]]
-                for name, reps in runs.items():
-                    row = {k: (float(np.median([r[k] for r in reps])) if isinstance(v, float) else v)
-                           for k, v in reps[0].items()}
+                for reps in runs.values():
+                    row = {
+                        k: (float(np.median([r[k] for r in reps])) if isinstance(v, float) else v)
+                        for k, v in reps[0].items()
+                    }
                     ratios = [r["fps"] / e for r, e in zip(reps, echo_fps)]
                     row["vs_echo"] = float(np.median(ratios))
-                    row["vs_echo_range"] = [float(min(ratios)), float(max(ratios))]  # the repeats' spread
-                    row["vs_echo_copy"] = float(np.median([r["fps"] / e for r, e in zip(reps, copy_fps)]))
+                    row["vs_echo_range"] = [
+                        float(min(ratios)),
+                        float(max(ratios)),
+                    ]  # the repeats' spread
+                    row["vs_echo_copy"] = float(
+                        np.median([r["fps"] / e for r, e in zip(reps, copy_fps)])
+                    )
                     row["repeats"] = len(reps)
                     rows.append(row)
         finally:
@@ -231,29 +312,43 @@ def run(sizes: list[str], transports: list[str], frames: int, warmup: int, jpeg_
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'size':<22} {'transport':<12} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
-            f"{'x echo fps':>10} {'(repeats)':>11} {'x echo+copy':>11} {'server transfer p50 ms':>22}")
+    head = (
+        f"{'size':<22} {'transport':<12} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
+        f"{'x echo fps':>10} {'(repeats)':>11} {'x echo+copy':>11} {'server transfer p50 ms':>22}"
+    )
     out = [head, "-" * len(head)]
     for r in rows:
         w, h = SIZES[r["size"]]
         size = f"{r['size']} 2x{w}x{h}"
         tr = r.get("server_transfer_p50_ms")
         spread = "{:.2f}-{:.2f}".format(*r["vs_echo_range"])
-        out.append(f"{size:<22} {r['transport']:<12} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
-                   f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} {r['vs_echo_copy']:11.2f} "
-                   f"{'' if tr is None else f'{tr:.2f}':>22}")
+        out.append(
+            f"{size:<22} {r['transport']:<12} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
+            f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} {r['vs_echo_copy']:11.2f} "
+            f"{'' if tr is None else f'{tr:.2f}':>22}"
+        )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="vive,quest2", help=f"comma-separated, of {', '.join(SIZES)}")
-    p.add_argument("--transports", default="inline,inline copy,shm,shm copy,jpeg",
-                   help="comma-separated: inline, shm, jpeg (the frame drawn into its requests), each with a "
-                        "' copy' suffix (the frame copied into each request)")
-    p.add_argument("--frames", type=int, default=60, help="measured round trips per row and repeat (JPEG: a quarter)")
+    p.add_argument(
+        "--transports",
+        default="inline,inline copy,shm,shm copy,jpeg",
+        help="comma-separated: inline, shm, jpeg (the frame drawn into its requests), each with a "
+        "' copy' suffix (the frame copied into each request)",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=60,
+        help="measured round trips per row and repeat (JPEG: a quarter)",
+    )
     p.add_argument("--warmup", type=int, default=10, help="round trips before measuring")
-    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats of every row (medians reported)")
+    p.add_argument(
+        "--repeats", type=int, default=5, help="interleaved repeats of every row (medians reported)"
+    )
     p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
@@ -266,10 +361,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.echo_server:
         asyncio.run(_echo_server())
         return
-    rows = run(args.sizes.split(","), args.transports.split(","), args.frames, args.warmup, args.jpeg_quality,
-               args.repeats)
-    print(f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}; JPEG quality {args.jpeg_quality}; medians of {args.repeats} interleaved repeats")
+    rows = run(
+        args.sizes.split(","),
+        args.transports.split(","),
+        args.frames,
+        args.warmup,
+        args.jpeg_quality,
+        args.repeats,
+    )
+    print(
+        f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}; JPEG quality {args.jpeg_quality}; medians of {args.repeats} interleaved repeats"
+    )
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

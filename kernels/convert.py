@@ -30,7 +30,12 @@ REQUIRE_CUDA = True
 
 def kernel_names() -> list[str]:
     """Every kernel convert.cu defines."""
-    return [f"artem_{op}_{dt}_{ly}" for op in ("pack", "unpack") for dt in DTYPES.values() for ly in LAYOUTS]
+    return [
+        f"artem_{op}_{dt}_{ly}"
+        for op in ("pack", "unpack")
+        for dt in DTYPES.values()
+        for ly in LAYOUTS
+    ]
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,7 +73,7 @@ def build_module(source: str, first_kernel: str, device_index: int) -> Any:
     return module
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(device_index: int) -> Any:
     """convert.cu's RawModule for one device, compiled once and kept."""
     return build_module(module_source(), kernel_names()[0], device_index)
@@ -86,14 +91,18 @@ def layout_of(t: torch.Tensor) -> str:
         return "nchw"
     if t.is_contiguous(memory_format=torch.channels_last):
         return "nhwc"
-    raise ValueError(f"tensor of shape {tuple(t.shape)} and strides {t.stride()} is neither "
-                     "contiguous nor channels-last")
+    raise ValueError(
+        f"tensor of shape {tuple(t.shape)} and strides {t.stride()} is neither "
+        "contiguous nor channels-last"
+    )
 
 
 def _check_pixels(t: torch.Tensor, name: str) -> None:
     if t.dtype != torch.uint8 or t.dim() != 4 or t.shape[-1] not in (3, 4) or not t.is_contiguous():
-        raise ValueError(f"{name}: expected a contiguous (N, H, W, 3|4) uint8 tensor, got "
-                         f"{t.dtype} {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: expected a contiguous (N, H, W, 3|4) uint8 tensor, got "
+            f"{t.dtype} {tuple(t.shape)}"
+        )
     if REQUIRE_CUDA and not t.is_cuda:
         raise ValueError(f"{name}: expected a CUDA tensor, got one on {t.device}")
     if t.numel() >= _INT32_LIMIT:
@@ -119,9 +128,16 @@ def as_cupy(t: torch.Tensor) -> Any:
     return _cupy().from_dlpack(t)
 
 
-def pack(src: torch.Tensor, rgb: tuple[int, int, int], linear: bool, dtype: torch.dtype,
-         channels_last: bool, size: tuple[int, int] | None = None, replicate: bool = False,
-         out: torch.Tensor | None = None) -> torch.Tensor:
+def pack(
+    src: torch.Tensor,
+    rgb: tuple[int, int, int],
+    linear: bool,
+    dtype: torch.dtype,
+    channels_last: bool,
+    size: tuple[int, int] | None = None,
+    replicate: bool = False,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """(N, H, W, bpp) uint8 -> (N, 3, Hs, Ws) `dtype` RGB 0..255 sRGB, planar or channels-last.
 
     `size` = (Hs, Ws) >= (H, W) pads the bottom/right by reflection (or by repeating the
@@ -135,32 +151,65 @@ def pack(src: torch.Tensor, rgb: tuple[int, int, int], linear: bool, dtype: torc
     if hs < h or ws < w:
         raise ValueError(f"size {(hs, ws)} is smaller than the image {(h, w)}")
     if not replicate and (hs - h >= h or ws - w >= w):
-        raise ValueError(f"padding {(h, w)} to {(hs, ws)} by reflection needs pads smaller than "
-                         "the image: use replicate")
+        raise ValueError(
+            f"padding {(h, w)} to {(hs, ws)} by reflection needs pads smaller than "
+            "the image: use replicate"
+        )
     if not all(0 <= i < bpp for i in rgb):
         raise ValueError(f"channel indices {rgb} outside a {bpp}-byte pixel")
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if out is None:
-        out = torch.empty((n, 3, hs, ws), dtype=dtype, device=src.device, memory_format=memory_format)
-    elif (out.shape != (n, 3, hs, ws) or out.dtype != dtype or out.device != src.device
-          or layout_of(out) != ("nhwc" if channels_last else "nchw")):
-        raise ValueError(f"out: expected {(n, 3, hs, ws)} {dtype} "
-                         f"{'channels-last' if channels_last else 'contiguous'} on {src.device}")
+        out = torch.empty(
+            (n, 3, hs, ws), dtype=dtype, device=src.device, memory_format=memory_format
+        )
+    elif (
+        out.shape != (n, 3, hs, ws)
+        or out.dtype != dtype
+        or out.device != src.device
+        or layout_of(out) != ("nhwc" if channels_last else "nchw")
+    ):
+        raise ValueError(
+            f"out: expected {(n, 3, hs, ws)} {dtype} "
+            f"{'channels-last' if channels_last else 'contiguous'} on {src.device}"
+        )
     if out.numel() >= _INT32_LIMIT:
         raise ValueError(f"out: {out.numel()} elements exceed the kernels' 32-bit indexing")
     import numpy as np
 
     kernel = _kernel(src.device.index, "pack", dtype, "nhwc" if channels_last else "nchw")
     i32 = np.int32
-    _launch(kernel, n * hs * ws, (src, out, i32(n), i32(h), i32(w), i32(bpp),
-                                  i32(hs), i32(ws), i32(rgb[0]), i32(rgb[1]), i32(rgb[2]),
-                                  i32(int(linear)), i32(int(replicate))))
+    _launch(
+        kernel,
+        n * hs * ws,
+        (
+            src,
+            out,
+            i32(n),
+            i32(h),
+            i32(w),
+            i32(bpp),
+            i32(hs),
+            i32(ws),
+            i32(rgb[0]),
+            i32(rgb[1]),
+            i32(rgb[2]),
+            i32(int(linear)),
+            i32(int(replicate)),
+        ),
+    )
     return out
 
 
-def unpack(model_out: torch.Tensor, src: torch.Tensor, valid: tuple[int, int],
-           rgb: tuple[int, int, int], alpha: int | None, linear: bool, strength: float = 1.0,
-           out: torch.Tensor | None = None) -> torch.Tensor:
+def unpack(
+    model_out: torch.Tensor,
+    src: torch.Tensor,
+    valid: tuple[int, int],
+    rgb: tuple[int, int, int],
+    alpha: int | None,
+    linear: bool,
+    strength: float = 1.0,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Model output (N, 3, Hs, Ws) -> (N, H, W, bpp) uint8 in src's format.
 
     Reads the top-left `valid` = (Hm, Wm) region, resizes it bilinearly to (H, W) when the
@@ -171,8 +220,10 @@ def unpack(model_out: torch.Tensor, src: torch.Tensor, valid: tuple[int, int],
     n, h, w, bpp = src.shape
     layout = layout_of(model_out)
     if model_out.dtype not in DTYPES or model_out.device != src.device or model_out.shape[0] != n:
-        raise ValueError(f"model_out: expected ({n}, 3, H, W) float32/float16/bfloat16 on {src.device}, "
-                         f"got {model_out.dtype} {tuple(model_out.shape)} on {model_out.device}")
+        raise ValueError(
+            f"model_out: expected ({n}, 3, H, W) float32/float16/bfloat16 on {src.device}, "
+            f"got {model_out.dtype} {tuple(model_out.shape)} on {model_out.device}"
+        )
     hs, ws = model_out.shape[-2:]
     hm, wm = valid
     if not (0 < hm <= hs and 0 < wm <= ws):
@@ -188,13 +239,34 @@ def unpack(model_out: torch.Tensor, src: torch.Tensor, valid: tuple[int, int],
     elif out.shape != src.shape or out.dtype != torch.uint8 or not out.is_contiguous():
         raise ValueError(f"out: expected a contiguous uint8 tensor of shape {tuple(src.shape)}")
     if out.data_ptr() == src.data_ptr():
-        raise ValueError("out must not alias src: the blend and alpha read src while out is written")
+        raise ValueError(
+            "out must not alias src: the blend and alpha read src while out is written"
+        )
     import numpy as np
 
     kernel = _kernel(src.device.index, "unpack", model_out.dtype, layout)
     i32 = np.int32
-    _launch(kernel, n * h * w, (model_out, src, out, i32(n), i32(h),
-                                i32(w), i32(bpp), i32(hm), i32(wm), i32(hs), i32(ws), i32(rgb[0]),
-                                i32(rgb[1]), i32(rgb[2]), i32(-1 if alpha is None else alpha),
-                                i32(int(linear)), np.float32(strength)))
+    _launch(
+        kernel,
+        n * h * w,
+        (
+            model_out,
+            src,
+            out,
+            i32(n),
+            i32(h),
+            i32(w),
+            i32(bpp),
+            i32(hm),
+            i32(wm),
+            i32(hs),
+            i32(ws),
+            i32(rgb[0]),
+            i32(rgb[1]),
+            i32(rgb[2]),
+            i32(-1 if alpha is None else alpha),
+            i32(int(linear)),
+            np.float32(strength),
+        ),
+    )
     return out

@@ -6,7 +6,7 @@
 // block (warp shuffles, shared memory) runs only on a GPU: tests/test_kernels_gpu.py.
 //
 // Why: on an H100, eager fp16 channels-last runs reflection padding and instance norm as slow
-// separate kernels (shared/reference/gpu-anchors.md). Here one kernel reads a conv's output once
+// separate kernels (bench/NOTES-gpu.md). Here one kernel reads a conv's output once
 // for the statistics, and one more pass normalizes, applies the affine, ReLU and the residual
 // add, and writes straight into the next conv's input: reflection-padded, and for the
 // upsampling layers nearest-x2 upsampled too. The pad and upsample tensors never exist.

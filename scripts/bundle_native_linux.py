@@ -22,7 +22,9 @@ import sys
 from pathlib import Path
 
 # What every Linux desktop has, and what must come from the machine itself (one glibc a process).
-SYSTEM = re.compile(r"^(linux-vdso|ld-linux|libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s)\.so")
+SYSTEM = re.compile(
+    r"^(linux-vdso|ld-linux|libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s)\.so"
+)
 
 
 def dependencies(library: Path) -> dict[str, Path | None]:
@@ -47,15 +49,22 @@ def bundle(build: Path, out: Path) -> list[Path]:
         if SYSTEM.match(soname):
             continue
         if path is None:
-            raise SystemExit(f"{library.name} needs {soname}, which the dynamic linker does not find")
-        copied.append(Path(shutil.copyfile(path, out / soname)))  # the file itself, under its soname
+            raise SystemExit(
+                f"{library.name} needs {soname}, which the dynamic linker does not find"
+            )
+        copied.append(
+            Path(shutil.copyfile(path, out / soname))
+        )  # the file itself, under its soname
     return copied
 
 
 def check(out: Path) -> list[str]:
     """What the bundled library would load from outside `out` besides the system's runtimes."""
-    return [f"{soname} => {path}" for soname, path in dependencies(out / "libartem_native.so").items()
-            if not SYSTEM.match(soname) and (path is None or path.parent.resolve() != out.resolve())]
+    return [
+        f"{soname} => {path}"
+        for soname, path in dependencies(out / "libartem_native.so").items()
+        if not SYSTEM.match(soname) and (path is None or path.parent.resolve() != out.resolve())
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from artem_training.data import center_square
+from artem_training.style_images import mosaic
 from PIL import Image, ImageDraw
 
 from artem_server.local import stylize_array
@@ -31,8 +33,6 @@ from artem_server.registry import Registry
 from artem_server.runs import Runs
 from artem_server.style_choice import AdaINRunners, choose
 from artem_server.styles import add_style
-from artem_training.data import center_square
-from artem_training.style_images import mosaic
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 LABEL = 22
@@ -47,8 +47,11 @@ def photos(size: int) -> list[np.ndarray]:
 def painting_styles(registry: Registry, first: str) -> list:
     """Built-in generator styles trained by distillation: `first`, then the others by name."""
     styles = [registry.get(i) for i in registry.ids()]
-    styles = [s for s in styles
-              if s.card.kind == "generator" and (s.card.made_by or {}).get("config", {}).get("teacher")]
+    styles = [
+        s
+        for s in styles
+        if s.card.kind == "generator" and (s.card.made_by or {}).get("config", {}).get("teacher")
+    ]
     return sorted(styles, key=lambda s: (s.id != first, s.id))
 
 
@@ -57,8 +60,11 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("docs/images/gallery.jpg"))
     p.add_argument("--tile", type=int, default=192)
     p.add_argument("--size", type=int, default=512, help="the size each photograph is stylized at")
-    p.add_argument("--first", default="nocturne",
-                   help="the style shown first, whose teacher style the peer column shows (the demo's)")
+    p.add_argument(
+        "--first",
+        default="nocturne",
+        help="the style shown first, whose teacher style the peer column shows (the demo's)",
+    )
     args = p.parse_args()
     registry = Registry(None)
     runs = Runs(Pipeline(torch.device("cpu")))
@@ -74,7 +80,9 @@ def main() -> None:
         added = Registry(Path(tmp))
         buf = io.BytesIO()
         Image.fromarray(style_img).save(buf, format="PNG")
-        add_style(added, Path(tmp), "mosaic-image", "adain-lite", buf.getvalue(), 256, source="gallery")
+        add_style(
+            added, Path(tmp), "mosaic-image", "adain-lite", buf.getvalue(), 256, source="gallery"
+        )
         choice = choose(added, AdaINRunners(), "mosaic-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
         columns.append(("adain: image", [stylize_array(pipe, adain, im) for im in images]))
@@ -85,8 +93,12 @@ def main() -> None:
     if StyleTransfer is not None and styles:
         peer = StyleTransfer(device="cpu")
         k = int(styles[0].card.made_by["config"]["teacher"]["style"])
-        columns.append((f"peer style {k}", [np.asarray(peer.stylize(im, style=k)) for im in images]))
-        columns.append(("peer: image", [np.asarray(peer.stylize_with(im, style_img)) for im in images]))
+        columns.append(
+            (f"peer style {k}", [np.asarray(peer.stylize(im, style=k)) for im in images])
+        )
+        columns.append(
+            ("peer: image", [np.asarray(peer.stylize_with(im, style_img)) for im in images])
+        )
 
     t = args.tile
     sheet = Image.new("RGB", (t * len(columns), LABEL + t * (len(images) + 1)), "white")
@@ -94,7 +106,9 @@ def main() -> None:
     for c, (name, col) in enumerate(columns):
         draw.text((c * t + 4, 5), name, fill="black")
         for r, im in enumerate(col):
-            sheet.paste(Image.fromarray(im).resize((t, t), Image.Resampling.LANCZOS), (c * t, LABEL + r * t))
+            sheet.paste(
+                Image.fromarray(im).resize((t, t), Image.Resampling.LANCZOS), (c * t, LABEL + r * t)
+            )
     # Last row, under the adain and peer-from-image columns: the style image they were given.
     thumb = Image.fromarray(style_img).resize((t, t), Image.Resampling.LANCZOS)
     for c, (name, _) in enumerate(columns):

@@ -27,13 +27,23 @@ def generate(out_dir: Path = OUT) -> list[Path]:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        rc = protoc.main(["protoc", f"-I{PROTO_ROOT}", f"--python_out={tmp}", f"--pyi_out={tmp}",
-                          f"--grpc_python_out={tmp}", *protos])
+        rc = protoc.main(
+            [
+                "protoc",
+                f"-I{PROTO_ROOT}",
+                f"--python_out={tmp}",
+                f"--pyi_out={tmp}",
+                f"--grpc_python_out={tmp}",
+                *protos,
+            ]
+        )
         if rc != 0:
             raise RuntimeError(f"protoc failed with exit code {rc}")
         written = []
         for src in sorted(Path(tmp).rglob("*.py*")):
-            text = re.sub(r"^from artem\.v1 import (\w+)", r"from . import \1", src.read_text(), flags=re.M)
+            text = re.sub(
+                r"^from artem\.v1 import (\w+)", r"from . import \1", src.read_text(), flags=re.M
+            )
             dst = out_dir / src.relative_to(tmp)
             dst.parent.mkdir(parents=True, exist_ok=True)
             for pkg in dst.relative_to(out_dir).parents:

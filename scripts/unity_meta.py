@@ -26,8 +26,12 @@ IMPORTERS = {  # suffix: the importer Unity assigns to such a file
     ".json": "TextScriptImporter",
 }
 IMPORTER_FIELDS = {
-    "MonoImporter": ["serializedVersion: 2", "defaultReferences: []", "executionOrder: 0",
-                     "icon: {instanceID: 0}"],
+    "MonoImporter": [
+        "serializedVersion: 2",
+        "defaultReferences: []",
+        "executionOrder: 0",
+        "icon: {instanceID: 0}",
+    ],
 }
 
 
@@ -53,27 +57,47 @@ def meta_text(path: Path, relative: str) -> str:
         importer, extra = "DefaultImporter", []
         head = ["folderAsset: yes"]
     else:
-        importer = "PackageManifestImporter" if relative == "package.json" else IMPORTERS.get(path.suffix)
+        importer = (
+            "PackageManifestImporter" if relative == "package.json" else IMPORTERS.get(path.suffix)
+        )
         if importer is None:
-            raise SystemExit(f"{relative}: no importer known for '{path.suffix}' files; add one to IMPORTERS")
+            raise SystemExit(
+                f"{relative}: no importer known for '{path.suffix}' files; add one to IMPORTERS"
+            )
         extra, head = IMPORTER_FIELDS.get(importer, []), []
-    lines = ["fileFormatVersion: 2", f"guid: {guid(relative)}", *head, f"{importer}:",
-             "  externalObjects: {}", *(f"  {f}" for f in extra),
-             "  userData:", "  assetBundleName:", "  assetBundleVariant:"]
+    lines = [
+        "fileFormatVersion: 2",
+        f"guid: {guid(relative)}",
+        *head,
+        f"{importer}:",
+        "  externalObjects: {}",
+        *(f"  {f}" for f in extra),
+        "  userData:",
+        "  assetBundleName:",
+        "  assetBundleVariant:",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def plan(root: Path = PACKAGE) -> tuple[dict[Path, str], list[Path]]:
     """The .meta files that should exist (path: text) and the orphans that should not."""
-    wanted = {p.with_name(p.name + ".meta"): meta_text(p, p.relative_to(root).as_posix()) for p in imported(root)}
-    orphans = [m for m in sorted(root.rglob("*.meta"))
-               if m not in wanted and not any(part.endswith("~") for part in m.relative_to(root).parts)]
+    wanted = {
+        p.with_name(p.name + ".meta"): meta_text(p, p.relative_to(root).as_posix())
+        for p in imported(root)
+    }
+    orphans = [
+        m
+        for m in sorted(root.rglob("*.meta"))
+        if m not in wanted and not any(part.endswith("~") for part in m.relative_to(root).parts)
+    ]
     return wanted, orphans
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything would change")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if anything would change"
+    )
     args = parser.parse_args(argv)
     wanted, orphans = plan()
     stale = [m for m, text in wanted.items() if not m.exists() or m.read_text() != text]

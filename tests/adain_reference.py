@@ -1,5 +1,5 @@
 """An independent AdaIN for the tests: plain functions of state dicts in pytorch-AdaIN's layout,
-written from the layer table in shared/reference/peer-models.md section 2 (not from
+written from pytorch-AdaIN's net.py layer table, module by module (not from
 artem_server.models.adain), and random weights saved the way the peer's files are."""
 
 from __future__ import annotations
@@ -10,14 +10,40 @@ import torch
 import torch.nn.functional as F
 
 # Encoder file: conv index -> (in, out) channels; 53 modules, 16 convs (index 0 is the 1x1 conv).
-ENCODER_CONVS = {0: (3, 3), 2: (3, 64), 5: (64, 64), 9: (64, 128), 12: (128, 128), 16: (128, 256),
-                 19: (256, 256), 22: (256, 256), 25: (256, 256), 29: (256, 512), 32: (512, 512),
-                 35: (512, 512), 38: (512, 512), 42: (512, 512), 45: (512, 512), 48: (512, 512),
-                 51: (512, 512)}
+ENCODER_CONVS = {
+    0: (3, 3),
+    2: (3, 64),
+    5: (64, 64),
+    9: (64, 128),
+    12: (128, 128),
+    16: (128, 256),
+    19: (256, 256),
+    22: (256, 256),
+    25: (256, 256),
+    29: (256, 512),
+    32: (512, 512),
+    35: (512, 512),
+    38: (512, 512),
+    42: (512, 512),
+    45: (512, 512),
+    48: (512, 512),
+    51: (512, 512),
+}
+
+
 # Decoder file: conv index -> (in, out) for the published width (w = 64: 256/128/64 channels).
 def decoder_convs(w: int = 64) -> dict[int, tuple[int, int]]:
-    return {1: (512, 4 * w), 5: (4 * w, 4 * w), 8: (4 * w, 4 * w), 11: (4 * w, 4 * w), 14: (4 * w, 2 * w),
-            18: (2 * w, 2 * w), 21: (2 * w, w), 25: (w, w), 28: (w, 3)}
+    return {
+        1: (512, 4 * w),
+        5: (4 * w, 4 * w),
+        8: (4 * w, 4 * w),
+        11: (4 * w, 4 * w),
+        14: (4 * w, 2 * w),
+        18: (2 * w, 2 * w),
+        21: (2 * w, w),
+        25: (w, w),
+        28: (w, 3),
+    }
 
 
 def peer_encoder_state_dict(seed: int = 0) -> OrderedDict:
@@ -84,12 +110,19 @@ def calc_mean_std(f: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, tor
 def ref_adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     s_mean, s_std = calc_mean_std(style)
     c_mean, c_std = calc_mean_std(content)
-    return (content - c_mean.expand_as(content)) / c_std.expand_as(content) * s_std.expand_as(content) \
-        + s_mean.expand_as(content)
+    return (content - c_mean.expand_as(content)) / c_std.expand_as(content) * s_std.expand_as(
+        content
+    ) + s_mean.expand_as(content)
 
 
-def ref_style_transfer(enc: dict, dec: dict, content01: torch.Tensor, styles01: list[torch.Tensor],
-                       weights: list[float] | None = None, alpha: float = 1.0) -> torch.Tensor:
+def ref_style_transfer(
+    enc: dict,
+    dec: dict,
+    content01: torch.Tensor,
+    styles01: list[torch.Tensor],
+    weights: list[float] | None = None,
+    alpha: float = 1.0,
+) -> torch.Tensor:
     """test.py's style_transfer: one AdaIN per style image (each at its own size), weighted sum
     with weights normalised to 1, then alpha * that + (1 - alpha) * content features; 0..1 out."""
     f_c = ref_encode(enc, content01)

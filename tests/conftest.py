@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 import torch
-
 from artem_client import StylizerClient
+
 from artem_server.frames import FrameLimits
 from artem_server.loopback import LoopbackServer
 from artem_server.models.card import ModelCard
@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(2)
 
 
-def random_generator(seed: int, config: GeneratorConfig = GeneratorConfig(width=8, res_blocks=2)) -> Generator:
+def random_generator(
+    seed: int, config: GeneratorConfig = GeneratorConfig(width=8, res_blocks=2)
+) -> Generator:
     """A generator with random (seeded) weights, including non-trivial instance-norm affines."""
     torch.manual_seed(seed)
     net = Generator(config)
@@ -40,10 +42,17 @@ def random_generator(seed: int, config: GeneratorConfig = GeneratorConfig(width=
     return net.eval()
 
 
-def add_generator_entry(models_dir: Path, name: str, seed: int, config: GeneratorConfig | None = None) -> Generator:
+def add_generator_entry(
+    models_dir: Path, name: str, seed: int, config: GeneratorConfig | None = None
+) -> Generator:
     net = random_generator(seed, config or GeneratorConfig(width=8, res_blocks=2))
-    card = ModelCard(name=name, kind="generator", architecture=net.config.to_dict(),
-                     source="tests: random weights", license="test data")
+    card = ModelCard(
+        name=name,
+        kind="generator",
+        architecture=net.config.to_dict(),
+        source="tests: random weights",
+        license="test data",
+    )
     write_entry(models_dir, card, net.state_dict(), render_thumbnail(net), half=False)
     return net
 
@@ -73,8 +82,15 @@ def models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(models_dir) -> Iterator[RunningServer]:
-    s = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu",
-                                   limits=FrameLimits(max_frame_bytes=4 * 1024 * 1024), watch_interval_s=0.2))
+    s = RunningServer(
+        ServerConfig(
+            port=0,
+            models_dir=models_dir,
+            device="cpu",
+            limits=FrameLimits(max_frame_bytes=4 * 1024 * 1024),
+            watch_interval_s=0.2,
+        )
+    )
     yield s
     s.stop()
 
@@ -99,11 +115,23 @@ def native_build(tmp_path_factory) -> Path:
     if shutil.which("cmake") is None or shutil.which("c++") is None:
         pytest.skip("cmake or a C++ compiler is not on PATH")
     out = tmp_path_factory.mktemp("native-build")
-    configure = subprocess.run(["cmake", "-S", str(ROOT / "engine_clients" / "native"), "-B", str(out),
-                                "-DCMAKE_BUILD_TYPE=Release"], capture_output=True, text=True)
+    configure = subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(ROOT / "engine_clients" / "native"),
+            "-B",
+            str(out),
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if configure.returncode != 0:
         if "gRPC" in configure.stderr or "Protobuf" in configure.stderr:
-            pytest.skip("gRPC C++ is not installed (apt-get install libgrpc++-dev protobuf-compiler-grpc)")
+            pytest.skip(
+                "gRPC C++ is not installed (apt-get install libgrpc++-dev protobuf-compiler-grpc)"
+            )
         pytest.fail(configure.stdout + configure.stderr)
     made = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True, text=True)
     assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
@@ -124,7 +152,9 @@ def builtin_adain():
     model = load_adain_model(read_entry(root / "adain-lite"))
     style = load_adain_style(read_entry(root / "swirl"), model)
 
-    def make(alpha: float = 1.0, preserve_color: bool = False, dtype: torch.dtype = torch.float32) -> AdaINStylizer:
+    def make(
+        alpha: float = 1.0, preserve_color: bool = False, dtype: torch.dtype = torch.float32
+    ) -> AdaINStylizer:
         s = AdaINStylizer(copy.deepcopy(model.net), style.stats, alpha, preserve_color)
         return s.to(dtype).to(memory_format=torch.channels_last).eval()
 

@@ -11,16 +11,16 @@ import threading
 import time
 import urllib.request
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import numpy as np
 import torch
+from artem_client.frames import encode_view
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from artem_client.frames import encode_view
 from artem_server.rpc import pb
 
 
@@ -55,7 +55,8 @@ class OomAbove(torch.nn.Module):
             big = torch.empty(x.shape[-2] * x.shape[-1] * 64)  # what the failed frame had allocated
             raise torch.cuda.OutOfMemoryError(
                 f"CUDA out of memory. Tried to allocate {big.numel() * 4 / 2**30:.2f} GiB. GPU 0 has a total "
-                "capacity of 79.19 GiB of which 12.00 MiB is free.")
+                "capacity of 79.19 GiB of which 12.00 MiB is free."
+            )
         return x
 
 
@@ -84,10 +85,16 @@ def metric(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def health(address: str, service: str = "artem.v1.Stylizer", channel: grpc.Channel | None = None) -> int:
+def health(
+    address: str, service: str = "artem.v1.Stylizer", channel: grpc.Channel | None = None
+) -> int:
     ch = channel or grpc.insecure_channel(address)
     try:
-        return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
+        return (
+            health_pb2_grpc.HealthStub(ch)
+            .Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            .status
+        )
     finally:
         if channel is None:
             ch.close()
@@ -109,14 +116,34 @@ class ServeProcess:
     """`artem serve` in its own process (its own memory, logs and signals) on a free loopback
     port; stdout and stderr go to files in `folder`."""
 
-    def __init__(self, folder: Path, serve_args: list[str], global_args: list[str] = (), env: dict | None = None,
-                 timeout: float = 120) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        serve_args: list[str],
+        global_args: list[str] = (),
+        env: dict | None = None,
+        timeout: float = 120,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.stdout_path, self.stderr_path = folder / "serve.out", folder / "serve.err"
         self._out, self._err = open(self.stdout_path, "w"), open(self.stderr_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "artem_server.cli", *global_args, "serve", "--port", "0",
-                                      "--device", "cpu", *serve_args],
-                                     stdout=self._out, stderr=self._err, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "artem_server.cli",
+                *global_args,
+                "serve",
+                "--port",
+                "0",
+                "--device",
+                "cpu",
+                *serve_args,
+            ],
+            stdout=self._out,
+            stderr=self._err,
+            env={**os.environ, **(env or {})},
+        )
         self.port: int | None = None
         self.metrics_port: int | None = None
         want_metrics = "--metrics-port" in serve_args
@@ -124,7 +151,9 @@ class ServeProcess:
         while self.port is None or (want_metrics and self.metrics_port is None):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"artem serve did not start: {self.stderr_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"artem serve did not start: {self.stderr_path.read_text()[-3000:]}"
+                )
             for line in self.stdout_path.read_text().splitlines():
                 if line.startswith("artem: serving on "):
                     self.port = int(line.split()[3].rsplit(":", 1)[1])

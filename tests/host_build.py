@@ -19,6 +19,9 @@ def build_host_library(out_dir: Path, *sources: str) -> ctypes.CDLL:
     unit = out_dir / "host_unit.cu"
     unit.write_text("".join(f'#include "{HOST_SOURCES / name}"\n' for name in sources))
     out = unit.with_suffix(".so")
-    subprocess.run(["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out), str(unit)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["nvcc", "-shared", "-Xcompiler", "-fPIC", "-O2", "-o", str(out), str(unit)],
+        check=True,
+        capture_output=True,
+    )
     return ctypes.CDLL(str(out))

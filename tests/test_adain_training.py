@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from adain_reference import peer_encoder_state_dict
-from artem_server.models.adain import TAPS, AdaINNet, mean_std
-from artem_server.registry import Registry
 from artem_training.adain_encoder import TORCHVISION_TO_PEER, build_adain_encoder
 from artem_training.adain_train import adain_losses
 from artem_training.errors import ConfigError
 from artem_training.train import train
 from test_training import compose_cfg
 
+from artem_server.models.adain import TAPS, AdaINNet, mean_std
+from artem_server.registry import Registry
+
 
 def tiny(tmp_path: Path, *extra: str):
-    return compose_cfg(["model=adain", "debug=adain", f"paths.output_dir={tmp_path / 'run'}", *extra])
+    return compose_cfg(
+        ["model=adain", "debug=adain", f"paths.output_dir={tmp_path / 'run'}", *extra]
+    )
 
 
 def test_model_adain_picks_adains_groups_and_the_command_line_still_wins():
@@ -41,15 +43,34 @@ def test_default_adain_experiment_is_the_shipped_recipe():
     assert cfg.export.models_dir == "artem_server/builtin_models"
 
 
-def test_pytorch_adain_experiment_is_the_peers_recipe_and_needs_imagenet_weights(tmp_path: Path, monkeypatch):
-    cfg = compose_cfg(["experiment=pytorch_adain", f"data.content_dir={tmp_path}", f"style.style_dir={tmp_path}",
-                       f"paths.output_dir={tmp_path / 'run'}", "export.name=adain-wikiart"])
+def test_pytorch_adain_experiment_is_the_peers_recipe_and_needs_imagenet_weights(
+    tmp_path: Path, monkeypatch
+):
+    cfg = compose_cfg(
+        [
+            "experiment=pytorch_adain",
+            f"data.content_dir={tmp_path}",
+            f"style.style_dir={tmp_path}",
+            f"paths.output_dir={tmp_path / 'run'}",
+            "export.name=adain-wikiart",
+        ]
+    )
     t, loss = cfg.trainer, cfg.loss
     assert cfg.model.decoder_width == 64 and cfg.style._target_.endswith("FolderStyles")
     assert cfg.data._target_.endswith("FolderImages") and not loss.random_fallback.enabled
-    assert (t.steps, t.batch_size, t.image_size, t.lr, t.lr_decay, t.checkpoint_every) == (160000, 8, 256, 1e-4, 5e-5, 10000)
+    assert (t.steps, t.batch_size, t.image_size, t.lr, t.lr_decay, t.checkpoint_every) == (
+        160000,
+        8,
+        256,
+        1e-4,
+        5e-5,
+        10000,
+    )
     assert (loss.content_weight, loss.style_weight, list(loss.style_layers)) == (
-        1.0, 10.0, ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+        1.0,
+        10.0,
+        ["relu1_1", "relu2_1", "relu3_1", "relu4_1"],
+    )
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no VGG-19 there
     with pytest.raises(ConfigError, match=r"loss\.encoder"):
         train(cfg)
@@ -57,19 +78,25 @@ def test_pytorch_adain_experiment_is_the_peers_recipe_and_needs_imagenet_weights
 
 
 def test_tiny_adain_run_exports_a_model_and_styles_the_server_loads(tmp_path: Path):
-    styles = ("+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}, "
-              "{name: lines, image: 'builtin:strokes', seed: 6, size: 40}]")
+    styles = (
+        "+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}, "
+        "{name: lines, image: 'builtin:strokes', seed: 6, size: 40}]"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the random-encoder fallback warns without VGG-19 weights
         result = train(tiny(tmp_path, styles, "loss.pixel_warmup_steps=1"))
     assert result.entry.card.kind == "adain" and result.entry.card.architecture["role"] == "model"
-    assert "random-weight VGG-19" in result.entry.card.notes and "width 4" in result.entry.card.notes
+    assert (
+        "random-weight VGG-19" in result.entry.card.notes and "width 4" in result.entry.card.notes
+    )
     assert [e.name for e in result.style_entries] == ["dots", "lines"]
     assert result.sample_grid.is_file() and len(result.checkpoints) == 1
     ckpt = torch.load(result.checkpoints[0], weights_only=True)
     assert ckpt["step"] == 2 and "1.weight" in ckpt["decoder"]
     reg = Registry(tmp_path / "run" / "models", builtin_dir=None)
-    assert set(reg.ids()) == {"identity", "dots", "lines"} and [m.name for m in reg.adain_models()] == ["debug-adain"]
+    assert set(reg.ids()) == {"identity", "dots", "lines"} and [
+        m.name for m in reg.adain_models()
+    ] == ["debug-adain"]
     x = torch.rand(1, 3, 32, 40) * 255
     with torch.inference_mode():
         y = reg.get("dots").model(x)
@@ -77,18 +104,23 @@ def test_tiny_adain_run_exports_a_model_and_styles_the_server_loads(tmp_path: Pa
     assert result.metrics["steps"] == 3 and result.metrics["style_loss"] > 0
 
 
-@pytest.mark.parametrize("override, key", [
-    ("loss.content_layer=relu3_1", "loss.content_layer"),
-    ("loss.style_layers=[relu9_9]", "loss.style_layers"),
-    ("loss.encoder=/no/such/vgg.pth", "loss.encoder"),
-    ("trainer.image_size=60", "trainer.image_size"),
-    ("model.decoder_width=0", "model.decoder_width"),
-    ("style.kinds=[nonesuch]", "style.kinds"),
-    ("export.name=Not/A/Name", "export.name"),
-    ("+export.styles=[{name: BAD, image: 'builtin:mosaic'}]", "export.styles[0].name"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("loss.content_layer=relu3_1", "loss.content_layer"),
+        ("loss.style_layers=[relu9_9]", "loss.style_layers"),
+        ("loss.encoder=/no/such/vgg.pth", "loss.encoder"),
+        ("trainer.image_size=60", "trainer.image_size"),
+        ("model.decoder_width=0", "model.decoder_width"),
+        ("style.kinds=[nonesuch]", "style.kinds"),
+        ("export.name=Not/A/Name", "export.name"),
+        ("+export.styles=[{name: BAD, image: 'builtin:mosaic'}]", "export.styles[0].name"),
+    ],
+)
 def test_bad_value_fails_before_training_naming_the_key(tmp_path: Path, override: str, key: str):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ConfigError, match=key.replace(".", r"\.").replace("[", r"\[").replace("]", r"\]")
+    ):
         train(tiny(tmp_path, override))
     assert not (tmp_path / "run" / "models").exists()
 
@@ -97,7 +129,11 @@ def test_generator_presets_with_adain_say_what_to_use(tmp_path: Path):
     with pytest.raises(ConfigError, match="debug=adain"):
         train(compose_cfg(["model=adain", "debug=default", f"paths.output_dir={tmp_path}"]))
     with pytest.raises(ConfigError, match="style=generated"):
-        train(compose_cfg(["model=adain", "debug=adain", "style=mosaic", f"paths.output_dir={tmp_path}"]))
+        train(
+            compose_cfg(
+                ["model=adain", "debug=adain", "style=mosaic", f"paths.output_dir={tmp_path}"]
+            )
+        )
 
 
 def test_encoder_loads_the_peers_and_torchvisions_layouts(tmp_path: Path):
@@ -105,8 +141,12 @@ def test_encoder_loads_the_peers_and_torchvisions_layouts(tmp_path: Path):
     torch.save(peer, tmp_path / "vgg_normalised.pth")
     enc, described, pretrained = build_adain_encoder(str(tmp_path / "vgg_normalised.pth"), 0, False)
     assert pretrained and "pytorch-AdaIN" in described
-    assert torch.equal(enc[29].weight, peer["29.weight"]) and torch.equal(enc[0].bias, peer["0.bias"])
-    tv = {f"features.{i}.{p}": torch.randn(4) for i in TORCHVISION_TO_PEER for p in ("weight", "bias")}
+    assert torch.equal(enc[29].weight, peer["29.weight"]) and torch.equal(
+        enc[0].bias, peer["0.bias"]
+    )
+    tv = {
+        f"features.{i}.{p}": torch.randn(4) for i in TORCHVISION_TO_PEER for p in ("weight", "bias")
+    }
     net = AdaINNet()
     for i, ours in TORCHVISION_TO_PEER.items():  # shapes from our encoder, values random
         tv[f"features.{i}.weight"] = torch.randn_like(net.encoder[ours].weight)
@@ -118,7 +158,10 @@ def test_encoder_loads_the_peers_and_torchvisions_layouts(tmp_path: Path):
     for i, ours in TORCHVISION_TO_PEER.items():
         assert torch.equal(enc[ours].weight, tv[f"features.{i}.weight"])
     x = torch.rand(1, 3, 4, 4)  # conv 0 does torchvision's normalisation
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
     torch.testing.assert_close(enc[0](x), (x - mean) / std)
     with pytest.raises(FileNotFoundError):
         build_adain_encoder("/no/such/file.pth", 0, True)
@@ -150,7 +193,9 @@ def test_resume_goes_on_exactly_where_a_checkpoint_left_off(tmp_path: Path):
         whole = train(tiny(tmp_path / "a", *steps))
         resumed = train(tiny(tmp_path / "b", *steps, f"trainer.resume={whole.checkpoints[0]}"))
     assert resumed.metrics["resumed_at"] == 2 and whole.metrics["resumed_at"] == 0
-    for (key, a), b in zip(whole.net.decoder.state_dict().items(), resumed.net.decoder.state_dict().values()):
+    for (key, a), b in zip(
+        whole.net.decoder.state_dict().items(), resumed.net.decoder.state_dict().values()
+    ):
         torch.testing.assert_close(a, b, msg=key)
     with pytest.raises(ConfigError, match=r"trainer\.resume"):
         train(tiny(tmp_path / "c", "trainer.resume=/no/such/step.pt"))

@@ -26,6 +26,10 @@ def test_fastest_times_the_cpu_variants_and_makes_the_quickest_the_default(caplo
 
 
 def test_a_variant_that_cannot_run_is_left_out():
-    times = time_variants(torch.device("cpu"), size=32, repeats=1,
-                          candidates=(("torch-eager", "fp32"), ("onnxruntime", "fp16")))
+    times = time_variants(
+        torch.device("cpu"),
+        size=32,
+        repeats=1,
+        candidates=(("torch-eager", "fp32"), ("onnxruntime", "fp16")),
+    )
     assert list(times) == [("torch-eager", "fp32")] and times[("torch-eager", "fp32")] > 0

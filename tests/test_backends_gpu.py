@@ -7,14 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import random_generator
+from test_backends import photo_batch, psnr
 
 from artem_server.backends import BackendUnavailable, create_runner
 from artem_server.backends.base import Runner
 from artem_server.models.generator import GeneratorConfig
-from conftest import random_generator
-from test_backends import photo_batch, psnr
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
 
 CUDA = torch.device("cuda")
 FULL = GeneratorConfig()  # the real generator's size: 32 channels, 5 residual blocks
@@ -22,7 +25,8 @@ FULL = GeneratorConfig()  # the real generator's size: 32 channels, 5 residual b
 
 def run(runner: Runner, x: torch.Tensor) -> torch.Tensor:
     x = x.to(CUDA, runner.dtype).contiguous(
-        memory_format=torch.channels_last if runner.channels_last else torch.contiguous_format)
+        memory_format=torch.channels_last if runner.channels_last else torch.contiguous_format
+    )
     with torch.inference_mode():
         y = runner(x).float().clone()  # a graph's output buffer is reused by its next replay
     torch.cuda.synchronize()
@@ -36,7 +40,9 @@ def net():
 
 @pytest.fixture(scope="module")
 def photos(photo):
-    return photo_batch(photo, 256, 352)  # (2, 3, 256, 352): two crops of a real photograph (512x512)
+    return photo_batch(
+        photo, 256, 352
+    )  # (2, 3, 256, 352): two crops of a real photograph (512x512)
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +55,25 @@ def reference(net, photos):
         torch.backends.cudnn.allow_tf32 = tf32
 
 
-@pytest.mark.parametrize("backend,precision,options,min_psnr", [
-    ("torch-eager", "fp16", {}, 40.0),
-    ("torch-eager", "bf16", {}, 30.0),
-    ("torch-optimized", "fp32", {"mode": "graph"}, 50.0),
-    ("torch-optimized", "fp16", {"mode": "graph"}, 40.0),
-    ("torch-optimized", "bf16", {"mode": "graph"}, 30.0),
-    ("torch-optimized", "fp16", {"mode": "compile", "compile_mode": "default"}, 40.0),
-    ("torch-optimized", "fp16", {"mode": "fused"}, 40.0),
-    ("torch-optimized", "bf16", {"mode": "fused"}, 30.0),
-    ("torch-optimized", "fp32", {"mode": "fused"}, 50.0),
-    ("onnxruntime", "fp32", {}, 50.0),
-    ("onnxruntime", "fp16", {}, 40.0),
-])
-def test_backend_agrees_with_eager_fp32(net, photos, reference, backend, precision, options, min_psnr):
+@pytest.mark.parametrize(
+    "backend,precision,options,min_psnr",
+    [
+        ("torch-eager", "fp16", {}, 40.0),
+        ("torch-eager", "bf16", {}, 30.0),
+        ("torch-optimized", "fp32", {"mode": "graph"}, 50.0),
+        ("torch-optimized", "fp16", {"mode": "graph"}, 40.0),
+        ("torch-optimized", "bf16", {"mode": "graph"}, 30.0),
+        ("torch-optimized", "fp16", {"mode": "compile", "compile_mode": "default"}, 40.0),
+        ("torch-optimized", "fp16", {"mode": "fused"}, 40.0),
+        ("torch-optimized", "bf16", {"mode": "fused"}, 30.0),
+        ("torch-optimized", "fp32", {"mode": "fused"}, 50.0),
+        ("onnxruntime", "fp32", {}, 50.0),
+        ("onnxruntime", "fp16", {}, 40.0),
+    ],
+)
+def test_backend_agrees_with_eager_fp32(
+    net, photos, reference, backend, precision, options, min_psnr
+):
     try:
         runner = create_runner(backend, net, CUDA, precision, **options)
     except BackendUnavailable as e:

@@ -10,22 +10,33 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import random_generator
 
 from artem_server.frames import PixelFormat, View
 from artem_server.models.loading import Identity
-from artem_server.pipeline import Pipeline, StageTimes, linear_to_srgb, model_size, pad_to_multiple, srgb_to_linear
-from conftest import random_generator
+from artem_server.pipeline import (
+    Pipeline,
+    StageTimes,
+    linear_to_srgb,
+    model_size,
+    pad_to_multiple,
+    srgb_to_linear,
+)
 
 
 def reference_run(model: torch.nn.Module, views: list[View], strength: float) -> list[np.ndarray]:
     outs = []
     with torch.inference_mode():
         for v in views:
-            x = torch.from_numpy(np.ascontiguousarray(v.pixels[..., list(v.format.rgb_order)])).permute(2, 0, 1).float()
+            x = (
+                torch.from_numpy(np.ascontiguousarray(v.pixels[..., list(v.format.rgb_order)]))
+                .permute(2, 0, 1)
+                .float()
+            )
             if v.linear:
                 x = linear_to_srgb(x / 255) * 255
             m = getattr(model, "size_multiple", 1)
-            y = model(pad_to_multiple(x[None], m, 16 if m > 1 else 1))[0, :, :v.height, :v.width]
+            y = model(pad_to_multiple(x[None], m, 16 if m > 1 else 1))[0, :, : v.height, : v.width]
             if strength < 1.0:
                 y = torch.lerp(x, y, strength)
             y = y.clamp(0, 255)
@@ -39,23 +50,28 @@ def reference_run(model: torch.nn.Module, views: list[View], strength: float) ->
     return outs
 
 
-def make_views(photo: np.ndarray, fmt: PixelFormat, linear: bool, h: int, w: int, stride_pad: int = 0) -> list[View]:
+def make_views(
+    photo: np.ndarray, fmt: PixelFormat, linear: bool, h: int, w: int, stride_pad: int = 0
+) -> list[View]:
     """Two eyes, a few pixels apart, as strided views of a padded buffer like an engine's."""
     views = []
     for dx in (0, 5):
         px = np.zeros((h, w + stride_pad, fmt.bpp), np.uint8)
-        px[:, :w, list(fmt.rgb_order)] = photo[:h, dx:dx + w]
+        px[:, :w, list(fmt.rgb_order)] = photo[:h, dx : dx + w]
         if fmt.alpha_index is not None:
             px[:, :w, fmt.alpha_index] = np.arange(w, dtype=np.uint8)[None, :] * 3
         views.append(View(px[:, :w], fmt, linear))
     return views
 
 
-@pytest.mark.parametrize("fmt,linear,strength,stride_pad", [
-    (PixelFormat.RGBA8, False, 1.0, 0),
-    (PixelFormat.BGRA8, True, 0.6, 3),
-    (PixelFormat.RGB8, False, 0.25, 1),
-])
+@pytest.mark.parametrize(
+    "fmt,linear,strength,stride_pad",
+    [
+        (PixelFormat.RGBA8, False, 1.0, 0),
+        (PixelFormat.BGRA8, True, 0.6, 3),
+        (PixelFormat.RGB8, False, 0.25, 1),
+    ],
+)
 def test_cpu_path_is_unchanged(photo, fmt, linear, strength, stride_pad):
     net = random_generator(5)
     views = make_views(photo, fmt, linear, 50, 70, stride_pad)
@@ -113,12 +129,16 @@ def test_render_scale_matches_explicit_resizing(photo):
 @pytest.mark.parametrize("scale", [0.05, 1.5, float("nan")])
 def test_render_scale_out_of_range_is_refused(photo, scale):
     with pytest.raises(ValueError, match="render_scale"):
-        Pipeline().run(Identity(), make_views(photo, PixelFormat.RGB8, False, 16, 16), render_scale=scale)
+        Pipeline().run(
+            Identity(), make_views(photo, PixelFormat.RGB8, False, 16, 16), render_scale=scale
+        )
 
 
 def test_stage_times_add_up(photo):
     times = StageTimes()
-    Pipeline().run(random_generator(1), make_views(photo, PixelFormat.RGBA8, False, 40, 40), times=times)
+    Pipeline().run(
+        random_generator(1), make_views(photo, PixelFormat.RGBA8, False, 40, 40), times=times
+    )
     assert times.model_s > 0 and times.convert_s > 0
 
 
@@ -137,6 +157,10 @@ def test_outputs_must_fit_the_views(photo):
     views = make_views(photo, PixelFormat.RGBA8, False, 16, 16)
     read_only = np.zeros((16, 16, 4), np.uint8)
     read_only.flags.writeable = False
-    for bad in ([np.zeros((16, 16, 4), np.uint8)], [np.zeros((16, 16, 3), np.uint8)] * 2, [read_only] * 2):
+    for bad in (
+        [np.zeros((16, 16, 4), np.uint8)],
+        [np.zeros((16, 16, 3), np.uint8)] * 2,
+        [read_only] * 2,
+    ):
         with pytest.raises(ValueError, match="outputs"):
             Pipeline().run(Identity(), views, outputs=bad)

@@ -8,11 +8,11 @@ import threading
 import grpc
 import numpy as np
 import pytest
-
 from artem_client import StylizerClient
 from artem_client.frames import decode_view, encode_view
-from artem_server.rpc import pb
 from test_stream import config, exchange, frame, frames_of
+
+from artem_server.rpc import pb
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
@@ -38,7 +38,11 @@ BAD_FRAMES = {
     "stride too small": (view(row_stride=16), INVALID, ["frame.views[0].row_stride = 16", "32"]),
     "bad colour space": (view(color_space=7), INVALID, ["frame.views[0].color_space = 7"]),
     "no pixels": (pb.View(width=8, height=8, format=1), INVALID, ["frame.views[0]", "no pixels"]),
-    "too wide": (view(width=100_000, data=b""), EXHAUSTED, ["frame.views[0].width = 100000", "8192"]),
+    "too wide": (
+        view(width=100_000, data=b""),
+        EXHAUSTED,
+        ["frame.views[0].width = 100000", "8192"],
+    ),
 }
 
 
@@ -64,13 +68,21 @@ def test_frame_count_of_views(client):
 
 def test_frame_before_config(client):
     (reply,) = exchange(client, [frame(5, GOOD)])
-    assert reply.error.code == INVALID and "before any config" in reply.error.message and reply.frame.id == 5
+    assert (
+        reply.error.code == INVALID
+        and "before any config" in reply.error.message
+        and reply.frame.id == 5
+    )
 
 
 def test_unknown_style_keeps_the_session_as_it_was(client):
-    replies = exchange(client, [config("identity"), config("no-such-style"), config("../../etc"), frame(1, GOOD)])
+    replies = exchange(
+        client, [config("identity"), config("no-such-style"), config("../../etc"), frame(1, GOOD)]
+    )
     first, unknown, traversal = replies[:3]
-    assert unknown.error.code == NOT_FOUND and "config.style 'no-such-style'" in unknown.error.message
+    assert (
+        unknown.error.code == NOT_FOUND and "config.style 'no-such-style'" in unknown.error.message
+    )
     assert "identity" in unknown.error.message  # lists what exists
     assert traversal.error.code == NOT_FOUND and "'../../etc'" in traversal.error.message
     assert unknown.session.style == "identity"  # still in force
@@ -81,7 +93,11 @@ def test_unknown_style_keeps_the_session_as_it_was(client):
 @pytest.mark.parametrize("value", [1.5, -0.1, float("nan")])
 def test_strength_out_of_range(client, value):
     (reply,) = exchange(client, [config("identity", strength=value)])
-    assert reply.error.code == INVALID and "config.strength" in reply.error.message and "[0, 1]" in reply.error.message
+    assert (
+        reply.error.code == INVALID
+        and "config.strength" in reply.error.message
+        and "[0, 1]" in reply.error.message
+    )
 
 
 def test_empty_request(client):
@@ -93,7 +109,9 @@ def test_frame_over_the_configured_size_limit(client, server):
     limit = server.config.limits.max_frame_bytes
     side = 1100  # 1100 x 1100 RGBA = 4.84 MB > the 4 MiB this test server allows
     big = encode_view(np.zeros((side, side, 4), np.uint8), pb.PIXEL_FORMAT_RGBA8)
-    (reply,) = [r for r in exchange(client, [config("identity"), frame(1, big)]) if r.HasField("frame")]
+    (reply,) = [
+        r for r in exchange(client, [config("identity"), frame(1, big)]) if r.HasField("frame")
+    ]
     assert reply.error.code == EXHAUSTED and str(limit) in reply.error.message
     assert not reply.frame.views
 
@@ -114,14 +132,24 @@ def test_a_bad_stream_does_not_disturb_another(server, photo):
 
     def steady():
         with StylizerClient(server.address) as c:
-            results["stats"] = c.stream(([good] for _ in range(15)), "gen-a", fmt=pb.PIXEL_FORMAT_RGB8)
+            results["stats"] = c.stream(
+                ([good] for _ in range(15)), "gen-a", fmt=pb.PIXEL_FORMAT_RGB8
+            )
 
     t = threading.Thread(target=steady)
     t.start()
     with StylizerClient(server.address) as bad_client:
         for _ in range(5):
-            exchange(bad_client, [frame(1, GOOD), config("nope"), config("identity"),
-                                  frame(2, view(width=-1)), frame(3, view(data=b"x"))])
+            exchange(
+                bad_client,
+                [
+                    frame(1, GOOD),
+                    config("nope"),
+                    config("identity"),
+                    frame(2, view(width=-1)),
+                    frame(3, view(data=b"x")),
+                ],
+            )
     t.join(120)
     assert results["stats"].received == 15 and results["stats"].dropped == 0
     with StylizerClient(server.address) as c:

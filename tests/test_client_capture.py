@@ -9,15 +9,28 @@ import subprocess
 import sys
 
 import pytest
-
 from artem_client.capture import parse_region
 
 
 def artem_client(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     # A port nothing listens on: the source must fail first, or the error would be the server's.
-    return subprocess.run([sys.executable, "-m", "artem_server.cli", "client", "--server", "127.0.0.1:9",
-                           "--style", "nocturne", *args], capture_output=True, text=True, timeout=120,
-                          env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artem_server.cli",
+            "client",
+            "--server",
+            "127.0.0.1:9",
+            "--style",
+            "nocturne",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="device paths are Linux's")

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from artem_client.frames import from_rgb
+
 from artem_server.rpc import pb
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_RGB8]
 
 
-def scene(photo: np.ndarray, index: int, sizes: list[tuple[int, int]], fmt: int) -> list[np.ndarray]:
+def scene(
+    photo: np.ndarray, index: int, sizes: list[tuple[int, int]], fmt: int
+) -> list[np.ndarray]:
     """Frame `index`: a crop of the photo per view that moves from frame to frame."""
     y, x = 7 * index, 5 * index
-    return [from_rgb(np.ascontiguousarray(photo[y + 40 * v: y + 40 * v + h, x: x + w]), fmt)
-            for v, (w, h) in enumerate(sizes)]
+    return [
+        from_rgb(np.ascontiguousarray(photo[y + 40 * v : y + 40 * v + h, x : x + w]), fmt)
+        for v, (w, h) in enumerate(sizes)
+    ]
 
 
 @pytest.mark.parametrize("transport", ["inline", "shm"])
@@ -30,15 +34,23 @@ def test_what_is_drawn_into_the_request_comes_back(client, photo, transport, fmt
     def render(index: int, targets: list[np.ndarray]) -> bool:
         if index == frames:
             return False
-        assert [t.shape for t in targets] == [(h, w, 4 if fmt == pb.PIXEL_FORMAT_RGBA8 else 3) for w, h in sizes]
+        assert [t.shape for t in targets] == [
+            (h, w, 4 if fmt == pb.PIXEL_FORMAT_RGBA8 else 3) for w, h in sizes
+        ]
         for t, img in zip(targets, scene(photo, index, sizes, fmt)):
             t[...] = img
         return True
 
-    stats = client.stream_into(render, [(h, w) for w, h in sizes], "identity", fmt=fmt, transport=transport,
-                               max_in_flight=in_flight,
-                               on_images=lambda i, imgs: got.__setitem__(i, [im.copy() for im in imgs]),
-                               on_frame=lambda i, f: replies.__setitem__(i, f))
+    stats = client.stream_into(
+        render,
+        [(h, w) for w, h in sizes],
+        "identity",
+        fmt=fmt,
+        transport=transport,
+        max_in_flight=in_flight,
+        on_images=lambda i, imgs: got.__setitem__(i, [im.copy() for im in imgs]),
+        on_frame=lambda i, f: replies.__setitem__(i, f),
+    )
     assert stats.sent == frames and stats.received + stats.dropped == frames and got
     for i, images in got.items():
         assert replies[i].id == i and replies[i].capture_time_us > 0
@@ -51,7 +63,9 @@ def test_inline_requests_reuse_their_bytes_and_keep_what_was_drawn(client, photo
     frame back whole: the client reuses a few request buffers, and they keep their pixels."""
     sizes = [(96, 64), (96, 64)]
     still = scene(photo, 3, sizes, pb.PIXEL_FORMAT_RGBA8)
-    drawn: dict[int, np.ndarray] = {}  # buffer address -> a view of it, kept so no other buffer takes it
+    drawn: dict[
+        int, np.ndarray
+    ] = {}  # buffer address -> a view of it, kept so no other buffer takes it
 
     def render(index: int, targets: list[np.ndarray]) -> bool:
         where = targets[0].__array_interface__["data"][0]
@@ -81,13 +95,22 @@ def test_jpeg_draws_into_the_encoders_input(client, photo):
         targets[0][...] = frame[0]
         return index < 2
 
-    client.stream_into(render, [(96, 128)], "identity", fmt=pb.PIXEL_FORMAT_RGB8, transport="jpeg", jpeg_quality=95,
-                       on_images=lambda i, imgs: got.append(imgs[0].astype(np.float64)))
+    client.stream_into(
+        render,
+        [(96, 128)],
+        "identity",
+        fmt=pb.PIXEL_FORMAT_RGB8,
+        transport="jpeg",
+        jpeg_quality=95,
+        on_images=lambda i, imgs: got.append(imgs[0].astype(np.float64)),
+    )
     mse = np.mean((got[-1] - frame[0]) ** 2)
     assert len(got) == 2 and 10 * np.log10(255**2 / mse) > 30
 
 
-def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(client, photo, monkeypatch):
+def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(
+    client, photo, monkeypatch
+):
     from artem_server.transport import fresh_bytes
 
     monkeypatch.setattr(fresh_bytes, "available", lambda: False)
@@ -100,7 +123,9 @@ def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(clien
         targets[0][...] = scene(photo, index, sizes, pb.PIXEL_FORMAT_RGBA8)[0]
         return True
 
-    client.stream_into(render, [(30, 40)], "identity", on_images=lambda i, imgs: got.__setitem__(i, imgs[0].copy()))
+    client.stream_into(
+        render, [(30, 40)], "identity", on_images=lambda i, imgs: got.__setitem__(i, imgs[0].copy())
+    )
     assert sorted(got) == [0, 1, 2]
     for i, back in got.items():
         np.testing.assert_array_equal(back, scene(photo, i, sizes, pb.PIXEL_FORMAT_RGBA8)[0])
@@ -113,6 +138,7 @@ def test_inline_keeps_request_buffers_only_for_the_frame_size_now_sent(photo):
     import weakref
 
     from artem_client import transports
+
     from artem_server.transport import wire
 
     inline = transports.Inline([(30, 40, 4)])

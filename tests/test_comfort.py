@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import random_generator
 from scipy import ndimage
 
 from artem_server.backends.fused_adain import FusedAdaIN
@@ -24,8 +25,6 @@ from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.models.loading import load_model
 from artem_server.models.store import read_entry, write_entry
 from artem_server.models.thumbnail import render_thumbnail
-
-from conftest import random_generator
 
 SMALL = {"stereo_scale": 0.25, "pan_size": 96}
 
@@ -57,8 +56,12 @@ def test_blur_lowers_detail_and_a_weaker_style_lowers_strength() -> None:
     assert blur.detail < 0.3
     inverted = measure_comfort(lambda x: 255 - x, **SMALL)
     # the inverted style at strength 0.5, blended in pixels as the server does
-    half = measure_comfort(lambda x: (0.5 * x + 0.5 * (255.0 - x)).round().astype(np.uint8), **SMALL)
-    assert half.strength < 0.6 * inverted.strength and inverted.detail == pytest.approx(-1.0, abs=0.02)
+    half = measure_comfort(
+        lambda x: (0.5 * x + 0.5 * (255.0 - x)).round().astype(np.uint8), **SMALL
+    )
+    assert half.strength < 0.6 * inverted.strength and inverted.detail == pytest.approx(
+        -1.0, abs=0.02
+    )
 
 
 def test_occluded_pixels_are_left_out() -> None:
@@ -74,13 +77,41 @@ def test_occluded_pixels_are_left_out() -> None:
 
 def test_cli_writes_the_report_as_json(tmp_path: Path, capsys) -> None:
     out = tmp_path / "comfort.json"
-    assert main(["eval", "comfort", "--style", "identity", "--models-dir", str(tmp_path), "--device", "cpu",
-                 "--stereo-scale", "0.25", "--pan-size", "96", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "comfort",
+                "--style",
+                "identity",
+                "--models-dir",
+                str(tmp_path),
+                "--device",
+                "cpu",
+                "--stereo-scale",
+                "0.25",
+                "--pan-size",
+                "96",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())["identity"]
     assert report["pan"]["stylized"] == 0.0 and report["stereo"]["ratio"] == pytest.approx(1.0)
-    assert set(report["pan_by_shift"]) >= {"0,3", "0,4"} and "strength" in report and "detail" in report
+    assert (
+        set(report["pan_by_shift"]) >= {"0,3", "0,4"}
+        and "strength" in report
+        and "detail" in report
+    )
     assert "identity" in capsys.readouterr().out
-    assert main(["eval", "comfort", "--style", "nope", "--models-dir", str(tmp_path), "--device", "cpu"]) == 2
+    assert (
+        main(
+            ["eval", "comfort", "--style", "nope", "--models-dir", str(tmp_path), "--device", "cpu"]
+        )
+        == 2
+    )
     assert "--style 'nope' is not a known style" in capsys.readouterr().err
 
 
@@ -90,9 +121,11 @@ def moved_error(net: torch.nn.Module, shift: int) -> float:
 
     x = torch.from_numpy(data.astronaut()[100:300, 150:350].copy()).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
-        a, b = net(x[..., :, :192]), net(x[..., :, shift:shift + 192])
+        a, b = net(x[..., :, :192]), net(x[..., :, shift : shift + 192])
     m = 24
-    return float((a[..., m:-m, shift + m:192 - m] - b[..., m:-m, m:192 - m - shift]).abs().mean())
+    return float(
+        (a[..., m:-m, shift + m : 192 - m] - b[..., m:-m, m : 192 - m - shift]).abs().mean()
+    )
 
 
 def test_antialias_keeps_the_checkpoint_keys_and_follows_a_move_more_closely() -> None:
@@ -127,6 +160,8 @@ def test_the_fused_adain_path_runs_an_antialiased_model() -> None:
     stylizer = AdaINStylizer(net, compute_style_stats(net, style)).eval()
     x = torch.rand(1, 3, 40, 48) * 255
     with torch.inference_mode():
-        ours = FusedAdaIN(stylizer, use_kernels=False)(x.contiguous(memory_format=torch.channels_last))
+        ours = FusedAdaIN(stylizer, use_kernels=False)(
+            x.contiguous(memory_format=torch.channels_last)
+        )
         ref = stylizer(x)
     assert ref.abs().mean() > 1 and (ours - ref).abs().max() < 1e-3

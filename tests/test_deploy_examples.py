@@ -32,17 +32,30 @@ def test_envoy_example_balances_streams_on_health():
 
 
 def test_kubernetes_examples_agree_with_the_server():
-    docs = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "artem.yaml").read_text())}
+    docs = {
+        d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "artem.yaml").read_text())
+    }
     (container,) = docs["Deployment"]["spec"]["template"]["spec"]["containers"]
     args = [a.replace("$(POD_NAME)", "artem-0") for a in container["args"]]
     parsed = build_parser().parse_args(args)  # exits (SystemExit) on a flag `artem` does not have
     assert parsed.command == "serve" and parsed.host == "0.0.0.0" and parsed.log_format == "json"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert (ports["grpc"], ports["health"], ports["metrics"]) == (parsed.port, parsed.health_port, parsed.metrics_port)
+    assert (ports["grpc"], ports["health"], ports["metrics"]) == (
+        parsed.port,
+        parsed.health_port,
+        parsed.metrics_port,
+    )
     assert parsed.tls_cert and parsed.token_file, "beyond loopback: TLS and the token"
-    for probe, service in (("startupProbe", SERVICE_NAME), ("readinessProbe", SERVICE_NAME),
-                           ("livenessProbe", LIVENESS)):
+    for probe, service in (
+        ("startupProbe", SERVICE_NAME),
+        ("readinessProbe", SERVICE_NAME),
+        ("livenessProbe", LIVENESS),
+    ):
         assert container[probe]["grpc"] == {"port": parsed.health_port, "service": service}
-    assert docs["Service"]["spec"]["clusterIP"] == "None", "headless: Envoy balances streams, not connections"
-    envoy = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "envoy.yaml").read_text())}
+    assert docs["Service"]["spec"]["clusterIP"] == "None", (
+        "headless: Envoy balances streams, not connections"
+    )
+    envoy = {
+        d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "envoy.yaml").read_text())
+    }
     _envoy_checks(yaml.safe_load(envoy["ConfigMap"]["data"]["envoy.yaml"]))

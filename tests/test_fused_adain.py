@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from artem_server.backends import create_runner
-from artem_server.backends import torch_optimized
+from artem_server.backends import create_runner, torch_optimized
 from artem_server.backends.fused_adain import FusedAdaIN
 from artem_server.registry import Registry
 
 
 def image(photo, h: int = 64, w: int = 96) -> torch.Tensor:
-    return torch.from_numpy(photo[120:120 + h, 180:180 + w].copy()).permute(2, 0, 1)[None].float()
+    return (
+        torch.from_numpy(photo[120 : 120 + h, 180 : 180 + w].copy()).permute(2, 0, 1)[None].float()
+    )
 
 
 @pytest.mark.parametrize("alpha,preserve_color", [(1.0, False), (0.4, False), (0.7, True)])
@@ -25,7 +26,9 @@ def test_fused_twin_equals_the_eager_stylizer(photo, builtin_adain, alpha, prese
     x = torch.cat([image(photo), image(photo[::-1])])  # two views: statistics per view
     with torch.inference_mode():
         ref = stylizer(x)
-        ours = FusedAdaIN(stylizer, use_kernels=False)(x.contiguous(memory_format=torch.channels_last))
+        ours = FusedAdaIN(stylizer, use_kernels=False)(
+            x.contiguous(memory_format=torch.channels_last)
+        )
     assert ref.std() > 5, "the stylized frame must not be flat"
     assert ours.shape == ref.shape
     assert (ours - ref).abs().max() < 0.05
@@ -55,8 +58,11 @@ def test_cuda_default_never_compiles_builtin_styles(monkeypatch, kernels):
     the kernels every built-in style does."""
     monkeypatch.setattr(torch_optimized, "_fused_kernels_available", lambda: kernels)
     registry = Registry(None)
-    modes = {s.id: (s.card.kind, torch_optimized.default_mode(s.model, cuda=True)) for s in registry.styles()
-             if s.card.kind != "identity"}
+    modes = {
+        s.id: (s.card.kind, torch_optimized.default_mode(s.model, cuda=True))
+        for s in registry.styles()
+        if s.card.kind != "identity"
+    }
     assert any(kind == "adain" for kind, _ in modes.values())
     for sid, (kind, mode) in modes.items():
         if kernels or kind == "adain":

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from artem_server.backends import create_runner, torch_optimized
-from artem_server.backends.fused_adain import reference_adain, reference_epilogue
 from test_backends import photo_batch, psnr
 from test_backends_gpu import run
 
+from artem_server.backends import create_runner, torch_optimized
+from artem_server.backends.fused_adain import reference_adain, reference_epilogue
+
 adain = pytest.importorskip("artem_kernels.adain")
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not adain.available(), reason="needs CUDA and CuPy")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not adain.available(), reason="needs CUDA and CuPy"),
+]
 
 CUDA = torch.device("cuda")
 
@@ -26,11 +29,14 @@ def features(n, c, h, w, dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("c,h,w,relu,pool,upsample,pad", [
-    (64, 123, 97, True, True, 1, 1),     # conv1_2 -> pool -> conv2_1's pad, odd sizes
-    (256, 30, 34, True, False, 2, 1),    # decoder: upsample then pad
-    (512, 29, 30, True, False, 1, 0),    # relu4_1
-])
+@pytest.mark.parametrize(
+    "c,h,w,relu,pool,upsample,pad",
+    [
+        (64, 123, 97, True, True, 1, 1),  # conv1_2 -> pool -> conv2_1's pad, odd sizes
+        (256, 30, 34, True, False, 2, 1),  # decoder: upsample then pad
+        (512, 29, 30, True, False, 1, 0),  # relu4_1
+    ],
+)
 def test_epilogue_matches_reference(dtype, c, h, w, relu, pool, upsample, pad):
     torch.manual_seed(c + h)
     y, bias = features(2, c, h, w, dtype), (torch.randn(c) * 10).to(CUDA)
@@ -44,7 +50,9 @@ def test_epilogue_matches_reference(dtype, c, h, w, relu, pool, upsample, pad):
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
 def test_adain_matches_reference(dtype, alpha):
     torch.manual_seed(3)
-    f = features(2, 512, 229, 240, dtype).abs()  # relu4_1 of a Quest 2 stereo frame: block reduction too
+    f = features(
+        2, 512, 229, 240, dtype
+    ).abs()  # relu4_1 of a Quest 2 stereo frame: block reduction too
     mean, std = (torch.rand(512) * 5).to(CUDA), (torch.rand(512) * 3 + 0.1).to(CUDA)
     ours, ref = adain.adain(f, mean, std, alpha, pad=1), reference_adain(f, mean, std, alpha, pad=1)
     tol = {torch.float32: 1e-3, torch.float16: 3e-2, torch.bfloat16: 2e-1}[dtype]

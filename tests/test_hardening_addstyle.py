@@ -12,13 +12,13 @@ import zlib
 import grpc
 import numpy as np
 import pytest
-
 from artem_client import StylizerClient
-from artem_server.server import ServerConfig
-from artem_server.styles import StyleImageLimits
 from conftest import RunningServer
 from hardening_util import ServeProcess, wait_for
 from test_adain_service import png
+
+from artem_server.server import ServerConfig
+from artem_server.styles import StyleImageLimits
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -26,15 +26,23 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header says width x height and whose pixel data is junk: decoding it fails,
     so a refusal that names the size proves that nothing was decoded."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"junk") + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"junk") + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = RunningServer(ServerConfig(port=0, models_dir=tmp_path_factory.mktemp("addstyle-models"), device="cpu"))
+    s = RunningServer(
+        ServerConfig(port=0, models_dir=tmp_path_factory.mktemp("addstyle-models"), device="cpu")
+    )
     yield s
     s.stop()
 
@@ -44,9 +52,11 @@ def test_the_issues_38_kb_bomb_is_refused_at_once(server):
     bomb = png(np.zeros((6300, 6300, 3), np.uint8))
     assert len(bomb) < 200_000
     with StylizerClient(server.address) as c:
-        for size, says in ((2048, "size = 2048: expected 0 (the image's own size) or 16..1024"),
-                           (1024, "image is 6300x6300 = 39690000 pixels: more than this server decodes"),
-                           (None, "image is 6300x6300 = 39690000 pixels")):
+        for size, says in (
+            (2048, "size = 2048: expected 0 (the image's own size) or 16..1024"),
+            (1024, "image is 6300x6300 = 39690000 pixels: more than this server decodes"),
+            (None, "image is 6300x6300 = 39690000 pixels"),
+        ):
             with pytest.raises(grpc.RpcError) as e:
                 c.add_style("bomb", "adain-lite", bomb, size=size)
             assert e.value.code() == INVALID and says in e.value.details(), e.value.details()
@@ -55,11 +65,14 @@ def test_the_issues_38_kb_bomb_is_refused_at_once(server):
     assert not (server.config.models_dir / "bomb").exists()
 
 
-@pytest.mark.parametrize("width,height,size,says", [
-    (7000, 4000, None, "image is 7000x4000 = 28000000 pixels: more than this server decodes"),
-    (5000, 4000, 1024, "would be encoded at 1280x1024 = 1310720 pixels"),
-    (1100, 1000, None, "would be encoded at 1100x1000 = 1100000 pixels"),
-])
+@pytest.mark.parametrize(
+    "width,height,size,says",
+    [
+        (7000, 4000, None, "image is 7000x4000 = 28000000 pixels: more than this server decodes"),
+        (5000, 4000, 1024, "would be encoded at 1280x1024 = 1310720 pixels"),
+        (1100, 1000, None, "would be encoded at 1100x1000 = 1100000 pixels"),
+    ],
+)
 def test_sizes_are_judged_from_the_header_before_decoding(server, width, height, size, says):
     with StylizerClient(server.address) as c, pytest.raises(grpc.RpcError) as e:
         c.add_style("big", "adain-lite", png_header_only(width, height), size=size)
@@ -72,11 +85,13 @@ def test_frames_are_served_while_add_style_encodes(server):
     with StylizerClient(server.address) as c:
         done = threading.Event()
         noise = np.random.default_rng(1).integers(0, 256, (512, 512, 3), np.uint8)
-        t = threading.Thread(target=lambda: (c.add_style("noise", "adain-lite", png(noise)), done.set()),
-                             daemon=True)
+        t = threading.Thread(
+            target=lambda: (c.add_style("noise", "adain-lite", png(noise)), done.set()), daemon=True
+        )
         t.start()
-        from test_stream import config, exchange, frame, frames_of
         from hardening_util import rgba_view
+        from test_stream import config, exchange, frame, frames_of
+
         served = 0
         while not done.is_set() and served < 3:
             served += len(frames_of(exchange(c, [config("identity"), frame(served, rgba_view(8))])))
@@ -104,7 +119,11 @@ def test_sigterm_during_add_style_answers_unavailable_and_stores_nothing(tmp_pat
     t = threading.Thread(target=add, daemon=True)
     t.start()
     try:
-        wait_for(lambda: "encoding a 1024x1024 image" in proc.output(), timeout=120, what="the encoder to start")
+        wait_for(
+            lambda: "encoding a 1024x1024 image" in proc.output(),
+            timeout=120,
+            what="the encoder to start",
+        )
         started = time.monotonic()
         rc = proc.stop(timeout=60)
         took = time.monotonic() - started

@@ -10,14 +10,14 @@ import threading
 import grpc
 import pytest
 import torch
-
 from artem_client import StylizerClient
-from artem_server.limits import ServerLimits
-from artem_server.rpc import pb
-from artem_server.server import ServerConfig
 from conftest import RunningServer
 from hardening_util import NOT_SERVING, SERVING, BlockingModel, health, rgba_view, wait_for
 from test_stream import config, exchange, frame, frames_of
+
+from artem_server.limits import ServerLimits
+from artem_server.rpc import pb
+from artem_server.server import ServerConfig
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
 
@@ -43,14 +43,22 @@ class SlowToBuild(torch.nn.Module):
 
 @pytest.fixture()
 def server(models_dir):
-    s = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu",
-                                   server_limits=ServerLimits(frame_deadline_s=1.0)))
+    s = RunningServer(
+        ServerConfig(
+            port=0,
+            models_dir=models_dir,
+            device="cpu",
+            server_limits=ServerLimits(frame_deadline_s=1.0),
+        )
+    )
     yield s
     s.stop()
 
 
 def bf16(style: str, precision: str = "bf16") -> pb.StylizeRequest:
-    return pb.StylizeRequest(config=pb.SessionConfig(style=style, backend="torch-eager", precision=precision))
+    return pb.StylizeRequest(
+        config=pb.SessionConfig(style=style, backend="torch-eager", precision=precision)
+    )
 
 
 class Stream:
@@ -77,8 +85,11 @@ class Stream:
 def test_a_build_does_not_hold_up_other_streams_and_its_stream_hears_why(server):
     slow = server.server.registry.register("slow-build", SlowToBuild()).model
     try:
-        with StylizerClient(server.address) as c1, StylizerClient(server.address) as c2, \
-                StylizerClient(server.address) as c3:
+        with (
+            StylizerClient(server.address) as c1,
+            StylizerClient(server.address) as c2,
+            StylizerClient(server.address) as c3,
+        ):
             a = Stream(c1)
             reply = a.ask(bf16("slow-build"))  # the config is answered at once; its build starts
             assert not reply.HasField("error") and reply.session.precision == "bf16"
@@ -96,13 +107,19 @@ def test_a_build_does_not_hold_up_other_streams_and_its_stream_hears_why(server)
             # one build of its own at a time per stream; a config that needs another is refused
             refused = a.ask(bf16("slow-build", "fp16"))
             assert refused.error.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
-            assert "builds_per_stream = 1" in refused.error.message and refused.session.precision == "bf16"
+            assert (
+                "builds_per_stream = 1" in refused.error.message
+                and refused.session.precision == "bf16"
+            )
             # another stream that needs the same runner joins the build under way
             c = Stream(c3)
             assert not c.ask(bf16("slow-build")).HasField("error")
             assert health(server.address) == SERVING  # a build is not a stalled frame
             slow.release.set()
-            wait_for(lambda: not a.ask(frame(2, rgba_view(8))).HasField("error"), what="frames after the build")
+            wait_for(
+                lambda: not a.ask(frame(2, rgba_view(8))).HasField("error"),
+                what="frames after the build",
+            )
             assert not c.ask(frame(3, rgba_view(8))).HasField("error")
             assert slow.builds == 1, "the two streams shared one build"
             for s in (a, b, c):
@@ -121,9 +138,14 @@ def test_health_is_not_serving_while_a_frame_waits_past_the_deadline(server):
             assert blocking.entered.wait(20)
             wait_for(lambda: health(server.address) == NOT_SERVING, timeout=10, what="NOT_SERVING")
             assert "frame deadline (1 s)" in server.server.readiness.reason()
-            with pytest.raises(grpc.RpcError) as e:  # a balancer's new streams go elsewhere meanwhile
+            with pytest.raises(
+                grpc.RpcError
+            ) as e:  # a balancer's new streams go elsewhere meanwhile
                 exchange(other, [config("gen-a")])
-            assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "frame deadline" in e.value.details()
+            assert (
+                e.value.code() == grpc.StatusCode.UNAVAILABLE
+                and "frame deadline" in e.value.details()
+            )
             blocking.release.set()
             wait_for(lambda: health(server.address) == SERVING, timeout=10, what="SERVING again")
             assert len(frames_of(exchange(other, [config("gen-a"), frame(2, rgba_view(8))]))) == 1

@@ -17,9 +17,23 @@ import h2.connection
 import numpy as np
 import pytest
 import torch
-
 from artem_client import StylizerClient
 from artem_client.reconnect import Backoff, stream_with_reconnect
+from conftest import RunningServer, add_generator_entry
+from hardening_util import (
+    NOT_SERVING,
+    SERVING,
+    BlockingModel,
+    DeviceFailure,
+    OomAbove,
+    health,
+    metric,
+    rgba_view,
+    scrape,
+    wait_for,
+)
+from test_stream import config, exchange, frame, frames_of, lockstep
+
 from artem_server.frames import FrameLimits
 from artem_server.health import LIVENESS
 from artem_server.models.card import CARD_FILE, WEIGHTS_FILE
@@ -27,10 +41,6 @@ from artem_server.registry import Registry
 from artem_server.rpc import pb
 from artem_server.runs import RunOptions
 from artem_server.server import ArtemServer, ServerConfig
-from conftest import RunningServer, add_generator_entry
-from hardening_util import (NOT_SERVING, SERVING, BlockingModel, DeviceFailure, OomAbove, health, metric, rgba_view,
-                            scrape, wait_for)
-from test_stream import config, exchange, frame, frames_of, lockstep
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
@@ -39,8 +49,15 @@ EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
 @pytest.fixture()
 def server(models_dir):
     """A fresh server per test: these tests break things on purpose."""
-    s = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu", metrics_port=0,
-                                   limits=FrameLimits(max_frame_bytes=4 << 20)))
+    s = RunningServer(
+        ServerConfig(
+            port=0,
+            models_dir=models_dir,
+            device="cpu",
+            metrics_port=0,
+            limits=FrameLimits(max_frame_bytes=4 << 20),
+        )
+    )
     yield s
     s.stop()
 
@@ -56,8 +73,17 @@ def raw_stylize(port: int) -> tuple[socket.socket, h2.connection.H2Connection]:
     sock = socket.create_connection(("127.0.0.1", port))
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
-    conn.send_headers(1, [(":method", "POST"), (":scheme", "http"), (":path", "/artem.v1.Stylizer/Stylize"),
-                          (":authority", "127.0.0.1"), ("content-type", "application/grpc"), ("te", "trailers")])
+    conn.send_headers(
+        1,
+        [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/artem.v1.Stylizer/Stylize"),
+            (":authority", "127.0.0.1"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ],
+    )
     sock.sendall(conn.data_to_send())
     return sock, conn
 
@@ -72,9 +98,11 @@ def test_client_that_disconnects_mid_frame_costs_nothing(server):
     sock, conn = raw_stylize(server.server.port)
     big = frame(1, rgba_view(512)).SerializeToString()  # ~1 MiB of pixels
     conn.send_data(1, grpc_message(config("gen-a").SerializeToString()))
-    part = grpc_message(big)[: conn.local_flow_control_window(1) - 64]  # its header promises all of it
+    part = grpc_message(big)[
+        : conn.local_flow_control_window(1) - 64
+    ]  # its header promises all of it
     for i in range(0, len(part), conn.max_outbound_frame_size):
-        conn.send_data(1, part[i: i + conn.max_outbound_frame_size])
+        conn.send_data(1, part[i : i + conn.max_outbound_frame_size])
     sock.sendall(conn.data_to_send())
     wait_for(lambda: server.server.streams.open_count == 1, what="the stream to open")
     sock.close()
@@ -107,7 +135,9 @@ def test_stream_cancelled_while_its_frame_is_in_the_model(server):
         assert sent.wait(30)
         time.sleep(0.2)  # frame 2 is read and waiting
         call.cancel()
-        wait_for(lambda: server.server.streams.open_count == 0, what="the cancelled stream to close")
+        wait_for(
+            lambda: server.server.streams.open_count == 0, what="the cancelled stream to close"
+        )
         model.release.set()
         (f,) = frames_of(exchange(c, [config("gen-a"), frame(3, rgba_view(16))]))
         assert f.id == 3 and f.views
@@ -138,7 +168,9 @@ def test_half_written_and_corrupt_model_files_are_skipped_then_loaded_when_whole
             (f,) = frames_of(exchange(c, [config("identity"), frame(1, rgba_view(8))]))
             assert f.views, "the server serves meanwhile"
             (late / WEIGHTS_FILE).write_bytes(weights)  # the copy completes
-            wait_for(lambda: "late" in {st.id for st in c.list_styles()}, what="the whole file to load")
+            wait_for(
+                lambda: "late" in {st.id for st in c.list_styles()}, what="the whole file to load"
+            )
             (f,) = frames_of(exchange(c, [config("late"), frame(2, rgba_view(16))]))
             assert f.style == "late" and f.views
     finally:
@@ -149,18 +181,32 @@ def test_out_of_memory_refuses_the_frame_gives_cached_memory_back_and_goes_on(se
     model = server.server.registry.register("oom", OomAbove(max_pixels=64 * 64)).model
     released: list[bool] = []  # per empty_cache call: were the failed frame's tensors gone by then?
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # as on a GPU server
-    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: released.append(model.last_input() is None))
+    monkeypatch.setattr(
+        torch.cuda, "empty_cache", lambda: released.append(model.last_input() is None)
+    )
     with StylizerClient(server.address) as c:
-        replies = lockstep(c, [config("oom"), frame(1, rgba_view(32)), frame(2, rgba_view(256)),
-                               frame(3, rgba_view(32))])
+        replies = lockstep(
+            c,
+            [
+                config("oom"),
+                frame(1, rgba_view(32)),
+                frame(2, rgba_view(256)),
+                frame(3, rgba_view(32)),
+            ],
+        )
     f1, f2, f3 = frames_of(replies)
     assert f1.views and f3.views, "frames before and after are served"
     err = replies[2].error
     assert err.code == EXHAUSTED and "256x256" in err.message and "memory" in err.message
-    assert released == [True], "the cache is emptied once, after the failed frame's tensors are freed"
+    assert released == [True], (
+        "the cache is emptied once, after the failed frame's tensors are freed"
+    )
     m = scrape(server.server.metrics_port)
     assert metric(m, "artem_device_oom_total") == 1
-    assert metric(m, "artem_errors_total", code="RESOURCE_EXHAUSTED") == 1 and metric(m, "artem_frames_total") == 2
+    assert (
+        metric(m, "artem_errors_total", code="RESOURCE_EXHAUSTED") == 1
+        and metric(m, "artem_frames_total") == 2
+    )
     assert health(server.address) == SERVING
 
 
@@ -177,12 +223,20 @@ def test_device_failure_turns_health_not_serving_until_the_device_answers(server
     failing.set()
     with StylizerClient(server.address) as c:
         replies = exchange(c, [config("broken"), frame(1, rgba_view(16))])
-        assert replies[-1].error.code == UNAVAILABLE and "device failed" in replies[-1].error.message
+        assert (
+            replies[-1].error.code == UNAVAILABLE and "device failed" in replies[-1].error.message
+        )
         wait_for(lambda: health(server.address) == NOT_SERVING, what="NOT_SERVING")
-        assert health(server.address, "") == NOT_SERVING and health(server.address, LIVENESS) == SERVING
+        assert (
+            health(server.address, "") == NOT_SERVING
+            and health(server.address, LIVENESS) == SERVING
+        )
         with pytest.raises(grpc.RpcError) as e:
             exchange(c, [config("identity")])
-        assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "device is unusable" in e.value.details()
+        assert (
+            e.value.code() == grpc.StatusCode.UNAVAILABLE
+            and "device is unusable" in e.value.details()
+        )
         assert metric(scrape(server.server.metrics_port), "artem_serving") == 0
         failing.clear()  # the device recovers
         wait_for(lambda: health(server.address) == SERVING, what="SERVING again")
@@ -203,8 +257,11 @@ def test_health_is_not_serving_while_styles_load(models_dir, monkeypatch):
     monkeypatch.setattr(Registry, "refresh", slow_refresh)
     port = free_port()
     started: dict = {}
-    t = threading.Thread(target=lambda: started.update(s=RunningServer(ServerConfig(
-        port=port, models_dir=models_dir, device="cpu"))))
+    t = threading.Thread(
+        target=lambda: started.update(
+            s=RunningServer(ServerConfig(port=port, models_dir=models_dir, device="cpu"))
+        )
+    )
     t.start()
     address = f"127.0.0.1:{port}"
     try:
@@ -247,9 +304,15 @@ def test_restart_under_streaming_clients_they_reconnect_with_backoff_and_resume(
         received[0] += 1
 
     def run():
-        result["stats"] = stream_with_reconnect(first.address, source(), "gen-a", fmt=pb.PIXEL_FORMAT_RGB8,
-                                                backoff=Backoff(initial_s=0.05, max_s=0.5), max_attempts=40,
-                                                on_frame=on_frame)
+        result["stats"] = stream_with_reconnect(
+            first.address,
+            source(),
+            "gen-a",
+            fmt=pb.PIXEL_FORMAT_RGB8,
+            backoff=Backoff(initial_s=0.05, max_s=0.5),
+            max_attempts=40,
+            on_frame=on_frame,
+        )
 
     client = threading.Thread(target=run)
     client.start()
@@ -264,7 +327,9 @@ def test_restart_under_streaming_clients_they_reconnect_with_backoff_and_resume(
             second.stop()
     stats = result["stats"]
     assert stats.reconnects >= 1 and stats.failures[0].startswith("UNAVAILABLE")
-    assert stats.pulled == 250 and stats.received > at_restart, "the stream resumed on the new server"
+    assert stats.pulled == 250 and stats.received > at_restart, (
+        "the stream resumed on the new server"
+    )
     # each broken or refused stream loses at most the one frame it had in flight
     assert stats.received + stats.dropped + stats.lost == 250 and stats.lost <= len(stats.failures)
 
@@ -275,11 +340,23 @@ def test_health_is_not_serving_while_the_warm_up_compiles(models_dir):
     model, port, box = BlockingModel(), free_port(), {}
 
     async def main() -> None:
-        server = ArtemServer(ServerConfig(port=port, models_dir=models_dir, device="cpu",
-                                          run=RunOptions(warm_sizes=[(1, 16, 16)])))
+        server = ArtemServer(
+            ServerConfig(
+                port=port,
+                models_dir=models_dir,
+                device="cpu",
+                run=RunOptions(warm_sizes=[(1, 16, 16)]),
+            )
+        )
         server.registry.register("slow", model)  # registered before start: the warm-up runs it
-        server.device_monitor.timeout_s = 0.3  # a warm-up longer than the probe's timeout is not a device fault
-        box["server"], box["loop"], box["stop"] = server, asyncio.get_running_loop(), asyncio.Event()
+        server.device_monitor.timeout_s = (
+            0.3  # a warm-up longer than the probe's timeout is not a device fault
+        )
+        box["server"], box["loop"], box["stop"] = (
+            server,
+            asyncio.get_running_loop(),
+            asyncio.Event(),
+        )
         await server.start()
         await box["stop"].wait()
         await server.stop()

@@ -11,25 +11,30 @@ import shutil
 
 import grpc
 import pytest
-
 from artem_client import StylizerClient
-from artem_server.field_limits import FieldLimits
-from artem_server.frames import FrameLimits
-from artem_server.limits import ServerLimits
-from artem_server.models.card import CARD_FILE
-from artem_server.rpc import pb
-from artem_server.server import ServerConfig
 from conftest import RunningServer, add_generator_entry
 from hardening_util import rgba_view
 from test_adain_service import png
 from test_hardening_limits import hold_stream
 from test_stream import config, exchange, frame, frames_of
 
+from artem_server.field_limits import FieldLimits
+from artem_server.frames import FrameLimits
+from artem_server.limits import ServerLimits
+from artem_server.models.card import CARD_FILE
+from artem_server.rpc import pb
+from artem_server.server import ServerConfig
+
+
 def hold_streams(client: StylizerClient, n: int) -> list:
     return [hold_stream(client) for _ in range(n)]
 
 
-UNARY = {"ListStyles": pb.ListStylesReply, "GetServerInfo": pb.ServerInfo, "AddStyle": pb.AddStyleReply}
+UNARY = {
+    "ListStyles": pb.ListStylesReply,
+    "GetServerInfo": pb.ServerInfo,
+    "AddStyle": pb.AddStyleReply,
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +54,15 @@ def models(tmp_path_factory, models_dir):
 
 @pytest.fixture(scope="module")
 def server(models):
-    s = RunningServer(ServerConfig(port=0, models_dir=models, device="cpu", metrics_port=0,
-                                   limits=FrameLimits(max_frame_bytes=16 << 20)))
+    s = RunningServer(
+        ServerConfig(
+            port=0,
+            models_dir=models,
+            device="cpu",
+            metrics_port=0,
+            limits=FrameLimits(max_frame_bytes=16 << 20),
+        )
+    )
     yield s
     s.stop()
 
@@ -64,8 +76,11 @@ def client(server):
 def raw_call(address: str, method: str, payload: bytes, metadata=()) -> grpc.RpcError | object:
     """Send `payload` as the request bytes of a unary method; the reply or the RpcError."""
     with grpc.insecure_channel(address) as ch:
-        call = ch.unary_unary(f"/artem.v1.Stylizer/{method}", request_serializer=None,
-                              response_deserializer=UNARY[method].FromString)
+        call = ch.unary_unary(
+            f"/artem.v1.Stylizer/{method}",
+            request_serializer=None,
+            response_deserializer=UNARY[method].FromString,
+        )
         try:
             return call(payload, timeout=30, metadata=metadata)
         except grpc.RpcError as e:
@@ -75,11 +90,18 @@ def raw_call(address: str, method: str, payload: bytes, metadata=()) -> grpc.Rpc
 # -- item 5: repeated and string fields are bounded before any work ---------------------------
 def test_a_million_entry_mix_is_refused_naming_the_field_and_other_streams_go_on(client):
     c = pb.SessionConfig()
-    c.mix.extend([pb.StyleWeight(style="swirl", weight=1.0)] * 1_000_000)  # valid entries, all of them
-    replies = exchange(client, [pb.StylizeRequest(config=c), config("identity"), frame(1, rgba_view(8))])
+    c.mix.extend(
+        [pb.StyleWeight(style="swirl", weight=1.0)] * 1_000_000
+    )  # valid entries, all of them
+    replies = exchange(
+        client, [pb.StylizeRequest(config=c), config("identity"), frame(1, rgba_view(8))]
+    )
     first = replies[0]
     assert first.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert "config.mix has 1000000 entries" in first.error.message and "at most 16" in first.error.message
+    assert (
+        "config.mix has 1000000 entries" in first.error.message
+        and "at most 16" in first.error.message
+    )
     assert len(frames_of(replies)) == 1 and not replies[-1].HasField("error")
     info = client.server_info()
     assert (info.max_mix_styles, info.max_name_chars) == (16, 64)
@@ -120,17 +142,25 @@ def test_list_styles_pages_by_count_and_the_client_follows_the_pages(client):
 
 def test_list_styles_pages_by_bytes(models):
     small = ServerLimits(fields=FieldLimits(list_reply_bytes=4096))
-    with RunningServer(ServerConfig(port=0, models_dir=models, device="cpu", server_limits=small)) as s, \
-            StylizerClient(s.address) as c:
+    with (
+        RunningServer(
+            ServerConfig(port=0, models_dir=models, device="cpu", server_limits=small)
+        ) as s,
+        StylizerClient(s.address) as c,
+    ):
         first = c.stub.ListStyles(pb.ListStylesRequest())
-        assert first.next_page_token and first.ByteSize() <= 4096 + 512 * 1024  # one thumbnail past the budget
+        assert (
+            first.next_page_token and first.ByteSize() <= 4096 + 512 * 1024
+        )  # one thumbnail past the budget
         assert [x.id for x in c.list_styles()] == sorted(x.id for x in c.list_styles())
         assert len(c.list_styles()) > len(first.styles)
 
 
 def test_add_style_refuses_a_long_or_multiline_display_name(client):
-    for display_name, says in (("D" * 201, "display_name has 201 characters"),
-                               ("two\nlines", "control character")):
+    for display_name, says in (
+        ("D" * 201, "display_name has 201 characters"),
+        ("two\nlines", "control character"),
+    ):
         with pytest.raises(grpc.RpcError) as e:
             client.add_style("ok-name", "adain-lite", png_bytes(), display_name=display_name)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and says in e.value.details()
@@ -179,7 +209,9 @@ GARBAGE = b"\xff\xff\xff\xff\x0f\x0a\x05ab"
 
 
 @pytest.mark.parametrize("method", sorted(UNARY))
-def test_undecodable_unary_requests_get_invalid_argument_and_one_short_log_line(server, method, caplog):
+def test_undecodable_unary_requests_get_invalid_argument_and_one_short_log_line(
+    server, method, caplog
+):
     with caplog.at_level(logging.INFO):
         results = [raw_call(server.address, method, GARBAGE) for _ in range(20)]
     for r in results:
@@ -198,7 +230,11 @@ def test_garbage_without_the_token_is_refused_before_it_is_parsed(models, caplog
         with caplog.at_level(logging.INFO):
             for method in UNARY:
                 r = raw_call(s.address, method, GARBAGE)
-                assert isinstance(r, grpc.RpcError) and r.code() == grpc.StatusCode.UNAUTHENTICATED, r
+                assert (
+                    isinstance(r, grpc.RpcError) and r.code() == grpc.StatusCode.UNAUTHENTICATED
+                ), r
         assert "Traceback" not in caplog.text
-        r = raw_call(s.address, "ListStyles", GARBAGE, metadata=(("authorization", f"Bearer {token}"),))
+        r = raw_call(
+            s.address, "ListStyles", GARBAGE, metadata=(("authorization", f"Bearer {token}"),)
+        )
         assert r.code() == grpc.StatusCode.INVALID_ARGUMENT

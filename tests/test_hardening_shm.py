@@ -13,15 +13,17 @@ import time
 import grpc
 import numpy as np
 import pytest
-
-from artem_server.rpc import pb, pb_grpc
-from artem_server.server import ServerConfig
-from artem_server.transport import shm as layout
 from conftest import RunningServer
 from hardening_util import BlockingModel, ServeProcess, rgba_view, wait_for
 from test_transport_shm import config, region, registration, shm_frame  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX shared memory in /dev/shm")
+from artem_server.rpc import pb, pb_grpc
+from artem_server.server import ServerConfig
+from artem_server.transport import shm as layout
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="POSIX shared memory in /dev/shm"
+)
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 RGBA = pb.PIXEL_FORMAT_RGBA8
 
@@ -43,25 +45,39 @@ def stub(serve):
 def inline_round_trip(stub, view: pb.View | None = None) -> pb.StylizeReply:
     """Another client's stream: config, one inline frame; its frame reply."""
     view = view if view is not None else rgba_view(16)
-    replies = list(stub.Stylize(iter([pb.StylizeRequest(config=pb.SessionConfig(style="identity")),
-                                      pb.StylizeRequest(frame=pb.Frame(id=1, views=[view]))]), timeout=60))
+    replies = list(
+        stub.Stylize(
+            iter(
+                [
+                    pb.StylizeRequest(config=pb.SessionConfig(style="identity")),
+                    pb.StylizeRequest(frame=pb.Frame(id=1, views=[view])),
+                ]
+            ),
+            timeout=60,
+        )
+    )
     (frame,) = [r for r in replies if r.WhichOneof("kind") == "frame"]
     return frame
 
 
 def assert_alive(serve, stub) -> None:
-    assert serve.proc.poll() is None, f"the server died (exit {serve.proc.returncode}):\n{serve.output()[-3000:]}"
+    assert serve.proc.poll() is None, (
+        f"the server died (exit {serve.proc.returncode}):\n{serve.output()[-3000:]}"
+    )
     frame = inline_round_trip(stub)
     assert not frame.HasField("error"), frame.error.message
 
 
 @pytest.mark.parametrize("slot", [0, 1], ids=["request-slot-gone", "reply-slot-gone"])
-def test_a_region_shrunk_after_registering_refuses_the_frame_and_the_server_goes_on(serve, stub, region, slot):
+def test_a_region_shrunk_after_registering_refuses_the_frame_and_the_server_goes_on(
+    serve, stub, region, slot
+):
     """The client registers, then truncates its file so that the frame's request slot (or only
     its reply slot) lies past the end, then sends the frame: before, the server died of SIGBUS;
     now the frame is refused naming the field, the stream goes on, other streams are served."""
     shm, lay = region()
-    # slot 0: the file ends where request slot 0 begins; slot 1: request slot 1 whole, reply slot 1 gone
+    # slot 0: the file ends where request slot 0 begins; slot 1: request slot 1 whole, reply slot 1
+    # gone
     cut = lay.request_offset(0) if slot == 0 else lay.reply_offset(1)
     np.ndarray((8, 8, 4), np.uint8, shm.buf, lay.request_offset(slot))[:] = 9
 
@@ -93,7 +109,9 @@ def test_a_name_that_is_not_a_region_is_invalid_argument_and_logged(serve, stub,
     """Before: the stream ended silently (OSError/ValueError escaped the config's handling);
     a FIFO must not block the server either. Now each is refused naming the field, and logged."""
     shm, lay = region()
-    name = {"dotdot": "..", "dot": "."}.get(kind, f"artem-test-{kind}-{os.getpid()}-{os.urandom(3).hex()}")
+    name = {"dotdot": "..", "dot": "."}.get(
+        kind, f"artem-test-{kind}-{os.getpid()}-{os.urandom(3).hex()}"
+    )
     path = f"/dev/shm/{name}"
     if kind == "symlink":
         os.symlink(f"/dev/shm/{shm.name.lstrip('/')}", path)  # a link to a valid region
@@ -104,9 +122,18 @@ def test_a_name_that_is_not_a_region_is_invalid_argument_and_logged(serve, stub,
     elif kind == "fifo":
         os.mkfifo(path, 0o600)
     try:
-        replies = list(stub.Stylize(iter([config(registration(shm, lay, name=name)), config(None),
-                                          pb.StylizeRequest(frame=pb.Frame(id=1, views=[rgba_view(8)]))]),
-                                    timeout=30))
+        replies = list(
+            stub.Stylize(
+                iter(
+                    [
+                        config(registration(shm, lay, name=name)),
+                        config(None),
+                        pb.StylizeRequest(frame=pb.Frame(id=1, views=[rgba_view(8)])),
+                    ]
+                ),
+                timeout=30,
+            )
+        )
     finally:
         if kind in ("symlink", "empty", "fifo"):
             os.unlink(path)
@@ -117,7 +144,10 @@ def test_a_name_that_is_not_a_region_is_invalid_argument_and_logged(serve, stub,
     assert err.code == INVALID, err
     assert f"config.shared_memory.name = {name!r}" in err.message, err.message
     assert not replies[2].HasField("error"), replies[2].error.message
-    assert f"shared-memory registration refused: config.shared_memory.name = {name!r}" in serve.output()
+    assert (
+        f"shared-memory registration refused: config.shared_memory.name = {name!r}"
+        in serve.output()
+    )
     assert_alive(serve, stub)
 
 
@@ -142,7 +172,9 @@ def test_a_region_shrunk_while_its_frame_is_in_the_model_refuses_the_frame(model
         with grpc.insecure_channel(server.address) as channel:
             replies = list(pb_grpc.StylizerStub(channel).Stylize(stream(), timeout=60))
         frames = {r.frame.id: r for r in replies if r.WhichOneof("kind") == "frame"}
-        assert frames[1].error.code == INVALID and "frame.views[0].shm" in frames[1].error.message, frames[1].error
+        assert (
+            frames[1].error.code == INVALID and "frame.views[0].shm" in frames[1].error.message
+        ), frames[1].error
         assert not frames[2].HasField("error"), frames[2].error.message
     finally:
         server.stop()
@@ -158,12 +190,20 @@ def test_a_region_is_bound_to_its_client_by_the_key_in_its_header(serve, stub, r
     request[:] = 200
     frame = shm_frame(1, (0, 0, 8, 8, RGBA))
     for key, code in ((b"", INVALID), (os.urandom(16), grpc.StatusCode.PERMISSION_DENIED.value[0])):
-        replies = list(stub.Stylize(iter([config(registration(shm, lay, key=key)), config(None), frame]),
-                                    timeout=30))
+        replies = list(
+            stub.Stylize(
+                iter([config(registration(shm, lay, key=key)), config(None), frame]), timeout=30
+            )
+        )
         assert replies[0].error.code == code, replies[0]
         assert "config.shared_memory.key" in replies[0].error.message, replies[0].error.message
-        assert replies[2].error.code == INVALID and "no shared-memory region" in replies[2].error.message
-        assert (reply == 0).all(), "the server wrote a reply slot for a stream that did not own the region"
+        assert (
+            replies[2].error.code == INVALID
+            and "no shared-memory region" in replies[2].error.message
+        )
+        assert (reply == 0).all(), (
+            "the server wrote a reply slot for a stream that did not own the region"
+        )
     replies = list(stub.Stylize(iter([config(registration(shm, lay)), frame]), timeout=30))
     assert not replies[1].HasField("error"), replies[1].error.message
     assert (reply == 200).all()
@@ -171,7 +211,9 @@ def test_a_region_is_bound_to_its_client_by_the_key_in_its_header(serve, stub, r
     del request, reply
 
 
-def test_refused_registrations_are_logged_three_times_a_stream_not_once_a_config(serve, stub, region):
+def test_refused_registrations_are_logged_three_times_a_stream_not_once_a_config(
+    serve, stub, region
+):
     """Each refusal is answered; the log gets the first three of a stream, not a line for every
     config of a client that keeps sending them."""
     shm, lay = region()
@@ -179,16 +221,32 @@ def test_refused_registrations_are_logged_three_times_a_stream_not_once_a_config
     replies = list(stub.Stylize(iter([bad] * 6), timeout=30))
     assert [r.error.code for r in replies] == [grpc.StatusCode.PERMISSION_DENIED.value[0]] * 6
     name = shm.name.lstrip("/")
-    assert serve.output().count(f"shared-memory registration refused: config.shared_memory.key does not match "
-                                f"the key in region {name!r}") == 3
+    assert (
+        serve.output().count(
+            f"shared-memory registration refused: config.shared_memory.key does not match "
+            f"the key in region {name!r}"
+        )
+        == 3
+    )
 
 
-@pytest.mark.parametrize("peer, local", [
-    ("ipv4:127.0.0.1:5000", True), ("ipv4:127.3.2.1:1", True), ("ipv6:[::1]:5000", True),
-    ("ipv6:[::ffff:127.0.0.1]:5000", True), ("unix:/tmp/artem.sock", True), ("unix-abstract:artem", True),
-    ("ipv4:192.0.2.7:5000", False), ("ipv6:[2001:db8::1]:5000", False), ("ipv6:[::ffff:192.0.2.7]:1", False),
-    ("ipv4:10.0.0.1:443", False), ("", False), ("garbage", False),
-])
+@pytest.mark.parametrize(
+    "peer, local",
+    [
+        ("ipv4:127.0.0.1:5000", True),
+        ("ipv4:127.3.2.1:1", True),
+        ("ipv6:[::1]:5000", True),
+        ("ipv6:[::ffff:127.0.0.1]:5000", True),
+        ("unix:/tmp/artem.sock", True),
+        ("unix-abstract:artem", True),
+        ("ipv4:192.0.2.7:5000", False),
+        ("ipv6:[2001:db8::1]:5000", False),
+        ("ipv6:[::ffff:192.0.2.7]:1", False),
+        ("ipv4:10.0.0.1:443", False),
+        ("", False),
+        ("garbage", False),
+    ],
+)
 def test_only_a_peer_on_this_host_counts_as_local(peer, local):
     """gRPC's peer strings: shared memory is refused to any stream not from this host (tests
     listen on loopback only, so the refusal itself is checked on these strings)."""
@@ -200,8 +258,20 @@ def test_a_client_that_never_reads_its_refusals_is_no_longer_read_either(serve, 
     a client that sends bad frames and reads no reply got every one read and answered into an
     ever longer queue (thousands in seconds). Now the server stops reading a stream that has
     16 replies waiting, and the client's sends wait on gRPC's flow control in turn."""
-    bad = pb.StylizeRequest(frame=pb.Frame(id=1, views=[pb.View(  # 128 KiB for a 64x64 view: refused
-        width=64, height=64, format=RGBA, color_space=pb.COLOR_SPACE_SRGB, data=bytes(1 << 17))]))
+    bad = pb.StylizeRequest(
+        frame=pb.Frame(
+            id=1,
+            views=[
+                pb.View(  # 128 KiB for a 64x64 view: refused
+                    width=64,
+                    height=64,
+                    format=RGBA,
+                    color_space=pb.COLOR_SPACE_SRGB,
+                    data=bytes(1 << 17),
+                )
+            ],
+        )
+    )
     sent = [0]
 
     def requests():
@@ -211,14 +281,17 @@ def test_a_client_that_never_reads_its_refusals_is_no_longer_read_either(serve, 
             yield bad
 
     # a client whose window does not grow, so its transport holds few replies for it
-    with grpc.insecure_channel(serve.address, options=[("grpc.http2.bdp_probe", 0),
-                                                       ("grpc.http2.lookahead_bytes", 1024)]) as channel:
+    with grpc.insecure_channel(
+        serve.address, options=[("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024)]
+    ) as channel:
         call = pb_grpc.StylizerStub(channel).Stylize(requests(), timeout=60)
         wait_for(lambda: sent[0] > 20, what="the client to send")
         time.sleep(3)
         held = sent[0]
         time.sleep(1)
-        assert sent[0] == held and held < 500, f"{held} -> {sent[0]} frames read from a client that reads nothing"
+        assert sent[0] == held and held < 500, (
+            f"{held} -> {sent[0]} frames read from a client that reads nothing"
+        )
         call.cancel()
     assert_alive(serve, stub)
 
@@ -228,8 +301,13 @@ SLOW_FRAME = 1024 * 1024 * 4  # one 1024x1024 RGBA view: the test server's max_f
 
 def _never_reading(address: str, view: pb.View, stop: threading.Event, sent: list[int]):
     """A stream that sends frames as fast as gRPC takes them and never reads a reply."""
-    channel = grpc.insecure_channel(address, options=[("grpc.max_send_message_length", 2 * SLOW_FRAME),
-                                                      ("grpc.max_receive_message_length", 2 * SLOW_FRAME)])
+    channel = grpc.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_send_message_length", 2 * SLOW_FRAME),
+            ("grpc.max_receive_message_length", 2 * SLOW_FRAME),
+        ],
+    )
 
     def requests():
         yield pb.StylizeRequest(config=pb.SessionConfig(style="identity"))
@@ -243,7 +321,9 @@ def _never_reading(address: str, view: pb.View, stop: threading.Event, sent: lis
 
 
 @pytest.mark.slow
-def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_they_send(tmp_path, models_dir):
+def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_they_send(
+    tmp_path, models_dir
+):
     """Streams that send 4 MiB frames and never read a reply. Before: every reply stayed in the
     server, which grew without bound (311 -> 764 MiB in 8 s with two such streams, still 768
     after they left). Now a stream holds one waiting frame and two replies that wait on the
@@ -252,12 +332,26 @@ def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_the
     and the one leaving; the freed buffers that transport/alloc.py keeps for reuse), however
     long the clients send."""
     streams, seconds, last = 2, 12, 4
-    server = ServeProcess(tmp_path / "serve", ["--models-dir", str(models_dir), "--max-frame-bytes", str(SLOW_FRAME),
-                                               "--max-streams", str(streams)])
+    server = ServeProcess(
+        tmp_path / "serve",
+        [
+            "--models-dir",
+            str(models_dir),
+            "--max-frame-bytes",
+            str(SLOW_FRAME),
+            "--max-streams",
+            str(streams),
+        ],
+    )
     try:
         view = rgba_view(1024, 7)
-        with grpc.insecure_channel(server.address, options=[("grpc.max_send_message_length", 2 * SLOW_FRAME),
-                                                            ("grpc.max_receive_message_length", 2 * SLOW_FRAME)]) as ch:
+        with grpc.insecure_channel(
+            server.address,
+            options=[
+                ("grpc.max_send_message_length", 2 * SLOW_FRAME),
+                ("grpc.max_receive_message_length", 2 * SLOW_FRAME),
+            ],
+        ) as ch:
             for _ in range(3):  # warm: the reply path's buffers exist before the start figure
                 frame = inline_round_trip(pb_grpc.StylizerStub(ch), view)
                 assert not frame.HasField("error"), frame.error.message
@@ -279,18 +373,26 @@ def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_the
         peak = max(r for _, r in samples)
         before_last = max(r for t, r in samples if t < seconds - last)
         sent_frames = sum(s[0] for s in sent)
-        print(f"\nnever-reading clients: {streams} streams sent {sent_frames} frames of {SLOW_FRAME >> 20} MiB "
-              f"in {seconds} s; server RSS start {start >> 20} MiB, peak {peak >> 20} MiB ({before_last >> 20} "
-              f"{last} s before the end), end {end >> 20} MiB; the first client's {sent[0][0]} frames: "
-              f"{len(replies)} answered, {sum(r.frame.dropped_frames for r in replies)} dropped")
+        print(
+            f"\nnever-reading clients: {streams} streams sent {sent_frames} frames of {SLOW_FRAME >> 20} MiB "
+            f"in {seconds} s; server RSS start {start >> 20} MiB, peak {peak >> 20} MiB ({before_last >> 20} "
+            f"{last} s before the end), end {end >> 20} MiB; the first client's {sent[0][0]} frames: "
+            f"{len(replies)} answered, {sum(r.frame.dropped_frames for r in replies)} dropped"
+        )
         assert sent_frames > 20 * streams, "the clients hardly sent: the test shows nothing"
         assert not any(r.HasField("error") for r in replies)
-        assert sum(1 + r.frame.dropped_frames for r in replies) == sent[0][0], "every frame answered or counted"
-        assert len(replies) < sent[0][0] / 4, "the frames the client did not read in time were dropped"
+        assert sum(1 + r.frame.dropped_frames for r in replies) == sent[0][0], (
+            "every frame answered or counted"
+        )
+        assert len(replies) < sent[0][0] / 4, (
+            "the frames the client did not read in time were dropped"
+        )
         # Measured after: 7 to 25 frames' worth a stream, level after the first seconds. Before:
         # +57 MiB a second here, without end.
         assert peak - start <= streams * 32 * SLOW_FRAME, (start, peak)
-        assert peak - before_last <= streams * 4 * SLOW_FRAME, f"memory still grew in the last {last} s"
+        assert peak - before_last <= streams * 4 * SLOW_FRAME, (
+            f"memory still grew in the last {last} s"
+        )
         assert server.proc.poll() is None
         with grpc.insecure_channel(server.address) as ch:
             assert not inline_round_trip(pb_grpc.StylizerStub(ch)).HasField("error")

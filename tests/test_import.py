@@ -10,11 +10,11 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import random_generator
 
 from artem_server.models.importers import CheckpointError, import_generator
 from artem_server.models.loading import load_model
 from artem_server.models.store import EntryExists, read_entry
-from conftest import random_generator
 
 
 def reference_transformer_net(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -32,7 +32,9 @@ def reference_transformer_net(sd: dict[str, torch.Tensor], x: torch.Tensor) -> t
         mean = y.mean(dim=(2, 3), keepdim=True)
         var = y.var(dim=(2, 3), keepdim=True, unbiased=False)
         y = (y - mean) / torch.sqrt(var + 1e-5)
-        return y * sd[f"{name}.weight"][None, :, None, None] + sd[f"{name}.bias"][None, :, None, None]
+        return (
+            y * sd[f"{name}.weight"][None, :, None, None] + sd[f"{name}.bias"][None, :, None, None]
+        )
 
     y = torch.relu(inorm("in1", conv("conv1", x)))
     y = torch.relu(inorm("in2", conv("conv2", y, 2)))
@@ -87,12 +89,17 @@ def test_unexpected_and_missing_keys_are_listed(tmp_path):
     with pytest.raises(CheckpointError) as e:
         import_generator(tmp_path / "bad.pth", "bad", tmp_path / "models")
     msg = str(e.value)
-    assert "missing keys ['res2.conv1.conv2d.bias']" in msg and "unexpected keys ['res2.extra.weight']" in msg
+    assert (
+        "missing keys ['res2.conv1.conv2d.bias']" in msg
+        and "unexpected keys ['res2.extra.weight']" in msg
+    )
     assert not (tmp_path / "models" / "bad").exists()
 
 
 def test_wrong_kind_of_file_says_so(tmp_path):
-    torch.save({"1.weight": torch.zeros(256, 512, 3, 3)}, tmp_path / "decoder.pth")  # AdaIN's decoder
+    torch.save(
+        {"1.weight": torch.zeros(256, 512, 3, 3)}, tmp_path / "decoder.pth"
+    )  # AdaIN's decoder
     with pytest.raises(CheckpointError, match="not a fast_neural_style TransformerNet checkpoint"):
         import_generator(tmp_path / "decoder.pth", "x", tmp_path / "models")
     (tmp_path / "junk.pth").write_bytes(os.urandom(1000))
@@ -134,4 +141,3 @@ def test_names_cannot_leave_the_models_dir(tmp_path):
         with pytest.raises(ValueError, match="not a valid style name"):
             import_generator(tmp_path / "a.pth", name, tmp_path / "models")
     assert not (tmp_path / "escape").exists()
-

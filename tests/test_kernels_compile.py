@@ -13,16 +13,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from artem_kernels import adain, convert, instnorm
 
 KERNELS = Path(convert.__file__).resolve().parent
 SOURCES = sorted(KERNELS.glob("*.cu"))
 # What each source defines (adain.cu includes instnorm.cu, which includes convert.cu); the
 # loaders ask for these names.
-EXPECTED = {"convert.cu": set(convert.kernel_names()),
-            "instnorm.cu": set(convert.kernel_names()) | set(instnorm.kernel_names()),
-            "adain.cu": set(convert.kernel_names()) | set(instnorm.kernel_names()) | set(adain.kernel_names())}
+EXPECTED = {
+    "convert.cu": set(convert.kernel_names()),
+    "instnorm.cu": set(convert.kernel_names()) | set(instnorm.kernel_names()),
+    "adain.cu": set(convert.kernel_names())
+    | set(instnorm.kernel_names())
+    | set(adain.kernel_names()),
+}
 
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
 
@@ -35,8 +38,20 @@ def test_there_are_sources():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_compiles_to_ptx(tmp_path, source: Path, arch: str):
     ptx = tmp_path / "out.ptx"
-    run = subprocess.run(["nvcc", "--ptx", f"-arch={arch}", "-std=c++14", "-Werror=all-warnings",
-                          "-o", str(ptx), str(source)], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            "nvcc",
+            "--ptx",
+            f"-arch={arch}",
+            "-std=c++14",
+            "-Werror=all-warnings",
+            "-o",
+            str(ptx),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     entries = set(re.findall(r"\.entry\s+(\w+)", ptx.read_text()))
     assert entries == EXPECTED[source.name]
@@ -44,8 +59,11 @@ def test_compiles_to_ptx(tmp_path, source: Path, arch: str):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_no_local_memory(tmp_path, source: Path):
-    run = subprocess.run(["nvcc", "-c", "-arch=sm_90", "-Xptxas", "-v", "-o", str(tmp_path / "out.o"),
-                          str(source)], capture_output=True, text=True)
+    run = subprocess.run(
+        ["nvcc", "-c", "-arch=sm_90", "-Xptxas", "-v", "-o", str(tmp_path / "out.o"), str(source)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores", run.stderr)
     assert frames, run.stderr

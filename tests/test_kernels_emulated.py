@@ -13,15 +13,15 @@ import ctypes
 import numpy as np
 import pytest
 import torch
-
 from artem_kernels import adain, convert, instnorm
+from conftest import random_generator
+from host_build import build_host_library, needs_nvcc
+
 from artem_server.backends.fused_adain import FusedAdaIN
 from artem_server.backends.fused_generator import FusedGenerator
 from artem_server.frames import PixelFormat, View
 from artem_server.models.generator import Generator, GeneratorConfig
 from artem_server.pipeline import Pipeline
-from conftest import random_generator
-from host_build import build_host_library, needs_nvcc
 
 pytestmark = needs_nvcc
 
@@ -48,7 +48,9 @@ class HostKernel:
             elif isinstance(a, np.uintp):
                 converted.append(ctypes.c_void_p(int(a) or None))
             else:
-                raise TypeError(f"{self.name}: argument of type {type(a).__name__} would not reach a kernel")
+                raise TypeError(
+                    f"{self.name}: argument of type {type(a).__name__} would not reach a kernel"
+                )
         self.fn(*converted)
 
 
@@ -62,8 +64,9 @@ class HostModule:
 
 @pytest.fixture(scope="module")
 def host_lib(tmp_path_factory) -> ctypes.CDLL:
-    return build_host_library(tmp_path_factory.mktemp("host"), "convert_host.cu", "instnorm_host.cu",
-                              "adain_host.cu")
+    return build_host_library(
+        tmp_path_factory.mktemp("host"), "convert_host.cu", "instnorm_host.cu", "adain_host.cu"
+    )
 
 
 @pytest.fixture()
@@ -80,7 +83,7 @@ def views(photo: np.ndarray, fmt: PixelFormat, linear: bool, h: int, w: int) -> 
     out = []
     for dx in (0, 9):
         px = np.empty((h, w, fmt.bpp), np.uint8)
-        px[..., list(fmt.rgb_order)] = photo[:h, dx:dx + w]
+        px[..., list(fmt.rgb_order)] = photo[:h, dx : dx + w]
         if fmt.alpha_index is not None:
             px[..., fmt.alpha_index] = np.arange(w, dtype=np.uint8)[None, :]
         out.append(View(px, fmt, linear))
@@ -103,12 +106,15 @@ class HalfNet(torch.nn.Module):
         return self.net(x.float()).half().contiguous(memory_format=torch.channels_last)
 
 
-@pytest.mark.parametrize("fmt,linear,strength,scale,half", [
-    (PixelFormat.RGBA8, False, 1.0, 1.0, False),
-    (PixelFormat.BGRA8, True, 0.5, 1.0, True),
-    (PixelFormat.RGB8, False, 0.8, 0.5, True),
-    (PixelFormat.RGBA8, True, 1.0, 0.4, False),
-])
+@pytest.mark.parametrize(
+    "fmt,linear,strength,scale,half",
+    [
+        (PixelFormat.RGBA8, False, 1.0, 1.0, False),
+        (PixelFormat.BGRA8, True, 0.5, 1.0, True),
+        (PixelFormat.RGB8, False, 0.8, 0.5, True),
+        (PixelFormat.RGBA8, True, 1.0, 0.4, False),
+    ],
+)
 def test_fused_pipeline_matches_torch_pipeline(emulated, photo, fmt, linear, strength, scale, half):
     net = random_generator(6)
     model = HalfNet(net) if half else net
@@ -140,7 +146,9 @@ def test_fused_generator_kernels_match_its_torch_twin(emulated, photo, dtype, an
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("alpha,preserve_color", [(1.0, False), (0.6, True)])
-def test_fused_adain_kernels_match_its_torch_twin(emulated, photo, builtin_adain, dtype, alpha, preserve_color):
+def test_fused_adain_kernels_match_its_torch_twin(
+    emulated, photo, builtin_adain, dtype, alpha, preserve_color
+):
     """The built-in adain model through adain.cu's launchers (every epilogue kind, the AdaIN
     statistics swap) against the same steps in torch ops."""
     stylizer = builtin_adain(alpha, preserve_color, dtype)
@@ -164,8 +172,16 @@ def test_launch_validation_still_refuses_bad_arguments(emulated):
     with pytest.raises(ValueError, match="channels-last"):
         instnorm.stats(torch.zeros((1, 8, 8, 8)))
     with pytest.raises(ValueError, match="bias: expected a contiguous \\(8,\\) float32"):
-        adain.epilogue(torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last), torch.zeros(16),
-                       relu=True)
+        adain.epilogue(
+            torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last),
+            torch.zeros(16),
+            relu=True,
+        )
     with pytest.raises(ValueError, match="pad 4: expected a pad smaller than the 4x4 image"):
-        adain.epilogue(torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last), torch.zeros(8),
-                       relu=True, pool=True, pad=4)
+        adain.epilogue(
+            torch.zeros((1, 8, 8, 8)).contiguous(memory_format=torch.channels_last),
+            torch.zeros(8),
+            relu=True,
+            pool=True,
+            pad=4,
+        )

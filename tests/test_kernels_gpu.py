@@ -7,14 +7,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_kernels_host import frame
 
 from artem_server.frames import PixelFormat, View
-from artem_server.pipeline import Pipeline, from_model_output, pad_to_multiple, padded_size, resize, to_model_input
-from test_kernels_host import frame
+from artem_server.pipeline import (
+    Pipeline,
+    from_model_output,
+    pad_to_multiple,
+    padded_size,
+    resize,
+    to_model_input,
+)
 
 convert = pytest.importorskip("artem_kernels.convert")
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not convert.available(), reason="needs CUDA and CuPy")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not convert.available(), reason="needs CUDA and CuPy"),
+]
 
 CUDA = torch.device("cuda")
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
@@ -33,38 +43,55 @@ def test_dlpack_shares_memory_without_copying(dtype, channels_last):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("fmt,linear,shape", [
-    (PixelFormat.RGBA8, False, (2, 181, 243)),
-    (PixelFormat.BGRA8, True, (2, 97, 130)),
-    (PixelFormat.RGB8, True, (1, 9, 13)),  # replicate padding
-])
+@pytest.mark.parametrize(
+    "fmt,linear,shape",
+    [
+        (PixelFormat.RGBA8, False, (2, 181, 243)),
+        (PixelFormat.BGRA8, True, (2, 97, 130)),
+        (PixelFormat.RGB8, True, (1, 9, 13)),  # replicate padding
+    ],
+)
 def test_pack_matches_cpu_path(photo, dtype, channels_last, fmt, linear, shape):
     n, h, w = shape
     src = frame(photo, n, h, w, fmt, seed=h)
     hs, ws, replicate = padded_size(h, w, 4, 16)
-    ours = convert.pack(src.to(CUDA), fmt.rgb_order, linear, dtype, channels_last, (hs, ws), replicate)
+    ours = convert.pack(
+        src.to(CUDA), fmt.rgb_order, linear, dtype, channels_last, (hs, ws), replicate
+    )
     torch.cuda.synchronize()
     ref = pad_to_multiple(to_model_input(src, fmt, linear), 4, 16).to(dtype)
-    assert ours.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    torch.testing.assert_close(ours.cpu().float(), ref.float(), rtol=2e-6 if dtype == torch.float32 else 1e-2,
-                               atol=0)
+    assert ours.is_contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
+    torch.testing.assert_close(
+        ours.cpu().float(), ref.float(), rtol=2e-6 if dtype == torch.float32 else 1e-2, atol=0
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("fmt,linear,strength,shape,valid,padded", [
-    (PixelFormat.RGBA8, False, 1.0, (2, 181, 243), (181, 243), (184, 244)),
-    (PixelFormat.BGRA8, True, 0.4, (2, 120, 160), (60, 80), (64, 80)),
-    (PixelFormat.RGB8, False, 0.7, (1, 50, 70), (17, 23), (20, 24)),
-])
-def test_unpack_matches_cpu_path(photo, dtype, channels_last, fmt, linear, strength, shape, valid, padded):
+@pytest.mark.parametrize(
+    "fmt,linear,strength,shape,valid,padded",
+    [
+        (PixelFormat.RGBA8, False, 1.0, (2, 181, 243), (181, 243), (184, 244)),
+        (PixelFormat.BGRA8, True, 0.4, (2, 120, 160), (60, 80), (64, 80)),
+        (PixelFormat.RGB8, False, 0.7, (1, 50, 70), (17, 23), (20, 24)),
+    ],
+)
+def test_unpack_matches_cpu_path(
+    photo, dtype, channels_last, fmt, linear, strength, shape, valid, padded
+):
     n, h, w = shape
     src = frame(photo, n, h, w, fmt, seed=w)
     torch.manual_seed(w)
     y = (torch.rand(n, 3, *padded) * 300 - 25).to(dtype)
-    y = y.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    ours = convert.unpack(y.to(CUDA), src.to(CUDA), valid, fmt.rgb_order, fmt.alpha_index, linear, strength).cpu()
-    ref_y = resize(y[..., :valid[0], :valid[1]].float(), (h, w))
+    y = y.contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
+    ours = convert.unpack(
+        y.to(CUDA), src.to(CUDA), valid, fmt.rgb_order, fmt.alpha_index, linear, strength
+    ).cpu()
+    ref_y = resize(y[..., : valid[0], : valid[1]].float(), (h, w))
     if strength < 1.0:
         ref_y = torch.lerp(to_model_input(src, fmt, linear), ref_y, strength)
     ref = from_model_output(ref_y, fmt, linear, src)
@@ -93,23 +120,29 @@ def test_validation_refuses_before_launch():
     with pytest.raises(ValueError, match="reflection needs pads smaller"):
         convert.pack(src, (0, 1, 2), False, torch.float16, False, (16, 16))
     with pytest.raises(ValueError, match="must not alias"):
-        convert.unpack(torch.zeros((1, 3, 8, 8), device=CUDA), src, (8, 8), (0, 1, 2), 3, False, out=src)
+        convert.unpack(
+            torch.zeros((1, 3, 8, 8), device=CUDA), src, (8, 8), (0, 1, 2), 3, False, out=src
+        )
 
 
-@pytest.mark.parametrize("fmt,linear,strength,scale", [
-    (PixelFormat.RGBA8, False, 1.0, 1.0),
-    (PixelFormat.BGRA8, True, 0.5, 1.0),
-    (PixelFormat.RGBA8, False, 1.0, 0.5),
-])
+@pytest.mark.parametrize(
+    "fmt,linear,strength,scale",
+    [
+        (PixelFormat.RGBA8, False, 1.0, 1.0),
+        (PixelFormat.BGRA8, True, 0.5, 1.0),
+        (PixelFormat.RGBA8, False, 1.0, 0.5),
+    ],
+)
 def test_cuda_pipeline_matches_cpu_pipeline(photo, fmt, linear, strength, scale):
-    from artem_server.backends import create_runner
     from conftest import random_generator
+
+    from artem_server.backends import create_runner
 
     net = random_generator(9)
     views = []
     for dx in (0, 7):
         px = np.empty((200, 264, fmt.bpp), np.uint8)
-        px[..., list(fmt.rgb_order)] = photo[:200, dx:dx + 264]
+        px[..., list(fmt.rgb_order)] = photo[:200, dx : dx + 264]
         px[..., fmt.alpha_index] = 77
         views.append(View(px, fmt, linear))
     cpu = Pipeline().run(net, views, strength, render_scale=scale)
@@ -128,20 +161,26 @@ def test_cuda_pipeline_matches_cpu_pipeline(photo, fmt, linear, strength, scale)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c,h,w,relu,res_pad,upsample,pad,blocked", [
-    (32, 181, 243, True, None, 1, 1, ""),
-    (128, 46, 61, False, 1, 2, 1, ""),
-    (64, 90, 122, True, None, 2, 1, ""),
-    (32, 360, 484, True, None, 1, 4, ""),
-    (32, 360, 484, True, None, 1, 1, "in"),   # in1 after the blocked 9x9 conv
-    (32, 180, 242, True, None, 1, 4, "out"),  # in5 before it
-])
-def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, upsample, pad, blocked):
+@pytest.mark.parametrize(
+    "c,h,w,relu,res_pad,upsample,pad,blocked",
+    [
+        (32, 181, 243, True, None, 1, 1, ""),
+        (128, 46, 61, False, 1, 2, 1, ""),
+        (64, 90, 122, True, None, 2, 1, ""),
+        (32, 360, 484, True, None, 1, 4, ""),
+        (32, 360, 484, True, None, 1, 1, "in"),  # in1 after the blocked 9x9 conv
+        (32, 180, 242, True, None, 1, 4, "out"),  # in5 before it
+    ],
+)
+def test_fused_instance_norm_matches_reference(
+    dtype, c, h, w, relu, res_pad, upsample, pad, blocked
+):
     from artem_kernels import instnorm
+
     from artem_server.backends.fused_generator import block, reference_norm, unblock
 
     torch.manual_seed(c + h)
-    y = (torch.randn(2, c, h, w) * torch.rand(1, c, 1, 1) * 20 + torch.randn(1, c, 1, 1) * 30)
+    y = torch.randn(2, c, h, w) * torch.rand(1, c, 1, 1) * 20 + torch.randn(1, c, 1, 1) * 30
     y = y.to(dtype).contiguous(memory_format=torch.channels_last)
     weight, bias = torch.rand(c) + 0.5, torch.randn(c)
     residual = None
@@ -150,23 +189,37 @@ def test_fused_instance_norm_matches_reference(dtype, c, h, w, relu, res_pad, up
         residual = residual.contiguous(memory_format=torch.channels_last)
     kwargs = dict(relu=relu, residual_pad=res_pad or 0, upsample=upsample, pad=pad)
     src = block(y) if "in" in blocked else y
-    ours = instnorm.instance_norm(src.to(CUDA), weight.to(CUDA), bias.to(CUDA), 1e-5,
-                                  residual=residual.to(CUDA) if residual is not None else None,
-                                  blocked_in="in" in blocked, blocked_out="out" in blocked, **kwargs)
+    ours = instnorm.instance_norm(
+        src.to(CUDA),
+        weight.to(CUDA),
+        bias.to(CUDA),
+        1e-5,
+        residual=residual.to(CUDA) if residual is not None else None,
+        blocked_in="in" in blocked,
+        blocked_out="out" in blocked,
+        **kwargs,
+    )
     ours = unblock(ours) if "out" in blocked else ours
     ref = reference_norm(y, weight, bias, 1e-5, residual=residual, **kwargs)
     assert ours.is_contiguous(memory_format=torch.channels_last)
-    tol = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-2), torch.bfloat16: (1.6e-2, 1e-1)}[dtype]
+    tol = {
+        torch.float32: (1e-4, 1e-4),
+        torch.float16: (2e-3, 2e-2),
+        torch.bfloat16: (1.6e-2, 1e-1),
+    }[dtype]
     torch.testing.assert_close(ours.cpu().float(), ref.float(), rtol=tol[0], atol=tol[1])
 
 
-@pytest.mark.parametrize("c,h,w", [
-    (32, 360, 484),   # blocks within one image: summed over the block first
-    (64, 300, 301),   # blocks across two images: each thread adds its own
-    (256, 40, 50),    # 32 channel groups: a whole warp per pixel
-    (24, 200, 130),   # 3 groups do not tile a warp: each thread adds its own
-    (8, 1, 1),        # one pixel
-])
+@pytest.mark.parametrize(
+    "c,h,w",
+    [
+        (32, 360, 484),  # blocks within one image: summed over the block first
+        (64, 300, 301),  # blocks across two images: each thread adds its own
+        (256, 40, 50),  # 32 channel groups: a whole warp per pixel
+        (24, 200, 130),  # 3 groups do not tile a warp: each thread adds its own
+        (8, 1, 1),  # one pixel
+    ],
+)
 def test_stats_match_double_sums(c, h, w):
     from artem_kernels import instnorm
 
@@ -182,13 +235,14 @@ def test_stats_match_double_sums(c, h, w):
 def test_registered_host_memory_is_copied_directly(photo):
     """Views and outputs in registered (pinned) memory, as a shared-memory region would be:
     the pipeline DMAs from and to them and gets the same pixels as through its staging."""
+    from conftest import random_generator
+
     from artem_server import pinned
     from artem_server.backends import create_runner
-    from conftest import random_generator
 
     region = np.zeros((4, 120, 160, 4), np.uint8)  # two request views, two reply views
     for i in range(2):
-        region[i, ..., :3] = photo[:120, 10 * i:10 * i + 160]
+        region[i, ..., :3] = photo[:120, 10 * i : 10 * i + 160]
         region[i, ..., 3] = 200
     assert pinned.register(region) and pinned.is_pinned(region[0])
     try:
@@ -196,8 +250,9 @@ def test_registered_host_memory_is_copied_directly(photo):
         runner = create_runner("torch-eager", random_generator(4), CUDA, "fp32")
         dests = [region[2], region[3]]
         direct = Pipeline(CUDA, fused=True).run(runner, views, outputs=dests)
-        staged = Pipeline(CUDA, fused=True).run(runner, [View(region[i].copy(), PixelFormat.RGBA8, False)
-                                                         for i in range(2)])
+        staged = Pipeline(CUDA, fused=True).run(
+            runner, [View(region[i].copy(), PixelFormat.RGBA8, False) for i in range(2)]
+        )
         assert direct[0] is dests[0] and direct[1] is dests[1]
         for a, b in zip(direct, staged):
             assert np.array_equal(a, b)
@@ -208,14 +263,18 @@ def test_registered_host_memory_is_copied_directly(photo):
 def test_pageable_outputs_get_the_same_pixels(photo):
     """Outputs in ordinary host memory (an inline reply's own bytes) are filled through pinned
     staging: the same pixels as the pipeline returns on its own."""
-    from artem_server.backends import create_runner
-    from artem_server.transport import fresh_bytes
     from conftest import random_generator
 
-    views = [View(np.ascontiguousarray(photo[:120, 10 * i:10 * i + 160]), PixelFormat.RGB8, False) for i in range(2)]
+    from artem_server.backends import create_runner
+    from artem_server.transport import fresh_bytes
+
+    views = [
+        View(np.ascontiguousarray(photo[:120, 10 * i : 10 * i + 160]), PixelFormat.RGB8, False)
+        for i in range(2)
+    ]
     runner = create_runner("torch-eager", random_generator(4), CUDA, "fp32")
     _, buf = fresh_bytes.new(2 * 120 * 160 * 3)
-    dests = [buf[i * 57600:(i + 1) * 57600].reshape(120, 160, 3) for i in range(2)]
+    dests = [buf[i * 57600 : (i + 1) * 57600].reshape(120, 160, 3) for i in range(2)]
     direct = Pipeline(CUDA).run(runner, views, outputs=dests)
     staged = Pipeline(CUDA).run(runner, views)
     assert direct[0] is dests[0] and direct[1] is dests[1]

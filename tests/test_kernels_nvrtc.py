@@ -15,16 +15,21 @@ import re
 import sys
 
 import pytest
-
 from artem_kernels import adain, convert, instnorm
 
 
 def find_nvrtc() -> str | None:
     if os.environ.get("ARTEM_NVRTC"):
         return os.environ["ARTEM_NVRTC"]
-    patterns = [os.path.join(d, "nvidia", sub, "lib", "libnvrtc.so*") for d in sys.path
-                for sub in ("cu13", "cuda_nvrtc", "cu12")]
-    patterns += ["/usr/local/cuda/lib64/libnvrtc.so*", "/usr/local/cuda/targets/x86_64-linux/lib/libnvrtc.so*"]
+    patterns = [
+        os.path.join(d, "nvidia", sub, "lib", "libnvrtc.so*")
+        for d in sys.path
+        for sub in ("cu13", "cuda_nvrtc", "cu12")
+    ]
+    patterns += [
+        "/usr/local/cuda/lib64/libnvrtc.so*",
+        "/usr/local/cuda/targets/x86_64-linux/lib/libnvrtc.so*",
+    ]
     for pattern in patterns:
         found = sorted(p for p in glob.glob(pattern) if ".alt." not in p)
         if found:
@@ -33,12 +38,16 @@ def find_nvrtc() -> str | None:
 
 
 NVRTC = find_nvrtc()
-pytestmark = pytest.mark.skipif(NVRTC is None, reason="no libnvrtc here (pip install nvidia-cuda-nvrtc)")
+pytestmark = pytest.mark.skipif(
+    NVRTC is None, reason="no libnvrtc here (pip install nvidia-cuda-nvrtc)"
+)
 
 
 def load_nvrtc() -> ctypes.CDLL:
     """libnvrtc, with its builtins library (found beside it, not on the loader's path) first."""
-    for builtins in sorted(glob.glob(os.path.join(os.path.dirname(NVRTC), "libnvrtc-builtins.so*"))):
+    for builtins in sorted(
+        glob.glob(os.path.join(os.path.dirname(NVRTC), "libnvrtc-builtins.so*"))
+    ):
         if ".alt." not in builtins:
             ctypes.CDLL(builtins, mode=ctypes.RTLD_GLOBAL)
     return ctypes.CDLL(NVRTC)
@@ -47,7 +56,10 @@ def load_nvrtc() -> ctypes.CDLL:
 def nvrtc_ptx(source: str, name: str, arch: str) -> str:
     lib = load_nvrtc()
     prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(), 0, None, None) == 0
+    assert (
+        lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(), 0, None, None)
+        == 0
+    )
     try:
         opts = [f"--gpu-architecture={arch}".encode()]
         rc = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from artem_client.load import run_load
 from hardening_util import ServeProcess, metric, scrape, wait_for
 
@@ -18,25 +17,40 @@ RSS_MARGIN = 24 << 20  # bytes: allocator noise, not per-frame growth (thousands
 
 @pytest.mark.slow
 def test_eight_streams_then_memory_back_no_starvation_and_metrics_match(tmp_path, models_dir):
-    server = ServeProcess(tmp_path / "serve", ["--models-dir", str(models_dir), "--metrics-port", "0",
-                                               "--max-streams", str(STREAMS)])
+    server = ServeProcess(
+        tmp_path / "serve",
+        ["--models-dir", str(models_dir), "--metrics-port", "0", "--max-streams", str(STREAMS)],
+    )
     try:
         rss_boot = server.rss_bytes()
-        warm = run_load(server.address, STREAMS, 1.5, style="gen-a")  # buffers, pools, first-frame costs
+        warm = run_load(
+            server.address, STREAMS, 1.5, style="gen-a"
+        )  # buffers, pools, first-frame costs
         assert not warm.errors, warm.errors
-        wait_for(lambda: metric(scrape(server.metrics_port), "artem_streams") == 0, what="warm-up streams to close")
+        wait_for(
+            lambda: metric(scrape(server.metrics_port), "artem_streams") == 0,
+            what="warm-up streams to close",
+        )
         before = scrape(server.metrics_port)
         rss_start = server.rss_bytes()
-        # Three frames in flight per stream: one in the model, one waiting, one that replaces it (drops).
-        result = run_load(server.address, STREAMS, SECONDS, style="gen-a", size=(64, 64), max_in_flight=3)
-        wait_for(lambda: metric(scrape(server.metrics_port), "artem_streams") == 0, what="the streams to close")
+        # Three frames in flight per stream: one in the model, one waiting, one that replaces it
+        # (drops).
+        result = run_load(
+            server.address, STREAMS, SECONDS, style="gen-a", size=(64, 64), max_in_flight=3
+        )
+        wait_for(
+            lambda: metric(scrape(server.metrics_port), "artem_streams") == 0,
+            what="the streams to close",
+        )
         rss_end = server.rss_bytes()
         after = scrape(server.metrics_port)
     finally:
         assert server.stop() == 0, server.output()[-3000:]
     served = [s.received for s in result.streams]
-    print(f"\nload: {result.summary()}; server RSS boot {rss_boot / 2**20:.1f} MiB, start {rss_start / 2**20:.1f} "
-          f"MiB, end {rss_end / 2**20:.1f} MiB")
+    print(
+        f"\nload: {result.summary()}; server RSS boot {rss_boot / 2**20:.1f} MiB, start {rss_start / 2**20:.1f} "
+        f"MiB, end {rss_end / 2**20:.1f} MiB"
+    )
     assert not result.errors, result.errors
     assert result.total("lost") == 0, "every frame sent was answered or reported dropped"
     mean = sum(served) / len(served)

@@ -11,21 +11,25 @@ import time
 
 import pytest
 import torch
-
 from artem_client import StylizerClient
+from conftest import RunningServer
+from hardening_util import BlockingModel, metric, rgba_view, scrape
+from test_stream import config, exchange, frame, frames_of, lockstep
+
 from artem_server.logs import JsonFormatter, StreamIdFilter
 from artem_server.metrics import DeviceMemoryCollector
 from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 from artem_server.stream_guard import REPLICA_KEY, STREAM_KEY
-from conftest import RunningServer
-from hardening_util import BlockingModel, metric, rgba_view, scrape
-from test_stream import config, exchange, frame, frames_of, lockstep
 
 
 @pytest.fixture(scope="module")
 def server(models_dir):
-    s = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu", metrics_port=0, replica="replica-a"))
+    s = RunningServer(
+        ServerConfig(
+            port=0, models_dir=models_dir, device="cpu", metrics_port=0, replica="replica-a"
+        )
+    )
     yield s
     s.stop()
 
@@ -33,7 +37,9 @@ def server(models_dir):
 def test_metrics_count_what_the_clients_saw(server):
     blocking = server.server.registry.register("blocking", BlockingModel()).model
     with StylizerClient(server.address) as c:
-        good = frames_of(lockstep(c, [config("gen-a")] + [frame(i, rgba_view(16)) for i in range(3)]))
+        good = frames_of(
+            lockstep(c, [config("gen-a")] + [frame(i, rgba_view(16)) for i in range(3)])
+        )
         unknown_format = pb.View(width=8, height=8, format=9, data=bytes(256))
         bad = exchange(c, [config("gen-a"), frame(7, unknown_format), config("no-such-style")])
 
@@ -47,7 +53,11 @@ def test_metrics_count_what_the_clients_saw(server):
             blocking.release.set()
 
         dropping = frames_of(list(c.stub.Stylize(requests(), timeout=60)))
-    assert len(good) == 3 and [f.id for f in dropping] == [1, 4] and sum(f.dropped_frames for f in dropping) == 2
+    assert (
+        len(good) == 3
+        and [f.id for f in dropping] == [1, 4]
+        and sum(f.dropped_frames for f in dropping) == 2
+    )
     assert [r.error.code for r in bad if r.HasField("error")] == [3, 5]
     m = scrape(server.server.metrics_port)
     assert metric(m, "artem_frames_total") == 5
@@ -86,7 +96,11 @@ def test_stream_log_lines_carry_the_id_the_client_got_in_metadata(server):
     closed = [r for r in records if r.getMessage().startswith("stream closed")]
     assert [r.stream_id for r in closed] == [metadata[STREAM_KEY]]
     line = json.loads(JsonFormatter().format(closed[0]))
-    assert line["stream_id"] == metadata[STREAM_KEY] and line["level"] == "INFO" and "1 frames in" in line["msg"]
+    assert (
+        line["stream_id"] == metadata[STREAM_KEY]
+        and line["level"] == "INFO"
+        and "1 frames in" in line["msg"]
+    )
 
 
 def test_concurrent_streams_get_distinct_ids(server):

@@ -8,21 +8,21 @@ import functools
 import hashlib
 import threading
 import zipfile
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
-
 from adain_reference import peer_decoder_state_dict, peer_encoder_state_dict
+from conftest import random_generator
+from test_cli import artem
+
 from artem_server import cli
 from artem_server.models.generator import GeneratorConfig
 from artem_server.models.loading import load_model
 from artem_server.models.pull import CATALOGUE, Item, PullError, RemoteFile, pull
 from artem_server.models.store import list_entry_dirs, read_entry
-from conftest import random_generator
-from test_cli import artem
 
 ZIP_PATH = "s/lrvwfehqdcxoza8/saved_models.zip"
 ADAIN_PATH = "naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
@@ -49,8 +49,10 @@ def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def write_saved_models(root: Path, corrupt: str = "") -> dict[str, dict[str, torch.Tensor]]:
     """saved_models.zip as pytorch/examples publishes it (saved_models/<style>.pth), tiny nets;
     the member `corrupt` (if any) holds junk instead."""
-    nets = {s: random_generator(i, GeneratorConfig(width=8, res_blocks=1)).state_dict()
-            for i, s in enumerate(("candy", "mosaic", "rain_princess", "udnie"))}
+    nets = {
+        s: random_generator(i, GeneratorConfig(width=8, res_blocks=1)).state_dict()
+        for i, s in enumerate(("candy", "mosaic", "rain_princess", "udnie"))
+    }
     staging = root / "staging"
     staging.mkdir()
     path = root / ZIP_PATH
@@ -85,7 +87,10 @@ def test_pull_one_style_through_the_real_cli(mirror, tmp_path: Path) -> None:
     assert "licence: pytorch/examples is BSD-3-Clause" in proc.stdout and base in proc.stdout
     assert [p.name for p in list_entry_dirs(models)] == ["mosaic"]
     entry = read_entry(models / "mosaic")
-    assert entry.card.source.startswith("https://www.dropbox.com/") and "BSD-3-Clause" in entry.card.license
+    assert (
+        entry.card.source.startswith("https://www.dropbox.com/")
+        and "BSD-3-Clause" in entry.card.license
+    )
     for k, v in load_model(entry).state_dict().items():
         torch.testing.assert_close(v, nets["mosaic"][k].float(), rtol=0, atol=2e-3)  # fp16 on disk
 
@@ -101,7 +106,12 @@ def test_pull_all_four_and_adain_via_env(mirror, tmp_path: Path, monkeypatch, ca
     assert run_cli("fast-neural-style", "--models-dir", str(models)) == 0
     assert run_cli("pytorch-adain", "--models-dir", str(models)) == 0
     assert sorted(p.name for p in list_entry_dirs(models)) == [
-        "candy", "mosaic", "pytorch-adain", "rain_princess", "udnie"]
+        "candy",
+        "mosaic",
+        "pytorch-adain",
+        "rain_princess",
+        "udnie",
+    ]
     assert read_entry(models / "pytorch-adain").card.kind == "adain"
     assert "MIT" in capsys.readouterr().out
     # A second pull refuses to replace what is there, before touching it.
@@ -112,31 +122,42 @@ def test_pull_all_four_and_adain_via_env(mirror, tmp_path: Path, monkeypatch, ca
 def test_hash_mismatch_is_refused_and_nothing_installed(mirror, tmp_path: Path) -> None:
     base, root = mirror
     (root / "models").mkdir()
-    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, root / "models" / "vgg16-397923af.pth")
+    torch.save(
+        {"features.0.weight": torch.zeros(64, 3, 3, 3)}, root / "models" / "vgg16-397923af.pth"
+    )
     hub = tmp_path / "hub"
     with pytest.raises(PullError, match="SHA-256 .* does not match"):
         pull("vgg16", tmp_path / "models", base_url=base, hub_dir=hub)
     assert not hub.exists() and not (tmp_path / "models").exists()
 
 
-def test_size_mismatch_is_refused_and_a_matching_file_installs(mirror, tmp_path: Path, monkeypatch) -> None:
+def test_size_mismatch_is_refused_and_a_matching_file_installs(
+    mirror, tmp_path: Path, monkeypatch
+) -> None:
     base, root = mirror
     (root / "w").mkdir()
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, root / "w" / "vgg-test.pth")
     data = (root / "w" / "vgg-test.pth").read_bytes()
-    good = RemoteFile("https://example.org/w/vgg-test.pth", len(data), hashlib.sha256(data).hexdigest())
+    good = RemoteFile(
+        "https://example.org/w/vgg-test.pth", len(data), hashlib.sha256(data).hexdigest()
+    )
     bad = RemoteFile(good.url, len(data) + 1, good.sha256)
     hub = tmp_path / "hub"
     for name, remote in (("bad-size", bad), ("good", good)):
-        monkeypatch.setitem(CATALOGUE, name, Item(name, "hub", (remote,), "test", "https://example.org", "test"))
+        monkeypatch.setitem(
+            CATALOGUE, name, Item(name, "hub", (remote,), "test", "https://example.org", "test")
+        )
     with pytest.raises(PullError, match="bytes, the catalogue says"):
         pull("bad-size", tmp_path / "models", base_url=base, hub_dir=hub)
     assert not hub.exists()
     assert pull("good", tmp_path / "models", base_url=base, hub_dir=hub, say=lambda s: None) == [
-        hub / "checkpoints" / "vgg-test.pth"]
+        hub / "checkpoints" / "vgg-test.pth"
+    ]
 
 
-def test_corrupt_archive_member_is_refused_and_nothing_imported(mirror, tmp_path: Path, capsys) -> None:
+def test_corrupt_archive_member_is_refused_and_nothing_imported(
+    mirror, tmp_path: Path, capsys
+) -> None:
     base, root = mirror
     write_saved_models(root, corrupt="udnie")  # the last member: the other three read fine first
     models = tmp_path / "models"

@@ -16,23 +16,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from artem_client.frames import decode_view, encode_view, from_rgb
+
 from artem_server.rpc import pb
 
 NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
-FORMATS = {"rgba8": pb.PIXEL_FORMAT_RGBA8, "bgra8": pb.PIXEL_FORMAT_BGRA8, "rgb8": pb.PIXEL_FORMAT_RGB8}
+FORMATS = {
+    "rgba8": pb.PIXEL_FORMAT_RGBA8,
+    "bgra8": pb.PIXEL_FORMAT_BGRA8,
+    "rgb8": pb.PIXEL_FORMAT_RGB8,
+}
 
 
 def roundtrip(build: Path, server, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(build / "artem_native_roundtrip"), "--server", server.address, *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(build / "artem_native_roundtrip"), "--server", server.address, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_ctest_layout_and_c_abi(native_build):
     """The region's header and slot offsets are the documented bytes; the C ABI reports bad
     arguments as status codes with messages."""
-    done = subprocess.run(["ctest", "--output-on-failure"], cwd=native_build, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["ctest", "--output-on-failure"],
+        cwd=native_build,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 tests passed" in done.stdout or "100% tests passed" in done.stdout
 
@@ -43,38 +57,94 @@ def test_identity_round_trips_bit_for_bit(native_build, server, transport, fmt):
     """Stereo frames of odd sizes in every format come back unchanged, through the native
     client's own region (the server maps what C++ created) or inline (C++ protobuf parsing the
     server's in-place replies)."""
-    done = roundtrip(native_build, server, "--transport", transport, "--format", fmt, "--size", "37x23", "--stereo",
-                     "--frames", "5", "--expect-identity")
+    done = roundtrip(
+        native_build,
+        server,
+        "--transport",
+        transport,
+        "--format",
+        fmt,
+        "--size",
+        "37x23",
+        "--stereo",
+        "--frames",
+        "5",
+        "--expect-identity",
+    )
     assert done.returncode == 0, done.stderr
-    assert f"5 frames 37x23 stereo via {transport}, 1 in flight: 5 answered, 0 dropped" in done.stdout
+    assert (
+        f"5 frames 37x23 stereo via {transport}, 1 in flight: 5 answered, 0 dropped" in done.stdout
+    )
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
 def test_several_frames_in_flight_are_each_answered_or_dropped(native_build, server, transport):
     """Send/Receive with three frames out over three slots, as a render thread that never
     waits: every frame is answered or dropped (latest frame wins), answered ones unchanged."""
-    done = roundtrip(native_build, server, "--transport", transport, "--size", "37x23", "--stereo", "--frames", "60",
-                     "--slots", "3", "--in-flight", "3", "--expect-identity")
+    done = roundtrip(
+        native_build,
+        server,
+        "--transport",
+        transport,
+        "--size",
+        "37x23",
+        "--stereo",
+        "--frames",
+        "60",
+        "--slots",
+        "3",
+        "--in-flight",
+        "3",
+        "--expect-identity",
+    )
     assert done.returncode == 0, done.stderr
-    answered, dropped = (int(x) for x in re.search(r"(\d+) answered, (\d+) dropped", done.stdout).groups())
+    answered, dropped = (
+        int(x) for x in re.search(r"(\d+) answered, (\d+) dropped", done.stdout).groups()
+    )
     assert answered + dropped == 60 and answered > 0
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
-def test_a_style_gives_what_the_python_client_gets(native_build, server, client, photo, tmp_path, transport):
+def test_a_style_gives_what_the_python_client_gets(
+    native_build, server, client, photo, tmp_path, transport
+):
     rgb = np.ascontiguousarray(photo[100:148, 60:124])
     sent = from_rgb(rgb, pb.PIXEL_FORMAT_RGBA8)
     (tmp_path / "in.raw").write_bytes(sent.tobytes())
-    done = roundtrip(native_build, server, "--transport", transport, "--style", "gen-a", "--size", "64x48", "--frames", "2",
-                     "--input", str(tmp_path / "in.raw"), "--output", str(tmp_path / "out.raw"))
+    done = roundtrip(
+        native_build,
+        server,
+        "--transport",
+        transport,
+        "--style",
+        "gen-a",
+        "--size",
+        "64x48",
+        "--frames",
+        "2",
+        "--input",
+        str(tmp_path / "in.raw"),
+        "--output",
+        str(tmp_path / "out.raw"),
+    )
     assert done.returncode == 0, done.stderr
     native = np.frombuffer((tmp_path / "out.raw").read_bytes(), np.uint8).reshape(48, 64, 4)
-    replies = list(client.stub.Stylize(iter([pb.StylizeRequest(config=pb.SessionConfig(style="gen-a")),
-                                             pb.StylizeRequest(frame=pb.Frame(id=1, views=[encode_view(sent, 1)]))]),
-                                       timeout=60))
+    replies = list(
+        client.stub.Stylize(
+            iter(
+                [
+                    pb.StylizeRequest(config=pb.SessionConfig(style="gen-a")),
+                    pb.StylizeRequest(frame=pb.Frame(id=1, views=[encode_view(sent, 1)])),
+                ]
+            ),
+            timeout=60,
+        )
+    )
     python = decode_view(replies[-1].frame.views[0])
     assert np.abs(native.astype(int) - python.astype(int)).max() <= 1
-    assert np.abs(native[..., :3].astype(int) - rgb.astype(int)).mean() > 10  # styled, not passed through
+    assert (
+        np.abs(native[..., :3].astype(int) - rgb.astype(int)).mean() > 10
+    )  # styled, not passed through
     np.testing.assert_array_equal(native[..., 3], sent[..., 3])
 
 
@@ -83,28 +153,54 @@ def test_the_library_exports_the_header_functions_and_the_readme_counts_them(nat
     nothing else is, the C# binding declares each one, and the README says how many there are."""
     header = (NATIVE / "include" / "artem" / "artem.h").read_text()
     declared = set(re.findall(r"ARTEM_API\s+[\w\s*]+?\b(artem_\w+)\(", header))
-    nm = subprocess.run(["nm", "-D", "--defined-only", str(native_build / "libartem_native.so")],
-                        capture_output=True, text=True, check=True)
+    nm = subprocess.run(
+        ["nm", "-D", "--defined-only", str(native_build / "libartem_native.so")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     names = {line.split()[-1] for line in nm.stdout.splitlines()}
     exported = {name for name in names if name.startswith("artem_")}
     assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
     # besides them only libstdc++ template instances the compiler made here (weak, unused outside)
-    assert all(name.startswith(("_ZNSt", "_ZSt", "_ZZNSt", "_init", "_fini")) for name in names - exported)
+    assert all(
+        name.startswith(("_ZNSt", "_ZSt", "_ZZNSt", "_init", "_fini")) for name in names - exported
+    )
     binding = (NATIVE.parent / "unity" / "Runtime" / "ArtemNative.cs").read_text()
     assert declared == set(re.findall(r"static extern \w+ (artem_\w+)\(", binding))
     words = {13: "thirteen"}
-    assert f"exports the {words[len(declared)]} `artem_*` functions" in (NATIVE / "README.md").read_text()
+    assert (
+        f"exports the {words[len(declared)]} `artem_*` functions"
+        in (NATIVE / "README.md").read_text()
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_jpeg_transport_brings_the_photo_back_close_in_its_layout(native_build, server, photo, tmp_path, fmt):
+def test_jpeg_transport_brings_the_photo_back_close_in_its_layout(
+    native_build, server, photo, tmp_path, fmt
+):
     """JPEG both ways (a server over a network): an identity frame of a photograph comes back
     close to what was sent, channels in the view's order, alpha 255 (JPEG carries none)."""
     rgb = np.ascontiguousarray(photo[64:192, 96:256])
     sent = from_rgb(rgb, FORMATS[fmt])
     (tmp_path / "in.raw").write_bytes(np.concatenate([sent.ravel(), sent.ravel()]).tobytes())
-    done = roundtrip(native_build, server, "--transport", "jpeg", "--format", fmt, "--size", "160x128", "--stereo",
-                     "--frames", "3", "--input", str(tmp_path / "in.raw"), "--output", str(tmp_path / "out.raw"))
+    done = roundtrip(
+        native_build,
+        server,
+        "--transport",
+        "jpeg",
+        "--format",
+        fmt,
+        "--size",
+        "160x128",
+        "--stereo",
+        "--frames",
+        "3",
+        "--input",
+        str(tmp_path / "in.raw"),
+        "--output",
+        str(tmp_path / "out.raw"),
+    )
     if "has no JPEG" in done.stderr:
         pytest.skip("the native core was built without libjpeg-turbo (apt-get install libjpeg-dev)")
     assert done.returncode == 0, done.stderr
@@ -119,10 +215,20 @@ def test_jpeg_transport_brings_the_photo_back_close_in_its_layout(native_build, 
 
 def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):
     unknown = roundtrip(native_build, server, "--style", "no-such-style", "--frames", "1")
-    assert unknown.returncode == 2 and "error 5:" in unknown.stderr and "config.style" in unknown.stderr
+    assert (
+        unknown.returncode == 2
+        and "error 5:" in unknown.stderr
+        and "config.style" in unknown.stderr
+    )
     assert "identity" in unknown.stderr  # the known styles are listed
-    too_big = roundtrip(native_build, server, "--size", "2000x1200", "--frames", "1")  # over this server's 4 MiB
-    assert too_big.returncode == 2 and "error 8:" in too_big.stderr and "max_frame_bytes" in too_big.stderr
+    too_big = roundtrip(
+        native_build, server, "--size", "2000x1200", "--frames", "1"
+    )  # over this server's 4 MiB
+    assert (
+        too_big.returncode == 2
+        and "error 8:" in too_big.stderr
+        and "max_frame_bytes" in too_big.stderr
+    )
     usage = roundtrip(native_build, server, "--format", "yuv")
     assert usage.returncode == 64 and "--format yuv" in usage.stderr
 
@@ -130,15 +236,33 @@ def test_refusals_name_the_field_and_keep_the_status_code(native_build, server):
 def test_the_windows_region_keeps_the_layout(tmp_path):
     """The region's Windows code (a named file mapping, as Python's SharedMemory makes there),
     cross-compiled with MinGW and run under Wine: the same layout checks as on Linux."""
-    compiler = shutil.which("x86_64-w64-mingw32-g++-posix") or shutil.which("x86_64-w64-mingw32-g++")
-    wine = shutil.which("wine64") or next((p for p in ("/usr/lib/wine/wine64",) if Path(p).exists()), None)
+    compiler = shutil.which("x86_64-w64-mingw32-g++-posix") or shutil.which(
+        "x86_64-w64-mingw32-g++"
+    )
+    wine = shutil.which("wine64") or next(
+        (p for p in ("/usr/lib/wine/wine64",) if Path(p).exists()), None
+    )
     if compiler is None or wine is None:
         pytest.skip("needs MinGW-w64 and Wine (apt-get install g++-mingw-w64-x86-64-posix wine64)")
     exe = tmp_path / "shm_layout_test.exe"
     native = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
-    built = subprocess.run([compiler, "-std=c++17", "-O1", "-static", "-Wall", "-Wextra", f"-I{native / 'src'}",
-                            str(native / "tests" / "shm_layout_test.cpp"), str(native / "src" / "shm_region.cpp"),
-                            "-o", str(exe)], capture_output=True, text=True)
+    built = subprocess.run(
+        [
+            compiler,
+            "-std=c++17",
+            "-O1",
+            "-static",
+            "-Wall",
+            "-Wextra",
+            f"-I{native / 'src'}",
+            str(native / "tests" / "shm_layout_test.cpp"),
+            str(native / "src" / "shm_region.cpp"),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert built.returncode == 0, built.stderr
     env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wine")}
     ran = subprocess.run([wine, str(exe)], capture_output=True, text=True, env=env, timeout=180)
@@ -152,14 +276,30 @@ def test_a_server_that_goes_away_ends_the_native_stream_cleanly(native_build, tm
     from hardening_util import ServeProcess
 
     serve = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
-    tool = subprocess.Popen([str(native_build / "artem_native_roundtrip"), "--server", serve.address, "--size",
-                             "640x480", "--stereo", "--frames", "1000000", "--in-flight", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tool = subprocess.Popen(
+        [
+            str(native_build / "artem_native_roundtrip"),
+            "--server",
+            serve.address,
+            "--size",
+            "640x480",
+            "--stereo",
+            "--frames",
+            "1000000",
+            "--in-flight",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         region = f"artem-native-{tool.pid}-"
         deadline = time.monotonic() + 30
         while not any(p.name.startswith(region) for p in Path("/dev/shm").iterdir()):
-            assert tool.poll() is None and time.monotonic() < deadline, tool.stderr.read() if tool.stderr else ""
+            assert tool.poll() is None and time.monotonic() < deadline, (
+                tool.stderr.read() if tool.stderr else ""
+            )
             time.sleep(0.05)
         time.sleep(0.5)  # frames flowing
         serve.proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGKILL)

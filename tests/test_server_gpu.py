@@ -5,14 +5,16 @@ shared-memory regions, nvJPEG)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
-
 from artem_client import StylizerClient
 from artem_client.frames import from_rgb
+from conftest import add_generator_entry
+from test_transport_jpeg import FORMATS, psnr
+
 from artem_server.frames import FrameLimits
 from artem_server.loopback import LoopbackServer
 from artem_server.models.generator import GeneratorConfig
@@ -20,10 +22,10 @@ from artem_server.rpc import pb
 from artem_server.runs import RunOptions
 from artem_server.server import ServerConfig
 
-from conftest import add_generator_entry
-from test_transport_jpeg import FORMATS, psnr
-
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,16 @@ def servers(tmp_path_factory) -> Iterator[dict[str, LoopbackServer]]:
     add_generator_entry(models, "full", seed=21, config=GeneratorConfig())
 
     def start(device: str, mode: str | None = None) -> LoopbackServer:
-        return LoopbackServer(ServerConfig(port=0, models_dir=models, device=device, watch_interval_s=3600,
-                                           limits=FrameLimits(max_frame_bytes=16 << 20),
-                                           run=RunOptions(optimize_mode=mode)))
+        return LoopbackServer(
+            ServerConfig(
+                port=0,
+                models_dir=models,
+                device=device,
+                watch_interval_s=3600,
+                limits=FrameLimits(max_frame_bytes=16 << 20),
+                run=RunOptions(optimize_mode=mode),
+            )
+        )
 
     made = {"cpu": start("cpu"), "cuda": start("cuda")}
     made.update({f"cuda-{mode}": start("cuda", mode) for mode in ("graph", "compile", "fused")})
@@ -49,15 +58,30 @@ def servers(tmp_path_factory) -> Iterator[dict[str, LoopbackServer]]:
 @pytest.fixture(scope="module")
 def eyes(photo) -> list[np.ndarray]:
     """Two eyes of odd sizes (the model pads to a multiple of 4 and crops back)."""
-    return [np.ascontiguousarray(photo[20:270, 30:401]), np.ascontiguousarray(photo[230:480, 111:482])]
+    return [
+        np.ascontiguousarray(photo[20:270, 30:401]),
+        np.ascontiguousarray(photo[230:480, 111:482]),
+    ]
 
 
-def stylize(server: LoopbackServer, views: list[np.ndarray], style: str, transport: str,
-            fmt: int = pb.PIXEL_FORMAT_RGBA8, **kwargs) -> list[np.ndarray]:
+def stylize(
+    server: LoopbackServer,
+    views: list[np.ndarray],
+    style: str,
+    transport: str,
+    fmt: int = pb.PIXEL_FORMAT_RGBA8,
+    **kwargs,
+) -> list[np.ndarray]:
     got: dict[int, list[np.ndarray]] = {}
     with StylizerClient(server.address) as client:
-        stats = client.stream(iter([views]), style, fmt=fmt, transport=transport,
-                              on_images=lambda i, images: got.__setitem__(i, [np.array(v) for v in images]), **kwargs)
+        stats = client.stream(
+            iter([views]),
+            style,
+            fmt=fmt,
+            transport=transport,
+            on_images=lambda i, images: got.__setitem__(i, [np.array(v) for v in images]),
+            **kwargs,
+        )
     assert stats.received == 1
     return got[0]
 
@@ -81,7 +105,9 @@ def test_identity_comes_back_bit_for_bit(servers, eyes, transport, fmt):
 
 @pytest.mark.parametrize("server", ["cuda", "cuda-graph", "cuda-compile", "cuda-fused"])
 @pytest.mark.parametrize("transport", ["inline", "shm"])
-@pytest.mark.parametrize("fmt", [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8], ids=lambda f: pb.PixelFormat.Name(f))
+@pytest.mark.parametrize(
+    "fmt", [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8], ids=lambda f: pb.PixelFormat.Name(f)
+)
 def test_a_generator_on_cuda_gives_what_the_cpu_server_gives(servers, eyes, server, transport, fmt):
     """The CUDA default and each optimized mode (fp16) within the issue's 40 dB of the CPU's
     eager fp32, with the alpha channel untouched, through each same-host transport."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from artem_client.frames import decode_view, encode_view, from_rgb
+from conftest import random_generator
+
 from artem_server.models.generator import Generator
 from artem_server.pipeline import pad_to_multiple
 from artem_server.rpc import pb
-from conftest import random_generator
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]
 
@@ -54,7 +54,7 @@ def frames_of(replies) -> list[pb.StylizedFrame]:
 
 
 def crop(photo: np.ndarray, w: int, h: int, x: int = 100, y: int = 80) -> np.ndarray:
-    return np.ascontiguousarray(photo[y: y + h, x: x + w])
+    return np.ascontiguousarray(photo[y : y + h, x : x + w])
 
 
 def srgb_to_linear_u8(rgb: np.ndarray) -> np.ndarray:
@@ -79,11 +79,15 @@ def reference_stylize(net: Generator, rgb: np.ndarray, rounded: bool = True) -> 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: pb.PixelFormat.Name(f))
 @pytest.mark.parametrize("linear", [False, True], ids=["srgb", "linear"])
-@pytest.mark.parametrize("sizes", [[(37, 23)], [(31, 17), (31, 17)], [(5, 3), (9, 7)]], ids=["mono", "stereo", "tiny"])
+@pytest.mark.parametrize(
+    "sizes", [[(37, 23)], [(31, 17), (31, 17)], [(5, 3), (9, 7)]], ids=["mono", "stereo", "tiny"]
+)
 def test_identity_round_trip_is_exact(client, photo, fmt, linear, sizes):
     """Every format and colour space comes back bit for bit through `identity`, alpha included."""
     views = [from_rgb(crop(photo, w, h, x=10 * i), fmt) for i, (w, h) in enumerate(sizes)]
-    replies = exchange(client, [config("identity"), frame(7, *[encode_view(v, fmt, linear) for v in views])])
+    replies = exchange(
+        client, [config("identity"), frame(7, *[encode_view(v, fmt, linear) for v in views])]
+    )
     assert replies[0].session.style == "identity" and not replies[0].HasField("error")
     assert not any(r.HasField("error") for r in replies)
     (out,) = frames_of(replies)
@@ -114,11 +118,23 @@ def test_generator_output_matches_the_model_and_keeps_alpha(client, photo, fmt):
 
 def test_stereo_eyes_are_stylized_independently(client, photo):
     left, right = crop(photo, 40, 32, x=50), crop(photo, 40, 32, x=200)
-    (out,) = frames_of(exchange(client, [config("gen-a"), frame(3, encode_view(from_rgb(left, 1)),
-                                                                 encode_view(from_rgb(right, 1)))]))
+    (out,) = frames_of(
+        exchange(
+            client,
+            [
+                config("gen-a"),
+                frame(3, encode_view(from_rgb(left, 1)), encode_view(from_rgb(right, 1))),
+            ],
+        )
+    )
     net = random_generator(1)
     for view, rgb in zip(out.views, (left, right)):
-        assert np.abs(decode_view(view)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)).max() <= 1
+        assert (
+            np.abs(
+                decode_view(view)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)
+            ).max()
+            <= 1
+        )
 
 
 @pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "joined"])
@@ -137,15 +153,26 @@ def test_inline_replies_are_the_same_built_in_place_or_joined(client, photo, mon
     net = random_generator(1)
     for v, got, out, rgb in zip(views, same.views, styled.views, (left, right)):
         np.testing.assert_array_equal(decode_view(got), v)
-        assert np.abs(decode_view(out)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)).max() <= 1
+        assert (
+            np.abs(
+                decode_view(out)[..., :3].astype(int) - reference_stylize(net, rgb).astype(int)
+            ).max()
+            <= 1
+        )
         np.testing.assert_array_equal(decode_view(out)[..., 3], v[..., 3])
-    assert same.id == 1 and styled.id == 2 and styled.style == "gen-a" and styled.timings.model_ms > 0
+    assert (
+        same.id == 1 and styled.id == 2 and styled.style == "gen-a" and styled.timings.model_ms > 0
+    )
 
 
 def test_linear_colour_is_stylized_in_srgb_and_returned_linear(client, photo):
     rgb = crop(photo, 48, 40)
     lin = srgb_to_linear_u8(rgb)
-    (out,) = frames_of(exchange(client, [config("gen-a"), frame(1, encode_view(lin, pb.PIXEL_FORMAT_RGB8, linear=True))]))
+    (out,) = frames_of(
+        exchange(
+            client, [config("gen-a"), frame(1, encode_view(lin, pb.PIXEL_FORMAT_RGB8, linear=True))]
+        )
+    )
     assert out.views[0].color_space == pb.COLOR_SPACE_LINEAR
     expected_srgb = reference_stylize(random_generator(1), linear_to_srgb_f(lin), rounded=False)
     expected_lin = srgb_to_linear_u8(expected_srgb)
@@ -154,18 +181,37 @@ def test_linear_colour_is_stylized_in_srgb_and_returned_linear(client, photo):
 
 def test_padded_rows_are_read_by_row_stride(client, photo):
     rgba = from_rgb(crop(photo, 30, 20), pb.PIXEL_FORMAT_RGBA8)
-    (out,) = frames_of(exchange(client, [config("identity"), frame(1, encode_view(rgba, 1, row_stride=30 * 4 + 24))]))
+    (out,) = frames_of(
+        exchange(
+            client, [config("identity"), frame(1, encode_view(rgba, 1, row_stride=30 * 4 + 24))]
+        )
+    )
     np.testing.assert_array_equal(decode_view(out.views[0]), rgba)
 
 
 def test_style_and_strength_change_mid_stream(client, photo):
     rgb = crop(photo, 32, 32)
     view = encode_view(rgb, pb.PIXEL_FORMAT_RGB8)
-    replies = lockstep(client, [config("gen-a"), frame(1, view), config("gen-b"), frame(2, view),
-                                config("gen-b", strength=0.0), frame(3, view),
-                                config("gen-b", strength=0.5), frame(4, view)])
+    replies = lockstep(
+        client,
+        [
+            config("gen-a"),
+            frame(1, view),
+            config("gen-b"),
+            frame(2, view),
+            config("gen-b", strength=0.0),
+            frame(3, view),
+            config("gen-b", strength=0.5),
+            frame(4, view),
+        ],
+    )
     sessions = [r.session for r in replies if r.WhichOneof("kind") == "session"]
-    assert [(s.style, s.strength) for s in sessions] == [("gen-a", 1.0), ("gen-b", 1.0), ("gen-b", 0.0), ("gen-b", 0.5)]
+    assert [(s.style, s.strength) for s in sessions] == [
+        ("gen-a", 1.0),
+        ("gen-b", 1.0),
+        ("gen-b", 0.0),
+        ("gen-b", 0.5),
+    ]
     f1, f2, f3, f4 = frames_of(replies)
     assert (f1.style, f2.style) == ("gen-a", "gen-b")
     a, b, zero, half = (decode_view(f.views[0]).astype(int) for f in (f1, f2, f3, f4))

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from hydra.errors import ConfigCompositionException
-from omegaconf import DictConfig
-
-from artem_server.models.loading import load_model
-from artem_server.models.store import read_entry
 from artem_training.app import CONFIG_DIR
 from artem_training.errors import ConfigError
 from artem_training.losses import gram
 from artem_training.style_images import mosaic
 from artem_training.train import train
 from artem_training.vgg import TAPS, VGG16Features, load_imagenet_weights
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import DictConfig
+
+from artem_server.models.loading import load_model
+from artem_server.models.store import read_entry
 
 GROUPS = ["model", "data", "style", "loss", "trainer", "export", "paths", "consistency"]
 
@@ -57,7 +57,9 @@ def test_default_style_experiment_is_the_shipped_recipe() -> None:
 
 def test_tiny_run_exports_a_loadable_entry_that_stylizes(tmp_path: Path) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the random-VGG fallback warns when ImageNet weights are absent
+        warnings.simplefilter(
+            "ignore"
+        )  # the random-VGG fallback warns when ImageNet weights are absent
         result = train(tiny(tmp_path))
     entry = read_entry(result.entry.path)
     assert entry.card.kind == "generator" and "VGG-16" in entry.card.notes
@@ -86,9 +88,19 @@ def test_bf16_mixed_precision_run_trains_and_says_so(tmp_path: Path) -> None:
 def test_cli_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "cli-run"
     proc = subprocess.run(
-        [sys.executable, "-m", "artem_training.app", "debug=default", "export.name=cli-smoke",
-         f"hydra.run.dir={run_dir}", "trainer.steps=2"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "artem_training.app",
+            "debug=default",
+            "export.name=cli-smoke",
+            f"hydra.run.dir={run_dir}",
+            "trainer.steps=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     entry = read_entry(run_dir / "models" / "cli-smoke")
     assert entry.card.made_by["command"].startswith("artem-train debug=default")
@@ -97,8 +109,12 @@ def test_cli_run(tmp_path: Path) -> None:
 
 
 def test_cli_unknown_group_option_names_the_group(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "artem_training.app", "data=nonesuch",
-                           f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "artem_training.app", "data=nonesuch", f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "data" in proc.stderr and "nonesuch" in proc.stderr
 
 
@@ -107,18 +123,23 @@ def test_unknown_group_option_fails_at_composition() -> None:
         compose_cfg(["data=nonesuch"])
 
 
-@pytest.mark.parametrize("override, key", [
-    ("style.image=/no/such/style.jpg", "style.image"),
-    ("style.image=builtin:nonesuch", "style.image"),
-    ("trainer.device=tpu", "trainer.device"),
-    ("trainer.image_size=66", "trainer.image_size"),
-    ("loss.content_layer=relu9_9", "loss.content_layer"),
-    ("loss.weights=/no/such/vgg.pth", "loss.weights"),
-    ("export.name=Not/A/Name", "export.name"),
-    ("trainer.precision=fp8", "trainer.precision"),
-    ("trainer.precision=fp16", "trainer.precision"),  # the debug preset runs on the CPU
-])
-def test_bad_value_fails_before_training_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("style.image=/no/such/style.jpg", "style.image"),
+        ("style.image=builtin:nonesuch", "style.image"),
+        ("trainer.device=tpu", "trainer.device"),
+        ("trainer.image_size=66", "trainer.image_size"),
+        ("loss.content_layer=relu9_9", "loss.content_layer"),
+        ("loss.weights=/no/such/vgg.pth", "loss.weights"),
+        ("export.name=Not/A/Name", "export.name"),
+        ("trainer.precision=fp8", "trainer.precision"),
+        ("trainer.precision=fp16", "trainer.precision"),  # the debug preset runs on the CPU
+    ],
+)
+def test_bad_value_fails_before_training_naming_the_key(
+    tmp_path: Path, override: str, key: str
+) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         train(tiny(tmp_path, override))
     assert not (tmp_path / "run" / "models").exists()
@@ -150,7 +171,9 @@ def test_folder_data_trains(tmp_path: Path) -> None:
     Image.fromarray(mosaic(80, seed=3)).save(folder / "a.png")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cfg = tiny(tmp_path, "data=folder", f"data.content_dir={tmp_path / 'content'}", "trainer.steps=1")
+        cfg = tiny(
+            tmp_path, "data=folder", f"data.content_dir={tmp_path / 'content'}", "trainer.steps=1"
+        )
         result = train(cfg)
     assert "1 images" in result.entry.card.notes
 
@@ -158,9 +181,21 @@ def test_folder_data_trains(tmp_path: Path) -> None:
 def test_vgg_loads_torchvision_layout_and_taps_match_functional(tmp_path: Path) -> None:
     torch.manual_seed(0)
     # torchvision's vgg16 state dict: features.{0,2,5,7,10,12,14,17,19,21,24,26,28} + classifier.
-    convs = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
-             (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512),
-             (26, 512, 512), (28, 512, 512)]
+    convs = [
+        (0, 3, 64),
+        (2, 64, 64),
+        (5, 64, 128),
+        (7, 128, 128),
+        (10, 128, 256),
+        (12, 256, 256),
+        (14, 256, 256),
+        (17, 256, 512),
+        (19, 512, 512),
+        (21, 512, 512),
+        (24, 512, 512),
+        (26, 512, 512),
+        (28, 512, 512),
+    ]
     sd = {}
     for i, cin, cout in convs:
         sd[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3) * (2 / (9 * cin)) ** 0.5

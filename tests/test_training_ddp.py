@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from hydra import compose, initialize_config_dir
-
-from artem_server.models.store import list_entry_dirs, read_entry
 from artem_training.app import CONFIG_DIR
 from artem_training.distributed import Dist, Shard
 from artem_training.errors import ConfigError
 from artem_training.train import train
+from hydra import compose, initialize_config_dir
+
+from artem_server.models.store import list_entry_dirs, read_entry
 
 
 def free_port() -> int:
@@ -30,15 +30,28 @@ def free_port() -> int:
 
 def tiny(run_dir: Path, *extra: str):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=[
-            "debug=default", f"paths.output_dir={run_dir}", "trainer.threads=1", "trainer.ddp=true",
-            "trainer.tensorboard=false", *extra])
+        return compose(
+            config_name="train",
+            overrides=[
+                "debug=default",
+                f"paths.output_dir={run_dir}",
+                "trainer.threads=1",
+                "trainer.ddp=true",
+                "trainer.tensorboard=false",
+                *extra,
+            ],
+        )
 
 
 def _as_torchrun_rank(rank: int, port: int) -> None:
     """The environment torchrun gives rank `rank` of a 2-process job on this host."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
 
 
 def _same_on_both_ranks(tmp_path: Path) -> dict[str, torch.Tensor]:
@@ -70,10 +83,27 @@ def test_two_ranks_end_with_the_same_weights(tmp_path: Path) -> None:
 def test_torchrun_through_the_cli(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "artem_training.app", "debug=default", "trainer.ddp=true", "trainer.threads=1",
-         "trainer.steps=2", "export.name=ddp-cli", f"hydra.run.dir={run_dir}"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "artem_training.app",
+            "debug=default",
+            "trainer.ddp=true",
+            "trainer.threads=1",
+            "trainer.steps=2",
+            "export.name=ddp-cli",
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [p.name for p in list_entry_dirs(run_dir / "models")] == ["ddp-cli"]
     assert read_entry(run_dir / "models" / "ddp-cli").card.made_by["world_size"] == 2
@@ -92,9 +122,13 @@ def _adain_rank(rank: int, port: int, run_dir: Path) -> None:
     styles = "+export.styles=[{name: dots, image: 'builtin:mosaic', seed: 5, size: 48}]"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = train(tiny(run_dir, "model=adain", "debug=adain", "loss.pixel_warmup_steps=1", styles))
+        result = train(
+            tiny(run_dir, "model=adain", "debug=adain", "loss.pixel_warmup_steps=1", styles)
+        )
     torch.save(result.net.decoder.state_dict(), run_dir.parent / f"rank{rank}.pt")
-    (run_dir.parent / f"rank{rank}.styles").write_text(",".join(e.name for e in result.style_entries))
+    (run_dir.parent / f"rank{rank}.styles").write_text(
+        ",".join(e.name for e in result.style_entries)
+    )
 
 
 def test_two_adain_ranks_end_with_the_same_decoder(tmp_path: Path) -> None:
@@ -106,7 +140,9 @@ def test_two_adain_ranks_end_with_the_same_decoder(tmp_path: Path) -> None:
     for k, v in a.items():
         torch.testing.assert_close(stored[f"decoder.{k}"], v, rtol=0, atol=2e-3)  # fp16 on disk
     assert [p.name for p in list_entry_dirs(tmp_path / "run" / "models")] == ["debug-adain", "dots"]
-    assert (tmp_path / "rank1.styles").read_text() == "dots", "the other rank returns rank 0's entries"
+    assert (tmp_path / "rank1.styles").read_text() == "dots", (
+        "the other rank returns rank 0's entries"
+    )
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step_000002.pt"]
 
 

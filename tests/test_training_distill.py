@@ -10,17 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from artem_server.models.generator import Generator, GeneratorConfig
-from artem_server.models.onnx_export import export_onnx
 from artem_training.data import SkimageImages, center_square, to_batch
 from artem_training.errors import ConfigError
 from artem_training.losses import DistillLoss
 from artem_training.teacher import OnnxTeacher
 from artem_training.train import train
-
+from PIL import Image
 from test_training import compose_cfg, tiny
+
+from artem_server.models.generator import Generator, GeneratorConfig
+from artem_server.models.onnx_export import export_onnx
 
 SHIPPED = ["nocturne", "fauve", "pointille", "leaded", "indigo", "umber"]
 
@@ -43,10 +42,15 @@ def photo(size: int = 48) -> torch.Tensor:
 
 
 def distill_cfg(tmp_path: Path, teacher: Path, *extra: str):
-    return tiny(tmp_path, "loss=distill", "+teacher._target_=artem_training.teacher.OnnxTeacher",
-                f"+teacher.model={teacher}", "+teacher.licence=Teacher licence: test-only",
-                "+teacher.threads=1",
-                *extra)
+    return tiny(
+        tmp_path,
+        "loss=distill",
+        "+teacher._target_=artem_training.teacher.OnnxTeacher",
+        f"+teacher.model={teacher}",
+        "+teacher.licence=Teacher licence: test-only",
+        "+teacher.threads=1",
+        *extra,
+    )
 
 
 def test_distill_loss_is_zero_at_the_teacher_and_pulls_towards_it(teacher_file: Path) -> None:
@@ -65,8 +69,14 @@ def test_distill_loss_is_zero_at_the_teacher_and_pulls_towards_it(teacher_file: 
 
 
 def test_distillation_run_records_its_teacher(tmp_path: Path, teacher_file: Path) -> None:
-    cfg = distill_cfg(tmp_path, teacher_file, "trainer.steps=4", "trainer.image_size=32",
-                      "trainer.batch_size=2", "trainer.checkpoint_every=null")
+    cfg = distill_cfg(
+        tmp_path,
+        teacher_file,
+        "trainer.steps=4",
+        "trainer.image_size=32",
+        "trainer.batch_size=2",
+        "trainer.checkpoint_every=null",
+    )
     result = train(cfg)
     card = result.entry.card
     assert "Teacher licence: test-only" in card.license
@@ -76,8 +86,12 @@ def test_distillation_run_records_its_teacher(tmp_path: Path, teacher_file: Path
 
 
 def test_teacher_needs_the_distill_loss(tmp_path: Path, teacher_file: Path) -> None:
-    cfg = tiny(tmp_path, "+teacher._target_=artem_training.teacher.OnnxTeacher",
-               f"+teacher.model={teacher_file}", "+teacher.licence=x")
+    cfg = tiny(
+        tmp_path,
+        "+teacher._target_=artem_training.teacher.OnnxTeacher",
+        f"+teacher.model={teacher_file}",
+        "+teacher.licence=x",
+    )
     with pytest.raises(ConfigError, match="loss.pixel_weight"):
         train(cfg)
 
@@ -91,7 +105,9 @@ def test_missing_teacher_file_or_package_names_the_key(tmp_path: Path) -> None:
 
 def test_multi_style_teacher_checks_its_style_index(teacher_file: Path) -> None:
     with pytest.raises(ConfigError, match="teacher.style_input"):
-        OnnxTeacher(str(teacher_file), licence="t", style_input="style_weights", style=1, style_count=26)
+        OnnxTeacher(
+            str(teacher_file), licence="t", style_input="style_weights", style=1, style_count=26
+        )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -111,6 +127,8 @@ def test_recipes_pick_different_teacher_styles() -> None:
 
 def test_teacher_batches_keep_shape_and_range(teacher_file: Path) -> None:
     teacher = OnnxTeacher(str(teacher_file), licence="t")
-    x = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (2, 3, 32, 48)).astype(np.float32))
+    x = torch.from_numpy(
+        np.random.default_rng(0).uniform(0, 255, (2, 3, 32, 48)).astype(np.float32)
+    )
     y = teacher(x)
     assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 255

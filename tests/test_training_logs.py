@@ -8,20 +8,26 @@ import warnings
 from pathlib import Path
 
 import pytest
+from artem_training import tb
+from artem_training.app import CONFIG_DIR
+from artem_training.train import train
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
 
-from artem_training import tb
-from artem_training.app import CONFIG_DIR
-from artem_training.train import train
-
 
 def tiny(tmp_path: Path, *extra: str) -> DictConfig:
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=[
-            "debug=default", f"paths.output_dir={tmp_path / 'run'}", "trainer.threads=1",
-            "trainer.checkpoint_every=null", *extra])
+        return compose(
+            config_name="train",
+            overrides=[
+                "debug=default",
+                f"paths.output_dir={tmp_path / 'run'}",
+                "trainer.threads=1",
+                "trainer.checkpoint_every=null",
+                *extra,
+            ],
+        )
 
 
 def quiet_train(cfg: DictConfig):
@@ -57,14 +63,17 @@ def test_losses_and_grid_go_to_the_writer(tmp_path: Path, monkeypatch) -> None:
     result = quiet_train(tiny(tmp_path))
     assert opened == [tmp_path / "run" / "tensorboard"]
     assert [(tag, step) for tag, _, step in writer.scalars] == [
-        (f"loss/{k}", s) for s in (1, 2, 3) for k in ("content", "style", "total")]
+        (f"loss/{k}", s) for s in (1, 2, 3) for k in ("content", "style", "total")
+    ]
     assert writer.scalars[-1][1] == pytest.approx(result.metrics["loss"])
     grid = Image.open(result.sample_grid)
     assert writer.images == [("samples", (grid.height, grid.width, 3), 3)] and writer.closed
 
 
 def test_tensorboard_off_opens_no_writer(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("artem_training.train.open_writer", lambda d: pytest.fail("opened a writer"))
+    monkeypatch.setattr(
+        "artem_training.train.open_writer", lambda d: pytest.fail("opened a writer")
+    )
     result = quiet_train(tiny(tmp_path, "trainer.tensorboard=false", "trainer.steps=1"))
     assert result.sample_grid.is_file()
 
@@ -83,7 +92,8 @@ def test_without_tensorboard_one_info_line(tmp_path: Path, monkeypatch, caplog) 
     with caplog.at_level(logging.INFO, logger="artem_training.tb"):
         assert tb.open_writer(tmp_path / "tb") is None
     assert [r.getMessage() for r in caplog.records] == [
-        "tensorboard is not installed: no TensorBoard logs (pip install -e '.[tensorboard]')"]
+        "tensorboard is not installed: no TensorBoard logs (pip install -e '.[tensorboard]')"
+    ]
     assert not (tmp_path / "tb").exists()
 
 
@@ -99,5 +109,7 @@ def test_real_tensorboard_logs_losses_and_samples(tmp_path: Path, model: str) ->
     total = events.Scalars("loss/total")
     assert [e.step for e in total] == [1, 2]
     assert total[-1].value == pytest.approx(result.metrics["loss"], rel=1e-5)
-    assert result.entry.card.architecture.get("role", "generator") == ("model" if model == "adain" else "generator")
+    assert result.entry.card.architecture.get("role", "generator") == (
+        "model" if model == "adain" else "generator"
+    )
     assert events.Tags()["images"] == ["samples"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from artem_training.optimize import optimize_image
+from artem_training.style_images import mosaic
 from PIL import Image
 
 from artem_server import cli
-from artem_training.optimize import optimize_image
-from artem_training.style_images import mosaic
 
 
 @pytest.fixture(autouse=True)
@@ -45,21 +45,53 @@ def test_cli_writes_the_stylized_image(tmp_path: Path, capsys) -> None:
     src, style = tmp_path / "in.png", tmp_path / "style.png"
     Image.fromarray(content()).save(src)
     Image.fromarray(mosaic(64, seed=1)).save(style)
-    rc = cli.main(["--log-level", "WARNING", "stylize", str(src), "-o", str(tmp_path / "out" / "a.png"),
-                   "--method", "optimize", "--style-image", str(style), "--steps", "2", "--device", "cpu"])
+    rc = cli.main(
+        [
+            "--log-level",
+            "WARNING",
+            "stylize",
+            str(src),
+            "-o",
+            str(tmp_path / "out" / "a.png"),
+            "--method",
+            "optimize",
+            "--style-image",
+            str(style),
+            "--steps",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0 and "style loss" in capsys.readouterr().out
     assert Image.open(tmp_path / "out" / "a.png").size == (48, 40)
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "--style-image"),
-    (["--style-image", "builtin:mosaic", "--steps", "0"], "--steps"),
-    (["--style-image", "/no/such.png"], "/no/such.png"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--style-image"),
+        (["--style-image", "builtin:mosaic", "--steps", "0"], "--steps"),
+        (["--style-image", "/no/such.png"], "/no/such.png"),
+    ],
+)
 def test_cli_refusals_say_why(tmp_path: Path, capsys, extra: list[str], message: str) -> None:
     src = tmp_path / "in.png"
     Image.fromarray(content()).save(src)
-    rc = cli.main(["--log-level", "WARNING", "stylize", str(src), "-o", str(tmp_path / "o.png"),
-                   "--method", "optimize", "--device", "cpu", *extra])
+    rc = cli.main(
+        [
+            "--log-level",
+            "WARNING",
+            "stylize",
+            str(src),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--method",
+            "optimize",
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
     assert rc == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
-
 from artem_training.app import CONFIG_DIR
 from artem_training.errors import ConfigError
 from artem_training.train import train
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 
 def tiny(run_dir: Path, *extra: str) -> DictConfig:
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=[
-            "debug=default", f"paths.output_dir={run_dir}", "trainer.threads=1", *extra])
+        return compose(
+            config_name="train",
+            overrides=["debug=default", f"paths.output_dir={run_dir}", "trainer.threads=1", *extra],
+        )
 
 
 def quiet_train(cfg: DictConfig):
@@ -31,8 +32,9 @@ def quiet_train(cfg: DictConfig):
 def test_resume_continues_from_the_saved_step(tmp_path: Path) -> None:
     whole = quiet_train(tiny(tmp_path / "whole", "trainer.steps=4"))
     assert [p.name for p in whole.checkpoints] == ["step_000002.pt", "step_000004.pt"]
-    resumed = quiet_train(tiny(tmp_path / "resumed", "trainer.steps=4",
-                               f"trainer.resume={whole.checkpoints[0]}"))
+    resumed = quiet_train(
+        tiny(tmp_path / "resumed", "trainer.steps=4", f"trainer.resume={whole.checkpoints[0]}")
+    )
     assert resumed.metrics["resumed_at"] == 2 and whole.metrics["resumed_at"] == 0
     assert [p.name for p in resumed.checkpoints] == ["step_000004.pt"]  # steps 3 and 4 only ran
     a, b = whole.generator.state_dict(), resumed.generator.state_dict()
@@ -42,16 +44,26 @@ def test_resume_continues_from_the_saved_step(tmp_path: Path) -> None:
     ckpt = torch.load(whole.checkpoints[0], weights_only=True)
     ckpt["optimizer"]["state"] = {}
     torch.save(ckpt, tmp_path / "no_adam.pt")
-    fresh = quiet_train(tiny(tmp_path / "fresh", "trainer.steps=4", f"trainer.resume={tmp_path / 'no_adam.pt'}"))
-    assert not torch.equal(fresh.generator.state_dict()["conv1.conv2d.weight"], a["conv1.conv2d.weight"])
+    fresh = quiet_train(
+        tiny(tmp_path / "fresh", "trainer.steps=4", f"trainer.resume={tmp_path / 'no_adam.pt'}")
+    )
+    assert not torch.equal(
+        fresh.generator.state_dict()["conv1.conv2d.weight"], a["conv1.conv2d.weight"]
+    )
 
 
 @pytest.mark.parametrize("problem", ["missing", "finished", "other_model"])
 def test_bad_resume_names_the_key(tmp_path: Path, problem: str) -> None:
     first = quiet_train(tiny(tmp_path / "first", "trainer.steps=2"))
-    extra = {"missing": [f"trainer.resume={tmp_path / 'nope.pt'}"],
-             "finished": [f"trainer.resume={first.checkpoints[0]}", "trainer.steps=2"],
-             "other_model": [f"trainer.resume={first.checkpoints[0]}", "trainer.steps=4", "model.width=16"]}[problem]
+    extra = {
+        "missing": [f"trainer.resume={tmp_path / 'nope.pt'}"],
+        "finished": [f"trainer.resume={first.checkpoints[0]}", "trainer.steps=2"],
+        "other_model": [
+            f"trainer.resume={first.checkpoints[0]}",
+            "trainer.steps=4",
+            "model.width=16",
+        ],
+    }[problem]
     with pytest.raises(ConfigError, match=r"trainer\.resume"):
         quiet_train(tiny(tmp_path / "again", *extra))
     assert not (tmp_path / "again" / "models").exists()
@@ -62,6 +74,8 @@ def test_checkpoint_without_crop_state_resumes_with_a_warning(tmp_path: Path, ca
     ckpt = torch.load(first.checkpoints[0], weights_only=True)
     del ckpt["rng"]  # as written before the crop state was saved
     torch.save(ckpt, tmp_path / "old.pt")
-    result = quiet_train(tiny(tmp_path / "again", "trainer.steps=3", f"trainer.resume={tmp_path / 'old.pt'}"))
+    result = quiet_train(
+        tiny(tmp_path / "again", "trainer.steps=3", f"trainer.resume={tmp_path / 'old.pt'}")
+    )
     assert result.metrics["resumed_at"] == 2
     assert "no crop-sampler state" in caplog.text

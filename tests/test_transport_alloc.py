@@ -9,16 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from artem_client import StylizerClient
-from artem_server.transport import alloc
-
 from hardening_util import ServeProcess
+
+from artem_server.transport import alloc
 
 ALL = ":".join(f"{k}={v}" for k, v in alloc.FRAME_TUNABLES.items())
 THRESHOLD = "glibc.cpu.x86_non_temporal_threshold"
-GLIBC_X86 = sys.platform.startswith("linux") and platform.machine() == "x86_64" and platform.libc_ver()[0] == "glibc"
-needs_glibc_x86 = pytest.mark.skipif(not GLIBC_X86, reason="glibc's x86 tunables: x86-64 Linux with glibc only")
+GLIBC_X86 = (
+    sys.platform.startswith("linux")
+    and platform.machine() == "x86_64"
+    and platform.libc_ver()[0] == "glibc"
+)
+needs_glibc_x86 = pytest.mark.skipif(
+    not GLIBC_X86, reason="glibc's x86 tunables: x86-64 Linux with glibc only"
+)
 
 
 @needs_glibc_x86
@@ -33,7 +38,9 @@ def test_env_keeps_a_users_own_values() -> None:
     own = f"{THRESHOLD}=0x800000"
     env = alloc.frame_tunables_env({"GLIBC_TUNABLES": own})
     assert env["GLIBC_TUNABLES"] == own + ":glibc.malloc.hugetlb=1"
-    assert alloc.frame_tunables_env(env) is None  # all set: nothing to change, no second re-execution
+    assert (
+        alloc.frame_tunables_env(env) is None
+    )  # all set: nothing to change, no second re-execution
 
 
 def test_env_changes_nothing_off_linux(monkeypatch) -> None:
@@ -48,7 +55,7 @@ def _tunables(pid: int) -> str:
     entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
     start = next(i for i, e in enumerate(entries) if e.startswith("GLIBC_TUNABLES="))
     parts = [entries[start].split("=", 1)[1]]
-    parts += [e for e in entries[start + 1:] if e.startswith("glibc.")]
+    parts += [e for e in entries[start + 1 :] if e.startswith("glibc.")]
     return ":".join(parts)
 
 
@@ -65,7 +72,11 @@ def test_serve_runs_with_the_tunables_and_serves(tmp_path, photo) -> None:
         with StylizerClient(server.address) as client:
             client.wait_ready(30)
             got = []
-            client.stream([[frame]], "identity", on_images=lambda i, images: got.append(images[0][..., :3].copy()))
+            client.stream(
+                [[frame]],
+                "identity",
+                on_images=lambda i, images: got.append(images[0][..., :3].copy()),
+            )
         np.testing.assert_array_equal(got[0], frame)
     finally:
         assert server.stop() == 0

@@ -20,13 +20,18 @@ def _pattern(shape: tuple[int, ...], seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("shape", [
-    FRAME,
-    (2 * 1920 * 1832 * 4 + 13,),  # a flat message buffer whose length is no multiple of anything
-    (3, 1 << 22),  # rows larger than a chunk: one row per chunk
-    (1201, 1081, 3),  # odd rows and an odd width, RGB8
-    (100, 64),  # below the threshold: copied by the caller alone
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        FRAME,
+        (
+            2 * 1920 * 1832 * 4 + 13,
+        ),  # a flat message buffer whose length is no multiple of anything
+        (3, 1 << 22),  # rows larger than a chunk: one row per chunk
+        (1201, 1081, 3),  # odd rows and an odd width, RGB8
+        (100, 64),  # below the threshold: copied by the caller alone
+    ],
+)
 def test_copy_equals_copyto(shape):
     src = _pattern(shape, 1)
     dst = np.zeros_like(src)
@@ -36,12 +41,17 @@ def test_copy_equals_copyto(shape):
 
 def test_copy_many_fills_one_message_from_its_parts():
     """The client's request: small header parts and two eyes' pixels, into one flat buffer."""
-    parts = [np.frombuffer(b"\x12\x07header", np.uint8), _pattern(FRAME, 5).reshape(-1),
-             np.frombuffer(b"\x1a\x03mid", np.uint8), _pattern(FRAME, 6).reshape(-1), np.zeros(0, np.uint8)]
+    parts = [
+        np.frombuffer(b"\x12\x07header", np.uint8),
+        _pattern(FRAME, 5).reshape(-1),
+        np.frombuffer(b"\x1a\x03mid", np.uint8),
+        _pattern(FRAME, 6).reshape(-1),
+        np.zeros(0, np.uint8),
+    ]
     buf = np.zeros(sum(p.size for p in parts), np.uint8)
     pairs, pos = [], 0
     for p in parts:
-        pairs.append((buf[pos: pos + p.size], p))
+        pairs.append((buf[pos : pos + p.size], p))
         pos += p.size
     tcopy.copy_many(pairs)
     np.testing.assert_array_equal(buf, np.concatenate(parts))
@@ -54,7 +64,7 @@ def test_copy_into_strided_rows():
     dst = padded[:, : FRAME[1] * 4].reshape(FRAME)
     tcopy.copy_many([(dst, src)])
     np.testing.assert_array_equal(dst, src)
-    assert (padded[:, FRAME[1] * 4:] == 7).all()
+    assert (padded[:, FRAME[1] * 4 :] == 7).all()
 
 
 def test_concurrent_callers_each_get_their_frame():
@@ -91,8 +101,10 @@ def test_a_failed_copy_raises_and_the_next_one_works():
     np.testing.assert_array_equal(dst, src)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or len(tcopy.allowed_cpus()) < 2,
-                    reason="needs Linux thread affinity and two allowed CPUs")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or len(tcopy.allowed_cpus()) < 2,
+    reason="needs Linux thread affinity and two allowed CPUs",
+)
 def test_helpers_stay_off_the_callers_cpu():
     """A helper woken on the caller's CPU would wait for the caller's share (measured: slower
     than one thread), so every helper may run anywhere but there."""
@@ -111,7 +123,9 @@ def test_helpers_stay_off_the_callers_cpu():
     np.testing.assert_array_equal(dst, src)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork") or len(tcopy.allowed_cpus()) < 2, reason="needs fork and two CPUs")
+@pytest.mark.skipif(
+    not hasattr(os, "fork") or len(tcopy.allowed_cpus()) < 2, reason="needs fork and two CPUs"
+)
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_copies_with_helpers_of_its_own():
     """Threads do not survive fork: the child starts its own helpers rather than posting chunks
@@ -127,7 +141,11 @@ def test_a_forked_child_copies_with_helpers_of_its_own():
             dst = np.zeros_like(src)
             tcopy.copy_many([(dst, src)])
             mine = tcopy._get_helpers()
-            ok = np.array_equal(dst, src) and mine is not parent and len(mine.tids) == len(parent.tids)
+            ok = (
+                np.array_equal(dst, src)
+                and mine is not parent
+                and len(mine.tids) == len(parent.tids)
+            )
         finally:
             os.write(write, b"1" if ok else b"0")
             os._exit(0)

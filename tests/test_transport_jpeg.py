@@ -8,14 +8,18 @@ import grpc
 import numpy as np
 import pytest
 import torch
+from artem_client.frames import from_rgb
 from PIL import Image
 
-from artem_client.frames import from_rgb
 from artem_server.rpc import pb
 from artem_server.transport.jpeg import JpegCodec
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]
-RGB = {pb.PIXEL_FORMAT_RGBA8: [0, 1, 2], pb.PIXEL_FORMAT_BGRA8: [2, 1, 0], pb.PIXEL_FORMAT_RGB8: [0, 1, 2]}
+RGB = {
+    pb.PIXEL_FORMAT_RGBA8: [0, 1, 2],
+    pb.PIXEL_FORMAT_BGRA8: [2, 1, 0],
+    pb.PIXEL_FORMAT_RGB8: [0, 1, 2],
+}
 # Two JPEG generations (client encode, server re-encode) of a photograph, identity style:
 # measured 39.3 / 34.0 dB at q95, 34.7 / 30.7 at q75, 32.1 / 28.3 at q40 on the two crops used
 # here (libjpeg-turbo 2.1). The floors sit ~1.5 dB below the worse crop, room for other libjpeg
@@ -32,10 +36,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("stereo", [False, True], ids=["mono", "stereo"])
 @pytest.mark.parametrize("quality", sorted(EXPECTED_PSNR_DB))
 def test_jpeg_round_trip_meets_the_quality_psnr(client, photo, fmt, stereo, quality):
-    eyes = [np.ascontiguousarray(photo[40:200, 60:280])] + ([np.ascontiguousarray(photo[240:400, 60:280])] if stereo else [])
+    eyes = [np.ascontiguousarray(photo[40:200, 60:280])] + (
+        [np.ascontiguousarray(photo[240:400, 60:280])] if stereo else []
+    )
     got = {}
-    stats = client.stream(iter([[from_rgb(e, fmt) for e in eyes]]), "identity", fmt=fmt, transport="jpeg",
-                          jpeg_quality=quality, on_images=lambda i, imgs: got.__setitem__(i, imgs))
+    stats = client.stream(
+        iter([[from_rgb(e, fmt) for e in eyes]]),
+        "identity",
+        fmt=fmt,
+        transport="jpeg",
+        jpeg_quality=quality,
+        on_images=lambda i, imgs: got.__setitem__(i, imgs),
+    )
     assert stats.received == 1
     assert stats.server_transfer_ms[0] > 0  # decoding and encoding are transfer time
     for sent, back in zip(eyes, got[0]):
@@ -49,10 +61,31 @@ def test_higher_quality_means_closer_pixels_and_more_bytes(client, photo):
     rgb = np.ascontiguousarray(photo[:128, :128])
     sizes, errors = [], []
     for q in (30, 95):
-        replies = list(client.stub.Stylize(iter([
-            pb.StylizeRequest(config=pb.SessionConfig(style="identity", jpeg_quality=q)),
-            pb.StylizeRequest(frame=pb.Frame(id=1, views=[pb.View(
-                width=128, height=128, format=pb.PIXEL_FORMAT_RGB8, jpeg=JpegCodec().encode(rgb, 100))]))]), timeout=60))
+        replies = list(
+            client.stub.Stylize(
+                iter(
+                    [
+                        pb.StylizeRequest(
+                            config=pb.SessionConfig(style="identity", jpeg_quality=q)
+                        ),
+                        pb.StylizeRequest(
+                            frame=pb.Frame(
+                                id=1,
+                                views=[
+                                    pb.View(
+                                        width=128,
+                                        height=128,
+                                        format=pb.PIXEL_FORMAT_RGB8,
+                                        jpeg=JpegCodec().encode(rgb, 100),
+                                    )
+                                ],
+                            )
+                        ),
+                    ]
+                ),
+                timeout=60,
+            )
+        )
         assert replies[0].session.jpeg_quality == q
         view = replies[1].frame.views[0]
         assert view.WhichOneof("pixels") == "jpeg"
@@ -69,17 +102,26 @@ def refusal(client, config: pb.SessionConfig, view: pb.View | None = None) -> pb
     return next(r.error for r in replies if r.HasField("error"))
 
 
-@pytest.mark.parametrize("case, field", [
-    ("not-jpeg", "frame.views[0].jpeg is not a JPEG"),
-    ("wrong-size", "frame.views[0].jpeg is 16x16: expected 20x16"),
-    ("truncated", "frame.views[0].jpeg"),
-    ("empty", "frame.views[0].jpeg is empty"),
-])
+@pytest.mark.parametrize(
+    "case, field",
+    [
+        ("not-jpeg", "frame.views[0].jpeg is not a JPEG"),
+        ("wrong-size", "frame.views[0].jpeg is 16x16: expected 20x16"),
+        ("truncated", "frame.views[0].jpeg"),
+        ("empty", "frame.views[0].jpeg is empty"),
+    ],
+)
 def test_a_bad_jpeg_view_is_invalid_argument(client, case, field):
     good = JpegCodec().encode(np.full((16, 16, 3), 120, np.uint8), 90)
-    data = {"not-jpeg": b"\x89PNG not at all", "wrong-size": good, "truncated": good[: len(good) // 2],
-            "empty": b""}[case]
-    view = pb.View(width=20 if case == "wrong-size" else 16, height=16, format=pb.PIXEL_FORMAT_RGB8, jpeg=data)
+    data = {
+        "not-jpeg": b"\x89PNG not at all",
+        "wrong-size": good,
+        "truncated": good[: len(good) // 2],
+        "empty": b"",
+    }[case]
+    view = pb.View(
+        width=20 if case == "wrong-size" else 16, height=16, format=pb.PIXEL_FORMAT_RGB8, jpeg=data
+    )
     err = refusal(client, pb.SessionConfig(style="identity"), view)
     assert err.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert field in err.message, err.message
@@ -88,7 +130,10 @@ def test_a_bad_jpeg_view_is_invalid_argument(client, case, field):
 @pytest.mark.parametrize("quality", [0, 101])
 def test_a_jpeg_quality_out_of_range_is_invalid_argument(client, quality):
     err = refusal(client, pb.SessionConfig(style="identity", jpeg_quality=quality))
-    assert err.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "config.jpeg_quality" in err.message
+    assert (
+        err.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        and "config.jpeg_quality" in err.message
+    )
 
 
 @pytest.mark.gpu

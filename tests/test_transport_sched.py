@@ -6,8 +6,8 @@ import threading
 import time
 
 import numpy as np
-
 from artem_client import StylizerClient
+
 from artem_server.rpc import pb
 
 
@@ -19,21 +19,33 @@ def test_two_streams_share_the_server_without_starving(server, photo):
     replies: list[tuple[float, str]] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
-    eyes = [np.ascontiguousarray(photo[:192, :256])]  # ~tens of ms a frame on CPU: client jitter is small
+    eyes = [
+        np.ascontiguousarray(photo[:192, :256])
+    ]  # ~tens of ms a frame on CPU: client jitter is small
 
     def stream(name: str, transport: str) -> None:
         def seen(index: int, reply: pb.StylizedFrame) -> None:
             with lock:
                 replies.append((time.perf_counter(), name))
+
         try:
             with StylizerClient(server.address) as c:
-                stats = c.stream(iter([eyes] * frames), "gen-a", fmt=pb.PIXEL_FORMAT_RGB8, transport=transport,
-                                 on_frame=seen, max_in_flight=2)
+                stats = c.stream(
+                    iter([eyes] * frames),
+                    "gen-a",
+                    fmt=pb.PIXEL_FORMAT_RGB8,
+                    transport=transport,
+                    on_frame=seen,
+                    max_in_flight=2,
+                )
                 assert stats.received == frames and stats.dropped == 0
         except BaseException as e:  # reported by the test thread below
             errors.append(e)
 
-    threads = [threading.Thread(target=stream, args=("a", "inline")), threading.Thread(target=stream, args=("b", "shm"))]
+    threads = [
+        threading.Thread(target=stream, args=("a", "inline")),
+        threading.Thread(target=stream, args=("b", "shm")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -45,7 +57,7 @@ def test_two_streams_share_the_server_without_starving(server, photo):
     # slow to send (2 loaded cores), never a stream served alone.
     first = max(order.index("a"), order.index("b"))
     last = min(len(order) - 1 - order[::-1].index("a"), len(order) - 1 - order[::-1].index("b"))
-    both = order[first: last + 1]
+    both = order[first : last + 1]
     runs = [len(r) for r in "".join(both).replace("ab", "a b").replace("ba", "b a").split()]
     assert len(both) >= frames and max(runs) <= 3, "".join(order)
     assert min(both.count("a"), both.count("b")) >= len(both) // 3, "".join(order)
@@ -55,8 +67,13 @@ def test_timings_separate_queue_transfer_and_model(client, photo):
     got: list[pb.StylizedFrame] = []
     rgb = np.ascontiguousarray(photo[:64, :64])
     for transport in ("inline", "shm", "jpeg"):
-        client.stream(iter([[rgb]]), "gen-a", fmt=pb.PIXEL_FORMAT_RGB8, transport=transport,
-                      on_frame=lambda i, f: got.append(f))
+        client.stream(
+            iter([[rgb]]),
+            "gen-a",
+            fmt=pb.PIXEL_FORMAT_RGB8,
+            transport=transport,
+            on_frame=lambda i, f: got.append(f),
+        )
     for f in got:
         t = f.timings
         assert t.model_ms > 0 and t.queue_ms >= 0 and t.transfer_ms >= 0 and t.convert_ms > 0

@@ -14,8 +14,14 @@ def frame_request(*views: pb.View, fid: int = 9) -> pb.StylizeRequest:
 
 
 def view(**pixels) -> pb.View:
-    return pb.View(width=3, height=2, format=pb.PIXEL_FORMAT_RGB8, color_space=pb.COLOR_SPACE_LINEAR,
-                   row_stride=12, **pixels)
+    return pb.View(
+        width=3,
+        height=2,
+        format=pb.PIXEL_FORMAT_RGB8,
+        color_space=pb.COLOR_SPACE_LINEAR,
+        row_stride=12,
+        **pixels,
+    )
 
 
 def restored(m: wire.Message) -> pb.StylizeRequest:
@@ -30,8 +36,11 @@ def restored(m: wire.Message) -> pb.StylizeRequest:
 
 CASES = {
     "inline": frame_request(view(data=bytes(range(22)))),
-    "stereo-mixed": frame_request(view(data=b"\x01" * 24), view(shm=pb.ShmPixels(slot=1, offset=64)),
-                                  view(jpeg=b"\xff\xd8jpeg")),
+    "stereo-mixed": frame_request(
+        view(data=b"\x01" * 24),
+        view(shm=pb.ShmPixels(slot=1, offset=64)),
+        view(jpeg=b"\xff\xd8jpeg"),
+    ),
     "config": pb.StylizeRequest(config=pb.SessionConfig(style="x", strength=0.5, jpeg_quality=70)),
     "empty-frame": pb.StylizeRequest(frame=pb.Frame()),
     "big-varints": frame_request(view(data=b"z" * 70000), fid=2**63 + 5),
@@ -56,9 +65,13 @@ def test_inline_pixels_are_views_of_the_received_bytes():
 def test_unusual_encodings_still_parse_as_protobuf_does():
     """Fields out of order, a oneof set twice (last wins), a frame sent in two parts (merged),
     a config after a frame (the request's oneof: the config wins)."""
-    reordered = (pb.Frame(views=[view(data=b"ab")]).SerializeToString()
-                 + pb.Frame(id=4).SerializeToString())
-    last_wins = (pb.View(data=b"old").SerializeToString() + pb.View(shm=pb.ShmPixels(slot=3)).SerializeToString())
+    reordered = (
+        pb.Frame(views=[view(data=b"ab")]).SerializeToString() + pb.Frame(id=4).SerializeToString()
+    )
+    last_wins = (
+        pb.View(data=b"old").SerializeToString()
+        + pb.View(shm=pb.ShmPixels(slot=3)).SerializeToString()
+    )
     inner = reordered + pb.Frame(views=[pb.View.FromString(last_wins)]).SerializeToString()
     one = b"\x12" + wire._encode_varint(len(inner)) + inner
     two = one + frame_request(view(data=b"cd"), fid=5).SerializeToString()  # merges into the first
@@ -71,9 +84,18 @@ def test_unusual_encodings_still_parse_as_protobuf_does():
 def test_encode_reply_is_the_protobuf_message():
     px = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     strided = np.lib.stride_tricks.as_strided(np.arange(64, dtype=np.uint8), (2, 3, 4), (32, 4, 1))
-    frame = pb.StylizedFrame(id=1, style="s", dropped_frames=2, timings=pb.Timings(model_ms=1.5, transfer_ms=0.25),
-                             views=[pb.View(width=3, height=2, data=b""), pb.View(shm=pb.ShmPixels(slot=1)),
-                                    pb.View(width=3, height=2, data=b""), pb.View(jpeg=b"")])
+    frame = pb.StylizedFrame(
+        id=1,
+        style="s",
+        dropped_frames=2,
+        timings=pb.Timings(model_ms=1.5, transfer_ms=0.25),
+        views=[
+            pb.View(width=3, height=2, data=b""),
+            pb.View(shm=pb.ShmPixels(slot=1)),
+            pb.View(width=3, height=2, data=b""),
+            pb.View(jpeg=b""),
+        ],
+    )
     reply = pb.StylizeReply(frame=frame, error=pb.Status(code=3, message="m"))
     data = wire.encode_reply(wire.Message(reply, [px, None, strided, b"\xff\xd8"]))
     expected = pb.StylizeReply()
@@ -100,20 +122,37 @@ def test_large_pixel_buffers_are_joined_whole(monkeypatch):
     from artem_server.transport import fresh_bytes
 
     rng = np.random.default_rng(1)
-    eyes = [rng.integers(0, 256, (1100, 1000, 4), dtype=np.uint8) for _ in range(2)]  # over 4 MiB each
+    eyes = [
+        rng.integers(0, 256, (1100, 1000, 4), dtype=np.uint8) for _ in range(2)
+    ]  # over 4 MiB each
     views = [pb.View(width=1000, height=1100, format=pb.PIXEL_FORMAT_RGBA8, data=b"") for _ in eyes]
-    expected = frame_request(*[pb.View(width=1000, height=1100, format=pb.PIXEL_FORMAT_RGBA8, data=e.tobytes())
-                               for e in eyes]).SerializeToString()
+    expected = frame_request(
+        *[
+            pb.View(width=1000, height=1100, format=pb.PIXEL_FORMAT_RGBA8, data=e.tobytes())
+            for e in eyes
+        ]
+    ).SerializeToString()
     message = wire.Message(frame_request(*views), list(eyes))
     assert wire.encode_request(message) == expected
     monkeypatch.setattr(fresh_bytes, "available", lambda: False)
     assert wire.encode_request(message) == expected
 
 
-def in_place_reply(style: str, shapes: list[tuple[int, int, int]]) -> tuple[pb.StylizedFrame, wire.InPlaceFrame]:
+def in_place_reply(
+    style: str, shapes: list[tuple[int, int, int]]
+) -> tuple[pb.StylizedFrame, wire.InPlaceFrame]:
     fmt = {3: pb.PIXEL_FORMAT_RGB8, 4: pb.PIXEL_FORMAT_BGRA8}
-    views = [pb.View(width=w, height=h, format=fmt[c], color_space=pb.COLOR_SPACE_SRGB, row_stride=w * c, data=b"")
-             for h, w, c in shapes]
+    views = [
+        pb.View(
+            width=w,
+            height=h,
+            format=fmt[c],
+            color_space=pb.COLOR_SPACE_SRGB,
+            row_stride=w * c,
+            data=b"",
+        )
+        for h, w, c in shapes
+    ]
     frame = pb.StylizedFrame(id=2**40 + 3, capture_time_us=-5, style=style, views=views)
     return frame, wire.InPlaceFrame(pb.StylizeReply, frame, shapes)
 
@@ -133,8 +172,11 @@ def test_in_place_reply_is_the_protobuf_message(style, late):
         frame.timings.CopyFrom(pb.Timings(queue_ms=0.5, model_ms=7.25, total_ms=9.0))
         frame.dropped_frames = 3
     elif late == "largest":
-        frame.timings.CopyFrom(pb.Timings(queue_ms=1e30, convert_ms=-1e-30, model_ms=3.0, total_ms=4.0,
-                                          transfer_ms=5.0))
+        frame.timings.CopyFrom(
+            pb.Timings(
+                queue_ms=1e30, convert_ms=-1e-30, model_ms=3.0, total_ms=4.0, transfer_ms=5.0
+            )
+        )
         frame.dropped_frames = 2**32 - 1
     data = wire.encode_reply(wire.Message(pb.StylizeReply(frame=frame), [], reply))
 
@@ -145,7 +187,10 @@ def test_in_place_reply_is_the_protobuf_message(style, late):
     assert parsed.pad == bytes(len(parsed.pad))
     parsed.ClearField("pad")
     assert parsed == expected
-    assert reply.lead % 64 == 0 and data[reply.lead: reply.lead + pixels[0].nbytes] == pixels[0].tobytes()
+    assert (
+        reply.lead % 64 == 0
+        and data[reply.lead : reply.lead + pixels[0].nbytes] == pixels[0].tobytes()
+    )
     back = wire.decode_reply(data)
     assert [bytes(p) for p in back.pixels] == [px.tobytes() for px in pixels]
     assert isinstance(back.pixels[0], memoryview) and back.pixels[0].obj is data
@@ -184,10 +229,14 @@ def test_in_place_request_is_the_protobuf_message(fid):
     shapes = [(4, 5, 4), (4, 5, 4)]
     views = [pb.View(width=5, height=4, format=pb.PIXEL_FORMAT_RGBA8, data=b"") for _ in shapes]
     request = wire.InPlaceFrame(pb.StylizeRequest, pb.Frame(views=views), shapes)
-    pixels = [np.random.default_rng(i).integers(0, 256, s, dtype=np.uint8) for i, s in enumerate(shapes)]
+    pixels = [
+        np.random.default_rng(i).integers(0, 256, s, dtype=np.uint8) for i, s in enumerate(shapes)
+    ]
     for dst, px in zip(request.arrays, pixels):
         dst[...] = px
-    msg = pb.StylizeRequest(frame=pb.Frame(id=fid, capture_time_us=-(2**63) if fid else 0, views=views))
+    msg = pb.StylizeRequest(
+        frame=pb.Frame(id=fid, capture_time_us=-(2**63) if fid else 0, views=views)
+    )
     data = wire.encode_request(wire.Message(msg, [], request))
 
     parsed = pb.StylizeRequest.FromString(data)
@@ -199,7 +248,9 @@ def test_in_place_request_is_the_protobuf_message(fid):
         v.data = px.tobytes()
     assert parsed == expected
     back = wire.decode_request(data)
-    assert back.msg.frame.id == fid and [bytes(p) for p in back.pixels] == [px.tobytes() for px in pixels]
+    assert back.msg.frame.id == fid and [bytes(p) for p in back.pixels] == [
+        px.tobytes() for px in pixels
+    ]
 
 
 def test_an_in_place_frame_is_reopened_only_once_no_one_else_holds_its_bytes():

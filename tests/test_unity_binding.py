@@ -29,21 +29,29 @@ ENGINE_FREE = sorted(p for p in (UNITY / "Runtime").glob("*.cs") if p.name != "A
 def mcs(out: Path, sources: list[Path], *options: str) -> Path:
     if shutil.which("mcs") is None or shutil.which("mono") is None:
         pytest.skip("Mono is not installed (apt-get install mono-devel)")
-    done = subprocess.run(["mcs", "-warnaserror", "-r:System.Core", f"-out:{out}", *options, *map(str, sources)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mcs", "-warnaserror", "-r:System.Core", f"-out:{out}", *options, *map(str, sources)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
 
 @pytest.fixture(scope="module")
 def roundtrip_exe(tmp_path_factory) -> Path:
-    return mcs(tmp_path_factory.mktemp("unity") / "RoundTrip.exe", ENGINE_FREE + [UNITY / "Tests~" / "RoundTrip.cs"])
+    return mcs(
+        tmp_path_factory.mktemp("unity") / "RoundTrip.exe",
+        ENGINE_FREE + [UNITY / "Tests~" / "RoundTrip.cs"],
+    )
 
 
 @pytest.fixture(scope="module")
 def logic_exe(tmp_path_factory) -> Path:
-    return mcs(tmp_path_factory.mktemp("unity") / "StylizerLogic.exe",
-               ENGINE_FREE + [UNITY / "Tests~" / "StylizerLogic.cs"])
+    return mcs(
+        tmp_path_factory.mktemp("unity") / "StylizerLogic.exe",
+        ENGINE_FREE + [UNITY / "Tests~" / "StylizerLogic.cs"],
+    )
 
 
 @pytest.mark.parametrize("checks", [False, True], ids=["player", "editor-checks"])
@@ -51,19 +59,43 @@ def test_component_editor_and_sample_compile_against_the_unity_api_stand_in(tmp_
     """Runtime/ (with the ArtemStylizer component), Editor/ (its inspector) and the sample compile
     against the stand-in of the Unity API they use (Tests~/UnityApiStandIn: signatures only), with
     and without the collections safety checks the editor compiles in. Not a Unity build."""
-    stand_in = mcs(tmp_path / "UnityApiStandIn.dll", [UNITY / "Tests~" / "UnityApiStandIn" / "UnityApiStandIn.cs"],
-                   "-target:library", "-unsafe")
+    stand_in = mcs(
+        tmp_path / "UnityApiStandIn.dll",
+        [UNITY / "Tests~" / "UnityApiStandIn" / "UnityApiStandIn.cs"],
+        "-target:library",
+        "-unsafe",
+    )
     defines = ["-define:ENABLE_UNITY_COLLECTIONS_CHECKS"] if checks else []
-    runtime = mcs(tmp_path / "ArtEm.Stylizer.dll", sorted((UNITY / "Runtime").glob("*.cs")), "-target:library",
-                  "-unsafe", f"-r:{stand_in}", *defines)
-    mcs(tmp_path / "ArtEm.Stylizer.Editor.dll", sorted((UNITY / "Editor").glob("*.cs")), "-target:library",
-        f"-r:{stand_in}", f"-r:{runtime}")
-    mcs(tmp_path / "Sample.dll", sorted((UNITY / "Samples~").rglob("*.cs")), "-target:library", f"-r:{stand_in}",
-        f"-r:{runtime}")
+    runtime = mcs(
+        tmp_path / "ArtEm.Stylizer.dll",
+        sorted((UNITY / "Runtime").glob("*.cs")),
+        "-target:library",
+        "-unsafe",
+        f"-r:{stand_in}",
+        *defines,
+    )
+    mcs(
+        tmp_path / "ArtEm.Stylizer.Editor.dll",
+        sorted((UNITY / "Editor").glob("*.cs")),
+        "-target:library",
+        f"-r:{stand_in}",
+        f"-r:{runtime}",
+    )
+    mcs(
+        tmp_path / "Sample.dll",
+        sorted((UNITY / "Samples~").rglob("*.cs")),
+        "-target:library",
+        f"-r:{stand_in}",
+        f"-r:{runtime}",
+    )
     runtime_asmdef = json.loads((UNITY / "Runtime" / "ArtEm.Stylizer.asmdef").read_text())
     editor_asmdef = json.loads((UNITY / "Editor" / "ArtEm.Stylizer.Editor.asmdef").read_text())
-    assert runtime_asmdef["allowUnsafeCode"] is True and runtime_asmdef["noEngineReferences"] is False
-    assert editor_asmdef["references"] == [runtime_asmdef["name"]] and editor_asmdef["includePlatforms"] == ["Editor"]
+    assert (
+        runtime_asmdef["allowUnsafeCode"] is True and runtime_asmdef["noEngineReferences"] is False
+    )
+    assert editor_asmdef["references"] == [runtime_asmdef["name"]] and editor_asmdef[
+        "includePlatforms"
+    ] == ["Editor"]
 
 
 def test_the_engine_free_runtime_names_no_engine_type():
@@ -77,35 +109,55 @@ def test_package_manifest_has_the_fields_unity_reads():
     """package.json as the Package Manager reads it: a reverse-domain name, a semantic version,
     the minimum Unity version, a licence, samples that exist; the files it shows beside them."""
     manifest = json.loads((UNITY / "package.json").read_text())
-    assert re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+){2,}", manifest["name"]) and len(manifest["name"]) <= 214
+    assert (
+        re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+){2,}", manifest["name"])
+        and len(manifest["name"]) <= 214
+    )
     assert re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", manifest["version"])
     assert re.fullmatch(r"20\d\d\.\d", manifest["unity"])
-    assert manifest["displayName"] and manifest["description"] and manifest["license"] == "BSD-3-Clause"
+    assert (
+        manifest["displayName"]
+        and manifest["description"]
+        and manifest["license"] == "BSD-3-Clause"
+    )
     assert manifest["samples"], "no samples listed"
     for sample in manifest["samples"]:
         assert sample["displayName"] and sample["description"]
-        assert sample["path"].startswith("Samples~/") and any((UNITY / sample["path"]).glob("*.cs")), sample
+        assert sample["path"].startswith("Samples~/") and any(
+            (UNITY / sample["path"]).glob("*.cs")
+        ), sample
     for name in ("README.md", "CHANGELOG.md", "LICENSE.md"):
         assert (UNITY / name).is_file(), name
     assert f"## [{manifest['version']}]" in (UNITY / "CHANGELOG.md").read_text()
     assembly = json.loads((UNITY / "Runtime" / "ArtEm.Stylizer.asmdef").read_text())
     assert assembly["name"] == "ArtEm.Stylizer"
-    assert {"Editor", "LinuxStandalone64", "WindowsStandalone64"} <= set(assembly["includePlatforms"])
+    assert {"Editor", "LinuxStandalone64", "WindowsStandalone64"} <= set(
+        assembly["includePlatforms"]
+    )
 
 
 def test_every_imported_file_has_a_meta_with_a_stable_unique_guid():
     """Installed from a git URL, Unity needs a .meta per file and folder; their GUIDs must not
     change from one checkout to the next (scenes refer to them) and must not collide."""
-    checked = subprocess.run([sys.executable, str(ROOT / "scripts" / "unity_meta.py"), "--check"],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "unity_meta.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, "run scripts/unity_meta.py:\n" + checked.stdout + checked.stderr
-    metas = [m for m in UNITY.rglob("*.meta") if not any(p.endswith("~") for p in m.relative_to(UNITY).parts)]
+    metas = [
+        m
+        for m in UNITY.rglob("*.meta")
+        if not any(p.endswith("~") for p in m.relative_to(UNITY).parts)
+    ]
     guids = {}
     for meta in metas:
         found = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.M)
         assert found, meta
         asset = meta.relative_to(UNITY).as_posix()[: -len(".meta")]
-        assert found.group(1) == hashlib.md5(f"com.artem.stylizer/{asset}".encode()).hexdigest(), asset
+        assert found.group(1) == hashlib.md5(f"com.artem.stylizer/{asset}".encode()).hexdigest(), (
+            asset
+        )
         guids.setdefault(found.group(1), []).append(asset)
     assert all(len(v) == 1 for v in guids.values()), [v for v in guids.values() if len(v) > 1]
     assert len(metas) >= 8 and (UNITY / "Runtime.meta").is_file()
@@ -115,8 +167,13 @@ def test_binding_streams_through_shared_memory(native_build, roundtrip_exe, serv
     """Identity frames come back unchanged through the region; a style switch on the same
     stream changes them and keeps alpha; refusals arrive as ArtemException with the status code."""
     env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
-    done = subprocess.run(["mono", str(roundtrip_exe), server.address, "gen-a"], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run(
+        ["mono", str(roundtrip_exe), server.address, "gen-a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
     assert "unknown style: code 5" in done.stdout and "slot out of range: code 3" in done.stdout
@@ -130,29 +187,54 @@ def test_stylizer_logic_streams_latest_frame_wins(native_build, logic_exe, serve
     multi-pass stereo; style switch and refusal on the same stream; the server's styles listed
     with PNG thumbnails; an unreachable server fails the link with code 14."""
     env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
-    done = subprocess.run(["mono", str(logic_exe), server.address, "gen-a", transport], capture_output=True, text=True,
-                          env=env, timeout=180)
+    done = subprocess.run(
+        ["mono", str(logic_exe), server.address, "gen-a", transport],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
     assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout
 
 
-def test_the_linux_bundle_loads_from_a_folder_of_its_own(native_build, roundtrip_exe, server, tmp_path):
+def test_the_linux_bundle_loads_from_a_folder_of_its_own(
+    native_build, roundtrip_exe, server, tmp_path
+):
     """scripts/bundle_native_linux.py makes a Plugins folder: the library and its gRPC, abseil,
     protobuf... libraries, which the library finds beside itself (ldd: nothing but the C and C++
     runtimes from elsewhere), and the binding streams through it from there with no library path
     set, as from a Unity project's Assets/Plugins."""
     plugins = tmp_path / "Plugins"
-    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "bundle_native_linux.py"), str(native_build),
-                           str(plugins)], capture_output=True, text=True)
+    made = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bundle_native_linux.py"),
+            str(native_build),
+            str(plugins),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
-    ldd = subprocess.run(["ldd", str(plugins / "libartem_native.so")], capture_output=True, text=True, check=True)
+    ldd = subprocess.run(
+        ["ldd", str(plugins / "libartem_native.so")], capture_output=True, text=True, check=True
+    )
     for line in ldd.stdout.splitlines():
-        if "=>" in line and not re.match(r"\s*(linux-vdso|ld-linux|lib(c|m|pthread|dl|rt|stdc\+\+|gcc_s))\.so", line):
+        if "=>" in line and not re.match(
+            r"\s*(linux-vdso|ld-linux|lib(c|m|pthread|dl|rt|stdc\+\+|gcc_s))\.so", line
+        ):
             assert str(plugins) in line, line
     exe = Path(shutil.copy2(roundtrip_exe, plugins / "RoundTrip.exe"))
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    done = subprocess.run(["mono", str(exe), server.address, "gen-a"], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        ["mono", str(exe), server.address, "gen-a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout

@@ -8,8 +8,8 @@ pytorch-AdaIN's recipe).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -25,15 +25,30 @@ from .style_images import BUILTINS
 class GeneratedStyles:
     """`count` images of `size` x `size`, cycling through `kinds` with seeds seed, seed+1, ..."""
 
-    def __init__(self, kinds: Sequence[str] = ("mosaic", "strokes"), count: int = 32, size: int = 256,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        kinds: Sequence[str] = ("mosaic", "strokes"),
+        count: int = 32,
+        size: int = 256,
+        seed: int = 0,
+    ) -> None:
         unknown = [k for k in kinds if k not in BUILTINS]
         if unknown or not kinds:
-            raise ConfigError("style.kinds", f"unknown or no generators {list(unknown)}; known: {list(BUILTINS)}")
+            raise ConfigError(
+                "style.kinds", f"unknown or no generators {list(unknown)}; known: {list(BUILTINS)}"
+            )
         if count < 1 or size < 16:
-            raise ConfigError("style.count" if count < 1 else "style.size", "must be at least 1 (count) / 16 (size)")
-        self.images = [BUILTINS[kinds[i % len(kinds)]](size=size, seed=seed + i) for i in range(count)]
-        self.description = f"{count} generated style images ({', '.join(kinds)}, seeds {seed}..{seed + count - 1}, {size}px)"
+            raise ConfigError(
+                "style.count" if count < 1 else "style.size",
+                "must be at least 1 (count) / 16 (size)",
+            )
+        self.images = [
+            BUILTINS[kinds[i % len(kinds)]](size=size, seed=seed + i) for i in range(count)
+        ]
+        self.description = (
+            f"{count} generated style images ({', '.join(kinds)}, "
+            f"seeds {seed}..{seed + count - 1}, {size}px)"
+        )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -61,8 +76,10 @@ class FolderStyles:
         img = Image.open(path).convert("RGB")
         if size:
             scale = size / min(img.size)
-            img = img.resize((max(size, round(img.width * scale)), max(size, round(img.height * scale))),
-                             Image.Resampling.BICUBIC)
+            img = img.resize(
+                (max(size, round(img.width * scale)), max(size, round(img.height * scale))),
+                Image.Resampling.BICUBIC,
+            )
         return np.asarray(img)
 
     def __len__(self) -> int:

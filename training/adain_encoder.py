@@ -63,7 +63,9 @@ def random_encoder(seed: int) -> nn.Sequential:
     return enc
 
 
-def build_adain_encoder(weights: str | None, random_seed: int, allow_random: bool) -> tuple[nn.Sequential, str, bool]:
+def build_adain_encoder(
+    weights: str | None, random_seed: int, allow_random: bool
+) -> tuple[nn.Sequential, str, bool]:
     """(frozen eval-mode encoder, a sentence for the model card, pretrained?). `weights`: a path
     or None for the hub cache. Without a file, random weights if `allow_random`, else
     FileNotFoundError."""
@@ -71,14 +73,22 @@ def build_adain_encoder(weights: str | None, random_seed: int, allow_random: boo
     if path.is_file():
         sd = read_state_dict(path)
         if classify(sd) == "encoder":
-            state = {k: v for k, v in sd.items() if k.split(".")[0].isdigit() and int(k.split(".")[0]) < ENCODER_MODULES}
+            state = {
+                k: v
+                for k, v in sd.items()
+                if k.split(".")[0].isdigit() and int(k.split(".")[0]) < ENCODER_MODULES
+            }
             described = f"pytorch-AdaIN's VGG-19 encoder from {path.name}"
         elif "features.19.weight" in sd:
             state = _from_torchvision(sd)
-            described = (f"VGG-19 ImageNet weights (torchvision layout) from {path.name}, "
-                         "reflection instead of zero padding")
+            described = (
+                f"VGG-19 ImageNet weights (torchvision layout) from {path.name}, "
+                "reflection instead of zero padding"
+            )
         else:
-            raise ValueError(f"{path}: neither pytorch-AdaIN's vgg_normalised.pth nor a torchvision VGG-19 state dict")
+            raise ValueError(
+                f"{path}: neither pytorch-AdaIN's vgg_normalised.pth nor a torchvision VGG-19 state dict"
+            )
         enc = build_encoder()
         enc.load_state_dict({k: v.float() for k, v in state.items()})
         pretrained = True
@@ -86,8 +96,10 @@ def build_adain_encoder(weights: str | None, random_seed: int, allow_random: boo
         raise FileNotFoundError(f"VGG-19 encoder weights {str(path)!r} not found")
     else:
         enc = random_encoder(random_seed)
-        described = (f"random-weight VGG-19 to relu4_1 (Kaiming normal, seed {random_seed}, published "
-                     f"preprocessing conv): {TORCHVISION_VGG19_FILE} was not in {path.parent}")
+        described = (
+            f"random-weight VGG-19 to relu4_1 (Kaiming normal, seed {random_seed}, published "
+            f"preprocessing conv): {TORCHVISION_VGG19_FILE} was not in {path.parent}"
+        )
         pretrained = False
         warnings.warn(f"adain encoder: {described}", stacklevel=2)
     return enc.eval().requires_grad_(False), described, pretrained

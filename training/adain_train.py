@@ -1,7 +1,7 @@
 """`train(cfg)` for model=adain: an AdaIN decoder, from a composed config to an adain model entry
 plus the default styles that `export.styles` names.
 
-Recipe: pytorch-AdaIN train.py (shared/reference/peer-models.md section 2.5). The encoder is
+Recipe: naoto0804/pytorch-AdaIN train.py and its defaults. The encoder is
 frozen; per step a batch of content crops is encoded, each crop's relu4_1 features get a random
 style's statistics (AdaIN, alpha 1), the decoder draws them, and the drawing is encoded again:
 content loss = MSE(relu4_1 of the drawing, the AdaIN target), style loss = sum over the style
@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel as DDP
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from artem_server.models.adain import TAPS, AdaINConfig, AdaINNet, adain, mean_std
@@ -73,35 +74,52 @@ def check_adain_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
     extra = sorted(set(cfg.model) - {"_target_", "decoder_width", "antialias"})
     if extra:
-        raise ConfigError("model", f"AdaINConfig has no {extra} (debug=default shrinks a generator; "
-                                   "with model=adain use debug=adain)")
+        raise ConfigError(
+            "model",
+            f"AdaINConfig has no {extra} (debug=default shrinks a generator; "
+            "with model=adain use debug=adain)",
+        )
     if int(cfg.model.decoder_width) < 1:
-        raise ConfigError("model.decoder_width", f"must be a positive integer, got {cfg.model.decoder_width}")
+        raise ConfigError(
+            "model.decoder_width", f"must be a positive integer, got {cfg.model.decoder_width}"
+        )
     if "_target_" not in cfg.style:
-        raise ConfigError("style", "model=adain trains on a set of style images: use style=generated "
-                                   "or style=folder (style=mosaic is one image, for a generator)")
+        raise ConfigError(
+            "style",
+            "model=adain trains on a set of style images: use style=generated "
+            "or style=folder (style=mosaic is one image, for a generator)",
+        )
     loss = cfg.loss
     if "encoder" not in loss:
         raise ConfigError("loss", "model=adain needs loss=adain (AdaIN content and style losses)")
     if loss.content_layer != "relu4_1":
-        raise ConfigError("loss.content_layer", f"{loss.content_layer!r}: AdaIN's content loss is at relu4_1")
+        raise ConfigError(
+            "loss.content_layer", f"{loss.content_layer!r}: AdaIN's content loss is at relu4_1"
+        )
     bad = [t for t in loss.style_layers if t not in TAPS]
     if bad or not loss.style_layers:
         raise ConfigError("loss.style_layers", f"unknown or no taps {bad}; known: {list(TAPS)}")
     if loss.encoder is not None and not Path(loss.encoder).is_file():
         raise ConfigError("loss.encoder", f"encoder weights file {loss.encoder!r} does not exist")
     if loss.encoder is None and not loss.random_fallback.enabled and not hub_vgg19_path().is_file():
-        raise ConfigError("loss.encoder", f"no VGG-19 weights at {hub_vgg19_path()} and "
-                                          "loss.random_fallback.enabled is false")
+        raise ConfigError(
+            "loss.encoder",
+            f"no VGG-19 weights at {hub_vgg19_path()} and loss.random_fallback.enabled is false",
+        )
     t = cfg.trainer
     if t.device not in DEVICES or (t.device == "cuda" and not torch.cuda.is_available()):
-        raise ConfigError("trainer.device", f"{t.device!r}: expected one of {', '.join(DEVICES)} (cuda only with a GPU)")
+        raise ConfigError(
+            "trainer.device",
+            f"{t.device!r}: expected one of {', '.join(DEVICES)} (cuda only with a GPU)",
+        )
     for key in ("steps", "batch_size", "image_size", "log_every", "sample_size"):
         if int(t[key]) < 1:
             raise ConfigError(f"trainer.{key}", f"must be a positive integer, got {t[key]}")
     for key in ("image_size", "sample_size"):
         if int(t[key]) % 8:
-            raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of 8 (three pools, three upsamples)")
+            raise ConfigError(
+                f"trainer.{key}", f"{t[key]} is not a multiple of 8 (three pools, three upsamples)"
+            )
     check_switches(t)
     check_init_weights(t)
     check_consistency(cfg.consistency, int(t.image_size), 8)
@@ -109,15 +127,20 @@ def check_adain_config(cfg: DictConfig) -> None:
 
 
 def _check_export(e: DictConfig) -> None:
-    names = [("export.name", e.name)] + [(f"export.styles[{i}].name", s.name) for i, s in enumerate(e.get("styles") or [])]
+    names = [("export.name", e.name)] + [
+        (f"export.styles[{i}].name", s.name) for i, s in enumerate(e.get("styles") or [])
+    ]
     for key, name in names:
         try:
             validate_name(name, key)
         except InvalidName as err:
             raise ConfigError(key, str(err)) from None
         if (Path(e.models_dir) / name).exists() and not e.overwrite:
-            raise ConfigError("export.overwrite", f"{Path(e.models_dir) / name} already exists; "
-                                                  "set export.overwrite=true to replace it")
+            raise ConfigError(
+                "export.overwrite",
+                f"{Path(e.models_dir) / name} already exists; "
+                "set export.overwrite=true to replace it",
+            )
     check_onnx_export(e)
 
 
@@ -131,9 +154,14 @@ def _instantiate(node: DictConfig) -> Any:
         raise
 
 
-def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tensor],
-                 s_std: dict[str, torch.Tensor], style_layers: Sequence[str], loss_rows: int | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def adain_losses(
+    net: AdaINNet,
+    x01: torch.Tensor,
+    s_mean: dict[str, torch.Tensor],
+    s_std: dict[str, torch.Tensor],
+    style_layers: Sequence[str],
+    loss_rows: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Unweighted (content, style) losses for content crops `x01` (N, 3, S, S) RGB 0..1 and
     per-sample style statistics {tap: (N, C)}, and the decoded drawings (N, 3, S, S). Only the
     first `loss_rows` crops enter the losses (default all): the shift-consistency views need
@@ -148,7 +176,11 @@ def adain_losses(net: AdaINNet, x01: torch.Tensor, s_mean: dict[str, torch.Tenso
     style = x01.new_zeros(())
     for tap in style_layers:
         m, s = mean_std(feats[tap])
-        style = style + F.mse_loss(m.flatten(1), s_mean[tap][:n]) + F.mse_loss(s.flatten(1), s_std[tap][:n])
+        style = (
+            style
+            + F.mse_loss(m.flatten(1), s_mean[tap][:n])
+            + F.mse_loss(s.flatten(1), s_std[tap][:n])
+        )
     return content, style, y
 
 
@@ -156,8 +188,15 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
     resolved; `command` is recorded in the card."""
     # train.py dispatches here: import it late
-    from .train import (build_data, consistency_note, init_note, init_weights, pick_device, run_metrics,
-                        start_run)
+    from .train import (
+        build_data,
+        consistency_note,
+        init_note,
+        init_weights,
+        pick_device,
+        run_metrics,
+        start_run,
+    )
 
     check_adain_config(cfg)
     t = cfg.trainer
@@ -167,11 +206,18 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     full = build_data(cfg)
     source = Shard(full, d) if d.enabled else full
     styles = _instantiate(cfg.style)
-    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
-    encoder, described, pretrained = build_adain_encoder(cfg.loss.encoder, int(cfg.loss.random_fallback.seed),
-                                                         bool(cfg.loss.random_fallback.enabled))
-    net = AdaINNet(AdaINConfig(decoder_width=int(cfg.model.decoder_width),
-                               antialias=bool(cfg.model.get("antialias", False))))
+    sampler = CropSampler(
+        source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank
+    )
+    encoder, described, pretrained = build_adain_encoder(
+        cfg.loss.encoder, int(cfg.loss.random_fallback.seed), bool(cfg.loss.random_fallback.enabled)
+    )
+    net = AdaINNet(
+        AdaINConfig(
+            decoder_width=int(cfg.model.decoder_width),
+            antialias=bool(cfg.model.get("antialias", False)),
+        )
+    )
     net.encoder.load_state_dict(encoder.state_dict())
     net.encoder.requires_grad_(False)
     net = net.to(device)
@@ -190,28 +236,46 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         try:
             decoder.load_state_dict(init_weights(Path(t.init_weights), "decoder."))
         except RuntimeError as e:
-            raise ConfigError("trainer.init_weights", f"{t.init_weights} does not fit the decoder (width "
-                                                      f"{net.config.decoder_width}): {str(e).splitlines()[0]}") from None
+            raise ConfigError(
+                "trainer.init_weights",
+                f"{t.init_weights} does not fit the decoder (width "
+                f"{net.config.decoder_width}): {str(e).splitlines()[0]}",
+            ) from None
     c = cfg.consistency
     shifts = shift_views(c, int(t.seed) + d.rank)
     if t.get("resume"):
         first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup, shifts)
     if d.enabled:  # DDP averages the decoder's gradients across ranks; the encoder is frozen
         net.decoder = DDP(decoder, device_ids=[device.index] if device.type == "cuda" else None)
-    log.info("adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
-             "content %g style %g", net.config.decoder_width, sum(p.numel() for p in net.decoder.parameters()),
-             device, source.description, styles.description, described, wc, ws)
+    log.info(
+        "adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
+        "content %g style %g",
+        net.config.decoder_width,
+        sum(p.numel() for p in net.decoder.parameters()),
+        device,
+        source.description,
+        styles.description,
+        described,
+        wc,
+        ws,
+    )
 
     checkpoints: list[Path] = []
     writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     start = time.perf_counter()
-    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train adain", unit="step", mininterval=5.0,
-               disable=not d.main)
+    bar = tqdm(
+        range(first, int(t.steps) + 1),
+        desc="artem-train adain",
+        unit="step",
+        mininterval=5.0,
+        disable=not d.main,
+    )
     progress = StepLog(t, d, device, writer, bar, first, start)
     for step in bar:
         if step == warmup + 1 and warmup:
             # The losses change scale by orders of magnitude here: Adam's moments from the warm-up
-            # would make the first AdaIN steps far too large (a run with them collapsed the decoder).
+            # would make the first AdaIN steps far too large (a run with them collapsed the
+            # decoder).
             optimizer = torch.optim.Adam(decoder.parameters(), lr=float(t.lr))
         if step > warmup:
             for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
@@ -230,21 +294,36 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         else:  # the crops and their moved views in one batch, the same style for both
             views, move = shifts.views(x, scale=1.0)
             both = lambda stats: {k: torch.cat([v, v]) for k, v in stats.items()}  # noqa: E731
-            content, style, y = adain_losses(net, views, both(s_mean), both(s_std), layers, x.shape[0])
+            content, style, y = adain_losses(
+                net, views, both(s_mean), both(s_std), layers, x.shape[0]
+            )
             consistency = float(c.weight) * shifts.loss(y, move, scale=1.0)
         optimizer.zero_grad(set_to_none=True)
         (wc * content + ws * style + (consistency if consistency is not None else 0)).backward()
         optimizer.step()
 
-        progress.step(step, wc * content.item(), ws * style.item(),
-                      consistency.item() if consistency is not None else None)
+        progress.step(
+            step,
+            wc * content.item(),
+            ws * style.item(),
+            consistency.item() if consistency is not None else None,
+        )
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"step": step, "decoder": decoder.state_dict(), "optimizer": optimizer.state_dict(),
-                        "rng": {"crops": list(sampler.rng.getstate()), "styles": rng.bit_generator.state,
-                                **({"shifts": shifts.state()} if shifts is not None else {})}},
-                       checkpoints[-1])
+            torch.save(
+                {
+                    "step": step,
+                    "decoder": decoder.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": {
+                        "crops": list(sampler.rng.getstate()),
+                        "styles": rng.bit_generator.state,
+                        **({"shifts": shifts.state()} if shifts is not None else {}),
+                    },
+                },
+                checkpoints[-1],
+            )
     bar.close()
     seconds, last = time.perf_counter() - start, progress.last
     net.decoder = decoder
@@ -255,32 +334,59 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         leave(d)
         entry = read_entry(Path(e.models_dir) / e.name)
         style_entries = [read_entry(Path(e.models_dir) / s.name) for s in e.get("styles") or []]
-        return AdaINTrainResult(dict(entry.card.made_by["metrics"]), net, entry, style_entries, run_dir, grid_path,
-                                checkpoints)
+        return AdaINTrainResult(
+            dict(entry.card.made_by["metrics"]),
+            net,
+            entry,
+            style_entries,
+            run_dir,
+            grid_path,
+            checkpoints,
+        )
 
     metrics = run_metrics(t, first, seconds, last, d.world_size)
-    notes = (f"AdaIN decoder of width {net.config.decoder_width}"
-             f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
-             f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
-             f"{t.batch_size}, {t.image_size}px crops"
-             + (f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), then AdaIN's "
-                f"losses with a fresh Adam" if warmup else "")
-             + f", lr {t.lr} (decay {decay:g}), on {device}"
-             + (f" x {d.world_size} ranks (DDP)" if d.enabled else "")
-             + f" ({torch.get_num_threads()} threads); "
-             + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
-             + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
-             f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
-             f"style {ws:g})."
-             + (" Anti-aliased (max-blur pools, bilinear upsampling)." if net.config.antialias else "")
-             + consistency_note(cfg, last) + init_note(t))
-    made_by = {"command": command or "artem_training.train.train(cfg)",
-               "config": OmegaConf.to_container(cfg), "metrics": metrics, "world_size": d.world_size}
+    notes = (
+        f"AdaIN decoder of width {net.config.decoder_width}"
+        f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
+        f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
+        f"{t.batch_size}, {t.image_size}px crops"
+        + (
+            f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), then AdaIN's "
+            f"losses with a fresh Adam"
+            if warmup
+            else ""
+        )
+        + f", lr {t.lr} (decay {decay:g}), on {device}"
+        + (f" x {d.world_size} ranks (DDP)" if d.enabled else "")
+        + f" ({torch.get_num_threads()} threads); "
+        + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
+        + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
+        f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
+        f"style {ws:g})."
+        + (" Anti-aliased (max-blur pools, bilinear upsampling)." if net.config.antialias else "")
+        + consistency_note(cfg, last)
+        + init_note(t)
+    )
+    made_by = {
+        "command": command or "artem_training.train.train(cfg)",
+        "config": OmegaConf.to_container(cfg),
+        "metrics": metrics,
+        "world_size": d.world_size,
+    }
     files = {ONNX_FILE: export_adain_onnx(as_stored(net, bool(e.fp16)))} if e.onnx else None
-    entry = write_adain_model(Path(e.models_dir), e.name, net, display_name=e.display_name,
-                              source=f"artem-train ({described})", made_by=made_by, license=LICENSE_NOTE,
-                              notes=f"{notes} {ADAIN_IO}." if e.onnx else notes, half=bool(e.fp16),
-                              overwrite=bool(e.overwrite), files=files)
+    entry = write_adain_model(
+        Path(e.models_dir),
+        e.name,
+        net,
+        display_name=e.display_name,
+        source=f"artem-train ({described})",
+        made_by=made_by,
+        license=LICENSE_NOTE,
+        notes=f"{notes} {ADAIN_IO}." if e.onnx else notes,
+        half=bool(e.fp16),
+        overwrite=bool(e.overwrite),
+        files=files,
+    )
     style_entries = export_styles(entry, e)
     samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
     grid = sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))])
@@ -288,13 +394,26 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     log_grid(writer, int(t.steps), grid)
     if writer is not None:
         writer.close()
-    log.info("exported %s and %d styles; samples in %s; %s", entry.path, len(style_entries), grid_path, metrics)
+    log.info(
+        "exported %s and %d styles; samples in %s; %s",
+        entry.path,
+        len(style_entries),
+        grid_path,
+        metrics,
+    )
     leave(d)
     return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
 
 
-def resume(path: Path, net: AdaINNet, optimizer: torch.optim.Optimizer, sampler: CropSampler,
-           rng: np.random.Generator, warmup: int, shifts: ShiftViews | None = None) -> int:
+def resume(
+    path: Path,
+    net: AdaINNet,
+    optimizer: torch.optim.Optimizer,
+    sampler: CropSampler,
+    rng: np.random.Generator,
+    warmup: int,
+    shifts: ShiftViews | None = None,
+) -> int:
     """Load a checkpoint of this loop; returns the first step to run. The optimizer state is
     taken only within one phase (the switch to the AdaIN losses starts a fresh Adam); the crop
     and style draws continue where they were when the checkpoint has them."""
@@ -322,16 +441,31 @@ def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
     out = []
     for s in e.get("styles") or []:
         rgb = load_style_image(str(s.image), s.get("size"), int(s.get("seed", 0)))
-        out.append(write_adain_style(
-            Path(e.models_dir), s.name, model, compute_style_stats(model.net, rgb), (rgb.shape[1], rgb.shape[0]),
-            display_name=s.get("display_name", ""), source=f"style image {s.image} (seed {s.get('seed', 0)})",
-            made_by={"by": "artem-train export.styles", "image": str(s.image), "seed": s.get("seed", 0),
-                     "size": s.get("size")},
-            license=LICENSE_NOTE, overwrite=bool(e.overwrite)))
+        out.append(
+            write_adain_style(
+                Path(e.models_dir),
+                s.name,
+                model,
+                compute_style_stats(model.net, rgb),
+                (rgb.shape[1], rgb.shape[0]),
+                display_name=s.get("display_name", ""),
+                source=f"style image {s.image} (seed {s.get('seed', 0)})",
+                made_by={
+                    "by": "artem-train export.styles",
+                    "image": str(s.image),
+                    "seed": s.get("seed", 0),
+                    "size": s.get("size"),
+                },
+                license=LICENSE_NOTE,
+                overwrite=bool(e.overwrite),
+            )
+        )
     return out
 
 
-def sample_grid(net: AdaINNet, contents: Sequence[np.ndarray], styles: Sequence[np.ndarray]) -> Image.Image:
+def sample_grid(
+    net: AdaINNet, contents: Sequence[np.ndarray], styles: Sequence[np.ndarray]
+) -> Image.Image:
     """Top row: blank, then each content square; one row per style: the style, then each
     content square in that style. Squares are (S, S, 3) uint8 RGB."""
     size = contents[0].shape[0]

@@ -1,9 +1,9 @@
 """`artem-train`: the Hydra command-line wrapper around `train(cfg)`, and nothing more.
 
-    artem-train experiment=default_style          # the shipped `tessera` style
-    artem-train data=folder data.content_dir=~/coco style.image=starry.jpg export.name=starry
-    artem-train debug=default export.name=smoke   # a few steps at 64x64
-    artem-train -m debug=default loss.random_fallback.style_weight=1e3,1e4   # a sweep
+artem-train experiment=default_style          # the shipped `tessera` style
+artem-train data=folder data.content_dir=~/coco style.image=starry.jpg export.name=starry
+artem-train debug=default export.name=smoke   # a few steps at 64x64
+artem-train -m debug=default loss.random_fallback.style_weight=1e3,1e4   # a sweep
 """
 
 from __future__ import annotations
@@ -36,8 +36,13 @@ def main(cfg: DictConfig) -> float:
     command = shlex.join(["artem-train", *sys.argv[1:]])
     result = train(cfg, command=command)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the job
-        write_job_record(result.run_dir, hc.job.num if multirun else None, list(hc.overrides.task),
-                         result.metrics, result.entry.path)
+        write_job_record(
+            result.run_dir,
+            hc.job.num if multirun else None,
+            list(hc.overrides.task),
+            result.metrics,
+            result.entry.path,
+        )
     return result.metrics["loss"]
 
 

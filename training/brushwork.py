@@ -38,5 +38,7 @@ def strokes(size: int = 256, seed: int = 0, density: float = 1.0) -> np.ndarray:
             a = turn + 1.3 * np.sin(x * f1 + p1) + 1.3 * np.cos(y * f2 + p2)
             x, y = x + np.cos(a) * length / 6, y + np.sin(a) * length / 6
             points.append((x, y))
-        draw.line(points, fill=tuple(int(c) for c in np.clip(colour, 0, 255)), width=width, joint="curve")
+        draw.line(
+            points, fill=tuple(int(c) for c in np.clip(colour, 0, 255)), width=width, joint="curve"
+        )
     return np.asarray(img.filter(ImageFilter.SMOOTH))

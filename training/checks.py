@@ -34,9 +34,12 @@ def check_config(cfg: DictConfig) -> None:
 def _check_style(style: DictConfig) -> None:
     spec = str(style.image)
     if spec.startswith(BUILTIN_PREFIX):
-        if spec[len(BUILTIN_PREFIX):] not in BUILTINS:
-            raise ConfigError("style.image", f"no built-in style image {spec!r}; known: "
-                                             f"{', '.join(BUILTIN_PREFIX + b for b in BUILTINS)}")
+        if spec[len(BUILTIN_PREFIX) :] not in BUILTINS:
+            raise ConfigError(
+                "style.image",
+                f"no built-in style image {spec!r}; known: "
+                f"{', '.join(BUILTIN_PREFIX + b for b in BUILTINS)}",
+            )
     elif not Path(spec).is_file():
         raise ConfigError("style.image", f"style image file {spec!r} does not exist")
     if style.size is not None and int(style.size) < 16:
@@ -44,21 +47,33 @@ def _check_style(style: DictConfig) -> None:
 
 
 def _check_loss(loss: DictConfig) -> None:
-    for key, taps in (("loss.content_layer", [loss.content_layer]), ("loss.style_layers", list(loss.style_layers))):
+    for key, taps in (
+        ("loss.content_layer", [loss.content_layer]),
+        ("loss.style_layers", list(loss.style_layers)),
+    ):
         unknown = [t for t in taps if t not in TAPS]
         if unknown or not taps:
             raise ConfigError(key, f"unknown or no VGG-16 taps {unknown}; known: {list(TAPS)}")
     if loss.weights is not None and not Path(loss.weights).is_file():
         raise ConfigError("loss.weights", f"VGG-16 weights file {loss.weights!r} does not exist")
-    if loss.weights is None and not loss.random_fallback.enabled and not hub_weights_path().is_file():
-        raise ConfigError("loss.weights", f"no VGG-16 ImageNet weights at {hub_weights_path()} and "
-                                          "loss.random_fallback.enabled is false")
+    if (
+        loss.weights is None
+        and not loss.random_fallback.enabled
+        and not hub_weights_path().is_file()
+    ):
+        raise ConfigError(
+            "loss.weights",
+            f"no VGG-16 ImageNet weights at {hub_weights_path()} and "
+            "loss.random_fallback.enabled is false",
+        )
 
 
 def _check_distill(loss: DictConfig) -> None:
     for key in ("pixel_weight", "detail_weight"):
         if key not in loss:
-            raise ConfigError(f"loss.{key}", "a teacher needs loss=distill (pixel_weight, detail_weight)")
+            raise ConfigError(
+                f"loss.{key}", "a teacher needs loss=distill (pixel_weight, detail_weight)"
+            )
         if float(loss[key]) < 0:
             raise ConfigError(f"loss.{key}", f"must be 0 or more, got {loss[key]}")
 
@@ -73,9 +88,13 @@ def _check_trainer(t: DictConfig) -> None:
             raise ConfigError(f"trainer.{key}", f"must be a positive integer, got {t[key]}")
     for key in ("image_size", "sample_size"):
         if int(t[key]) % Generator.size_multiple:
-            raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}")
+            raise ConfigError(
+                f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}"
+            )
     if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
-        raise ConfigError("trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}")
+        raise ConfigError(
+            "trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}"
+        )
     check_switches(t)
     check_init_weights(t)
     if t.resume is not None and not Path(t.resume).is_file():
@@ -83,17 +102,24 @@ def _check_trainer(t: DictConfig) -> None:
     if float(t.max_zoom) < 1.0:
         raise ConfigError("trainer.max_zoom", f"must be at least 1.0, got {t.max_zoom}")
     if t.precision not in PRECISIONS:
-        raise ConfigError("trainer.precision", f"{t.precision!r} is not one of {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            "trainer.precision", f"{t.precision!r} is not one of {', '.join(PRECISIONS)}"
+        )
     on_cuda = t.device == "cuda" or (t.device == "auto" and torch.cuda.is_available())
     if t.precision == "fp16" and not on_cuda:
-        raise ConfigError("trainer.precision", "fp16 needs CUDA (its loss scaling is CUDA's); use bf16 on the CPU")
+        raise ConfigError(
+            "trainer.precision", "fp16 needs CUDA (its loss scaling is CUDA's); use bf16 on the CPU"
+        )
 
 
 def check_init_weights(t: DictConfig) -> None:
     """trainer.init_weights names an entry folder or a checkpoint file that exists."""
     if t.get("init_weights") and not Path(t.init_weights).exists():
-        raise ConfigError("trainer.init_weights", f"{str(t.init_weights)!r} does not exist: expected a "
-                                                  "models entry folder or a run's checkpoint")
+        raise ConfigError(
+            "trainer.init_weights",
+            f"{str(t.init_weights)!r} does not exist: expected a "
+            "models entry folder or a run's checkpoint",
+        )
 
 
 def check_switches(t: DictConfig) -> None:
@@ -109,8 +135,11 @@ def _check_export(e: DictConfig) -> None:
     except InvalidName as err:
         raise ConfigError("export.name", str(err)) from None
     if (Path(e.models_dir) / e.name).exists() and not e.overwrite:
-        raise ConfigError("export.overwrite", f"{Path(e.models_dir) / e.name} already exists; "
-                                              "set export.overwrite=true to replace it")
+        raise ConfigError(
+            "export.overwrite",
+            f"{Path(e.models_dir) / e.name} already exists; "
+            "set export.overwrite=true to replace it",
+        )
     check_onnx_export(e)
 
 
@@ -120,5 +149,8 @@ def check_onnx_export(e: DictConfig) -> None:
         return
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
-        raise ConfigError("export.onnx", f"true needs {' and '.join(missing)} (pip install -e '.[onnx]'), "
-                                         "which are not installed")
+        raise ConfigError(
+            "export.onnx",
+            f"true needs {' and '.join(missing)} (pip install -e '.[onnx]'), "
+            "which are not installed",
+        )

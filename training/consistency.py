@@ -15,7 +15,7 @@ the moved view, so the style learns not to amplify small differences into differ
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from omegaconf import DictConfig
@@ -39,13 +39,20 @@ def check_consistency(c: DictConfig, image_size: int, multiple: int) -> None:
     if int(c.margin) < 0 or 2 * int(c.margin) + VIEW_MARGIN >= image_size - VIEW_MARGIN:
         raise ConfigError("consistency.margin", f"{c.margin}: expected 0 to a quarter of the crop")
     if (image_size - VIEW_MARGIN) % multiple:
-        raise ConfigError("trainer.image_size", f"{image_size}: with consistency on, image_size - "
-                                                f"{VIEW_MARGIN} must be a multiple of {multiple}")
+        raise ConfigError(
+            "trainer.image_size",
+            f"{image_size}: with consistency on, image_size - "
+            f"{VIEW_MARGIN} must be a multiple of {multiple}",
+        )
 
 
-def shift_views(c: DictConfig, seed: int) -> "ShiftViews | None":
+def shift_views(c: DictConfig, seed: int) -> ShiftViews | None:
     """The `consistency` group's ShiftViews, or None when it is off (weight 0)."""
-    return ShiftViews(int(c.max_shift), int(c.margin), seed, float(c.noise)) if float(c.weight) else None
+    return (
+        ShiftViews(int(c.max_shift), int(c.margin), seed, float(c.noise))
+        if float(c.weight)
+        else None
+    )
 
 
 class ShiftViews:
@@ -67,7 +74,7 @@ class ShiftViews:
         crops' full range) as the last N; and the move."""
         dy, dx = self.draw()
         s = x.shape[-1] - VIEW_MARGIN
-        moved = x[..., dy:dy + s, dx:dx + s]
+        moved = x[..., dy : dy + s, dx : dx + s]
         if self.noise:
             moved = (moved + torch.randn_like(moved) * (self.noise * scale / 255)).clamp(0, scale)
         return torch.cat([x[..., :s, :s], moved]), (dy, dx)
@@ -78,8 +85,8 @@ class ShiftViews:
         (dy, dx), m = move, self.margin
         a, b = y.chunk(2)
         h, w = a.shape[-2:]
-        a_part = a[..., dy + m:h - m, dx + m:w - m]
-        b_part = b[..., m:h - m - dy, m:w - m - dx]
+        a_part = a[..., dy + m : h - m, dx + m : w - m]
+        b_part = b[..., m : h - m - dy, m : w - m - dx]
         return (a_part - b_part).abs().mean() / scale
 
     def state(self) -> list:

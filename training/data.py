@@ -8,8 +8,8 @@ which ship inside its wheel (no download) and make a tiny built-in set.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,8 +20,17 @@ from .errors import ConfigError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 # Colour photographs bundled in scikit-image's wheel; `skimage.data` loads them without pooch.
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "motorcycle_right",
-                  "hubble_deep_field", "immunohistochemistry", "retina")
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "motorcycle_left",
+    "motorcycle_right",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+)
 
 
 class FolderImages:
@@ -33,8 +42,10 @@ class FolderImages:
             raise ConfigError("data.content_dir", f"{content_dir!r} is not a directory")
         self.paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.paths:
-            raise ConfigError("data.content_dir", f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) "
-                                                  f"under {content_dir!r}")
+            raise ConfigError(
+                "data.content_dir",
+                f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {content_dir!r}",
+            )
         self.description = f"{len(self.paths)} images from {root}"
 
     def __len__(self) -> int:
@@ -50,14 +61,19 @@ class SkimageImages:
     def __init__(self, names: Sequence[str] = SKIMAGE_PHOTOS) -> None:
         unknown = [n for n in names if n not in SKIMAGE_PHOTOS]
         if unknown or not names:
-            raise ConfigError("data.names", f"unknown or no scikit-image photographs {list(unknown)}; "
-                                            f"choose from {list(SKIMAGE_PHOTOS)}")
+            raise ConfigError(
+                "data.names",
+                f"unknown or no scikit-image photographs {list(unknown)}; "
+                f"choose from {list(SKIMAGE_PHOTOS)}",
+            )
         from skimage import data
 
         stereo = data.stereo_motorcycle()
         arrays = {"motorcycle_left": stereo[0], "motorcycle_right": stereo[1]}
-        self.images = [Image.fromarray(arrays[n] if n in arrays else getattr(data, n)()).convert("RGB")
-                       for n in names]
+        self.images = [
+            Image.fromarray(arrays[n] if n in arrays else getattr(data, n)()).convert("RGB")
+            for n in names
+        ]
         self.description = f"scikit-image sample photographs: {', '.join(names)}"
 
     def __len__(self) -> int:
@@ -99,8 +115,14 @@ def to_batch(images: Sequence[np.ndarray]) -> torch.Tensor:
 class CropSampler:
     """Endless random training batches from a content source, seeded."""
 
-    def __init__(self, source: FolderImages | SkimageImages, size: int, batch_size: int,
-                 max_zoom: float, seed: int) -> None:
+    def __init__(
+        self,
+        source: FolderImages | SkimageImages,
+        size: int,
+        batch_size: int,
+        max_zoom: float,
+        seed: int,
+    ) -> None:
         self.source, self.size, self.batch_size, self.max_zoom = source, size, batch_size, max_zoom
         self.rng = random.Random(seed)
 

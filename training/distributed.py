@@ -39,9 +39,17 @@ def join(device: torch.device) -> tuple[Dist, torch.device]:
     Other ranks log warnings only."""
     missing = [v for v in TORCHRUN_VARS if v not in os.environ]
     if missing:
-        raise ConfigError("trainer.ddp", f"true needs a torchrun launch ({', '.join(missing)} not set): "
-                                         "torchrun --nproc_per_node N -m artem_training.app ...")
-    d = Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]), enabled=True)
+        raise ConfigError(
+            "trainer.ddp",
+            f"true needs a torchrun launch ({', '.join(missing)} not set): "
+            "torchrun --nproc_per_node N -m artem_training.app ...",
+        )
+    d = Dist(
+        int(os.environ["RANK"]),
+        int(os.environ["WORLD_SIZE"]),
+        int(os.environ["LOCAL_RANK"]),
+        enabled=True,
+    )
     if device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(device)
@@ -73,8 +81,10 @@ class Shard:
 
     def __init__(self, source: Any, d: Dist) -> None:
         if len(source) < d.world_size:
-            raise ConfigError("trainer.ddp", f"{len(source)} content images cannot be shared by "
-                                             f"{d.world_size} ranks")
+            raise ConfigError(
+                "trainer.ddp",
+                f"{len(source)} content images cannot be shared by {d.world_size} ranks",
+            )
         self.source, self.indices = source, list(range(d.rank, len(source), d.world_size))
         self.description = f"{source.description} (rank {d.rank}: {len(self.indices)} of them)"
 

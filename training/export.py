@@ -4,8 +4,9 @@ in the run folder for a person to look at."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,12 +20,16 @@ from artem_server.models.thumbnail import render_thumbnail
 
 from .data import to_batch
 
-LICENSE_NOTE = ("BSD-3-Clause, like ArtEm. Made by artem-train from its own generated style image "
-                "and the content images named in the notes (check their licences before shipping "
-                "a model trained on a folder you supplied).")
+LICENSE_NOTE = (
+    "BSD-3-Clause, like ArtEm. Made by artem-train from its own generated style image "
+    "and the content images named in the notes (check their licences before shipping "
+    "a model trained on a folder you supplied)."
+)
 
-DISTILLED_NOTE = ("BSD-3-Clause, like ArtEm. Made by artem-train from a teacher network's outputs on "
-                  "the content images named in the notes.")
+DISTILLED_NOTE = (
+    "BSD-3-Clause, like ArtEm. Made by artem-train from a teacher network's outputs on "
+    "the content images named in the notes."
+)
 
 
 def as_stored(net: torch.nn.Module, fp16: bool) -> torch.nn.Module:
@@ -39,23 +44,52 @@ def as_stored(net: torch.nn.Module, fp16: bool) -> torch.nn.Module:
     return out
 
 
-def export_entry(generator: Generator, models_dir: Path, name: str, display_name: str,
-                 made_by: dict[str, Any], notes: str, source: str, *, fp16: bool,
-                 overwrite: bool, onnx: bool = False, licence: str = LICENSE_NOTE) -> Entry:
+def export_entry(
+    generator: Generator,
+    models_dir: Path,
+    name: str,
+    display_name: str,
+    made_by: dict[str, Any],
+    notes: str,
+    source: str,
+    *,
+    fp16: bool,
+    overwrite: bool,
+    onnx: bool = False,
+    licence: str = LICENSE_NOTE,
+) -> Entry:
     """Write `generator` (moved to CPU, eval mode) as a `generator` entry with a thumbnail,
     and with model.onnx when `onnx`. `licence`: the card's licence note (a distilled style adds
     its teacher's)."""
     net = generator.cpu().eval()
     files = {ONNX_FILE: export_onnx(as_stored(net, fp16))} if onnx else None
-    card = ModelCard(name=name, kind="generator", display_name=display_name,
-                     architecture=net.config.to_dict(), source=source, made_by=made_by,
-                     license=licence, notes=f"{notes} {GENERATOR_IO}." if onnx else notes)
-    return write_entry(Path(models_dir), card, net.state_dict(), render_thumbnail(net),
-                       half=fp16, overwrite=overwrite, files=files)
+    card = ModelCard(
+        name=name,
+        kind="generator",
+        display_name=display_name,
+        architecture=net.config.to_dict(),
+        source=source,
+        made_by=made_by,
+        license=licence,
+        notes=f"{notes} {GENERATOR_IO}." if onnx else notes,
+    )
+    return write_entry(
+        Path(models_dir),
+        card,
+        net.state_dict(),
+        render_thumbnail(net),
+        half=fp16,
+        overwrite=overwrite,
+        files=files,
+    )
 
 
-def sample_grid(generator: Generator, contents: Sequence[np.ndarray], style: np.ndarray,
-                teacher: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Image.Image:
+def sample_grid(
+    generator: Generator,
+    contents: Sequence[np.ndarray],
+    style: np.ndarray,
+    teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Image.Image:
     """Top row: the style image, then each content square; bottom row: blank, then each one
     stylized; with a `teacher`, a middle row of its outputs, to compare the two by eye.
     `contents`: (S, S, 3) uint8 RGB squares; `style`: any (H, W, 3) uint8 RGB."""
@@ -63,7 +97,11 @@ def sample_grid(generator: Generator, contents: Sequence[np.ndarray], style: np.
     device = next(generator.parameters()).device
     batch = to_batch(contents).to(device)
     with torch.inference_mode():
-        outs = [generator.eval()(batch)] if teacher is None else [teacher(batch), generator.eval()(batch)]
+        outs = (
+            [generator.eval()(batch)]
+            if teacher is None
+            else [teacher(batch), generator.eval()(batch)]
+        )
     style_sq = np.asarray(Image.fromarray(style).resize((size, size), Image.Resampling.BICUBIC))
     blank = np.full_like(style_sq, 255)
     rows = [np.concatenate([style_sq, *contents], axis=1)]

@@ -1,14 +1,14 @@
 """The perceptual loss of Johnson et al. (2016), as pytorch/examples `fast_neural_style` trains
-it (shared/reference/peer-models.md section 1.5): content MSE on one VGG tap, Gram-matrix MSE
+it (neural_style.py's train loop): content MSE on one VGG tap, Gram-matrix MSE
 summed over the style taps, each scaled by its weight. No total-variation term."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG16Features
 
@@ -35,8 +35,15 @@ class PerceptualLoss(nn.Module):
 
     The style image's Gram matrices are computed once here, not per step."""
 
-    def __init__(self, vgg: VGG16Features, style: torch.Tensor, content_layer: str,
-                 style_layers: Sequence[str], content_weight: float, style_weight: float) -> None:
+    def __init__(
+        self,
+        vgg: VGG16Features,
+        style: torch.Tensor,
+        content_layer: str,
+        style_layers: Sequence[str],
+        content_weight: float,
+        style_weight: float,
+    ) -> None:
         """`style`: (1, 3, H, W) RGB 0..255 on the loss net's device."""
         super().__init__()
         self.vgg = vgg
@@ -56,8 +63,10 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             fx = self.vgg(vgg_input(x), [self.content_layer])[self.content_layer]
         content = F.mse_loss(fy[self.content_layer], fx)
-        style = sum(F.mse_loss(gram(fy[k]), self.style_grams[k].expand(y.shape[0], -1, -1))
-                    for k in self.style_layers)
+        style = sum(
+            F.mse_loss(gram(fy[k]), self.style_grams[k].expand(y.shape[0], -1, -1))
+            for k in self.style_layers
+        )
         return self.content_weight * content, self.style_weight * style
 
 

@@ -26,12 +26,21 @@ def job_name(name: str, job_num: int) -> str:
     return f"{name}-{job_num}"
 
 
-def write_job_record(run_dir: Path, job_num: int | None, overrides: list[str],
-                     metrics: dict[str, float], entry_path: Path) -> Path:
+def write_job_record(
+    run_dir: Path,
+    job_num: int | None,
+    overrides: list[str],
+    metrics: dict[str, float],
+    entry_path: Path,
+) -> Path:
     """`run_dir/metrics.json`: what the sweep summary reads back."""
     path = run_dir / JOB_FILE
-    record = {"job": job_num, "overrides": overrides, "metrics": metrics,
-              "model": str(Path(entry_path).resolve())}
+    record = {
+        "job": job_num,
+        "overrides": overrides,
+        "metrics": metrics,
+        "model": str(Path(entry_path).resolve()),
+    }
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
@@ -40,18 +49,28 @@ def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     """Every job record under `sweep_dir`, in job order; a job folder without one (a failed job)
     is listed with its folder name and no metrics."""
     rows = []
-    for sub in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                      key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)):
+    for sub in sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name),
+    ):
         record = sub / JOB_FILE
         if record.is_file():
             rows.append(json.loads(record.read_text()))
         elif (sub / ".hydra").is_dir():
-            rows.append({"job": sub.name, "overrides": [], "metrics": {}, "model": "(failed: no metrics.json)"})
+            rows.append(
+                {
+                    "job": sub.name,
+                    "overrides": [],
+                    "metrics": {},
+                    "model": "(failed: no metrics.json)",
+                }
+            )
     return rows
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table, one row per job."""
+
     def cell(row: dict[str, Any], col: str) -> str:
         if col in ("job", "model"):
             return str(row.get(col))
@@ -78,4 +97,6 @@ class SweepSummary(Callback):
         table = format_table(rows)
         (sweep_dir / "summary.md").write_text(f"# artem-train sweep {sweep_dir}\n\n{table}\n")
         (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
-        print(f"\nartem-train sweep: {len(rows)} jobs, summary in {sweep_dir.resolve() / 'summary.md'}\n{table}")
+        print(
+            f"\nartem-train sweep: {len(rows)} jobs, summary in {sweep_dir.resolve() / 'summary.md'}\n{table}"
+        )

@@ -18,7 +18,9 @@ def open_writer(log_dir: Path) -> Any | None:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # torch's module imports the tensorboard package
-        log.info("tensorboard is not installed: no TensorBoard logs (pip install -e '.[tensorboard]')")
+        log.info(
+            "tensorboard is not installed: no TensorBoard logs (pip install -e '.[tensorboard]')"
+        )
         return None
     log.info("TensorBoard logs in %s", log_dir)
     return SummaryWriter(log_dir=str(log_dir))

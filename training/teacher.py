@@ -29,11 +29,14 @@ def resolve_model_path(spec: str) -> Path:
     if not spec.startswith(PACKAGE_PREFIX):
         path = Path(spec)
     else:
-        module, _, inner = spec[len(PACKAGE_PREFIX):].partition("/")
+        module, _, inner = spec[len(PACKAGE_PREFIX) :].partition("/")
         found = importlib.util.find_spec(module) if module else None
         if found is None or not found.submodule_search_locations:
-            raise ConfigError("teacher.model", f"{spec!r}: Python package {module!r} is not installed "
-                                               f"(pip install {module.replace('_', '-')})")
+            raise ConfigError(
+                "teacher.model",
+                f"{spec!r}: Python package {module!r} is not installed "
+                f"(pip install {module.replace('_', '-')})",
+            )
         path = Path(list(found.submodule_search_locations)[0]) / inner
     if not path.is_file():
         raise ConfigError("teacher.model", f"teacher model file {str(path)!r} does not exist")
@@ -47,14 +50,23 @@ class OnnxTeacher:
     its output is divided by the same factor. `style_input`/`style`/`style_count`: a one-hot
     style-weight input for multi-style networks (None when the model has one style)."""
 
-    def __init__(self, model: str, licence: str, image_input: str = "x", input_scale: float = 1.0,
-                 style_input: str | None = None, style: int | None = None, style_count: int = 0,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        licence: str,
+        image_input: str = "x",
+        input_scale: float = 1.0,
+        style_input: str | None = None,
+        style: int | None = None,
+        style_count: int = 0,
+        threads: int | None = None,
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError("teacher.model", "a teacher needs onnxruntime (pip install onnxruntime)") \
-                from None
+            raise ConfigError(
+                "teacher.model", "a teacher needs onnxruntime (pip install onnxruntime)"
+            ) from None
         self.path = resolve_model_path(model)
         self.licence = licence
         self.image_input, self.input_scale = image_input, float(input_scale)
@@ -62,23 +74,30 @@ class OnnxTeacher:
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = int(threads)
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(self.path), options, providers=["CPUExecutionProvider"]
+        )
         names = [i.name for i in self.session.get_inputs()]
         if image_input not in names:
-            raise ConfigError("teacher.image_input", f"{image_input!r} is not an input of {self.path.name}; "
-                                                     f"its inputs: {names}")
+            raise ConfigError(
+                "teacher.image_input",
+                f"{image_input!r} is not an input of {self.path.name}; its inputs: {names}",
+            )
         self.extra: dict[str, np.ndarray] = {}
         if style_input is not None:
             if style_input not in names:
-                raise ConfigError("teacher.style_input", f"{style_input!r} is not an input of "
-                                                         f"{self.path.name}; its inputs: {names}")
+                raise ConfigError(
+                    "teacher.style_input",
+                    f"{style_input!r} is not an input of {self.path.name}; its inputs: {names}",
+                )
             if style is None or not 0 <= int(style) < int(style_count):
-                raise ConfigError("teacher.style",
-                                  f"{style!r}: expected a style index 0..{int(style_count) - 1}")
+                raise ConfigError(
+                    "teacher.style", f"{style!r}: expected a style index 0..{int(style_count) - 1}"
+                )
             weights = np.zeros(int(style_count), np.float32)
             weights[int(style)] = 1.0
             self.extra[style_input] = weights
-        self.description = (f"{self.path.name}" + (f" style {style}" if style_input else ""))
+        self.description = f"{self.path.name}" + (f" style {style}" if style_input else "")
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 It takes a resolved config (paths included) and needs nothing of Hydra's runtime, so tests and
 notebooks call it directly; `app.py` is only the command-line wrapper. Recipe: Adam on the
 perceptual loss of `losses.py` over random crops of the content images (pytorch/examples
-fast_neural_style, shared/reference/peer-models.md section 1.5).
+fast_neural_style's neural_style.py).
 """
 
 from __future__ import annotations
@@ -76,14 +76,21 @@ def start_run(cfg: DictConfig) -> Path:
     return run_dir
 
 
-def run_metrics(t: DictConfig, first: int, seconds: float, last: dict[str, float],
-                world_size: int = 1) -> dict[str, float]:
+def run_metrics(
+    t: DictConfig, first: int, seconds: float, last: dict[str, float], world_size: int = 1
+) -> dict[str, float]:
     """What a finished run reports (card, metrics.json, sweep summary): steps, time, speed over
     the steps this run took (from `first`), and the last logged losses."""
     images = (int(t.steps) - first + 1) * int(t.batch_size) * world_size
-    metrics = {"steps": float(t.steps), "seconds": round(seconds, 1), "resumed_at": float(first - 1),
-               "images_per_s": round(images / seconds, 3), "content_loss": last["content"],
-               "style_loss": last["style"], "loss": sum(last.values())}
+    metrics = {
+        "steps": float(t.steps),
+        "seconds": round(seconds, 1),
+        "resumed_at": float(first - 1),
+        "images_per_s": round(images / seconds, 3),
+        "content_loss": last["content"],
+        "style_loss": last["style"],
+        "loss": sum(last.values()),
+    }
     if "consistency" in last:
         metrics["consistency_loss"] = last["consistency"]
     return metrics
@@ -100,8 +107,14 @@ def build_data(cfg: DictConfig, group: str = "data") -> Any:
         raise
 
 
-def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torch.optim.Optimizer,
-                    sampler: CropSampler, shifts: ShiftViews | None = None) -> None:
+def save_checkpoint(
+    path: Path,
+    step: int,
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    sampler: CropSampler,
+    shifts: ShiftViews | None = None,
+) -> None:
     """Plain tensors, numbers and lists only, so `torch.load(weights_only=True)` reads it back.
     The crop sampler's (and the shift draws') random state is saved too: a resumed run draws
     the crops it would have."""
@@ -109,8 +122,15 @@ def save_checkpoint(path: Path, step: int, generator: Generator, optimizer: torc
     rng = {"crops": list(sampler.rng.getstate())}
     if shifts is not None:  # its moves, and torch's generator that draws its noise
         rng["shifts"], rng["torch"] = shifts.state(), torch.get_rng_state()
-    torch.save({"step": step, "generator": generator.state_dict(), "optimizer": optimizer.state_dict(),
-                "rng": rng}, path)
+    torch.save(
+        {
+            "step": step,
+            "generator": generator.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng,
+        },
+        path,
+    )
 
 
 def init_weights(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -120,24 +140,35 @@ def init_weights(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
     path = Path(path)
     if path.is_dir():
         sd = read_entry(path).load_weights()
-        return {k[len(prefix):]: v.float() for k, v in sd.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v.float() for k, v in sd.items() if k.startswith(prefix)}
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     return {k: v.float() for k, v in (ckpt.get("generator") or ckpt.get("decoder") or ckpt).items()}
 
 
-def resume_checkpoint(path: Path, generator: Generator, optimizer: torch.optim.Optimizer,
-                      sampler: CropSampler, steps: int, shifts: ShiftViews | None = None) -> int:
+def resume_checkpoint(
+    path: Path,
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    sampler: CropSampler,
+    steps: int,
+    shifts: ShiftViews | None = None,
+) -> int:
     """Load a checkpoint of this loop (weights, Adam's moments, crop draws); returns the first
     step still to run."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     step = int(ckpt["step"])
     if step >= steps:
-        raise ConfigError("trainer.resume", f"{path} is at step {step}; trainer.steps={steps} leaves nothing to run")
+        raise ConfigError(
+            "trainer.resume",
+            f"{path} is at step {step}; trainer.steps={steps} leaves nothing to run",
+        )
     try:
         generator.load_state_dict(ckpt["generator"])
     except RuntimeError as e:
-        raise ConfigError("trainer.resume", f"{path} does not fit the model ({generator.config}): "
-                                            f"{str(e).splitlines()[0]}") from None
+        raise ConfigError(
+            "trainer.resume",
+            f"{path} does not fit the model ({generator.config}): {str(e).splitlines()[0]}",
+        ) from None
     optimizer.load_state_dict(ckpt["optimizer"])
     if "rng" in ckpt:
         crops = ckpt["rng"]["crops"]
@@ -165,7 +196,9 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
 
     full = build_data(cfg)
     source = Shard(full, d) if d.enabled else full
-    sampler = CropSampler(source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank)
+    sampler = CropSampler(
+        source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank
+    )
     loss_fn, loss_described, pretrained, weights = build_loss(cfg, device)
     style_img = reference_image(cfg, loss_fn, full)
     generator = instantiate_generator(cfg).to(device)
@@ -173,8 +206,11 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
         try:
             generator.load_state_dict(init_weights(Path(t.init_weights)))
         except RuntimeError as e:
-            raise ConfigError("trainer.init_weights", f"{t.init_weights} does not fit the model "
-                                                      f"({generator.config}): {str(e).splitlines()[0]}") from None
+            raise ConfigError(
+                "trainer.init_weights",
+                f"{t.init_weights} does not fit the model "
+                f"({generator.config}): {str(e).splitlines()[0]}",
+            ) from None
     elif isinstance(loss_fn, DistillLoss) and not t.resume:
         # Targets are 0..255 images: start at mid-grey, not near 0, where Adam's steps of about
         # trainer.lr would spend the first hundred steps only reaching the teacher's range.
@@ -183,18 +219,37 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     c = cfg.consistency
     shifts = shift_views(c, int(t.seed) + d.rank)
     # DDP averages gradients across ranks; `generator` stays the bare net that is saved.
-    model = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None) if d.enabled else generator
+    model = (
+        DDP(generator, device_ids=[device.index] if device.type == "cuda" else None)
+        if d.enabled
+        else generator
+    )
     optimizer = torch.optim.Adam(generator.parameters(), lr=float(t.lr))
-    first = resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps), shifts) if t.resume else 1
-    log.info("generator %s (%d params) on %s; content: %s; loss: %s; weights %s",
-             generator.config, sum(p.numel() for p in generator.parameters()), device,
-             source.description, loss_described, weights)
+    first = (
+        resume_checkpoint(Path(t.resume), generator, optimizer, sampler, int(t.steps), shifts)
+        if t.resume
+        else 1
+    )
+    log.info(
+        "generator %s (%d params) on %s; content: %s; loss: %s; weights %s",
+        generator.config,
+        sum(p.numel() for p in generator.parameters()),
+        device,
+        source.description,
+        loss_described,
+        weights,
+    )
 
     writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
     checkpoints: list[Path] = []
     start = time.perf_counter()
-    bar = tqdm(range(first, int(t.steps) + 1), desc="artem-train", unit="step", mininterval=2.0,
-               disable=not d.main)
+    bar = tqdm(
+        range(first, int(t.steps) + 1),
+        desc="artem-train",
+        unit="step",
+        mininterval=2.0,
+        disable=not d.main,
+    )
     progress = StepLog(t, d, device, writer, bar, first, start)
     precision = str(t.precision)
     scaler = grad_scaler(precision, device)
@@ -207,14 +262,19 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
             else:  # the crop and its moved view in one batch; the perceptual loss on the first
                 views, move = shifts.views(x)
                 y = model(views)
-                content, style = loss_fn(y[:x.shape[0]], views[:x.shape[0]])
+                content, style = loss_fn(y[: x.shape[0]], views[: x.shape[0]])
                 consistency = float(c.weight) * shifts.loss(y.float(), move)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(content + style + (consistency if consistency is not None else 0)).backward()
         scaler.step(optimizer)
         scaler.update()
 
-        progress.step(step, content.item(), style.item(), consistency.item() if consistency is not None else None)
+        progress.step(
+            step,
+            content.item(),
+            style.item(),
+            consistency.item() if consistency is not None else None,
+        )
         if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
             checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
             save_checkpoint(checkpoints[-1], step, generator, optimizer, sampler, shifts)
@@ -224,7 +284,9 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     if not d.main:  # rank 0 exports; the others return its entry
         leave(d)
         entry = read_entry(Path(cfg.export.models_dir) / cfg.export.name)
-        return TrainResult(dict(entry.card.made_by["metrics"]), generator, entry, run_dir, grid_path, checkpoints)
+        return TrainResult(
+            dict(entry.card.made_by["metrics"]), generator, entry, run_dir, grid_path, checkpoints
+        )
 
     samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
     grid = sample_grid(generator, samples, style_img, teacher=getattr(loss_fn, "teacher", None))
@@ -236,25 +298,45 @@ def train(cfg: DictConfig, command: str | None = None) -> TrainResult:
     metrics = run_metrics(t, first, seconds, last, d.world_size)
     distilled = isinstance(loss_fn, DistillLoss)
     terms = ("pixel", "detail") if distilled else ("content", "style")
-    target = (f"Targets: the teacher's outputs ({loss_fn.teacher.description})" if distilled else
-              f"Style image: {cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size})")
-    notes = (f"Loss: {loss_described}. Content: {source.description}. {target}. Trained {t.steps} steps, "
-             f"batch {t.batch_size}, {t.image_size}px crops, {t.precision}, on {device}"
-             f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
-             f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
-             f"{terms[0]} loss {last['content']:.4g}, {terms[1]} loss {last['style']:.4g} "
-             f"(weights {weights})." + consistency_note(cfg, last) + init_note(t))
-    made_by = {"command": command or "artem_training.train.train(cfg)",
-               "config": OmegaConf.to_container(cfg), "metrics": metrics,
-               "loss_network": loss_described, "pretrained_loss_network": pretrained,
-               "device": str(device), "precision": str(t.precision), "world_size": d.world_size,
-               "threads": torch.get_num_threads(),
-               "torch": torch.__version__}
+    target = (
+        f"Targets: the teacher's outputs ({loss_fn.teacher.description})"
+        if distilled
+        else f"Style image: {cfg.style.image} (seed {cfg.style.seed}, size {cfg.style.size})"
+    )
+    notes = (
+        f"Loss: {loss_described}. Content: {source.description}. {target}. Trained {t.steps} steps, "
+        f"batch {t.batch_size}, {t.image_size}px crops, {t.precision}, on {device}"
+        f"{f' x {d.world_size} ranks (DDP)' if d.enabled else ''} "
+        f"({torch.get_num_threads()} threads) in {seconds:.0f} s; final (last {t.log_every} steps) "
+        f"{terms[0]} loss {last['content']:.4g}, {terms[1]} loss {last['style']:.4g} "
+        f"(weights {weights})." + consistency_note(cfg, last) + init_note(t)
+    )
+    made_by = {
+        "command": command or "artem_training.train.train(cfg)",
+        "config": OmegaConf.to_container(cfg),
+        "metrics": metrics,
+        "loss_network": loss_described,
+        "pretrained_loss_network": pretrained,
+        "device": str(device),
+        "precision": str(t.precision),
+        "world_size": d.world_size,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
     licence = f"{DISTILLED_NOTE} {loss_fn.teacher.licence}" if distilled else LICENSE_NOTE
-    entry = export_entry(generator, Path(cfg.export.models_dir), cfg.export.name,
-                         cfg.export.display_name, made_by, notes, source=f"artem-train ({loss_described})",
-                         fp16=bool(cfg.export.fp16), overwrite=bool(cfg.export.overwrite),
-                         onnx=bool(cfg.export.onnx), licence=licence)
+    entry = export_entry(
+        generator,
+        Path(cfg.export.models_dir),
+        cfg.export.name,
+        cfg.export.display_name,
+        made_by,
+        notes,
+        source=f"artem-train ({loss_described})",
+        fp16=bool(cfg.export.fp16),
+        overwrite=bool(cfg.export.overwrite),
+        onnx=bool(cfg.export.onnx),
+        licence=licence,
+    )
     log.info("exported %s; samples in %s; %s", entry.path, grid_path, metrics)
     leave(d)
     return TrainResult(metrics, generator, entry, run_dir, grid_path, checkpoints)
@@ -267,14 +349,25 @@ def build_loss(cfg: DictConfig, device: torch.device) -> tuple[torch.nn.Module, 
     if cfg.get("teacher") is not None:
         teacher = build_data(cfg, "teacher")
         loss = DistillLoss(teacher, float(cfg.loss.pixel_weight), float(cfg.loss.detail_weight))
-        return (loss, f"distillation from {teacher.description} (pixel and gradient L1)", True,
-                f"pixel {cfg.loss.pixel_weight:g}, detail {cfg.loss.detail_weight:g}")
+        return (
+            loss,
+            f"distillation from {teacher.description} (pixel and gradient L1)",
+            True,
+            f"pixel {cfg.loss.pixel_weight:g}, detail {cfg.loss.detail_weight:g}",
+        )
     style_img = load_style_image(str(cfg.style.image), cfg.style.size, int(cfg.style.seed))
-    vgg, described, pretrained = build_vgg16(cfg.loss.weights, int(cfg.loss.random_fallback.seed),
-                                             bool(cfg.loss.random_fallback.enabled))
+    vgg, described, pretrained = build_vgg16(
+        cfg.loss.weights, int(cfg.loss.random_fallback.seed), bool(cfg.loss.random_fallback.enabled)
+    )
     w = cfg.loss if pretrained else cfg.loss.random_fallback
-    loss = PerceptualLoss(vgg.to(device), to_batch([style_img]).to(device), cfg.loss.content_layer,
-                          cfg.loss.style_layers, float(w.content_weight), float(w.style_weight))
+    loss = PerceptualLoss(
+        vgg.to(device),
+        to_batch([style_img]).to(device),
+        cfg.loss.content_layer,
+        cfg.loss.style_layers,
+        float(w.content_weight),
+        float(w.style_weight),
+    )
     loss.style_image = style_img
     return loss, described, pretrained, f"content {w.content_weight:g}, style {w.style_weight:g}"
 
@@ -293,8 +386,11 @@ def consistency_note(cfg: DictConfig, last: dict[str, float]) -> str:
     c = cfg.consistency
     if not float(c.weight):
         return ""
-    return (f" Shift consistency (comfort in a headset): weight {float(c.weight):g}, moves up to "
-            f"{c.max_shift} px, noise {float(c.noise):g} grey levels, final loss {last.get('consistency', float('nan')):.4g}.")
+    return (
+        f" Shift consistency (comfort in a headset): weight {float(c.weight):g}, moves up to "
+        f"{c.max_shift} px, noise {float(c.noise):g} grey levels, final loss "
+        f"{last.get('consistency', float('nan')):.4g}."
+    )
 
 
 def init_note(t: DictConfig) -> str:

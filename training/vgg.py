@@ -15,8 +15,8 @@ a steady scale through the 10 ReLU layers.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -52,7 +52,9 @@ class VGG16Features(nn.Module):
                 c_in = int(v)
         self.features = nn.Sequential(*layers)  # 23 modules; relu4_3 is the last
 
-    def forward(self, x: torch.Tensor, taps: Sequence[str] = tuple(TAPS)) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, taps: Sequence[str] = tuple(TAPS)
+    ) -> dict[str, torch.Tensor]:
         unknown = [t for t in taps if t not in TAPS]
         if unknown:
             raise KeyError(f"unknown VGG-16 taps {unknown}; known: {list(TAPS)}")
@@ -72,8 +74,10 @@ def load_imagenet_weights(net: VGG16Features, path: Path) -> None:
     missing = [k for k in ours if k not in sd]
     wrong = [k for k in ours if k in sd and tuple(sd[k].shape) != tuple(ours[k].shape)]
     if missing or wrong:
-        raise ValueError(f"{path}: not a torchvision VGG-16 state dict (missing {missing[:4]}, "
-                         f"wrong shapes {wrong[:4]})")
+        raise ValueError(
+            f"{path}: not a torchvision VGG-16 state dict (missing {missing[:4]}, "
+            f"wrong shapes {wrong[:4]})"
+        )
     net.load_state_dict({k: sd[k] for k in ours})
 
 
@@ -87,7 +91,9 @@ def random_init(net: VGG16Features, seed: int) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_vgg16(weights: str | None, random_seed: int, allow_random: bool) -> tuple[VGG16Features, str, bool]:
+def build_vgg16(
+    weights: str | None, random_seed: int, allow_random: bool
+) -> tuple[VGG16Features, str, bool]:
     """The frozen eval-mode loss net, a sentence saying which weights it has (for the model
     card), and whether they are pretrained. `weights`: a path, or None for the torch hub cache;
     when None and the cache lacks the file, falls back (with a warning) to random weights if
@@ -96,14 +102,20 @@ def build_vgg16(weights: str | None, random_seed: int, allow_random: bool) -> tu
     path = Path(weights) if weights else hub_weights_path()
     if path.is_file():
         load_imagenet_weights(net, path)
-        described, pretrained = f"VGG-16 ImageNet weights (torchvision layout) from {path.name}", True
+        described, pretrained = (
+            f"VGG-16 ImageNet weights (torchvision layout) from {path.name}",
+            True,
+        )
     elif weights or not allow_random:
         raise FileNotFoundError(f"VGG-16 weights {str(path)!r} not found")
     else:
         random_init(net, random_seed)
-        described = (f"random-weight VGG-16 (Kaiming normal, seed {random_seed}): "
-                     f"{TORCHVISION_VGG16_FILE} was not in {path.parent}")
+        described = (
+            f"random-weight VGG-16 (Kaiming normal, seed {random_seed}): "
+            f"{TORCHVISION_VGG16_FILE} was not in {path.parent}"
+        )
         pretrained = False
-        warnings.warn(f"loss network: {described}; style losses use random-filter features",
-                      stacklevel=2)
+        warnings.warn(
+            f"loss network: {described}; style losses use random-filter features", stacklevel=2
+        )
     return net.eval().requires_grad_(False), described, pretrained

@@ -11,7 +11,8 @@ import contextlib
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -22,10 +23,22 @@ from .torch_optimized import TorchOptimized
 
 log = logging.getLogger(__name__)
 
-BACKENDS: dict[str, type[Runner]] = {cls.name: cls for cls in (TorchEager, TorchOptimized, OnnxRuntime)}
+BACKENDS: dict[str, type[Runner]] = {
+    cls.name: cls for cls in (TorchEager, TorchOptimized, OnnxRuntime)
+}
 
-__all__ = ["BACKENDS", "PRECISIONS", "BackendUnavailable", "Runner", "RunnerCache", "available_backends",
-           "create_runner", "default_choice", "default_precision", "validate_choice"]
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "BackendUnavailable",
+    "Runner",
+    "RunnerCache",
+    "available_backends",
+    "create_runner",
+    "default_choice",
+    "default_precision",
+    "validate_choice",
+]
 
 
 def available_backends(device: torch.device) -> list[str]:
@@ -34,7 +47,10 @@ def available_backends(device: torch.device) -> list[str]:
     try:
         import onnxruntime as ort
 
-        if torch.device(device).type == "cpu" or "CUDAExecutionProvider" in ort.get_available_providers():
+        if (
+            torch.device(device).type == "cpu"
+            or "CUDAExecutionProvider" in ort.get_available_providers()
+        ):
             names.append("onnxruntime")
     except ImportError:
         pass
@@ -43,7 +59,11 @@ def available_backends(device: torch.device) -> list[str]:
 
 def default_choice(device: torch.device) -> tuple[str, str]:
     """(backend, precision) for a device: fp16 optimized on CUDA, the seed's eager fp32 on CPU."""
-    return ("torch-optimized", "fp16") if torch.device(device).type == "cuda" else ("torch-eager", "fp32")
+    return (
+        ("torch-optimized", "fp16")
+        if torch.device(device).type == "cuda"
+        else ("torch-eager", "fp32")
+    )
 
 
 def default_precision(backend: str, device: torch.device) -> str:
@@ -62,16 +82,21 @@ def validate_choice(backend: str, precision: str, device: torch.device) -> None:
         raise ValueError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     here = available_backends(device)
     if backend not in here:
-        raise ValueError(f"backend {backend!r} is not available on this server: it offers {', '.join(here)}")
+        raise ValueError(
+            f"backend {backend!r} is not available on this server: it offers {', '.join(here)}"
+        )
     allowed = BACKENDS[backend].precisions
     if backend == "onnxruntime" and torch.device(device).type == "cpu":
         allowed = ("fp32",)
     if precision not in allowed:
-        raise ValueError(f"precision {precision!r} for {backend}: expected one of {', '.join(allowed)}")
+        raise ValueError(
+            f"precision {precision!r} for {backend}: expected one of {', '.join(allowed)}"
+        )
 
 
-def create_runner(backend: str, model: torch.nn.Module, device: torch.device, precision: str,
-                  **options: Any) -> Runner:
+def create_runner(
+    backend: str, model: torch.nn.Module, device: torch.device, precision: str, **options: Any
+) -> Runner:
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     return BACKENDS[backend](model, torch.device(device), precision, **options)
@@ -86,9 +111,13 @@ class RunnerCache:
     The key holds the style's module object, so a reloaded style (a new module) gets new
     runners and the old ones age out. `get` may compile: call it off the event loop."""
 
-    def __init__(self, device: torch.device, capacity: int = 8,
-                 options: dict[str, dict[str, Any]] | None = None,
-                 warm_shapes: Callable[[Runner], list[tuple[int, int, int]]] | None = None) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        capacity: int = 8,
+        options: dict[str, dict[str, Any]] | None = None,
+        warm_shapes: Callable[[Runner], list[tuple[int, int, int]]] | None = None,
+    ) -> None:
         self.device = torch.device(device)
         self.capacity = capacity
         self.options = options or {}
@@ -113,7 +142,9 @@ class RunnerCache:
             return runner
         serial = getattr(BACKENDS.get(backend), "serial_build", False)
         with _SERIAL_BUILDS if serial else contextlib.nullcontext():
-            runner = create_runner(backend, model, self.device, precision, **self.options.get(backend, {}))
+            runner = create_runner(
+                backend, model, self.device, precision, **self.options.get(backend, {})
+            )
             shapes = self.warm_shapes(runner) if self.warm_shapes else []
             if shapes:
                 runner.prepare(shapes)

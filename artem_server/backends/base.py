@@ -11,7 +11,7 @@ precision), and `prepare` does the slow work (compile, capture, tune) for known 
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -55,7 +55,9 @@ class Runner:
         faster paths than real frames."""
         n, h, w = shape
         x = torch.rand((n, 3, h, w), device=self.device).mul_(255).to(self.dtype)
-        return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        return x.contiguous(
+            memory_format=torch.channels_last if self.channels_last else torch.contiguous_format
+        )
 
     def prepare(self, shapes: Iterable[tuple[int, int, int]]) -> None:
         """Run once at each (N, Hs, Ws) so the first real frame of that size pays nothing."""

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 CPU_CANDIDATES = (("torch-eager", "fp32"), ("onnxruntime", "fp32"), ("torch-optimized", "bf16"))
 
 
-def time_variants(device: torch.device, size: int = 96, repeats: int = 3,
-                  candidates=CPU_CANDIDATES) -> dict[tuple[str, str], float]:
+def time_variants(
+    device: torch.device, size: int = 96, repeats: int = 3, candidates=CPU_CANDIDATES
+) -> dict[tuple[str, str], float]:
     """Best-of-`repeats` ms per call of the probe on a (1, 3, size, size) frame, per available
     candidate (one that cannot be built here is left out)."""
     from . import available_backends, create_runner
@@ -58,6 +59,11 @@ def fastest_choice(device: torch.device) -> tuple[str, str]:
     if not times:
         raise RuntimeError("fastest: no backend could run the probe")
     choice = min(times, key=times.get)
-    log.info("fastest CPU variant: %s %s (probe ms per 96x96 frame: %s)", *choice,
-             ", ".join(f"{b} {p} {ms:.1f}" for (b, p), ms in sorted(times.items(), key=lambda kv: kv[1])))
+    log.info(
+        "fastest CPU variant: %s %s (probe ms per 96x96 frame: %s)",
+        *choice,
+        ", ".join(
+            f"{b} {p} {ms:.1f}" for (b, p), ms in sorted(times.items(), key=lambda kv: kv[1])
+        ),
+    )
     return choice

@@ -32,8 +32,15 @@ from ..models.adain_style import AdaINStylizer, luma
 from .base import BackendUnavailable
 
 
-def reference_epilogue(y: torch.Tensor, bias: torch.Tensor, *, relu: bool, pool: bool = False,
-                       upsample: int = 1, pad: int = 0) -> torch.Tensor:
+def reference_epilogue(
+    y: torch.Tensor,
+    bias: torch.Tensor,
+    *,
+    relu: bool,
+    pool: bool = False,
+    upsample: int = 1,
+    pad: int = 0,
+) -> torch.Tensor:
     """relu?(y + bias), 2x2 ceil-mode max pool or nearest upsample, reflection pad; in float32,
     the result in y's dtype, channels-last (artem_kernels.adain.epilogue's twin)."""
     v = y.float() + bias.float().view(1, -1, 1, 1)
@@ -48,8 +55,14 @@ def reference_epilogue(y: torch.Tensor, bias: torch.Tensor, *, relu: bool, pool:
     return v.to(y.dtype).contiguous(memory_format=torch.channels_last)
 
 
-def reference_adain(f: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor, alpha: float = 1.0,
-                    *, pad: int = 0) -> torch.Tensor:
+def reference_adain(
+    f: torch.Tensor,
+    style_mean: torch.Tensor,
+    style_std: torch.Tensor,
+    alpha: float = 1.0,
+    *,
+    pad: int = 0,
+) -> torch.Tensor:
     """lerp(f, AdaIN(f), alpha) with statistics in float64, reflection-padded; y's dtype,
     channels-last (artem_kernels.adain.adain's twin)."""
     fd = f.double()
@@ -59,7 +72,7 @@ def reference_adain(f: torch.Tensor, style_mean: torch.Tensor, style_std: torch.
     r = style_std.double().view(1, -1, 1, 1) / torch.sqrt(var + EPS)
     scale = (1 - alpha) + alpha * r
     shift = alpha * (style_mean.double().view(1, -1, 1, 1) - mean * r)
-    v = (f.float() * scale.float() + shift.float())
+    v = f.float() * scale.float() + shift.float()
     if pad:
         v = F.pad(v, [pad] * 4, mode="reflect")
     return v.to(f.dtype).contiguous(memory_format=torch.channels_last)
@@ -86,19 +99,41 @@ def _plan(layers: nn.Sequential) -> list[_Conv]:
     for m in layers:
         if isinstance(m, nn.ReflectionPad2d) and len(set(m.padding)) == 1:
             pad = m.padding[0]
-        elif isinstance(m, nn.Conv2d) and m.stride == (1, 1) and m.padding == (0, 0) and m.groups == 1:
-            bias = m.bias.detach().float() if m.bias is not None else m.weight.new_zeros(m.out_channels).float()
+        elif (
+            isinstance(m, nn.Conv2d)
+            and m.stride == (1, 1)
+            and m.padding == (0, 0)
+            and m.groups == 1
+        ):
+            bias = (
+                m.bias.detach().float()
+                if m.bias is not None
+                else m.weight.new_zeros(m.out_channels).float()
+            )
             convs.append(_Conv(m.weight.detach(), bias.contiguous(), pad))
             pad = 0
         elif convs and isinstance(m, nn.ReLU):
             convs[-1].relu = True
-        elif (convs and isinstance(m, nn.MaxPool2d) and m.kernel_size in (2, (2, 2))
-              and m.stride in (2, (2, 2)) and m.padding in (0, (0, 0)) and m.ceil_mode):
+        elif (
+            convs
+            and isinstance(m, nn.MaxPool2d)
+            and m.kernel_size in (2, (2, 2))
+            and m.stride in (2, (2, 2))
+            and m.padding in (0, (0, 0))
+            and m.ceil_mode
+        ):
             convs[-1].pool = True
-        elif convs and isinstance(m, nn.Upsample) and m.mode == "nearest" and m.scale_factor in (2, 2.0):
+        elif (
+            convs
+            and isinstance(m, nn.Upsample)
+            and m.mode == "nearest"
+            and m.scale_factor in (2, 2.0)
+        ):
             convs[-1].upsample = 2
-        elif convs and (isinstance(m, MaxBlurPool) or (
-                isinstance(m, nn.Upsample) and m.mode == "bilinear" and m.scale_factor in (2, 2.0))):
+        elif convs and (
+            isinstance(m, MaxBlurPool)
+            or (isinstance(m, nn.Upsample) and m.mode == "bilinear" and m.scale_factor in (2, 2.0))
+        ):
             convs[-1].antialias = m
         else:
             raise BackendUnavailable(f"mode fused: adain layer {m} is not one it fuses")
@@ -120,35 +155,52 @@ class FusedAdaIN(nn.Module):
         net = stylizer.net
         dtype, device = net.decoder[1].weight.dtype, net.decoder[1].weight.device
         stats = stylizer.stats
-        mean, std = (stats.gray_mean, stats.gray_std) if self.preserve_color else (stats.mean, stats.std)
+        mean, std = (
+            (stats.gray_mean, stats.gray_std) if self.preserve_color else (stats.mean, stats.std)
+        )
         self.style_mean = mean.float().to(device).contiguous()
         self.style_std = std.float().to(device).contiguous()
         pre, encoder = net.encoder[0], _plan(net.encoder[1:])
         self.decoder = _plan(net.decoder)
-        if not (isinstance(pre, nn.Conv2d) and pre.kernel_size == (1, 1)) or not encoder or not self.decoder:
-            raise BackendUnavailable("mode fused: expected a 1x1 preprocessing conv, then VGG's 3x3 convs")
+        if (
+            not (isinstance(pre, nn.Conv2d) and pre.kernel_size == (1, 1))
+            or not encoder
+            or not self.decoder
+        ):
+            raise BackendUnavailable(
+                "mode fused: expected a 1x1 preprocessing conv, then VGG's 3x3 convs"
+            )
         # conv1_1(pad(pre(x / 255))) = conv1_1'(pad(x)): fold /255 and the 1x1 conv in, in float32.
         first, w0 = encoder[0], pre.weight.detach().float()[:, :, 0, 0] / 255
         w1 = first.weight.float()
-        first.bias = first.bias + torch.einsum("ojkl,j->o", w1, pre.bias.detach().float()
-                                               if pre.bias is not None else w1.new_zeros(w1.shape[1]))
+        first.bias = first.bias + torch.einsum(
+            "ojkl,j->o",
+            w1,
+            pre.bias.detach().float() if pre.bias is not None else w1.new_zeros(w1.shape[1]),
+        )
         first.weight = torch.einsum("ojkl,ji->oikl", w1, w0)
         last = self.decoder[-1]  # the output conv keeps its bias (3 channels) and returns 0..255
         last.weight, last.bias = last.weight.float() * 255, last.bias * 255
         for conv in (*encoder, *self.decoder):
-            conv.weight = conv.weight.to(device, dtype).contiguous(memory_format=torch.channels_last)
+            conv.weight = conv.weight.to(device, dtype).contiguous(
+                memory_format=torch.channels_last
+            )
         last.bias = last.bias.to(device, dtype)
         self.encoder = encoder
 
     def _epilogue(self, y: torch.Tensor, conv: _Conv, pad: int) -> torch.Tensor:
         if conv.antialias is not None:  # bias and ReLU fused, then the blur pool or bilinear x2
-            v = conv.antialias(self._epilogue(y, _Conv(conv.weight, conv.bias, conv.pad, conv.relu), 0))
+            v = conv.antialias(
+                self._epilogue(y, _Conv(conv.weight, conv.bias, conv.pad, conv.relu), 0)
+            )
             return F.pad(v, [pad] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
         kwargs = dict(relu=conv.relu, pool=conv.pool, upsample=conv.upsample, pad=pad)
         if self.use_kernels and y.shape[1] % 8 == 0:  # the kernels move 8 channels at a time
             from artem_kernels import adain
 
-            return adain.epilogue(y.contiguous(memory_format=torch.channels_last), conv.bias, **kwargs)
+            return adain.epilogue(
+                y.contiguous(memory_format=torch.channels_last), conv.bias, **kwargs
+            )
         return reference_epilogue(y, conv.bias, **kwargs)
 
     def _adain(self, f: torch.Tensor, pad: int) -> torch.Tensor:
@@ -169,7 +221,9 @@ class FusedAdaIN(nn.Module):
         h, w = x.shape[-2:]
         y_in = luma(x) if self.preserve_color else None  # in 0..255: luma is linear
         src = y_in.expand(-1, 3, -1, -1) if y_in is not None else x
-        p = F.pad(src, [self.encoder[0].pad] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
+        p = F.pad(src, [self.encoder[0].pad] * 4, mode="reflect").contiguous(
+            memory_format=torch.channels_last
+        )
         f = self._run(self.encoder, p, 0)  # relu4_1
         p = self._adain(f, self.decoder[0].pad)
         p = self._run(self.decoder[:-1], p, self.decoder[-1].pad)

@@ -30,27 +30,55 @@ from torch import nn
 from ..models.generator import BlurConvLayer, ConvLayer, Generator
 
 
-def reference_norm(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, *,
-                   relu: bool, residual: torch.Tensor | None = None, residual_pad: int = 0,
-                   upsample: int = 1, pad: int = 0, blocked_in: bool = False,
-                   blocked_out: bool = False) -> torch.Tensor:
+def reference_norm(
+    y: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    eps: float,
+    *,
+    relu: bool,
+    residual: torch.Tensor | None = None,
+    residual_pad: int = 0,
+    upsample: int = 1,
+    pad: int = 0,
+    blocked_in: bool = False,
+    blocked_out: bool = False,
+) -> torch.Tensor:
     """InstanceNorm2d(affine) [+ReLU] [+residual interior], nearest upsample, reflection pad;
     statistics in float32; the result in y's dtype, channels-last. `blocked_in`/`blocked_out`:
     y is block(image) / the result is block(result)."""
     if blocked_in:
         y = unblock(y)
     if blocked_out:
-        return block(reference_norm(y, weight, bias, eps, relu=relu, residual=residual,
-                                    residual_pad=residual_pad, upsample=upsample, pad=pad))
+        return block(
+            reference_norm(
+                y,
+                weight,
+                bias,
+                eps,
+                relu=relu,
+                residual=residual,
+                residual_pad=residual_pad,
+                upsample=upsample,
+                pad=pad,
+            )
+        )
     yf = y.float()
     mean = yf.mean(dim=(2, 3), keepdim=True)
     var = yf.var(dim=(2, 3), unbiased=False, keepdim=True)
-    v = (yf - mean) * torch.rsqrt(var + eps) * weight.float().view(1, -1, 1, 1) + bias.float().view(1, -1, 1, 1)
+    v = (yf - mean) * torch.rsqrt(var + eps) * weight.float().view(1, -1, 1, 1) + bias.float().view(
+        1, -1, 1, 1
+    )
     if relu:
         v = F.relu(v)
     if residual is not None:
         h, w = y.shape[-2:]
-        v = v + residual[..., residual_pad:residual_pad + h, residual_pad:residual_pad + w].float()
+        v = (
+            v
+            + residual[
+                ..., residual_pad : residual_pad + h, residual_pad : residual_pad + w
+            ].float()
+        )
     if upsample > 1:
         v = F.interpolate(v, scale_factor=upsample, mode="nearest")
     if pad:
@@ -62,9 +90,15 @@ def block(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W), H and W even -> its 2x2 pixel blocks, (N, 4C, H/2, W/2) channels-last:
     channel s*C + c is pixel (2I + s//2, 2J + s%2)'s channel c (artem_kernels' blocked layout)."""
     n, c, h, w = x.shape
-    out = torch.empty((n, 4 * c, h // 2, w // 2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    out = torch.empty(
+        (n, 4 * c, h // 2, w // 2),
+        dtype=x.dtype,
+        device=x.device,
+        memory_format=torch.channels_last,
+    )
     out.permute(0, 2, 3, 1).view(n, h // 2, w // 2, 2, 2, c).copy_(
-        x.unflatten(2, (h // 2, 2)).unflatten(4, (w // 2, 2)).permute(0, 2, 4, 3, 5, 1))
+        x.unflatten(2, (h // 2, 2)).unflatten(4, (w // 2, 2)).permute(0, 2, 4, 3, 5, 1)
+    )
     return out
 
 
@@ -72,9 +106,12 @@ def unblock(x: torch.Tensor) -> torch.Tensor:
     """block's inverse: (N, 4C, H/2, W/2) -> (N, C, H, W) channels-last."""
     n, c4, h2, w2 = x.shape
     c = c4 // 4
-    out = torch.empty((n, c, 2 * h2, 2 * w2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    out = torch.empty(
+        (n, c, 2 * h2, 2 * w2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+    )
     out.permute(0, 2, 3, 1).view(n, h2, 2, w2, 2, c).copy_(
-        x.permute(0, 2, 3, 1).unflatten(3, (2, 2, c)).permute(0, 1, 3, 2, 4, 5))
+        x.permute(0, 2, 3, 1).unflatten(3, (2, 2, c)).permute(0, 1, 3, 2, 4, 5)
+    )
     return out
 
 
@@ -94,7 +131,7 @@ def blocked_weight(w: torch.Tensor) -> torch.Tensor:
         for b in range(2):
             for p in range(2):
                 for q in range(2):
-                    out[a, b, :, p, q] = wp[:, :, p - a + 1::2, q - b + 1::2][:, :, :kk, :kk]
+                    out[a, b, :, p, q] = wp[:, :, p - a + 1 :: 2, q - b + 1 :: 2][:, :, :kk, :kk]
     return out.reshape(4 * o, 4 * c, kk, kk)
 
 
@@ -109,26 +146,40 @@ class FusedGenerator(nn.Module):
         self.net = net
         self.use_kernels = use_kernels
         # The kernels take float32 affine parameters: convert once, not per frame.
-        self._affine = {name: (m.weight.detach().float().contiguous(), m.bias.detach().float().contiguous(), m.eps)
-                        for name, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
+        self._affine = {
+            name: (
+                m.weight.detach().float().contiguous(),
+                m.bias.detach().float().contiguous(),
+                m.eps,
+            )
+            for name, m in net.named_modules()
+            if isinstance(m, nn.InstanceNorm2d)
+        }
         # The 9x9 ends run on blocked images; conv1 feeds a norm, so it runs without its bias.
         first, last = net.conv1.conv2d, net.deconv3.conv2d
-        self._first = blocked_weight(first.weight.detach()).contiguous(memory_format=torch.channels_last)
-        self._last = blocked_weight(last.weight.detach()).contiguous(memory_format=torch.channels_last)
+        self._first = blocked_weight(first.weight.detach()).contiguous(
+            memory_format=torch.channels_last
+        )
+        self._last = blocked_weight(last.weight.detach()).contiguous(
+            memory_format=torch.channels_last
+        )
         self._last_bias = last.bias.detach().repeat(4) if last.bias is not None else None
 
     def norm(self, name: str, y: torch.Tensor, **kwargs) -> torch.Tensor:
         weight, bias, eps = self._affine[name]
         blocks = 4 if kwargs.get("blocked_in") else 1
-        if self.use_kernels and y.shape[1] % (8 * blocks) == 0:  # the kernels move 8 channels at a time
+        if (
+            self.use_kernels and y.shape[1] % (8 * blocks) == 0
+        ):  # the kernels move 8 channels at a time
             from artem_kernels import instnorm
 
             residual = kwargs.get("residual")
             if residual is not None:
                 kwargs["residual"] = residual.contiguous(memory_format=torch.channels_last)
             # cuDNN returns channels-last here (weights and inputs are); a no-op unless it did not
-            return instnorm.instance_norm(y.contiguous(memory_format=torch.channels_last), weight, bias, eps,
-                                          **kwargs)
+            return instnorm.instance_norm(
+                y.contiguous(memory_format=torch.channels_last), weight, bias, eps, **kwargs
+            )
         return reference_norm(y, weight, bias, eps, **kwargs)
 
     def up_norm(self, name: str, y: torch.Tensor, *, pad: int, **kwargs) -> torch.Tensor:
@@ -136,8 +187,12 @@ class FusedGenerator(nn.Module):
         anti-aliased net, bilinear in torch after it."""
         if not self.net.config.antialias:
             return self.norm(name, y, upsample=2, pad=pad, **kwargs)
-        v = F.interpolate(self.norm(name, y, pad=0, **kwargs), scale_factor=2, mode="bilinear",
-                          align_corners=False)
+        v = F.interpolate(
+            self.norm(name, y, pad=0, **kwargs),
+            scale_factor=2,
+            mode="bilinear",
+            align_corners=False,
+        )
         return F.pad(v, [pad] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
 
     def down(self, layer: ConvLayer, padded: torch.Tensor) -> torch.Tensor:
@@ -145,7 +200,9 @@ class FusedGenerator(nn.Module):
         (the blur uses that padding, the conv gets its own)."""
         if isinstance(layer, BlurConvLayer):
             blurred = F.conv2d(padded, layer.blur.to(padded.dtype), groups=padded.shape[1])
-            padded = F.pad(blurred, [1] * 4, mode="reflect").contiguous(memory_format=torch.channels_last)
+            padded = F.pad(blurred, [1] * 4, mode="reflect").contiguous(
+                memory_format=torch.channels_last
+            )
         return self.conv(layer, padded)
 
     @staticmethod
@@ -163,7 +220,11 @@ class FusedGenerator(nn.Module):
         p = self.norm("in2", y, relu=True, pad=1)
         y = self.down(net.conv3, p)
         # the residual stream
-        r = self.norm("in3", y, relu=True, pad=1) if blocks else self.up_norm("in3", y, relu=True, pad=1)
+        r = (
+            self.norm("in3", y, relu=True, pad=1)
+            if blocks
+            else self.up_norm("in3", y, relu=True, pad=1)
+        )
         for i in range(1, blocks + 1):
             y = self.conv(getattr(net, f"res{i}").conv1, r)
             t = self.norm(f"res{i}.in1", y, relu=True, pad=1)

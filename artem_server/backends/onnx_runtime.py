@@ -27,17 +27,23 @@ class OnnxRuntime(Runner):
     serial_build = True  # exports (ONNX) or compiles (torch.compile, CUDA graphs): one at a time
     precisions = ("fp32", "fp16")
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(
+        self, model: torch.nn.Module, device: torch.device, precision: str = "fp32"
+    ) -> None:
         super().__init__(model, device, precision)
         try:
             import onnxruntime as ort
         except ImportError as e:
-            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime, "
-                                     "or onnxruntime-gpu for CUDA)") from e
+            raise BackendUnavailable(
+                "onnxruntime is not installed (pip install onnxruntime, "
+                "or onnxruntime-gpu for CUDA)"
+            ) from e
         cuda = self.device.type == "cuda"
         if cuda and "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise BackendUnavailable(f"onnxruntime {ort.__version__} has no CUDAExecutionProvider here "
-                                     "(install onnxruntime-gpu built for this CUDA)")
+            raise BackendUnavailable(
+                f"onnxruntime {ort.__version__} has no CUDAExecutionProvider here "
+                "(install onnxruntime-gpu built for this CUDA)"
+            )
         if not cuda and self.dtype != torch.float32:
             raise BackendUnavailable("onnxruntime's CPU provider runs fp32 only")
         self._ort = ort
@@ -45,10 +51,17 @@ class OnnxRuntime(Runner):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         if cuda:
-            providers = [("CUDAExecutionProvider", {"device_id": self.device.index or 0,
-                                                    "cudnn_conv_algo_search": "EXHAUSTIVE",
-                                                    "do_copy_in_default_stream": True}),
-                         "CPUExecutionProvider"]
+            providers = [
+                (
+                    "CUDAExecutionProvider",
+                    {
+                        "device_id": self.device.index or 0,
+                        "cudnn_conv_algo_search": "EXHAUSTIVE",
+                        "do_copy_in_default_stream": True,
+                    },
+                ),
+                "CPUExecutionProvider",
+            ]
         else:
             providers = ["CPUExecutionProvider"]
         self.onnx_bytes = export_onnx(model, self.dtype)

@@ -14,7 +14,9 @@ class TorchEager(Runner):
     name = "torch-eager"
     precisions = ("fp32", "fp16", "bf16")
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(
+        self, model: torch.nn.Module, device: torch.device, precision: str = "fp32"
+    ) -> None:
         super().__init__(model, device, precision)
         if self.device.type == "cpu" and self.dtype == torch.float32:
             self.model = model  # the registry's CPU fp32 module itself: the answer of the seed

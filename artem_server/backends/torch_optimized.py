@@ -25,7 +25,7 @@ server was not serving after 100 s (bench/NOTES-gpu.md).
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.
 Why: on an H100 eager fp16 channels-last is *slower* than eager fp32 (reflection padding and
-instance norm run as slow separate kernels; shared/reference/gpu-anchors.md); fusion is
+instance norm run as slow separate kernels; bench/NOTES-gpu.md); fusion is
 where the time is.
 """
 
@@ -70,7 +70,7 @@ def default_mode(model: torch.nn.Module, cuda: bool) -> str:
 
 @dataclass
 class _Graph:
-    graph: "torch.cuda.CUDAGraph"
+    graph: torch.cuda.CUDAGraph
     static_in: torch.Tensor
     static_out: torch.Tensor
 
@@ -80,8 +80,15 @@ class TorchOptimized(Runner):
     serial_build = True  # exports (ONNX) or compiles (torch.compile, CUDA graphs): one at a time
     precisions = ("fp16", "bf16", "fp32")
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, precision: str = "fp16",
-                 mode: str | None = None, compile_mode: str = COMPILE_MODE, max_shapes: int = 4) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        device: torch.device,
+        precision: str = "fp16",
+        mode: str | None = None,
+        compile_mode: str = COMPILE_MODE,
+        max_shapes: int = 4,
+    ) -> None:
         super().__init__(model, device, precision)
         cuda = self.device.type == "cuda"
         self.mode = mode or default_mode(model, cuda)
@@ -103,11 +110,16 @@ class TorchOptimized(Runner):
             elif isinstance(model, AdaINStylizer):
                 self.fn = FusedAdaIN(self.module, use_kernels=kernels)
             else:
-                raise BackendUnavailable(f"mode fused runs generator and adain styles; this is a "
-                                         f"{type(model).__name__}")
+                raise BackendUnavailable(
+                    f"mode fused runs generator and adain styles; this is a {type(model).__name__}"
+                )
         if self.mode == "compile":
-            self.fn = torch.compile(self.module, mode=compile_mode if cuda else "default",
-                                    dynamic=False, fullgraph=False)
+            self.fn = torch.compile(
+                self.module,
+                mode=compile_mode if cuda else "default",
+                dynamic=False,
+                fullgraph=False,
+            )
         self._graphs: OrderedDict[tuple[int, ...], _Graph] = OrderedDict()
 
     def describe(self) -> str:
@@ -139,14 +151,20 @@ class TorchOptimized(Runner):
         graph = torch.cuda.CUDAGraph()
         # CuPy's launches (fused mode) query pointers and devices while capturing: harmless,
         # but not allowed under the default "global" capture mode.
-        with torch.cuda.graph(graph, capture_error_mode="relaxed" if self.mode == "fused" else "global"):
+        with torch.cuda.graph(
+            graph, capture_error_mode="relaxed" if self.mode == "fused" else "global"
+        ):
             static_out = self.fn(static_in)
         entry = _Graph(graph, static_in, static_out)
         self._graphs[shape] = entry
         while len(self._graphs) > self.max_shapes:  # each graph keeps its activations' memory
             self._graphs.popitem(last=False)
-        log.info("%s: captured a CUDA graph for input %s in %.1f s", self.describe(), shape,
-                 time.perf_counter() - started)
+        log.info(
+            "%s: captured a CUDA graph for input %s in %.1f s",
+            self.describe(),
+            shape,
+            time.perf_counter() - started,
+        )
         return entry
 
     def graph_shapes(self) -> list[tuple[int, ...]]:

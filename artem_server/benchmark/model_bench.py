@@ -36,10 +36,12 @@ class Variant:
     mode: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "Variant":
+    def parse(cls, text: str) -> Variant:
         parts = text.split(":")
         if not 2 <= len(parts) <= 3:
-            raise ValueError(f"variant {text!r}: expected BACKEND:PRECISION[:MODE], e.g. torch-optimized:fp16:graph")
+            raise ValueError(
+                f"variant {text!r}: expected BACKEND:PRECISION[:MODE], e.g. torch-optimized:fp16:graph"
+            )
         return cls(*parts)
 
     def __str__(self) -> str:
@@ -56,14 +58,25 @@ def default_variants(device: torch.device) -> list[Variant]:
     """Every backend x precision worth a row on this device, the baseline first."""
     here = available_backends(device)
     if device.type == "cuda":
-        wanted = [BASELINE, Variant("torch-eager", "fp16"), Variant("torch-optimized", "fp32", "graph"),
-                  Variant("torch-optimized", "fp16", "graph"), Variant("torch-optimized", "bf16", "graph"),
-                  Variant("torch-optimized", "fp16", "compile"), Variant("torch-optimized", "fp16", "fused"),
-                  Variant("torch-optimized", "bf16", "fused"), Variant("onnxruntime", "fp32"),
-                  Variant("onnxruntime", "fp16")]
+        wanted = [
+            BASELINE,
+            Variant("torch-eager", "fp16"),
+            Variant("torch-optimized", "fp32", "graph"),
+            Variant("torch-optimized", "fp16", "graph"),
+            Variant("torch-optimized", "bf16", "graph"),
+            Variant("torch-optimized", "fp16", "compile"),
+            Variant("torch-optimized", "fp16", "fused"),
+            Variant("torch-optimized", "bf16", "fused"),
+            Variant("onnxruntime", "fp32"),
+            Variant("onnxruntime", "fp16"),
+        ]
     else:
-        wanted = [BASELINE, Variant("torch-eager", "bf16"), Variant("torch-optimized", "bf16", "eager"),
-                  Variant("onnxruntime", "fp32")]
+        wanted = [
+            BASELINE,
+            Variant("torch-eager", "bf16"),
+            Variant("torch-optimized", "bf16", "eager"),
+            Variant("onnxruntime", "fp32"),
+        ]
     return [v for v in wanted if v.backend in here]
 
 
@@ -82,8 +95,11 @@ def photo_views(size: FrameSize, fmt: PixelFormat = PixelFormat.RGBA8) -> list[n
     photos = [data.astronaut(), data.coffee(), data.chelsea()]
     views = []
     for i in range(size.views):
-        rgb = np.asarray(Image.fromarray(photos[i % len(photos)]).resize((size.width, size.height),
-                                                                         Image.Resampling.BICUBIC))
+        rgb = np.asarray(
+            Image.fromarray(photos[i % len(photos)]).resize(
+                (size.width, size.height), Image.Resampling.BICUBIC
+            )
+        )
         px = np.empty((size.height, size.width, fmt.bpp), np.uint8)
         px[..., list(fmt.rgb_order)] = rgb
         if fmt.alpha_index is not None:
@@ -106,8 +122,10 @@ def time_calls(runner: Runner, x: torch.Tensor, warmup: int, repeats: int) -> li
             runner(x)
         if x.is_cuda:
             torch.cuda.synchronize(x.device)
-            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                      for _ in range(repeats)]
+            events = [
+                (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                for _ in range(repeats)
+            ]
             for start, end in events:
                 start.record()
                 runner(x)
@@ -137,17 +155,31 @@ def profile_calls(runner: Runner, x: torch.Tensor, top: int, calls: int = 3) -> 
     return prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60)
 
 
-def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, style: str,
-                  device: torch.device, warmup: int, repeats: int,
-                  reference: torch.Tensor | None, profile_top: int = 0) -> tuple[Row, torch.Tensor | None]:
+def bench_variant(
+    model: torch.nn.Module,
+    variant: Variant,
+    size: FrameSize,
+    style: str,
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    reference: torch.Tensor | None,
+    profile_top: int = 0,
+) -> tuple[Row, torch.Tensor | None]:
     """One row; returns it and the variant's float32 output on the photographs. With
     `profile_top`, also prints the profiler's table of the row's top operators."""
     row = Row("model", size.name, style, variant.backend, variant.precision, variant.mode)
     started = time.perf_counter()
     try:
-        runner = create_runner(variant.backend, model, device, variant.precision, **variant.options())
+        runner = create_runner(
+            variant.backend, model, device, variant.precision, **variant.options()
+        )
         traits = ModelTraits.of(runner)
-        x = model_input(size, traits, device).to(traits.dtype).contiguous(memory_format=traits.memory_format)
+        x = (
+            model_input(size, traits, device)
+            .to(traits.dtype)
+            .contiguous(memory_format=traits.memory_format)
+        )
         runner.prepare([(x.shape[0], x.shape[2], x.shape[3])])
     except (BackendUnavailable, ValueError, RuntimeError) as e:
         row.error = str(e).splitlines()[0][:120]
@@ -160,7 +192,10 @@ def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, sty
     row.median_ms, row.p95_ms, row.samples = median(times), p95(times), len(times)
     row.psnr_db = psnr(output, reference) if reference is not None else None
     if profile_top:
-        print(f"profile: {size.name} {style} {variant} (3 calls)\n{profile_calls(runner, x, profile_top)}", flush=True)
+        print(
+            f"profile: {size.name} {style} {variant} (3 calls)\n{profile_calls(runner, x, profile_top)}",
+            flush=True,
+        )
     del runner, x
     gc.collect()
     if device.type == "cuda":
@@ -168,18 +203,40 @@ def bench_variant(model: torch.nn.Module, variant: Variant, size: FrameSize, sty
     return row, output
 
 
-def bench_model(model: torch.nn.Module, style: str, size: FrameSize, variants: list[Variant],
-                device: torch.device, warmup: int, repeats: int, profile_top: int = 0) -> list[Row]:
+def bench_model(
+    model: torch.nn.Module,
+    style: str,
+    size: FrameSize,
+    variants: list[Variant],
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    profile_top: int = 0,
+) -> list[Row]:
     """Rows for every variant at one size; the baseline runs first and sets the reference."""
     order = [BASELINE] + [v for v in variants if v != BASELINE]
     rows, reference = [], None
     for v in order:
-        row, output = bench_variant(model, v, size, style, device, warmup, repeats, reference,
-                                    profile_top if v in variants else 0)
+        row, output = bench_variant(
+            model,
+            v,
+            size,
+            style,
+            device,
+            warmup,
+            repeats,
+            reference,
+            profile_top if v in variants else 0,
+        )
         if v == BASELINE:
             reference = output
             row.psnr_db = None
         if v in variants or v == BASELINE:
             rows.append(row)
-        log.info("model %s %s: %s ms", size.name, v, f"{row.median_ms:.2f}" if not row.error else row.error)
+        log.info(
+            "model %s %s: %s ms",
+            size.name,
+            v,
+            f"{row.median_ms:.2f}" if not row.error else row.error,
+        )
     return rows

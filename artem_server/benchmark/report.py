@@ -41,9 +41,9 @@ class Row:
     p95_ms: float = float("nan")
     ratio: float = float("nan")
     samples: int = 0
-    psnr_db: float | None = None        # model rows: output vs eager fp32's, real photographs
-    prepare_s: float | None = None      # model rows: build + compile/capture/tune
-    server_model_ms: float | None = None     # e2e rows: medians of the server's own timings
+    psnr_db: float | None = None  # model rows: output vs eager fp32's, real photographs
+    prepare_s: float | None = None  # model rows: build + compile/capture/tune
+    server_model_ms: float | None = None  # e2e rows: medians of the server's own timings
     server_overhead_ms: float | None = None  # e2e: server total minus model, per frame
     fps: float | None = None
     transport: str = ""
@@ -57,8 +57,11 @@ class Row:
 
 def fill_ratios(rows: list[Row]) -> None:
     """Set each row's ratio against the eager fp32 row of its kind, size, style and transport."""
-    base = {(r.kind, r.size, r.style, r.transport): r.median_ms for r in rows
-            if r.backend == "torch-eager" and r.precision == "fp32" and not r.error}
+    base = {
+        (r.kind, r.size, r.style, r.transport): r.median_ms
+        for r in rows
+        if r.backend == "torch-eager" and r.precision == "fp32" and not r.error
+    }
     for r in rows:
         b = base.get((r.kind, r.size, r.style, r.transport))
         r.ratio = b / r.median_ms if b and not r.error and r.median_ms > 0 else float("nan")
@@ -77,34 +80,52 @@ def table(rows: list[Row]) -> str:
     out = []
     model = [r for r in rows if r.kind == "model"]
     if model:
-        out += ["model only (GPU time with CUDA events on CUDA, wall time on CPU)", "",
-                "| size | style | backend | median ms | p95 ms | x eager fp32 | PSNR dB vs fp32 | prepare s |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [
+            "model only (GPU time with CUDA events on CUDA, wall time on CPU)",
+            "",
+            "| size | style | backend | median ms | p95 ms | x eager fp32 | PSNR dB vs fp32 | prepare s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for r in model:
             if r.error:
                 out.append(f"| {r.size} | {r.style} | {r.label} | skipped: {r.error} | | | | |")
                 continue
-            out.append(f"| {r.size} | {r.style} | {r.label} | {_fmt(r.median_ms)} | {_fmt(r.p95_ms)} | "
-                       f"{_fmt(r.ratio)} | {_fmt(r.psnr_db, '.1f')} | {_fmt(r.prepare_s, '.1f')} |")
+            out.append(
+                f"| {r.size} | {r.style} | {r.label} | {_fmt(r.median_ms)} | {_fmt(r.p95_ms)} | "
+                f"{_fmt(r.ratio)} | {_fmt(r.psnr_db, '.1f')} | {_fmt(r.prepare_s, '.1f')} |"
+            )
     e2e = [r for r in rows if r.kind == "e2e"]
     if e2e:
-        out += ["", "end to end (server on loopback, one frame in flight; latency at the client)", "",
-                "| size | style | backend | transport | latency median ms | p95 ms | fps | x eager fp32 | "
-                "server model ms | server overhead ms |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [
+            "",
+            "end to end (server on loopback, one frame in flight; latency at the client)",
+            "",
+            "| size | style | backend | transport | latency median ms | p95 ms | fps | x eager fp32 | "
+            "server model ms | server overhead ms |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for r in e2e:
             if r.error:
-                out.append(f"| {r.size} | {r.style} | {r.label} | {r.transport} | skipped: {r.error} | | | | | |")
+                out.append(
+                    f"| {r.size} | {r.style} | {r.label} | {r.transport} | skipped: {r.error} | | | | | |"
+                )
                 continue
-            out.append(f"| {r.size} | {r.style} | {r.label} | {r.transport} | {_fmt(r.median_ms)} | "
-                       f"{_fmt(r.p95_ms)} | {_fmt(r.fps, '.1f')} | {_fmt(r.ratio)} | "
-                       f"{_fmt(r.server_model_ms)} | {_fmt(r.server_overhead_ms)} |")
+            out.append(
+                f"| {r.size} | {r.style} | {r.label} | {r.transport} | {_fmt(r.median_ms)} | "
+                f"{_fmt(r.p95_ms)} | {_fmt(r.fps, '.1f')} | {_fmt(r.ratio)} | "
+                f"{_fmt(r.server_model_ms)} | {_fmt(r.server_overhead_ms)} |"
+            )
     return "\n".join(out)
 
 
 def environment(device: torch.device) -> dict:
-    env = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-           "machine": platform.machine(), "cpu_threads": torch.get_num_threads()}
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "machine": platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+    }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda
@@ -113,8 +134,14 @@ def environment(device: torch.device) -> dict:
 
 def write_json(path: Path, rows: list[Row], env: dict, settings: dict) -> None:
     def clean(d: dict) -> dict:  # JSON has no NaN or inf
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()
+        }
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({"environment": env, "settings": settings,
-                                      "rows": [clean(asdict(r)) for r in rows]}, indent=2))
+    Path(path).write_text(
+        json.dumps(
+            {"environment": env, "settings": settings, "rows": [clean(asdict(r)) for r in rows]},
+            indent=2,
+        )
+    )

@@ -2,7 +2,7 @@
 Normalization"): a VGG-19 encoder up to relu4_1, a channel-statistics swap, a learned decoder.
 
 Module for module and key for key the layout of naoto0804/pytorch-AdaIN `net.py`
-(shared/reference/peer-models.md section 2), so its `vgg_normalised.pth` (first 31 of its 53
+(encoder: VGG-19 normalised up to relu4_1; decoder: its mirror), so its `vgg_normalised.pth` (first 31 of its 53
 modules) and `decoder.pth` load unchanged into `encoder.*` and `decoder.*`. Its conventions are
 kept inside this module: the encoder takes RGB in 0..1 (its 1x1 conv 0 does the Caffe BGR/mean
 preprocessing), the decoder returns about 0..1, statistics use the unbiased variance + 1e-5.
@@ -16,27 +16,31 @@ moves and differs between the eyes. Neither change adds weights: keys and indice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 EPS = 1e-5  # pytorch-AdaIN function.py calc_mean_std (PR #4: always added to the variance)
 ENCODER_MODULES = 31  # vgg_normalised has 53; test.py/train.py keep children[:31] (to relu4_1)
 FEATURE_CHANNELS = 512  # relu4_1
-# Tap name -> index of its ReLU in the encoder Sequential (pytorch-AdaIN's enc_1..enc_4 slices end here).
+# Tap name -> index of its ReLU in the encoder Sequential (pytorch-AdaIN's enc_1..enc_4 slices end
+# here).
 TAPS = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 30}
 # VGG-19 convs up to relu4_1 (output channels; "M" = 2x2 max pool, ceil mode).
 _ENCODER_LAYERS: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512]
 
 # The published 1x1 preprocessing conv (AdaIN-style lib/utils.lua getPreprocessConv): RGB 0..1
-# -> Caffe BGR 0..255 minus the ImageNet mean. Used to build encoders that have no file of their own.
+# -> Caffe BGR 0..255 minus the ImageNet mean. Used to build encoders that have no file of their
+# own.
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
-def run_to_taps(layers: nn.Sequential, x: torch.Tensor, wanted: dict[int, str]) -> dict[str, torch.Tensor]:
+def run_to_taps(
+    layers: nn.Sequential, x: torch.Tensor, wanted: dict[int, str]
+) -> dict[str, torch.Tensor]:
     """Run `layers` in order and keep the outputs of the indices in `wanted` ({index: tap
     name}), stopping after the deepest one: the VGG loss networks need no layer past it."""
     out: dict[str, torch.Tensor] = {}
@@ -62,8 +66,10 @@ class AdaINConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AdaINConfig":
-        return cls(decoder_width=int(d.get("decoder_width", 64)), antialias=bool(d.get("antialias", False)))
+    def from_dict(cls, d: dict) -> AdaINConfig:
+        return cls(
+            decoder_width=int(d.get("decoder_width", 64)), antialias=bool(d.get("antialias", False))
+        )
 
 
 class MaxBlurPool(nn.Module):
@@ -78,8 +84,11 @@ class MaxBlurPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         m = F.max_pool2d(F.pad(x, [0, 1, 0, 1], mode="replicate"), 2, 1)
-        y = F.conv2d(F.pad(m, [1] * 4, mode="reflect").reshape(n * c, 1, h + 2, w + 2), self.blur.to(x.dtype),
-                     stride=2)
+        y = F.conv2d(
+            F.pad(m, [1] * 4, mode="reflect").reshape(n * c, 1, h + 2, w + 2),
+            self.blur.to(x.dtype),
+            stride=2,
+        )
         return y.reshape(n, c, y.shape[-2], y.shape[-1])
 
 
@@ -156,7 +165,9 @@ class AdaINNet(nn.Module):
         """(N, 3, H, W) RGB 0..1 -> relu4_1 (N, 512, ceil(H/8), ceil(W/8))."""
         return self.encoder(x01)
 
-    def features(self, x01: torch.Tensor, taps: Sequence[str] = tuple(TAPS)) -> dict[str, torch.Tensor]:
+    def features(
+        self, x01: torch.Tensor, taps: Sequence[str] = tuple(TAPS)
+    ) -> dict[str, torch.Tensor]:
         """{tap: activations} for the named taps (training's losses), stopping at the deepest."""
         return run_to_taps(self.encoder, x01, {TAPS[t]: t for t in taps})
 

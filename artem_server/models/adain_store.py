@@ -11,6 +11,7 @@ which one (`role`):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ ROLE_STYLE = "style"
 
 
 def role_of(card: ModelCard) -> str | None:
-    """"model" or "style" for an adain card, None for other kinds."""
+    """ "model" or "style" for an adain card, None for other kinds."""
     if card.kind != "adain":
         return None
     return str(card.architecture.get("role", ROLE_MODEL))
@@ -67,16 +68,25 @@ class AdaINStyleSpec:
     image_size: tuple[int, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": ROLE_STYLE, "model": self.model, "encoder_digest": self.encoder_digest,
-                "image_size": list(self.image_size), "layer": "relu4_1"}
+        return {
+            "role": ROLE_STYLE,
+            "model": self.model,
+            "encoder_digest": self.encoder_digest,
+            "image_size": list(self.image_size),
+            "layer": "relu4_1",
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AdaINStyleSpec":
+    def from_dict(cls, d: dict[str, Any]) -> AdaINStyleSpec:
         try:
             w, h = (int(v) for v in d["image_size"])
-            return cls(model=str(d["model"]), encoder_digest=str(d["encoder_digest"]), image_size=(w, h))
+            return cls(
+                model=str(d["model"]), encoder_digest=str(d["encoder_digest"]), image_size=(w, h)
+            )
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"adain style card: architecture {d} lacks model/encoder_digest/image_size") from e
+            raise ValueError(
+                f"adain style card: architecture {d} lacks model/encoder_digest/image_size"
+            ) from e
 
 
 def load_adain_model(entry: Entry) -> AdaINModel:
@@ -85,10 +95,13 @@ def load_adain_model(entry: Entry) -> AdaINModel:
     sd = entry.load_weights()
     expected = net.state_dict()
     bad = sorted(set(expected) ^ set(sd)) + sorted(
-        k for k in set(sd) & set(expected) if sd[k].shape != expected[k].shape)
+        k for k in set(sd) & set(expected) if sd[k].shape != expected[k].shape
+    )
     if bad:
-        raise ValueError(f"{entry.path}: weights do not fit an AdaIN net with {net.config} "
-                         f"(missing, unexpected or misshapen: {bad[:6]})")
+        raise ValueError(
+            f"{entry.path}: weights do not fit an AdaIN net with {net.config} "
+            f"(missing, unexpected or misshapen: {bad[:6]})"
+        )
     net.load_state_dict(sd)
     net = net.eval().requires_grad_(False)
     return AdaINModel(entry.name, net, encoder_digest(net), entry.card)
@@ -100,34 +113,77 @@ def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer:
     if spec.model != model.name:
         raise ValueError(f"{entry.path}: style belongs to model {spec.model!r}, not {model.name!r}")
     if spec.encoder_digest != model.digest:
-        raise ValueError(f"{entry.path}: its statistics were computed with another encoder than model "
-                         f"{model.name!r} has now (digest {spec.encoder_digest} != {model.digest}); "
-                         "add the style again")
+        raise ValueError(
+            f"{entry.path}: its statistics were computed with another encoder than model "
+            f"{model.name!r} has now (digest {spec.encoder_digest} != {model.digest}); "
+            "add the style again"
+        )
     return AdaINStylizer(model.net, StyleStats.from_tensors(entry.load_weights()))
 
 
-def write_adain_model(models_dir: Path, name: str, net: AdaINNet, *, source: str,
-                      made_by: dict[str, Any], license: str, notes: str, display_name: str = "",
-                      half: bool = False, overwrite: bool = False, files: dict[str, bytes] | None = None) -> Entry:
+def write_adain_model(
+    models_dir: Path,
+    name: str,
+    net: AdaINNet,
+    *,
+    source: str,
+    made_by: dict[str, Any],
+    license: str,
+    notes: str,
+    display_name: str = "",
+    half: bool = False,
+    overwrite: bool = False,
+    files: dict[str, bytes] | None = None,
+) -> Entry:
     """Store a model entry. fp32 by default: imported weights then give the peer's output
     exactly; `half` halves the file for shipped models. `files`: as write_entry's."""
-    card = ModelCard(name=name, kind="adain", display_name=display_name,
-                     architecture={"role": ROLE_MODEL, **net.config.to_dict()},
-                     source=source, made_by=made_by, license=license, notes=notes)
-    return write_entry(Path(models_dir), card, net.state_dict(), half=half, overwrite=overwrite, files=files)
+    card = ModelCard(
+        name=name,
+        kind="adain",
+        display_name=display_name,
+        architecture={"role": ROLE_MODEL, **net.config.to_dict()},
+        source=source,
+        made_by=made_by,
+        license=license,
+        notes=notes,
+    )
+    return write_entry(
+        Path(models_dir), card, net.state_dict(), half=half, overwrite=overwrite, files=files
+    )
 
 
-def write_adain_style(models_dir: Path, name: str, model: AdaINModel, stats: StyleStats,
-                      image_size: tuple[int, int], *, source: str, made_by: dict[str, Any] | None = None,
-                      license: str = "", notes: str = "", display_name: str = "",
-                      overwrite: bool = False, commit: Callable[[], None] | None = None) -> Entry:
+def write_adain_style(
+    models_dir: Path,
+    name: str,
+    model: AdaINModel,
+    stats: StyleStats,
+    image_size: tuple[int, int],
+    *,
+    source: str,
+    made_by: dict[str, Any] | None = None,
+    license: str = "",
+    notes: str = "",
+    display_name: str = "",
+    overwrite: bool = False,
+    commit: Callable[[], None] | None = None,
+) -> Entry:
     """Store a style entry (statistics in fp32, a few kB) with a thumbnail of it applied.
     `commit`, when given, is called after the thumbnail and before anything is written: it may
     raise to store nothing."""
     spec = AdaINStyleSpec(model.name, model.digest, image_size)
-    card = ModelCard(name=name, kind="adain", display_name=display_name, architecture=spec.to_dict(),
-                     source=source, made_by=made_by or {}, license=license, notes=notes)
+    card = ModelCard(
+        name=name,
+        kind="adain",
+        display_name=display_name,
+        architecture=spec.to_dict(),
+        source=source,
+        made_by=made_by or {},
+        license=license,
+        notes=notes,
+    )
     thumb = render_thumbnail(AdaINStylizer(model.net, stats))
     if commit is not None:
         commit()
-    return write_entry(Path(models_dir), card, stats.to_tensors(), thumb, half=False, overwrite=overwrite)
+    return write_entry(
+        Path(models_dir), card, stats.to_tensors(), thumb, half=False, overwrite=overwrite
+    )

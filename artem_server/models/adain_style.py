@@ -15,8 +15,8 @@ would re-encode the style every frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ class StyleStats:
         return {f"relu4_1.{k}": getattr(self, k) for k in self.KEYS}
 
     @classmethod
-    def from_tensors(cls, d: dict[str, torch.Tensor]) -> "StyleStats":
+    def from_tensors(cls, d: dict[str, torch.Tensor]) -> StyleStats:
         missing = [f"relu4_1.{k}" for k in cls.KEYS if f"relu4_1.{k}" not in d]
         if missing:
             raise ValueError(f"style statistics lack {missing}")
@@ -62,7 +62,9 @@ class Cancelled(Exception):
     """compute_style_stats stopped because `cancelled()` said so."""
 
 
-def compute_style_stats(net: AdaINNet, rgb: np.ndarray, cancelled: Callable[[], bool] | None = None) -> StyleStats:
+def compute_style_stats(
+    net: AdaINNet, rgb: np.ndarray, cancelled: Callable[[], bool] | None = None
+) -> StyleStats:
     """Statistics of an (H, W, 3) uint8 RGB sRGB image at its own size (two encoder passes).
     With `cancelled`, it is asked between the encoder's layers (a large image takes a minute
     on a CPU): Cancelled is raised when it says True."""
@@ -90,8 +92,12 @@ def blend(parts: Sequence[tuple[StyleStats, float]]) -> StyleStats:
     if not parts or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"mix weights {weights}: expected finite numbers >= 0 with a positive sum")
     total = sum(weights)
-    return StyleStats(*(sum(getattr(s, k) * (w / total) for (s, _), w in zip(parts, weights))
-                        for k in StyleStats.KEYS))
+    return StyleStats(
+        *(
+            sum(getattr(s, k) * (w / total) for (s, _), w in zip(parts, weights))
+            for k in StyleStats.KEYS
+        )
+    )
 
 
 class AdaINStylizer(nn.Module):
@@ -102,8 +108,9 @@ class AdaINStylizer(nn.Module):
 
     size_multiple = 8  # three ceil-mode pools: other sizes decode to a larger image
 
-    def __init__(self, net: AdaINNet, stats: StyleStats, alpha: float = 1.0,
-                 preserve_color: bool = False) -> None:
+    def __init__(
+        self, net: AdaINNet, stats: StyleStats, alpha: float = 1.0, preserve_color: bool = False
+    ) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha {alpha}: expected a number in [0, 1]")

@@ -25,8 +25,14 @@ class InvalidName(ValueError):
 
 
 def validate_name(name: str, field_name: str = "name") -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):  # match's `$` lets a final newline in
-        shown = repr(name) if len(repr(name)) <= 80 else f"{repr(name)[:80]}... ({len(name)} characters)"
+    if not isinstance(name, str) or not _NAME.fullmatch(
+        name
+    ):  # match's `$` lets a final newline in
+        shown = (
+            repr(name)
+            if len(repr(name)) <= 80
+            else f"{repr(name)[:80]}... ({len(name)} characters)"
+        )
         raise InvalidName(
             f"{field_name} {shown} is not a valid style name: expected 1-64 characters of "
             "lower-case letters, digits, '-' or '_', starting with a letter or digit"
@@ -44,7 +50,9 @@ class ModelCard:
     made_by: dict[str, Any] = field(default_factory=dict)  # command + config that made it
     license: str = ""
     notes: str = ""
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
     schema: int = 1
 
     def __post_init__(self) -> None:
@@ -58,7 +66,7 @@ class ModelCard:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+    def from_dict(cls, d: dict[str, Any]) -> ModelCard:
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -66,5 +74,5 @@ class ModelCard:
         return cls(**d)
 
     @classmethod
-    def read(cls, path: Path) -> "ModelCard":
+    def read(cls, path: Path) -> ModelCard:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

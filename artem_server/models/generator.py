@@ -1,7 +1,7 @@
 """The per-style generator: Johnson et al. (2016) with instance norm, as in pytorch/examples.
 
 Layer for layer and key for key the same as pytorch/examples `fast_neural_style`
-`TransformerNet` (see shared/reference/peer-models.md section 1), so its published checkpoints
+`TransformerNet` (transformer_net.py), so its published checkpoints
 load unchanged. Tensors in and out: (N, 3, H, W) float RGB in 0..255, sRGB; the output is not
 clamped. H and W must be multiples of 4 for the output to have the input's size (the pipeline pads).
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,12 @@ class GeneratorConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorConfig":
-        return cls(width=int(d.get("width", 32)), res_blocks=int(d.get("res_blocks", 5)),
-                   antialias=bool(d.get("antialias", False)))
+    def from_dict(cls, d: dict) -> GeneratorConfig:
+        return cls(
+            width=int(d.get("width", 32)),
+            res_blocks=int(d.get("res_blocks", 5)),
+            antialias=bool(d.get("antialias", False)),
+        )
 
 
 class ConvLayer(nn.Module):
@@ -59,11 +62,14 @@ class BlurConvLayer(ConvLayer):
         super().__init__(c_in, c_out, kernel, stride)
         k = torch.tensor([1.0, 2.0, 1.0])
         # not persistent: fixed, so the state dict keeps pytorch/examples' keys
-        self.register_buffer("blur", (k[:, None] * k[None, :] / 16).expand(c_in, 1, 3, 3).clone(),
-                             persistent=False)
+        self.register_buffer(
+            "blur", (k[:, None] * k[None, :] / 16).expand(c_in, 1, 3, 3).clone(), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        blurred = F.conv2d(F.pad(x, [1] * 4, mode="reflect"), self.blur.to(x.dtype), groups=x.shape[1])
+        blurred = F.conv2d(
+            F.pad(x, [1] * 4, mode="reflect"), self.blur.to(x.dtype), groups=x.shape[1]
+        )
         return super().forward(blurred)
 
 
@@ -72,14 +78,18 @@ class UpsampleConvLayer(ConvLayer):
     checkerboard artifacts (https://distill.pub/2016/deconv-checkerboard/). Nearest (the
     peers' net) or bilinear (anti-aliased)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, mode: str = "nearest") -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, mode: str = "nearest"
+    ) -> None:
         super().__init__(c_in, c_out, kernel, stride)
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "nearest":
             return super().forward(F.interpolate(x, scale_factor=2, mode="nearest"))
-        return super().forward(F.interpolate(x, scale_factor=2, mode=self.mode, align_corners=False))
+        return super().forward(
+            F.interpolate(x, scale_factor=2, mode=self.mode, align_corners=False)
+        )
 
 
 class ResidualBlock(nn.Module):

@@ -33,12 +33,16 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only raises UnpicklingError for code; zip errors for junk
-        raise CheckpointError(f"{path}: not a PyTorch state dict that loads as data ({e.__class__.__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''})") from e
+        raise CheckpointError(
+            f"{path}: not a PyTorch state dict that loads as data ({e.__class__.__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''})"
+        ) from e
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict), got {type(obj).__name__}")
+        raise CheckpointError(
+            f"{path}: expected a dict of tensors (a state_dict), got {type(obj).__name__}"
+        )
     return dict(obj)
 
 
@@ -54,7 +58,9 @@ def generator_config_from_keys(sd: dict[str, torch.Tensor]) -> GeneratorConfig:
     return GeneratorConfig(width=int(w.shape[0]), res_blocks=max(blocks) if blocks else 0)
 
 
-def generator_from_state_dict(sd: dict[str, torch.Tensor], antialias: bool = False) -> tuple[Generator, list[str]]:
+def generator_from_state_dict(
+    sd: dict[str, torch.Tensor], antialias: bool = False
+) -> tuple[Generator, list[str]]:
     """Build a Generator from a pytorch/examples state dict (modern or 2017 legacy).
     `antialias` is the one architecture option the keys cannot show (its blur has no weights).
 
@@ -75,15 +81,27 @@ def generator_from_state_dict(sd: dict[str, torch.Tensor], antialias: bool = Fal
         if unexpected:
             parts.append(f"unexpected keys {unexpected}")
         if wrong_shape:
-            parts.append("wrong shapes " + ", ".join(
-                f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})" for k in wrong_shape))
+            parts.append(
+                "wrong shapes "
+                + ", ".join(
+                    f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})"
+                    for k in wrong_shape
+                )
+            )
         raise CheckpointError("not a TransformerNet state dict: " + "; ".join(parts))
     net.load_state_dict({k: v.float() for k, v in sd.items()})
     return net.eval(), dropped
 
 
-def import_generator(path: Path, name: str, models_dir: Path, *, license: str = "",
-                     overwrite: bool = False, source: str = "") -> tuple[Entry, list[str]]:
+def import_generator(
+    path: Path,
+    name: str,
+    models_dir: Path,
+    *,
+    license: str = "",
+    overwrite: bool = False,
+    source: str = "",
+) -> tuple[Entry, list[str]]:
     """Store a pytorch/examples `.pth`/`.model` file as a models-directory entry. `source`
     (default: the file's name) is where it came from, e.g. the URL `artem models pull` used.
 
@@ -92,10 +110,18 @@ def import_generator(path: Path, name: str, models_dir: Path, *, license: str = 
     validate_name(name)
     net, dropped = generator_from_state_dict(read_state_dict(path))
     card = ModelCard(
-        name=name, kind="generator", architecture=net.config.to_dict(),
-        source=source or f"imported from {path.name}", license=license or "unknown: as published with the source file",
-        made_by={"command": f"artem models import {path.name} --name {name}",
-                 "legacy_keys_dropped": len(dropped)},
-        notes="pytorch/examples fast_neural_style TransformerNet")
-    entry = write_entry(models_dir, card, net.state_dict(), render_thumbnail(net), overwrite=overwrite)
+        name=name,
+        kind="generator",
+        architecture=net.config.to_dict(),
+        source=source or f"imported from {path.name}",
+        license=license or "unknown: as published with the source file",
+        made_by={
+            "command": f"artem models import {path.name} --name {name}",
+            "legacy_keys_dropped": len(dropped),
+        },
+        notes="pytorch/examples fast_neural_style TransformerNet",
+    )
+    entry = write_entry(
+        models_dir, card, net.state_dict(), render_thumbnail(net), overwrite=overwrite
+    )
     return entry, dropped

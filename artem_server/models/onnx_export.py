@@ -18,19 +18,31 @@ from .adain import AdaINNet, adain
 
 ONNX_FILE = "model.onnx"
 
-GENERATOR_IO = ("model.onnx: input x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 4; "
-                "output y, the same shape, about 0..255 (clamp it)")
-ADAIN_IO = ("model.onnx: inputs x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 8; "
-            "style_mean and style_std float32 (N, 512, 1, 1), a style entry's relu4_1.mean and "
-            "relu4_1.std; alpha float32 scalar in [0, 1] (the strength); output y, the shape of x, "
-            "about 0..255 (clamp it)")
+GENERATOR_IO = (
+    "model.onnx: input x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 4; "
+    "output y, the same shape, about 0..255 (clamp it)"
+)
+ADAIN_IO = (
+    "model.onnx: inputs x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 8; "
+    "style_mean and style_std float32 (N, 512, 1, 1), a style entry's relu4_1.mean and "
+    "relu4_1.std; alpha float32 scalar in [0, 1] (the strength); output y, the shape of x, "
+    "about 0..255 (clamp it)"
+)
 
 
 def _export(net: nn.Module, example: tuple, dynamic: tuple, inputs: list[str]) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours to fix
-        program = torch.onnx.export(net, example, None, dynamo=True, dynamic_shapes=dynamic,
-                                    input_names=inputs, output_names=["y"], verbose=False)
+        program = torch.onnx.export(
+            net,
+            example,
+            None,
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            input_names=inputs,
+            output_names=["y"],
+            verbose=False,
+        )
     return program.model_proto.SerializeToString()
 
 
@@ -38,7 +50,9 @@ def _image_dims(batch: torch.export.Dim) -> dict:
     return {0: batch, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
 
 
-def export_onnx(model: nn.Module, dtype: torch.dtype = torch.float32, example_hw: tuple[int, int] = (64, 64)) -> bytes:
+def export_onnx(
+    model: nn.Module, dtype: torch.dtype = torch.float32, example_hw: tuple[int, int] = (64, 64)
+) -> bytes:
     """ONNX bytes of an image-to-image `model` in `dtype`: input `x` (N, 3, H, W), output `y`,
     N, H and W dynamic. Traced on the CPU; H and W must be multiples of the model's size multiple."""
     net = copy.deepcopy(model).to("cpu", dtype).eval()
@@ -54,8 +68,13 @@ class _AdaINGraph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
-                alpha: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        style_mean: torch.Tensor,
+        style_std: torch.Tensor,
+        alpha: torch.Tensor,
+    ) -> torch.Tensor:
         f = self.net.encode(x / 255)
         return self.net.decode(torch.lerp(f, adain(f, style_mean, style_std), alpha)) * 255
 
@@ -65,7 +84,15 @@ def export_adain_onnx(net: AdaINNet) -> bytes:
     see ADAIN_IO."""
     graph = _AdaINGraph(copy.deepcopy(net).to("cpu", torch.float32).eval())
     batch = torch.export.Dim("batch", max=64)
-    example = (torch.rand(2, 3, 64, 64) * 255, torch.rand(2, 512, 1, 1), torch.rand(2, 512, 1, 1) + 0.5,
-               torch.tensor(0.5))
-    return _export(graph, example, (_image_dims(batch), {0: batch}, {0: batch}, None),
-                   ["x", "style_mean", "style_std", "alpha"])
+    example = (
+        torch.rand(2, 3, 64, 64) * 255,
+        torch.rand(2, 512, 1, 1),
+        torch.rand(2, 512, 1, 1) + 0.5,
+        torch.tensor(0.5),
+    )
+    return _export(
+        graph,
+        example,
+        (_image_dims(batch), {0: batch}, {0: batch}, None),
+        ["x", "style_mean", "style_std", "alpha"],
+    )

@@ -20,9 +20,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -63,31 +63,76 @@ class Item:
 
 
 _FNS_ZIP = RemoteFile("https://www.dropbox.com/s/lrvwfehqdcxoza8/saved_models.zip?dl=1")
-_FNS_LICENSE = ("pytorch/examples is BSD-3-Clause; the saved models have no licence of their own. The "
-                "style images are artworks (udnie: Francis Picabia, 1913; rain_princess: Leonid Afremov): "
-                "check their rights before shipping")
+_FNS_LICENSE = (
+    "pytorch/examples is BSD-3-Clause; the saved models have no licence of their own. The "
+    "style images are artworks (udnie: Francis Picabia, 1913; rain_princess: Leonid Afremov): "
+    "check their rights before shipping"
+)
 _FNS_SOURCE = "https://github.com/pytorch/examples/tree/main/fast_neural_style"
 _FNS_STYLES = ("candy", "mosaic", "rain_princess", "udnie")
 _ADAIN_RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0/"
 
-CATALOGUE: dict[str, Item] = {item.name: item for item in [
-    Item("vgg16", "hub", (RemoteFile("https://download.pytorch.org/models/vgg16-397923af.pth", sha256="397923af"),),
-         "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
-         "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg16.html",
-         "VGG-16 ImageNet weights: artem-train's loss network (loss=vgg16)"),
-    Item("vgg19", "hub", (RemoteFile("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", sha256="dcbb9e9d"),),
-         "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
-         "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg19.html",
-         "VGG-19 ImageNet weights: the adain trainer's encoder (loss=adain)"),
-    Item("fast-neural-style", "generators", (_FNS_ZIP,), _FNS_LICENSE, _FNS_SOURCE,
-         "pytorch/examples' four pretrained styles: candy, mosaic, rain_princess, udnie", _FNS_STYLES),
-    *[Item(s, "generators", (_FNS_ZIP,), _FNS_LICENSE, _FNS_SOURCE,
-           f"pytorch/examples' pretrained style {s} (from saved_models.zip)", (s,)) for s in _FNS_STYLES],
-    Item("pytorch-adain", "adain", (RemoteFile(_ADAIN_RELEASE + "vgg_normalised.pth"),
-                                    RemoteFile(_ADAIN_RELEASE + "decoder.pth")),
-         "MIT (pytorch-AdaIN code); the released weights have no licence of their own",
-         "https://github.com/naoto0804/pytorch-AdaIN", "pytorch-AdaIN's encoder and decoder: an adain model"),
-]}
+CATALOGUE: dict[str, Item] = {
+    item.name: item
+    for item in [
+        Item(
+            "vgg16",
+            "hub",
+            (
+                RemoteFile(
+                    "https://download.pytorch.org/models/vgg16-397923af.pth", sha256="397923af"
+                ),
+            ),
+            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
+            "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg16.html",
+            "VGG-16 ImageNet weights: artem-train's loss network (loss=vgg16)",
+        ),
+        Item(
+            "vgg19",
+            "hub",
+            (
+                RemoteFile(
+                    "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", sha256="dcbb9e9d"
+                ),
+            ),
+            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
+            "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg19.html",
+            "VGG-19 ImageNet weights: the adain trainer's encoder (loss=adain)",
+        ),
+        Item(
+            "fast-neural-style",
+            "generators",
+            (_FNS_ZIP,),
+            _FNS_LICENSE,
+            _FNS_SOURCE,
+            "pytorch/examples' four pretrained styles: candy, mosaic, rain_princess, udnie",
+            _FNS_STYLES,
+        ),
+        *[
+            Item(
+                s,
+                "generators",
+                (_FNS_ZIP,),
+                _FNS_LICENSE,
+                _FNS_SOURCE,
+                f"pytorch/examples' pretrained style {s} (from saved_models.zip)",
+                (s,),
+            )
+            for s in _FNS_STYLES
+        ],
+        Item(
+            "pytorch-adain",
+            "adain",
+            (
+                RemoteFile(_ADAIN_RELEASE + "vgg_normalised.pth"),
+                RemoteFile(_ADAIN_RELEASE + "decoder.pth"),
+            ),
+            "MIT (pytorch-AdaIN code); the released weights have no licence of their own",
+            "https://github.com/naoto0804/pytorch-AdaIN",
+            "pytorch-AdaIN's encoder and decoder: an adain model",
+        ),
+    ]
+}
 
 
 def rebase(url: str, base_url: str | None) -> str:
@@ -117,17 +162,28 @@ def download(remote: RemoteFile, base_url: str | None, dest: Path, timeout: floa
         raise PullError(f"could not download {url}: HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
-        raise PullError(f"could not download {url}: {reason} (offline? try --base-url for a mirror)") from None
+        raise PullError(
+            f"could not download {url}: {reason} (offline? try --base-url for a mirror)"
+        ) from None
     if remote.size is not None and size != remote.size:
         raise PullError(f"{url}: got {size} bytes, the catalogue says {remote.size}: refused")
     if remote.sha256 is not None and not digest.hexdigest().startswith(remote.sha256):
-        raise PullError(f"{url}: SHA-256 {digest.hexdigest()} does not match the catalogue's "
-                        f"{remote.sha256}: refused")
+        raise PullError(
+            f"{url}: SHA-256 {digest.hexdigest()} does not match the catalogue's "
+            f"{remote.sha256}: refused"
+        )
     return path
 
 
-def pull(name: str, models_dir: Path, *, base_url: str | None = None, force: bool = False,
-         hub_dir: Path | None = None, say: Callable[[str], None] = print) -> list[Path]:
+def pull(
+    name: str,
+    models_dir: Path,
+    *,
+    base_url: str | None = None,
+    force: bool = False,
+    hub_dir: Path | None = None,
+    say: Callable[[str], None] = print,
+) -> list[Path]:
     """Install catalogue item `name`; returns the paths written. `hub_dir`: torch's hub
     directory (default `torch.hub.get_dir()`)."""
     item = CATALOGUE.get(name)
@@ -137,8 +193,9 @@ def pull(name: str, models_dir: Path, *, base_url: str | None = None, force: boo
     installers = {"hub": _install_hub, "generators": _install_generators, "adain": _install_adain}
     with tempfile.TemporaryDirectory(prefix="artem-pull-") as tmp:
         files = [download(f, base_url, Path(tmp)) for f in item.files]
-        written = installers[item.kind](item, files, Path(models_dir), force,
-                                        Path(hub_dir or torch.hub.get_dir()))
+        written = installers[item.kind](
+            item, files, Path(models_dir), force, Path(hub_dir or torch.hub.get_dir())
+        )
     for f in item.files:
         check = f"sha256 {f.sha256}" if f.sha256 else "no published hash: checked by importing it"
         say(f"pulled {rebase(f.url, base_url)} ({check})")
@@ -148,11 +205,15 @@ def pull(name: str, models_dir: Path, *, base_url: str | None = None, force: boo
     return written
 
 
-def _install_hub(item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path) -> list[Path]:
+def _install_hub(
+    item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path
+) -> list[Path]:
     """Into `<hub_dir>/checkpoints/` under torchvision's file name, where artem-train looks."""
     sd = read_state_dict(files[0])
     if tuple(sd.get("features.0.weight", torch.empty(0)).shape) != (64, 3, 3, 3):
-        raise CheckpointError(f"{files[0].name}: not a torchvision VGG state dict (no features.0.weight [64, 3, 3, 3])")
+        raise CheckpointError(
+            f"{files[0].name}: not a torchvision VGG state dict (no features.0.weight [64, 3, 3, 3])"
+        )
     target = hub_dir / "checkpoints" / files[0].name
     if target.exists() and not force:
         raise EntryExists(f"{target} already exists (use --force to replace it)")
@@ -163,18 +224,24 @@ def _install_hub(item: Item, files: list[Path], models_dir: Path, force: bool, h
     return [target]
 
 
-def _install_generators(item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path) -> list[Path]:
+def _install_generators(
+    item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path
+) -> list[Path]:
     """Import the archive's chosen members; all are read and checked before any is written."""
     for style in item.styles:
         validate_name(style)
         if (models_dir / style).exists() and not force:
-            raise EntryExists(f"a model named {style!r} already exists in {models_dir} (use --force to replace it)")
+            raise EntryExists(
+                f"a model named {style!r} already exists in {models_dir} (use --force to replace it)"
+            )
     try:
         with zipfile.ZipFile(files[0]) as archive:
             members = {Path(m).stem: m for m in archive.namelist() if m.endswith(".pth")}
             missing = [s for s in item.styles if s not in members]
             if missing:
-                raise CheckpointError(f"{files[0].name} has no {missing} (.pth members: {sorted(members)})")
+                raise CheckpointError(
+                    f"{files[0].name} has no {missing} (.pth members: {sorted(members)})"
+                )
             # Extracted by our own names, never the archive's paths.
             paths = [files[0].parent / f"{s}.pth" for s in item.styles]
             for style, path in zip(item.styles, paths):
@@ -183,12 +250,28 @@ def _install_generators(item: Item, files: list[Path], models_dir: Path, force: 
         raise CheckpointError(f"{files[0].name}: not a zip archive ({e})") from None
     for path in paths:
         generator_from_state_dict(read_state_dict(path))
-    return [import_generator(path, style, models_dir, license=item.license, overwrite=force,
-                             source=f"{item.files[0].url} ({path.name})")[0].path
-            for style, path in zip(item.styles, paths)]
+    return [
+        import_generator(
+            path,
+            style,
+            models_dir,
+            license=item.license,
+            overwrite=force,
+            source=f"{item.files[0].url} ({path.name})",
+        )[0].path
+        for style, path in zip(item.styles, paths)
+    ]
 
 
-def _install_adain(item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path) -> list[Path]:
-    entry = import_adain(files, item.name, models_dir, license=item.license, overwrite=force,
-                         source=" + ".join(f.url for f in item.files))
+def _install_adain(
+    item: Item, files: list[Path], models_dir: Path, force: bool, hub_dir: Path
+) -> list[Path]:
+    entry = import_adain(
+        files,
+        item.name,
+        models_dir,
+        license=item.license,
+        overwrite=force,
+        source=" + ".join(f.url for f in item.files),
+    )
     return [entry.path]

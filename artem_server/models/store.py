@@ -62,18 +62,24 @@ def write_entry(
     models_dir.mkdir(parents=True, exist_ok=True)
     final = models_dir / card.name
     if final.exists() and not overwrite:
-        raise EntryExists(f"a model named {card.name!r} already exists in {models_dir} (use --force to replace it)")
+        raise EntryExists(
+            f"a model named {card.name!r} already exists in {models_dir} (use --force to replace it)"
+        )
     staging = Path(tempfile.mkdtemp(prefix=f".incoming-{card.name}-", dir=models_dir))
     try:
         if tensors:
             dtype = torch.float16 if half else torch.float32
-            save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()},
-                      str(staging / WEIGHTS_FILE))
+            save_file(
+                {k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()},
+                str(staging / WEIGHTS_FILE),
+            )
         if thumbnail_png:
             (staging / THUMBNAIL_FILE).write_bytes(thumbnail_png)
         for name, content in (files or {}).items():
             if Path(name).name != name or name in (CARD_FILE, WEIGHTS_FILE, THUMBNAIL_FILE):
-                raise ValueError(f"entry file name {name!r}: expected a plain file name other than the entry's own")
+                raise ValueError(
+                    f"entry file name {name!r}: expected a plain file name other than the entry's own"
+                )
             (staging / name).write_bytes(content)
         # The card goes last: the watcher treats a folder without a card as incomplete.
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
@@ -104,5 +110,8 @@ def list_entry_dirs(models_dir: Path) -> list[Path]:
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []
-    return sorted(p for p in models_dir.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / CARD_FILE).exists())
+    return sorted(
+        p
+        for p in models_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / CARD_FILE).exists()
+    )

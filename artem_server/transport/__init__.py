@@ -8,5 +8,5 @@
 - `views`: a view's carrier, checked at the edge and read/written on the model thread.
 - `copy`, `alloc`: frame-sized copies over threads; an allocator that keeps frame buffers.
 
-Generated gRPC code may be imported here (ARCHITECTURE.md); the pipeline never sees it.
+Generated gRPC code may be imported here (README's layout); the pipeline never sees it.
 """

@@ -47,7 +47,7 @@ import logging
 import os
 import platform
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def keep_frame_buffers() -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = libc.mallopt(_M_MMAP_MAX, 0) == 1  # every size from the heap, whose pages stay
         ok = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok
-        ok = libc.mallopt(_M_ARENA_MAX, 1) == 1 and ok  # before threads start: they share the main arena
+        ok = (
+            libc.mallopt(_M_ARENA_MAX, 1) == 1 and ok
+        )  # before threads start: they share the main arena
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
     if not ok:

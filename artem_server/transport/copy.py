@@ -22,7 +22,7 @@ import os
 import queue
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -54,7 +54,9 @@ class _Helpers:
         self._kept_off: int | None = None
         started = threading.Barrier(count + 1)
         for i in range(count):
-            threading.Thread(target=self._run, args=(started,), name=f"artem-copy-{i}", daemon=True).start()
+            threading.Thread(
+                target=self._run, args=(started,), name=f"artem-copy-{i}", daemon=True
+            ).start()
         started.wait()
 
     def _run(self, started: threading.Barrier) -> None:
@@ -121,7 +123,7 @@ def _chunks(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray
             bands.append((dst, src))
             continue
         rows = max(1, CHUNK_BYTES * src.shape[0] // src.nbytes)
-        bands += [(dst[s: s + rows], src[s: s + rows]) for s in range(0, src.shape[0], rows)]
+        bands += [(dst[s : s + rows], src[s : s + rows]) for s in range(0, src.shape[0], rows)]
     return bands
 
 

@@ -49,7 +49,9 @@ def _hash_slot() -> int | None:
     None where it is not there (then nothing is recycled)."""
     if _api is None:
         return None
-    offset = bytes.__basicsize__ - 1 - ctypes.sizeof(ctypes.c_ssize_t)  # the field before the contents
+    offset = (
+        bytes.__basicsize__ - 1 - ctypes.sizeof(ctypes.c_ssize_t)
+    )  # the field before the contents
     probe = bytes(range(32))
     cached = hash(probe)
     return offset if ctypes.c_ssize_t.from_address(id(probe) + offset).value == cached else None
@@ -64,7 +66,9 @@ class Recyclable:
 
     def __init__(self, size: int) -> None:
         self.data, self.array = new(size)
-        self._idle_refs = sys.getrefcount(self.data)  # this object's and the array's (its base's owner)
+        self._idle_refs = sys.getrefcount(
+            self.data
+        )  # this object's and the array's (its base's owner)
 
     def reclaim(self) -> bool:
         """Whether no one else holds `data` any more, so `array` may be written again. Its cached

@@ -45,10 +45,14 @@ class JpegCodec:
         try:
             img = Image.open(io.BytesIO(data), formats=["JPEG"])
         except Exception as e:  # Pillow raises several kinds for garbage input
-            raise InvalidArgument(f"{field}.jpeg is not a JPEG image ({type(e).__name__}: {e})") from None
+            raise InvalidArgument(
+                f"{field}.jpeg is not a JPEG image ({type(e).__name__}: {e})"
+            ) from None
         if img.size != (width, height):
-            raise InvalidArgument(f"{field}.jpeg is {img.width}x{img.height}: expected {width}x{height} "
-                                  f"(the view's width and height)")
+            raise InvalidArgument(
+                f"{field}.jpeg is {img.width}x{img.height}: expected {width}x{height} "
+                f"(the view's width and height)"
+            )
         try:
             return np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
         except (OSError, SyntaxError) as e:
@@ -57,13 +61,20 @@ class JpegCodec:
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         """(H, W, 3) uint8 RGB -> baseline JFIF bytes, 4:2:0 chroma (what every decoder reads)."""
         if self._tvio is not None:
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1).contiguous()
+            x = (
+                torch.from_numpy(np.ascontiguousarray(rgb))
+                .to(self.device)
+                .permute(2, 0, 1)
+                .contiguous()
+            )
             return self._tvio.encode_jpeg(x, quality=quality).cpu().numpy().tobytes()
         out = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(rgb), "RGB").save(out, "JPEG", quality=quality)
         return out.getvalue()
 
-    def decode_many(self, items: list[tuple[bytes | memoryview, int, int, str]]) -> list[np.ndarray]:
+    def decode_many(
+        self, items: list[tuple[bytes | memoryview, int, int, str]]
+    ) -> list[np.ndarray]:
         if len(items) == 1:
             return [self.decode(*items[0])]
         return list(self._pool.map(lambda a: self.decode(*a), items))
@@ -73,14 +84,18 @@ class JpegCodec:
             return [self.encode(images[0], quality)]
         return list(self._pool.map(lambda a: self.encode(a, quality), images))
 
-    def _decode_gpu(self, data: bytes | memoryview, width: int, height: int, field: str) -> np.ndarray:
+    def _decode_gpu(
+        self, data: bytes | memoryview, width: int, height: int, field: str
+    ) -> np.ndarray:
         raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         try:
             x = self._tvio.decode_jpeg(raw, mode=self._tvio.ImageReadMode.RGB, device=self.device)
         except RuntimeError as e:
             raise InvalidArgument(f"{field}.jpeg is not a decodable JPEG image ({e})") from None
         if tuple(x.shape[1:]) != (height, width):
-            raise InvalidArgument(f"{field}.jpeg is {x.shape[2]}x{x.shape[1]}: expected {width}x{height}")
+            raise InvalidArgument(
+                f"{field}.jpeg is {x.shape[2]}x{x.shape[1]}: expected {width}x{height}"
+            )
         return x.permute(1, 2, 0).cpu().numpy()
 
     def close(self) -> None:

@@ -58,7 +58,12 @@ KEY_BYTES = 16
 # magic, version, slot_count, slot_size, key; the rest of the header page is zero (reserved).
 HEADER = struct.Struct(f"<8sIIQ{KEY_BYTES}s")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
-_OPEN_FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = (
+    os.O_RDWR
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ class Layout:
         return HEADER.pack(MAGIC, VERSION, self.slot_count, self.slot_size, key)
 
     @classmethod
-    def for_views(cls, view_bytes: list[int], slot_count: int) -> tuple["Layout", list[int]]:
+    def for_views(cls, view_bytes: list[int], slot_count: int) -> tuple[Layout, list[int]]:
         """The smallest layout whose slots hold views of these sizes, and each view's offset."""
         offsets, end = [], 0
         for n in view_bytes:
@@ -124,27 +129,40 @@ def check_registration(name: str, size: int, slot_count: int, slot_size: int, ke
     """Validate a SessionConfig.shared_memory's fields (before touching the region)."""
     field = "config.shared_memory"
     if not _NAME.fullmatch(name) or name in (".", ".."):
-        raise InvalidArgument(f"{field}.name = {name!r}: expected 1-200 letters, digits, '_', '-' or '.', "
-                              "not '.' or '..'")
+        raise InvalidArgument(
+            f"{field}.name = {name!r}: expected 1-200 letters, digits, '_', '-' or '.', "
+            "not '.' or '..'"
+        )
     if not 1 <= slot_count <= MAX_SLOTS:
         raise InvalidArgument(f"{field}.slot_count = {slot_count}: expected 1..{MAX_SLOTS}")
     if slot_size <= 0 or slot_size % SLOT_ALIGN:
-        raise InvalidArgument(f"{field}.slot_size = {slot_size}: expected a positive multiple of {SLOT_ALIGN}")
+        raise InvalidArgument(
+            f"{field}.slot_size = {slot_size}: expected a positive multiple of {SLOT_ALIGN}"
+        )
     layout = Layout(slot_count, slot_size)
     if size < layout.size:
-        raise InvalidArgument(f"{field}.size = {size} is too small: {slot_count} request and {slot_count} "
-                              f"reply slots of {slot_size} bytes after a {HEADER_SIZE}-byte header need "
-                              f"{layout.size} bytes")
+        raise InvalidArgument(
+            f"{field}.size = {size} is too small: {slot_count} request and {slot_count} "
+            f"reply slots of {slot_size} bytes after a {HEADER_SIZE}-byte header need "
+            f"{layout.size} bytes"
+        )
     if len(key) != KEY_BYTES or not any(key):
-        raise InvalidArgument(f"{field}.key has {len(key)} bytes{'' if any(key) else ', all zero'}: expected the "
-                              f"{KEY_BYTES} random bytes written into the region's header at offset 24 "
-                              f"(header version {VERSION}, docs/shared-memory.md)")
+        raise InvalidArgument(
+            f"{field}.key has {len(key)} bytes{'' if any(key) else ', all zero'}: expected the "
+            f"{KEY_BYTES} random bytes written into the region's header at offset 24 "
+            f"(header version {VERSION}, docs/shared-memory.md)"
+        )
     return layout
 
 
 def _kind(mode: int) -> str:
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return what
     return "not a regular file"
@@ -173,15 +191,18 @@ class _Mapping:
         except OSError as e:
             if e.errno != errno.ELOOP:
                 raise
-            raise InvalidArgument(f"{field} is a symbolic link: the server opens only the region itself, "
-                                  "never a link") from None
+            raise InvalidArgument(
+                f"{field} is a symbolic link: the server opens only the region itself, never a link"
+            ) from None
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise InvalidArgument(f"{field} is {_kind(st.st_mode)}, not a shared-memory region")
             if st.st_size == 0:
-                raise InvalidArgument(f"{field} is empty (0 bytes): expected a region with its header and "
-                                      "slots (docs/shared-memory.md)")
+                raise InvalidArgument(
+                    f"{field} is empty (0 bytes): expected a region with its header and "
+                    "slots (docs/shared-memory.md)"
+                )
             self._mmap = mmap.mmap(fd, st.st_size)
         except BaseException:
             os.close(fd)
@@ -213,18 +234,26 @@ class _Mapping:
 class Region:
     """A client's region as mapped by the server for one stream."""
 
-    def __init__(self, name: str, size: int, layout: Layout, owner: object, key: bytes, pin: bool = True) -> None:
+    def __init__(
+        self, name: str, size: int, layout: Layout, owner: object, key: bytes, pin: bool = True
+    ) -> None:
         field = "config.shared_memory"
         try:
             self._map = _Mapping(name)
         except FileNotFoundError:
-            raise InvalidArgument(f"{field}.name = {name!r}: no shared-memory region of that name exists on "
-                                  "the server's host (shared memory works only when client and server share "
-                                  "a machine)") from None
+            raise InvalidArgument(
+                f"{field}.name = {name!r}: no shared-memory region of that name exists on "
+                "the server's host (shared memory works only when client and server share "
+                "a machine)"
+            ) from None
         except PermissionError:
-            raise PermissionDenied(f"{field}.name = {name!r}: the server may not open that region") from None
+            raise PermissionDenied(
+                f"{field}.name = {name!r}: the server may not open that region"
+            ) from None
         except OSError as e:
-            raise InvalidArgument(f"{field}.name = {name!r}: the server cannot map it ({e.strerror})") from None
+            raise InvalidArgument(
+                f"{field}.name = {name!r}: the server cannot map it ({e.strerror})"
+            ) from None
         self.name, self.layout, self.owner = name, layout, owner
         self.registered_size = size
         self.closed = False
@@ -232,16 +261,26 @@ class Region:
         try:
             actual = min(len(self._map.buf), self._map.size())
             if actual < size:
-                raise InvalidArgument(f"{field}.size = {size}, but region {name!r} has only {actual} bytes")
+                raise InvalidArgument(
+                    f"{field}.size = {size}, but region {name!r} has only {actual} bytes"
+                )
             magic, version, count, slot_size, held = HEADER.unpack(self._map.read(HEADER.size))
-            if (magic, version, count, slot_size) != (MAGIC, VERSION, layout.slot_count, layout.slot_size):
+            if (magic, version, count, slot_size) != (
+                MAGIC,
+                VERSION,
+                layout.slot_count,
+                layout.slot_size,
+            ):
                 raise InvalidArgument(
                     f"{field}: region {name!r} has header (magic {magic!r}, version {version}, slot_count "
                     f"{count}, slot_size {slot_size}); expected ({MAGIC!r}, {VERSION}, {layout.slot_count}, "
-                    f"{layout.slot_size}): write the header before registering (docs/shared-memory.md)")
+                    f"{layout.slot_size}): write the header before registering (docs/shared-memory.md)"
+                )
             if not hmac.compare_digest(held, key):
-                raise PermissionDenied(f"{field}.key does not match the key in region {name!r}'s header: only "
-                                       "the client that made a region may register it")
+                raise PermissionDenied(
+                    f"{field}.key does not match the key in region {name!r}'s header: only "
+                    "the client that made a region may register it"
+                )
         except BaseException:
             self._map.close()
             raise
@@ -261,18 +300,30 @@ class Region:
         if size < end:
             if not self._shrink_logged:  # once per region: a client may go on sending into it
                 self._shrink_logged = True
-                log.warning("shared-memory region %r shrank to %d bytes after it was registered with %d; "
-                            "its frames are refused", self.name, size, self.registered_size)
+                log.warning(
+                    "shared-memory region %r shrank to %d bytes after it was registered with %d; "
+                    "its frames are refused",
+                    self.name,
+                    size,
+                    self.registered_size,
+                )
             raise InvalidArgument(
                 f"{field}: this frame's slot needs region {self.name!r} to hold {end} bytes, but it has only "
                 f"{size} now: the client shrank it after registering config.shared_memory.size = "
-                f"{self.registered_size}; register it again at its new size")
+                f"{self.registered_size}; register it again at its new size"
+            )
 
     def array(self, offset: int, height: int, width: int, bpp: int, row_stride: int) -> np.ndarray:
         """An (H, W, bpp) uint8 view of region bytes at `offset` (no copy; writable)."""
-        flat = np.frombuffer(self._map.buf, dtype=np.uint8, count=row_stride * (height - 1) + width * bpp,
-                             offset=offset)
-        return np.lib.stride_tricks.as_strided(flat, shape=(height, width, bpp), strides=(row_stride, bpp, 1))
+        flat = np.frombuffer(
+            self._map.buf,
+            dtype=np.uint8,
+            count=row_stride * (height - 1) + width * bpp,
+            offset=offset,
+        )
+        return np.lib.stride_tricks.as_strided(
+            flat, shape=(height, width, bpp), strides=(row_stride, bpp, 1)
+        )
 
     def close(self) -> None:
         if not self.closed:
@@ -292,18 +343,24 @@ class RegionTable:
         self._regions: dict[str, Region] = {}
         self._pin = pin  # page-lock regions for the device (a server that runs frames on CUDA)
 
-    def open(self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes) -> Region:
+    def open(
+        self, name: str, size: int, slot_count: int, slot_size: int, owner: object, key: bytes
+    ) -> Region:
         layout = check_registration(name, size, slot_count, slot_size, key)
         with self._lock:
             held = self._regions.get(name)
             if held is not None and held.owner is not owner:
-                raise PermissionDenied(f"config.shared_memory.name = {name!r} is registered by another stream; "
-                                       "a region serves one stream at a time")
+                raise PermissionDenied(
+                    f"config.shared_memory.name = {name!r} is registered by another stream; "
+                    "a region serves one stream at a time"
+                )
         region = Region(name, size, layout, owner, key, pin=self._pin)
         with self._lock:
             if self._regions.get(name) not in (None, held):
                 region.close()
-                raise PermissionDenied(f"config.shared_memory.name = {name!r} is registered by another stream")
+                raise PermissionDenied(
+                    f"config.shared_memory.name = {name!r} is registered by another stream"
+                )
             self._regions[name] = region
         return region
 
@@ -331,17 +388,24 @@ class RegionTable:
             self.release(r)
 
 
-def check_view_fits(layout: Layout, slot: int, offset: int, nbytes: int, field: str,
-                    max_frame_bytes: int) -> None:
+def check_view_fits(
+    layout: Layout, slot: int, offset: int, nbytes: int, field: str, max_frame_bytes: int
+) -> None:
     """A view of `nbytes` at (slot, offset) must lie inside its slot, aligned."""
     if slot >= layout.slot_count:
-        raise InvalidArgument(f"{field}.slot = {slot} is out of range: the region has {layout.slot_count} slots "
-                              f"(0..{layout.slot_count - 1})")
+        raise InvalidArgument(
+            f"{field}.slot = {slot} is out of range: the region has {layout.slot_count} slots "
+            f"(0..{layout.slot_count - 1})"
+        )
     if offset % VIEW_ALIGN:
         raise InvalidArgument(f"{field}.offset = {offset}: expected a multiple of {VIEW_ALIGN}")
     if nbytes > max_frame_bytes:
-        raise ResourceExhausted(f"{field}: a view of {nbytes} bytes exceeds this server's limit of "
-                                f"{max_frame_bytes} bytes (max_frame_bytes)")
+        raise ResourceExhausted(
+            f"{field}: a view of {nbytes} bytes exceeds this server's limit of "
+            f"{max_frame_bytes} bytes (max_frame_bytes)"
+        )
     if offset + nbytes > layout.slot_size:
-        raise InvalidArgument(f"{field}: a view of {nbytes} bytes at offset {offset} does not fit in a slot of "
-                              f"{layout.slot_size} bytes")
+        raise InvalidArgument(
+            f"{field}: a view of {nbytes} bytes at offset {offset} does not fit in a slot of "
+            f"{layout.slot_size} bytes"
+        )

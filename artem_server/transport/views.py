@@ -52,26 +52,35 @@ class ViewSpec:
 def _geometry(v: pb.View, field: str, limits: FrameLimits) -> tuple[PixelFormat, int]:
     fmt = PixelFormat.from_wire(v.format, f"{field}.format")
     if v.color_space not in _COLOR_SPACES:
-        raise InvalidArgument(f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)")
+        raise InvalidArgument(
+            f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)"
+        )
     for name, value in (("width", v.width), ("height", v.height)):
         if value <= 0:
             raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
         if value > limits.max_dimension:
-            raise ResourceExhausted(f"{field}.{name} = {value} exceeds this server's limit of "
-                                    f"{limits.max_dimension} pixels")
+            raise ResourceExhausted(
+                f"{field}.{name} = {value} exceeds this server's limit of "
+                f"{limits.max_dimension} pixels"
+            )
     packed = v.width * fmt.bpp
     if v.row_stride and v.row_stride < packed:
-        raise InvalidArgument(f"{field}.row_stride = {v.row_stride}: expected 0 (packed) or at least "
-                              f"width * {fmt.bpp} = {packed} bytes for {fmt.name}")
+        raise InvalidArgument(
+            f"{field}.row_stride = {v.row_stride}: expected 0 (packed) or at least "
+            f"width * {fmt.bpp} = {packed} bytes for {fmt.name}"
+        )
     return fmt, v.row_stride or packed
 
 
-def parse_frame(frame: pb.Frame, pixels: list[Buffer | None], region: Region | None,
-                limits: FrameLimits) -> list[ViewSpec]:
+def parse_frame(
+    frame: pb.Frame, pixels: list[Buffer | None], region: Region | None, limits: FrameLimits
+) -> list[ViewSpec]:
     """Validate a frame's views against the limits and the session's region; read no pixels."""
     n = len(frame.views)
     if not 1 <= n <= limits.max_views:
-        raise InvalidArgument(f"frame.views has {n} views: expected 1 (mono) or 2 (left, right eye)")
+        raise InvalidArgument(
+            f"frame.views has {n} views: expected 1 (mono) or 2 (left, right eye)"
+        )
     specs: list[ViewSpec] = []
     total = 0
     for i, (v, data) in enumerate(zip(frame.views, pixels)):
@@ -82,32 +91,81 @@ def parse_frame(frame: pb.Frame, pixels: list[Buffer | None], region: Region | N
         fmt, stride = _geometry(v, field, limits)
         linear = v.color_space == pb.COLOR_SPACE_LINEAR
         if carrier == "data":
-            px = view_pixels(data if data is not None else b"", v.width, v.height, fmt, v.row_stride, field, limits)
+            px = view_pixels(
+                data if data is not None else b"",
+                v.width,
+                v.height,
+                fmt,
+                v.row_stride,
+                field,
+                limits,
+            )
             total += px.nbytes
-            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, stride, field, data,
-                                  inline=View(px, fmt, linear)))
+            specs.append(
+                ViewSpec(
+                    v.width,
+                    v.height,
+                    fmt,
+                    linear,
+                    carrier,
+                    stride,
+                    field,
+                    data,
+                    inline=View(px, fmt, linear),
+                )
+            )
         elif carrier == "shm":
             if region is None:
-                raise InvalidArgument(f"{field}.shm: this stream has no shared-memory region: register one in "
-                                      "config.shared_memory first")
+                raise InvalidArgument(
+                    f"{field}.shm: this stream has no shared-memory region: register one in "
+                    "config.shared_memory first"
+                )
             nbytes = stride * (v.height - 1) + v.width * fmt.bpp
-            check_view_fits(region.layout, v.shm.slot, v.shm.offset, nbytes, f"{field}.shm", limits.max_frame_bytes)
+            check_view_fits(
+                region.layout,
+                v.shm.slot,
+                v.shm.offset,
+                nbytes,
+                f"{field}.shm",
+                limits.max_frame_bytes,
+            )
             for s in specs:
-                if s.carrier == "shm" and s.slot == v.shm.slot and \
-                        s.offset < v.shm.offset + nbytes and v.shm.offset < s.offset + s.row_stride * s.height:
-                    raise InvalidArgument(f"{field}.shm overlaps {s.field} in slot {s.slot}: each view needs "
-                                          "its own bytes, since its reply is written at the same place")
+                if (
+                    s.carrier == "shm"
+                    and s.slot == v.shm.slot
+                    and s.offset < v.shm.offset + nbytes
+                    and v.shm.offset < s.offset + s.row_stride * s.height
+                ):
+                    raise InvalidArgument(
+                        f"{field}.shm overlaps {s.field} in slot {s.slot}: each view needs "
+                        "its own bytes, since its reply is written at the same place"
+                    )
             total += nbytes
-            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, stride, field,
-                                  slot=v.shm.slot, offset=v.shm.offset))
+            specs.append(
+                ViewSpec(
+                    v.width,
+                    v.height,
+                    fmt,
+                    linear,
+                    carrier,
+                    stride,
+                    field,
+                    slot=v.shm.slot,
+                    offset=v.shm.offset,
+                )
+            )
         else:  # jpeg: decoded size bounded before decoding
             total += v.height * v.width * fmt.bpp
             if data is None or len(data) == 0:
                 raise InvalidArgument(f"{field}.jpeg is empty: expected a JPEG image")
-            specs.append(ViewSpec(v.width, v.height, fmt, linear, carrier, v.width * fmt.bpp, field, data))
+            specs.append(
+                ViewSpec(v.width, v.height, fmt, linear, carrier, v.width * fmt.bpp, field, data)
+            )
         if total > limits.max_frame_bytes:
-            raise ResourceExhausted(f"frame of {total} bytes exceeds this server's limit of "
-                                    f"{limits.max_frame_bytes} bytes (max_frame_bytes)")
+            raise ResourceExhausted(
+                f"frame of {total} bytes exceeds this server's limit of "
+                f"{limits.max_frame_bytes} bytes (max_frame_bytes)"
+            )
     check_region_extent(specs, region)  # and again on the model thread, right before each access
     return specs
 
@@ -117,8 +175,16 @@ def check_region_extent(specs: list[ViewSpec], region: Region | None) -> None:
     reply: the reply slots lie further): call right before reading or writing them."""
     shm = [s for s in specs if s.carrier == "shm"]
     if region is not None and shm:
-        end, field = max((region.layout.reply_offset(s.slot) + s.offset + s.row_stride * (s.height - 1)
-                          + s.width * s.format.bpp, f"{s.field}.shm") for s in shm)
+        end, field = max(
+            (
+                region.layout.reply_offset(s.slot)
+                + s.offset
+                + s.row_stride * (s.height - 1)
+                + s.width * s.format.bpp,
+                f"{s.field}.shm",
+            )
+            for s in shm
+        )
         region.check_extent(end, field)
 
 
@@ -132,7 +198,9 @@ def _from_rgb(rgb: np.ndarray, spec: ViewSpec) -> View:
     return View(out, spec.format, spec.linear)
 
 
-def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarray | None]) -> list[View]:
+def inputs(
+    specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarray | None]
+) -> list[View]:
     """The pipeline's input views: zero-copy over the request bytes or slot, or the decoded JPEG."""
     views: list[View] = []
     checked = False
@@ -142,13 +210,20 @@ def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarra
             views.append(spec.inline)
         elif spec.carrier == "shm":
             if region is None or region.closed:
-                raise InvalidArgument(f"{spec.field}.shm: the stream's region was replaced or released before "
-                                      "this frame ran")
+                raise InvalidArgument(
+                    f"{spec.field}.shm: the stream's region was replaced or released before "
+                    "this frame ran"
+                )
             if not checked:  # right before the first read of the client's file
                 check_region_extent(specs, region)
                 checked = True
-            px = region.array(region.layout.request_offset(spec.slot) + spec.offset, spec.height, spec.width,
-                              spec.format.bpp, spec.row_stride)
+            px = region.array(
+                region.layout.request_offset(spec.slot) + spec.offset,
+                spec.height,
+                spec.width,
+                spec.format.bpp,
+                spec.row_stride,
+            )
             px.flags.writeable = False
             views.append(View(px, spec.format, spec.linear))
         else:
@@ -157,15 +232,26 @@ def inputs(specs: list[ViewSpec], region: Region | None, decoded: list[np.ndarra
     return views
 
 
-def destinations(specs: list[ViewSpec], region: Region | None,
-                 inline: list[np.ndarray] | None = None) -> list[np.ndarray | None]:
+def destinations(
+    specs: list[ViewSpec], region: Region | None, inline: list[np.ndarray] | None = None
+) -> list[np.ndarray | None]:
     """Where the pipeline writes each view's result: the reply slot for shm views, the reply's
     own bytes for inline views when it is built in place (`inline`, one array per view), else
     nowhere (the result is returned)."""
     if inline is not None:
         return list(inline)
-    return [region.array(region.layout.reply_offset(s.slot) + s.offset, s.height, s.width, s.format.bpp,
-                         s.row_stride) if s.carrier == "shm" and region is not None else None for s in specs]
+    return [
+        region.array(
+            region.layout.reply_offset(s.slot) + s.offset,
+            s.height,
+            s.width,
+            s.format.bpp,
+            s.row_stride,
+        )
+        if s.carrier == "shm" and region is not None
+        else None
+        for s in specs
+    ]
 
 
 def reply_views(specs: list[ViewSpec]) -> list[pb.View]:
@@ -174,7 +260,9 @@ def reply_views(specs: list[ViewSpec]) -> list[pb.View]:
     views = []
     for spec in specs:
         color = pb.COLOR_SPACE_LINEAR if spec.linear else pb.COLOR_SPACE_SRGB
-        v = pb.View(width=spec.width, height=spec.height, format=spec.format.wire, color_space=color)
+        v = pb.View(
+            width=spec.width, height=spec.height, format=spec.format.wire, color_space=color
+        )
         if spec.carrier == "shm":
             v.row_stride = spec.row_stride
             v.shm.slot, v.shm.offset = spec.slot, spec.offset
@@ -187,16 +275,27 @@ def reply_views(specs: list[ViewSpec]) -> list[pb.View]:
     return views
 
 
-def reply_pixels(specs: list[ViewSpec], results: list[np.ndarray | None],
-                 jpegs: list[bytes | None]) -> list[Buffer | None]:
+def reply_pixels(
+    specs: list[ViewSpec], results: list[np.ndarray | None], jpegs: list[bytes | None]
+) -> list[Buffer | None]:
     """What travels beside the reply's views (transport.wire): inline results, JPEG bytes."""
-    return [jpeg if s.carrier == "jpeg" else px if s.carrier == "data" else None
-            for s, px, jpeg in zip(specs, results, jpegs)]
+    return [
+        jpeg if s.carrier == "jpeg" else px if s.carrier == "data" else None
+        for s, px, jpeg in zip(specs, results, jpegs)
+    ]
 
 
-def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
-            decoded: list[np.ndarray | None], strength: float, times: StageTimes,
-            inline: list[np.ndarray] | None = None) -> tuple[list[np.ndarray | None], float]:
+def process(
+    pipeline: Pipeline,
+    model: Any,
+    identity: bool,
+    specs: list[ViewSpec],
+    region: Region | None,
+    decoded: list[np.ndarray | None],
+    strength: float,
+    times: StageTimes,
+    inline: list[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray | None], float]:
     """On the model thread: read the views, run `pipeline` (a Pipeline or a backend's bound
     runner with the same `run`; `model` an nn.Module or runner; timing into `times`),
     write the results into their destinations (reply slots for shm; `inline`, the reply's
@@ -211,12 +310,20 @@ def process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec
         if not isinstance(e, ArtemError):
             log.exception("frame failed on the model thread")
         e.__cause__ = e.__context__ = None
-        raise e.with_traceback(None)
+        raise e.with_traceback(None)  # noqa: B904 (the chain is dropped on purpose: no frames kept)
 
 
-def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpec], region: Region | None,
-             decoded: list[np.ndarray | None], strength: float, times: StageTimes,
-             inline: list[np.ndarray] | None) -> tuple[list[np.ndarray | None], float]:
+def _process(
+    pipeline: Pipeline,
+    model: Any,
+    identity: bool,
+    specs: list[ViewSpec],
+    region: Region | None,
+    decoded: list[np.ndarray | None],
+    strength: float,
+    times: StageTimes,
+    inline: list[np.ndarray] | None,
+) -> tuple[list[np.ndarray | None], float]:
     views = inputs(specs, region, decoded)  # checks the region's file right before reading it
     out = destinations(specs, region, inline)
     # The identity style computes nothing: its pixels go straight to where the reply wants them
@@ -229,6 +336,10 @@ def _process(pipeline: Pipeline, model: Any, identity: bool, specs: list[ViewSpe
         return [None] * len(out), 0.0
     results = [v.pixels for v in views] if identity else pipeline.run(model, views, strength, times)
     t0 = time.perf_counter()
-    check_region_extent(specs, region)  # the model took its time: the client may have shrunk the file
+    check_region_extent(
+        specs, region
+    )  # the model took its time: the client may have shrunk the file
     copy_many([(dst, r) for dst, r in zip(out, results) if dst is not None])
-    return [None if dst is not None else r for dst, r in zip(out, results)], time.perf_counter() - t0
+    return [
+        None if dst is not None else r for dst, r in zip(out, results)
+    ], time.perf_counter() - t0

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any
 
 import grpc
 import numpy as np
@@ -29,7 +30,7 @@ from ..rpc import pb
 from . import fresh_bytes
 from .copy import copy_many
 
-Buffer = Union[bytes, memoryview, np.ndarray]
+Buffer = bytes | memoryview | np.ndarray
 _LEN = 2
 _PIXEL_FIELDS = {6: "data", 8: "jpeg"}  # View's oneof `pixels` members carried as raw bytes
 _VIEWS = 3  # Frame.views and StylizedFrame.views
@@ -119,7 +120,7 @@ def _decode(data: bytes, outer: type, outer_field: int, inner: type) -> Message:
     fields = list(_fields(buf))
     numbers = [f[0] for f in fields]
     kind = {f.number for f in outer.DESCRIPTOR.oneofs_by_name["kind"].fields}
-    if numbers.count(outer_field) != 1 or kind & set(numbers[numbers.index(outer_field) + 1:]):
+    if numbers.count(outer_field) != 1 or kind & set(numbers[numbers.index(outer_field) + 1 :]):
         return _decode_slow(data, outer)  # merged parts, or a later oneof member that wins
     rest, inner_msg, pixels = bytearray(), None, []
     for number, _, start, vstart, end in fields:
@@ -129,11 +130,11 @@ def _decode(data: bytes, outer: type, outer_field: int, inner: type) -> Message:
         inner_rest, views = bytearray(), []
         for n2, w2, s2, v2, e2 in _fields(buf[vstart:end]):
             if n2 == _VIEWS and w2 == _LEN:
-                view, px = _split_view(buf[vstart + v2: vstart + e2])
+                view, px = _split_view(buf[vstart + v2 : vstart + e2])
                 views.append(view)
                 pixels.append(px)
             else:
-                inner_rest += buf[vstart + s2: vstart + e2]
+                inner_rest += buf[vstart + s2 : vstart + e2]
         inner_msg = inner.FromString(bytes(inner_rest))
         inner_msg.views.extend(views)
     msg = outer.FromString(bytes(rest))
@@ -203,7 +204,7 @@ def _join(parts: list[Buffer]) -> bytes:
     pairs, pos = [], 0
     for p in parts:
         src = np.frombuffer(p, np.uint8)
-        pairs.append((buf[pos: pos + src.size], src))
+        pairs.append((buf[pos : pos + src.size], src))
         pos += src.size
     copy_many(pairs)
     return data
@@ -214,8 +215,12 @@ def _widest(cls: type) -> Any:
     """A `cls` message whose numeric fields (and its single sub-messages') hold values that take
     the most bytes on the wire; strings, bytes and repeated fields unset. Read it, never write."""
     F = FieldDescriptor
-    widest = {F.TYPE_UINT64: 2**64 - 1, F.TYPE_UINT32: 2**32 - 1, F.TYPE_SINT64: -(2**63),
-              F.TYPE_SINT32: -(2**31)}  # others: -1 is ten bytes as a varint; nonzero fills fixed widths
+    widest = {
+        F.TYPE_UINT64: 2**64 - 1,
+        F.TYPE_UINT32: 2**32 - 1,
+        F.TYPE_SINT64: -(2**63),
+        F.TYPE_SINT32: -(2**31),
+    }  # others: -1 is ten bytes as a varint; nonzero fills fixed widths
     msg = cls()
     for f in msg.DESCRIPTOR.fields:
         if f.is_repeated or f.type in (F.TYPE_STRING, F.TYPE_BYTES):
@@ -264,7 +269,9 @@ class InPlaceFrame:
         widest = type(frame)()
         widest.CopyFrom(frame)
         del widest.views[:]
-        widest.MergeFrom(_widest(type(frame)))  # the numbers at their widest, the strings as they are
+        widest.MergeFrom(
+            _widest(type(frame))
+        )  # the numbers at their widest, the strings as they are
         self.lead = -(-(2 + len(self._frame_lead(widest.SerializeToString()))) // 64) * 64
         offsets, pos = [], self.lead
         for i, n in enumerate(sizes):
@@ -274,21 +281,32 @@ class InPlaceFrame:
         self._bytes = fresh_bytes.Recyclable(pos)
         buf = self._bytes.array
         for header, at in zip(self._headers[1:], offsets[1:]):
-            buf[at - len(header): at] = np.frombuffer(header, np.uint8)
-        self._arrays = [buf[at: at + n].reshape(shape) for at, n, shape in zip(offsets, sizes, shapes)]
+            buf[at - len(header) : at] = np.frombuffer(header, np.uint8)
+        self._arrays = [
+            buf[at : at + n].reshape(shape) for at, n, shape in zip(offsets, sizes, shapes)
+        ]
         self.arrays: list[np.ndarray] | None = self._arrays
 
     def _frame_lead(self, rest: bytes) -> bytes:
         """The frame's tag and length, its fields but views (`rest`, serialized), view 0's header."""
-        return _tag(self._number) + _encode_varint(len(rest) + self._views_size) + rest + self._headers[0]
+        return (
+            _tag(self._number)
+            + _encode_varint(len(rest) + self._views_size)
+            + rest
+            + self._headers[0]
+        )
 
     def finish(self, msg: Any) -> bytes:
         """Write the lead for `msg` (the message these views belong to) and hand out the bytes.
         `arrays` is None from here on: the bytes are gRPC's until `reopen`."""
         if self.arrays is None:
             raise RuntimeError("this frame was already sent")
-        if not isinstance(msg, self._outer) or [f.number for f, _ in msg.ListFields()] != [self._number]:
-            raise ValueError(f"an in-place {self._outer.__name__} carries a frame and nothing else (no error)")
+        if not isinstance(msg, self._outer) or [f.number for f, _ in msg.ListFields()] != [
+            self._number
+        ]:
+            raise ValueError(
+                f"an in-place {self._outer.__name__} carries a frame and nothing else (no error)"
+            )
         rest = type(msg.frame)()
         rest.CopyFrom(msg.frame)
         views = list(rest.views)
@@ -303,8 +321,9 @@ class InPlaceFrame:
         pad = self.lead - len(lead) - 2  # the pad's own tag and one-byte length
         if not 0 <= pad < 128:
             raise ValueError(f"frame fields of {len(lead)} bytes do not fit a lead of {self.lead}")
-        self._bytes.array[: self.lead] = np.frombuffer(_tag(self._pad) + _encode_varint(pad) + bytes(pad) + lead,
-                                                       np.uint8)
+        self._bytes.array[: self.lead] = np.frombuffer(
+            _tag(self._pad) + _encode_varint(pad) + bytes(pad) + lead, np.uint8
+        )
         self.arrays = None
         return self._bytes.data
 
@@ -347,11 +366,13 @@ class Undecodable:
 def _lenient(cls: type) -> Any:
     """cls.FromString that returns Undecodable instead of raising: a deserializer that raises
     makes gRPC log a traceback and answer UNKNOWN, for every such request."""
+
     def decode(data: bytes) -> Any:
         try:
             return cls.FromString(data)
         except DecodeError:
             return Undecodable(cls.DESCRIPTOR.full_name, len(data))
+
     return decode
 
 
@@ -360,6 +381,7 @@ def _refusing_undecodable(behaviour: Any, refuse: Any) -> Any:
         if isinstance(request, Undecodable):
             await refuse(request, context)  # aborts the call
         return await behaviour(request, context)
+
     return handle
 
 
@@ -373,15 +395,19 @@ def add_stylizer_servicer(servicer: Any, server: grpc.aio.Server) -> None:
         behaviour = getattr(servicer, method.name)
         if method.name == "Stylize":
             handlers[method.name] = grpc.stream_stream_rpc_method_handler(
-                behaviour, request_deserializer=decode_request, response_serializer=encode_reply)
+                behaviour, request_deserializer=decode_request, response_serializer=encode_reply
+            )
             continue
         if method.client_streaming or method.server_streaming:
             raise NotImplementedError(f"{method.full_name}: only Stylize streams")
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             _refusing_undecodable(behaviour, servicer.refuse_undecodable),
             request_deserializer=_lenient(getattr(pb, method.input_type.name)),
-            response_serializer=getattr(pb, method.output_type.name).SerializeToString)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
     server.add_registered_method_handlers(service.full_name, handlers)
 
 

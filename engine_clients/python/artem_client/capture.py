@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
@@ -33,16 +33,19 @@ def _camera_input(device: str | None) -> tuple[str, str]:
     return "v4l2", device or "/dev/video0"
 
 
-def webcam(device: str | None, frames: int | None, size: tuple[int, int] | None,
-           stereo: bool = False) -> Frames:
+def webcam(
+    device: str | None, frames: int | None, size: tuple[int, int] | None, stereo: bool = False
+) -> Frames:
     """Frames from a camera (the same image to both eyes with `stereo`); `frames` None: until
     interrupted. Raises ValueError naming the device when it cannot be opened."""
     import av
 
     fmt, name = _camera_input(device)
     if fmt == "v4l2" and not os.path.exists(name):
-        raise ValueError(f"--source webcam: no camera at {name} (no video device on this machine?); "
-                         "name another with --source webcam:/dev/videoN")
+        raise ValueError(
+            f"--source webcam: no camera at {name} (no video device on this machine?); "
+            "name another with --source webcam:/dev/videoN"
+        )
     try:
         container = av.open(name, format=fmt)
     except (av.error.FFmpegError, OSError) as e:
@@ -50,7 +53,9 @@ def webcam(device: str | None, frames: int | None, size: tuple[int, int] | None,
     return _camera_frames(container, frames, size, stereo)
 
 
-def _camera_frames(container, frames: int | None, size: tuple[int, int] | None, stereo: bool) -> Frames:
+def _camera_frames(
+    container, frames: int | None, size: tuple[int, int] | None, stereo: bool
+) -> Frames:
     with container:
         for i, frame in enumerate(container.decode(video=0)):
             if frames is not None and i >= frames:
@@ -64,21 +69,25 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"--source screen:{text}: expected screen:X,Y,W,H in pixels, "
-                         "e.g. screen:0,0,1280,720") from None
+        raise ValueError(
+            f"--source screen:{text}: expected screen:X,Y,W,H in pixels, e.g. screen:0,0,1280,720"
+        ) from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"--source screen:{text}: X and Y must be >= 0, W and H > 0")
     return x, y, x + w, y + h
 
 
-def screen(region: str | None, frames: int | None, size: tuple[int, int] | None,
-           stereo: bool = False) -> Frames:
+def screen(
+    region: str | None, frames: int | None, size: tuple[int, int] | None, stereo: bool = False
+) -> Frames:
     """Grabs of the screen (or `region`, 'X,Y,W,H'). Raises ValueError when there is no
     display to grab."""
     box = parse_region(region) if region else None
     display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if sys.platform.startswith("linux") and not display:
-        raise ValueError("--source screen: no display to capture (DISPLAY and WAYLAND_DISPLAY are not set)")
+        raise ValueError(
+            "--source screen: no display to capture (DISPLAY and WAYLAND_DISPLAY are not set)"
+        )
     from PIL import ImageGrab
 
     try:
@@ -88,8 +97,9 @@ def screen(region: str | None, frames: int | None, size: tuple[int, int] | None,
     return _screen_frames(first, box, frames, size, stereo)
 
 
-def _screen_frames(first: Image.Image, box, frames: int | None, size: tuple[int, int] | None,
-                   stereo: bool) -> Frames:
+def _screen_frames(
+    first: Image.Image, box, frames: int | None, size: tuple[int, int] | None, stereo: bool
+) -> Frames:
     from PIL import ImageGrab
 
     grab, i = first, 0

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterable
 
 import grpc
 import numpy as np
@@ -61,11 +61,14 @@ class StreamStats:
         return float(np.percentile(values, p)) if values else float("nan")
 
     def summary(self) -> str:
-        return (f"{self.received} frames in {self.wall_s:.2f} s: {self.fps:.2f} fps; latency ms "
-                f"p50 {self.percentile(50):.1f}, p95 {self.percentile(95):.1f}, p99 {self.percentile(99):.1f}; "
-                f"server ms p50: model {self.percentile(50, self.server_model_ms):.1f}, queue "
-                f"{self.percentile(50, self.server_queue_ms):.1f}, transfer {self.percentile(50, self.server_transfer_ms):.1f}; "
-                f"dropped {self.dropped}")
+        return (
+            f"{self.received} frames in {self.wall_s:.2f} s: {self.fps:.2f} fps; latency ms "
+            f"p50 {self.percentile(50):.1f}, p95 {self.percentile(95):.1f}, p99 {self.percentile(99):.1f}; "
+            f"server ms p50: model {self.percentile(50, self.server_model_ms):.1f}, queue "
+            f"{self.percentile(50, self.server_queue_ms):.1f}, transfer "
+            f"{self.percentile(50, self.server_transfer_ms):.1f}; "
+            f"dropped {self.dropped}"
+        )
 
 
 class StylizerClient:
@@ -74,19 +77,27 @@ class StylizerClient:
         self.address = address
         # Its own connection (gRPC would share one among all channels to an address): a server
         # bounds the streams one connection may hold (max_streams_per_connection).
-        self.channel = open_channel(address, security, options=[
-            ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1),
-            ("grpc.use_local_subchannel_pool", 1)])
+        self.channel = open_channel(
+            address,
+            security,
+            options=[
+                ("grpc.max_receive_message_length", -1),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
+        )
         self.stub = pb_grpc.StylizerStub(self.channel)
         # Stylize with pixels beside the messages (artem_server.transport.wire), not in protobuf
         self._stylize = self.channel.stream_stream(
-            "/artem.v1.Stylizer/Stylize", request_serializer=wire.encode_request,
-            response_deserializer=wire.decode_reply)
+            "/artem.v1.Stylizer/Stylize",
+            request_serializer=wire.encode_request,
+            response_deserializer=wire.decode_reply,
+        )
 
     def close(self) -> None:
         self.channel.close()
 
-    def __enter__(self) -> "StylizerClient":
+    def __enter__(self) -> StylizerClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -100,8 +111,11 @@ class StylizerClient:
         while True:
             left = deadline - time.monotonic()
             try:
-                status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=max(left, 0.1),
-                                      wait_for_ready=True).status
+                status = health.Check(
+                    health_pb2.HealthCheckRequest(service=""),
+                    timeout=max(left, 0.1),
+                    wait_for_ready=True,
+                ).status
                 if status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError as e:
@@ -125,11 +139,22 @@ class StylizerClient:
     def server_info(self) -> pb.ServerInfo:
         return self.stub.GetServerInfo(pb.GetServerInfoRequest())
 
-    def add_style(self, name: str, model: str, image: bytes, *, size: int | None = None,
-                  display_name: str = "", replace: bool = False, timeout: float = 300.0) -> pb.AddStyleReply:
+    def add_style(
+        self,
+        name: str,
+        model: str,
+        image: bytes,
+        *,
+        size: int | None = None,
+        display_name: str = "",
+        replace: bool = False,
+        timeout: float = 300.0,
+    ) -> pb.AddStyleReply:
         """Make PNG/JPEG `image` an adain style of `model` on the server; returns its id and
         listing. Raises grpc.RpcError (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS) when refused."""
-        request = pb.AddStyleRequest(name=name, model=model, image=image, display_name=display_name, replace=replace)
+        request = pb.AddStyleRequest(
+            name=name, model=model, image=image, display_name=display_name, replace=replace
+        )
         if size is not None:
             request.size = size
         return self.stub.AddStyle(request, timeout=timeout)
@@ -148,34 +173,57 @@ class StylizerClient:
         if first is None:
             return StreamStats()
         frames = itertools.chain([first], frames)
-        return self._stream(lambda index, targets: next(frames, None), [v.shape[:2] for v in first], style, **options)
+        return self._stream(
+            lambda index, targets: next(frames, None),
+            [v.shape[:2] for v in first],
+            style,
+            **options,
+        )
 
-    def stream_into(self, render: Callable[[int, list[np.ndarray]], bool], views: list[tuple[int, int]],
-                    style: str, **options) -> StreamStats:
+    def stream_into(
+        self,
+        render: Callable[[int, list[np.ndarray]], bool],
+        views: list[tuple[int, int]],
+        style: str,
+        **options,
+    ) -> StreamStats:
         """Stream frames that `render(index, targets)` draws straight into their requests, so the
         client copies nothing: `targets` are (H, W, bpp) arrays in `fmt`, one per view of `views`
         ((height, width) each): the request's own bytes (inline), its shared-memory slot (shm), or
         arrays the JPEG encoder reads. They may be written until `render` returns, and hold what
         was last drawn into them (a renderer may redraw only what changed). `render` returns False
         to end the stream. `options` are `stream`'s."""
+
         def draw(index: int, targets: Callable[[], list[np.ndarray]]) -> list[np.ndarray] | None:
             arrays = targets()
             return arrays if render(index, arrays) else None
 
         return self._stream(draw, views, style, **options)
 
-    def _stream(self, produce: Callable[[int, Callable[[], list[np.ndarray]]], list[np.ndarray] | None],
-                views: list[tuple[int, int]], style: str, *, strength: float | None = None,
-                fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, max_in_flight: int = 1,
-                on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
-                transport: str = "inline", jpeg_quality: int | None = None,
-                on_images: Callable[[int, list[np.ndarray]], None] | None = None,
-                mix: dict[str, float] | None = None, preserve_color: bool = False) -> StreamStats:
+    def _stream(
+        self,
+        produce: Callable[[int, Callable[[], list[np.ndarray]]], list[np.ndarray] | None],
+        views: list[tuple[int, int]],
+        style: str,
+        *,
+        strength: float | None = None,
+        fmt: int = pb.PIXEL_FORMAT_RGBA8,
+        linear: bool = False,
+        max_in_flight: int = 1,
+        on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
+        transport: str = "inline",
+        jpeg_quality: int | None = None,
+        on_images: Callable[[int, list[np.ndarray]], None] | None = None,
+        mix: dict[str, float] | None = None,
+        preserve_color: bool = False,
+    ) -> StreamStats:
         """The frames that `produce(index, targets)` gives (None: no more; `targets()` gives the
         transport's arrays to draw frame `index` into), of these views' (height, width), through
         `style`; the options are `stream`'s."""
         bpp = BYTES_PER_PIXEL[fmt]
-        carrier = transports.make(transport, [(h, w, bpp) for h, w in views], max_in_flight, jpeg_quality)
+        carrier = transports.make(
+            transport, [(h, w, bpp) for h, w in views], max_in_flight, jpeg_quality
+        )
         stats = StreamStats()
         credits = threading.Semaphore(max_in_flight)
         sent_at: dict[int, float] = {}
@@ -194,7 +242,10 @@ class StylizerClient:
                 while not credits.acquire(timeout=0.1):
                     if stop.is_set():
                         return
-                if stop.is_set() or (images := produce(i, partial(carrier.targets, i, fmt, linear))) is None:
+                if (
+                    stop.is_set()
+                    or (images := produce(i, partial(carrier.targets, i, fmt, linear))) is None
+                ):
                     return
                 now = time.perf_counter()
                 sent_at[i] = now

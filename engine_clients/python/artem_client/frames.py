@@ -7,7 +7,11 @@ import numpy as np
 from artem_server.rpc import pb
 
 BYTES_PER_PIXEL = {pb.PIXEL_FORMAT_RGBA8: 4, pb.PIXEL_FORMAT_BGRA8: 4, pb.PIXEL_FORMAT_RGB8: 3}
-FORMAT_NAMES = {"rgba8": pb.PIXEL_FORMAT_RGBA8, "bgra8": pb.PIXEL_FORMAT_BGRA8, "rgb8": pb.PIXEL_FORMAT_RGB8}
+FORMAT_NAMES = {
+    "rgba8": pb.PIXEL_FORMAT_RGBA8,
+    "bgra8": pb.PIXEL_FORMAT_BGRA8,
+    "rgb8": pb.PIXEL_FORMAT_RGB8,
+}
 
 
 def from_rgb(rgb: np.ndarray, fmt: int) -> np.ndarray:
@@ -28,13 +32,16 @@ def to_rgb(img: np.ndarray, fmt: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., ::-1] if fmt == pb.PIXEL_FORMAT_BGRA8 else rgb)
 
 
-def encode_view(img: np.ndarray, fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False,
-                row_stride: int = 0) -> pb.View:
+def encode_view(
+    img: np.ndarray, fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool = False, row_stride: int = 0
+) -> pb.View:
     """A wire view of `img`; with `row_stride` > width * bpp the rows are padded as an engine's
     readback buffer may be."""
     h, w, bpp = img.shape
     if bpp != BYTES_PER_PIXEL[fmt]:
-        raise ValueError(f"image has {bpp} channels, format {pb.PixelFormat.Name(fmt)} has {BYTES_PER_PIXEL[fmt]}")
+        raise ValueError(
+            f"image has {bpp} channels, format {pb.PixelFormat.Name(fmt)} has {BYTES_PER_PIXEL[fmt]}"
+        )
     if row_stride and row_stride > w * bpp:
         padded = np.zeros((h, row_stride), dtype=np.uint8)
         padded[:, : w * bpp] = img.reshape(h, w * bpp)
@@ -42,7 +49,9 @@ def encode_view(img: np.ndarray, fmt: int = pb.PIXEL_FORMAT_RGBA8, linear: bool 
     else:
         data = np.ascontiguousarray(img).tobytes()
     color = pb.COLOR_SPACE_LINEAR if linear else pb.COLOR_SPACE_SRGB
-    return pb.View(width=w, height=h, format=fmt, color_space=color, row_stride=row_stride, data=data)
+    return pb.View(
+        width=w, height=h, format=fmt, color_space=color, row_stride=row_stride, data=data
+    )
 
 
 def decode_view(view: pb.View) -> np.ndarray:
@@ -50,5 +59,7 @@ def decode_view(view: pb.View) -> np.ndarray:
     bpp = BYTES_PER_PIXEL[view.format]
     stride = view.row_stride or view.width * bpp
     flat = np.frombuffer(view.data, dtype=np.uint8)
-    rows = np.lib.stride_tricks.as_strided(flat, shape=(view.height, view.width * bpp), strides=(stride, 1))
+    rows = np.lib.stride_tricks.as_strided(
+        flat, shape=(view.height, view.width * bpp), strides=(stride, 1)
+    )
     return rows.reshape(view.height, view.width, bpp).copy()

@@ -13,8 +13,8 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 import grpc
 import numpy as np
@@ -27,8 +27,13 @@ from .connect import ClientSecurity
 log = logging.getLogger(__name__)
 
 # The server is down, draining, not serving, full, or found the stream idle: another try may work.
-RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                       grpc.StatusCode.DEADLINE_EXCEEDED})
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Backoff:
     jitter: float = 0.2
 
     def delay(self, attempt: int, rng: random.Random = random.Random()) -> float:
-        base = min(self.max_s, self.initial_s * self.multiplier ** attempt)
+        base = min(self.max_s, self.initial_s * self.multiplier**attempt)
         return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
@@ -84,16 +89,29 @@ class _Counted:
 
 
 def _retryable(e: Exception) -> grpc.StatusCode | None:
-    code = e.code() if isinstance(e, grpc.RpcError) else e.code if isinstance(e, StylizeError) else None
+    code = (
+        e.code()
+        if isinstance(e, grpc.RpcError)
+        else e.code
+        if isinstance(e, StylizeError)
+        else None
+    )
     if isinstance(e, StylizeError) and code != grpc.StatusCode.UNAVAILABLE:
         return None  # a refused frame or config: sending it again would be refused again
     return code if code in RETRYABLE else None
 
 
-def stream_with_reconnect(address: str, frames: Iterable[list[np.ndarray]], style: str, *,
-                          security: ClientSecurity | None = None, backoff: Backoff = Backoff(),
-                          max_attempts: int = 8, on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
-                          **stream_kwargs) -> ResumeStats:
+def stream_with_reconnect(
+    address: str,
+    frames: Iterable[list[np.ndarray]],
+    style: str,
+    *,
+    security: ClientSecurity | None = None,
+    backoff: Backoff = Backoff(),
+    max_attempts: int = 8,
+    on_frame: Callable[[int, pb.StylizedFrame], None] | None = None,
+    **stream_kwargs,
+) -> ResumeStats:
     """Stream `frames` through `style` at `address`, reconnecting as the module says; gives up
     after `max_attempts` failed attempts in a row (raising the last error). Other keyword
     arguments go to StylizerClient.stream."""

@@ -15,12 +15,23 @@ from .connect import ClientSecurity
 from .frames import FORMAT_NAMES, to_rgb
 
 
-def run_client(server: str, style: str, source: str = "synthetic", frames: int | None = None,
-               size: tuple[int, int] | None = None, stereo: bool = False, out: Path | None = None,
-               strength: float | None = None, pixel_format: str = "rgba8", max_in_flight: int = 1,
-               transport: str = "inline", jpeg_quality: int | None = None,
-               security: ClientSecurity | None = None, mix: dict[str, float] | None = None,
-               preserve_color: bool = False):
+def run_client(
+    server: str,
+    style: str,
+    source: str = "synthetic",
+    frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    stereo: bool = False,
+    out: Path | None = None,
+    strength: float | None = None,
+    pixel_format: str = "rgba8",
+    max_in_flight: int = 1,
+    transport: str = "inline",
+    jpeg_quality: int | None = None,
+    security: ClientSecurity | None = None,
+    mix: dict[str, float] | None = None,
+    preserve_color: bool = False,
+):
     """Stream, save replies as `<out>/frame_00000[_left|_right].png`, print and return the stats."""
     keep_frame_buffers()  # this process streams frame-sized buffers (artem_server/transport/alloc.py)
     fmt = FORMAT_NAMES[pixel_format]
@@ -41,13 +52,24 @@ def run_client(server: str, style: str, source: str = "synthetic", frames: int |
         names = ["left", "right"] if len(images) == 2 else [""]
         for img, eye in zip(images, names):
             rgb = to_rgb(img, fmt)
-            Image.fromarray(np.ascontiguousarray(rgb)).save(out / f"frame_{index:05d}{'_' + eye if eye else ''}.png")
+            Image.fromarray(np.ascontiguousarray(rgb)).save(
+                out / f"frame_{index:05d}{'_' + eye if eye else ''}.png"
+            )
 
     with StylizerClient(server, security) as client:
         client.wait_ready(timeout=30)
-        stats = client.stream(frame_iter, style, strength=strength, fmt=fmt, max_in_flight=max_in_flight,
-                              on_images=save if out is not None else None, transport=transport,
-                              jpeg_quality=jpeg_quality, mix=mix, preserve_color=preserve_color)
+        stats = client.stream(
+            frame_iter,
+            style,
+            strength=strength,
+            fmt=fmt,
+            max_in_flight=max_in_flight,
+            on_images=save if out is not None else None,
+            transport=transport,
+            jpeg_quality=jpeg_quality,
+            mix=mix,
+            preserve_color=preserve_color,
+        )
     what = "mix " + ",".join(f"{k}={w:g}" for k, w in mix.items()) if mix else f"style {style!r}"
     print(f"artem client: {what}, transport {transport}, {stats.summary()}")
     if out is not None:

@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 from multiprocessing import shared_memory
-from typing import Union
 
 import numpy as np
 import torch
@@ -27,7 +26,11 @@ from artem_server.transport.wire import Message
 
 from .frames import BYTES_PER_PIXEL
 
-_RGB_ORDER = {pb.PIXEL_FORMAT_RGBA8: [0, 1, 2], pb.PIXEL_FORMAT_BGRA8: [2, 1, 0], pb.PIXEL_FORMAT_RGB8: [0, 1, 2]}
+_RGB_ORDER = {
+    pb.PIXEL_FORMAT_RGBA8: [0, 1, 2],
+    pb.PIXEL_FORMAT_BGRA8: [2, 1, 0],
+    pb.PIXEL_FORMAT_RGB8: [0, 1, 2],
+}
 TRANSPORTS = ("inline", "shm", "jpeg")
 
 
@@ -42,7 +45,9 @@ def _rows(buf, view: pb.View) -> np.ndarray:
     bpp = BYTES_PER_PIXEL[view.format]
     stride = view.row_stride or view.width * bpp
     flat = np.frombuffer(buf, dtype=np.uint8)
-    return np.lib.stride_tricks.as_strided(flat, shape=(view.height, view.width, bpp), strides=(stride, bpp, 1))
+    return np.lib.stride_tricks.as_strided(
+        flat, shape=(view.height, view.width, bpp), strides=(stride, bpp, 1)
+    )
 
 
 class Inline:
@@ -59,8 +64,12 @@ class Inline:
         self.shapes = [tuple(s) for s in view_shapes]
         self._layout: tuple = ()  # the views (shapes, format, colour space) the kept buffers are laid out for
         self._kept: list[wire.InPlaceFrame] = []
-        self._drawn: dict[int, wire.InPlaceFrame] = {}  # frame id -> its buffer, from targets() to request()
-        self._canvas: list[np.ndarray] = []  # where frames are drawn without CPython (then copied in)
+        self._drawn: dict[
+            int, wire.InPlaceFrame
+        ] = {}  # frame id -> its buffer, from targets() to request()
+        self._canvas: list[
+            np.ndarray
+        ] = []  # where frames are drawn without CPython (then copied in)
 
     def configure(self, config: pb.SessionConfig) -> None:
         pass
@@ -96,7 +105,9 @@ class Inline:
         views = []
         for img in images:
             v = _view(img.shape, fmt, linear)
-            v.data = b""  # the pixels are in place, or travel beside the message: wire joins them in
+            v.data = (
+                b""  # the pixels are in place, or travel beside the message: wire joins them in
+            )
             views.append(v)
         msg = pb.StylizeRequest(frame=pb.Frame(id=fid, views=views))
         if not fresh_bytes.available():
@@ -104,7 +115,9 @@ class Inline:
         buf = self._drawn.pop(fid, None) or self._buffer([img.shape for img in images], fmt, linear)
         assert buf.arrays is not None
         if any(img is not t for img, t in zip(images, buf.arrays)):  # not drawn in place: copied in
-            copy_many(list(zip(buf.arrays, images)))  # the frame's one copy, all views in one hand-off
+            copy_many(
+                list(zip(buf.arrays, images))
+            )  # the frame's one copy, all views in one hand-off
         return Message(msg, [], buf)
 
     def images(self, reply: Message) -> list[np.ndarray]:
@@ -126,7 +139,9 @@ class SharedMemory:
 
     def __init__(self, view_shapes: list[tuple[int, int, int]], slots: int = 2) -> None:
         self.shapes = [tuple(s) for s in view_shapes]
-        self.layout, self.offsets = layout.Layout.for_views([h * w * c for h, w, c in view_shapes], slots)
+        self.layout, self.offsets = layout.Layout.for_views(
+            [h * w * c for h, w, c in view_shapes], slots
+        )
         name = f"artem-{os.getpid()}-{os.urandom(4).hex()}"
         self.region = shared_memory.SharedMemory(name=name, create=True, size=self.layout.size)
         self.key = layout.new_key()  # binds the region to this client (docs/shared-memory.md)
@@ -135,13 +150,23 @@ class SharedMemory:
         for i in range(slots):
             self.free.put(i)
         self.slot_of: dict[int, int] = {}  # frame id -> its slot, until answered or dropped
-        self._drawn: dict[int, list[np.ndarray]] = {}  # frame id -> its slot's arrays, from targets() to request()
-        self._lock = threading.Lock()  # requests are made on gRPC's thread, replies read on the caller's
+        self._drawn: dict[
+            int, list[np.ndarray]
+        ] = {}  # frame id -> its slot's arrays, from targets() to request()
+        self._lock = (
+            threading.Lock()
+        )  # requests are made on gRPC's thread, replies read on the caller's
 
     def configure(self, config: pb.SessionConfig) -> None:
-        config.shared_memory.CopyFrom(pb.SharedMemoryRegion(
-            name=self.region.name.lstrip("/"), size=self.layout.size, slot_count=self.layout.slot_count,
-            slot_size=self.layout.slot_size, key=self.key))
+        config.shared_memory.CopyFrom(
+            pb.SharedMemoryRegion(
+                name=self.region.name.lstrip("/"),
+                size=self.layout.size,
+                slot_count=self.layout.slot_count,
+                slot_size=self.layout.slot_size,
+                key=self.key,
+            )
+        )
 
     def _array(self, base: int, offset: int, h: int, w: int, c: int) -> np.ndarray:
         return np.ndarray((h, w, c), np.uint8, self.region.buf, base + offset)
@@ -155,14 +180,17 @@ class SharedMemory:
     def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
         """Where frame `fid`'s views are to be drawn: a free request slot, which it takes."""
         base = self.layout.request_offset(self._take_slot(fid))
-        arrays = self._drawn[fid] = [self._array(base, offset, *shape)
-                                     for shape, offset in zip(self.shapes, self.offsets)]
+        arrays = self._drawn[fid] = [
+            self._array(base, offset, *shape) for shape, offset in zip(self.shapes, self.offsets)
+        ]
         return arrays
 
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
         if [img.shape for img in images] != self.shapes:
-            raise ValueError(f"shm transport: frame {fid} has views {[img.shape for img in images]}; the region's "
-                             f"slots were laid out for the first frame's {self.shapes}")
+            raise ValueError(
+                f"shm transport: frame {fid} has views {[img.shape for img in images]}; the region's "
+                f"slots were laid out for the first frame's {self.shapes}"
+            )
         drawn = self._drawn.pop(fid, None)
         slot = self.slot_of[fid] if drawn is not None else self._take_slot(fid)
         base = self.layout.request_offset(slot)
@@ -173,7 +201,9 @@ class SharedMemory:
             v = _view(img.shape, fmt, linear)
             v.shm.slot, v.shm.offset = slot, offset
             views.append(v)
-        copy_many(pairs)  # the frame's one copy, all views in one hand-off (none when drawn in the slot)
+        copy_many(
+            pairs
+        )  # the frame's one copy, all views in one hand-off (none when drawn in the slot)
         return Message(pb.StylizeRequest(frame=pb.Frame(id=fid, views=views)), [None] * len(views))
 
     def images(self, reply: Message) -> list[np.ndarray]:
@@ -182,8 +212,14 @@ class SharedMemory:
         for v in reply.msg.frame.views:
             bpp = BYTES_PER_PIXEL[v.format]
             base = self.layout.reply_offset(v.shm.slot) + v.shm.offset
-            flat = np.ndarray((v.row_stride * (v.height - 1) + v.width * bpp,), np.uint8, self.region.buf, base)
-            out.append(np.lib.stride_tricks.as_strided(flat, (v.height, v.width, bpp), (v.row_stride, bpp, 1)))
+            flat = np.ndarray(
+                (v.row_stride * (v.height - 1) + v.width * bpp,), np.uint8, self.region.buf, base
+            )
+            out.append(
+                np.lib.stride_tricks.as_strided(
+                    flat, (v.height, v.width, bpp), (v.row_stride, bpp, 1)
+                )
+            )
         return out
 
     def done(self, fid: int) -> None:
@@ -209,7 +245,9 @@ class Jpeg:
 
     name = "jpeg"
 
-    def __init__(self, view_shapes: list[tuple[int, int, int]], quality: int = DEFAULT_QUALITY) -> None:
+    def __init__(
+        self, view_shapes: list[tuple[int, int, int]], quality: int = DEFAULT_QUALITY
+    ) -> None:
         self.quality = quality
         self.codec = JpegCodec(torch.device("cpu"))
         self.shapes = [tuple(s) for s in view_shapes]
@@ -235,8 +273,12 @@ class Jpeg:
 
     def images(self, reply: Message) -> list[np.ndarray]:
         views = reply.msg.frame.views
-        rgbs = self.codec.decode_many([(px, v.width, v.height, f"reply.views[{i}]")
-                                       for i, (v, px) in enumerate(zip(views, reply.pixels))])
+        rgbs = self.codec.decode_many(
+            [
+                (px, v.width, v.height, f"reply.views[{i}]")
+                for i, (v, px) in enumerate(zip(views, reply.pixels))
+            ]
+        )
         out = []
         for v, rgb in zip(views, rgbs):
             if v.format == pb.PIXEL_FORMAT_RGB8:
@@ -255,10 +297,12 @@ class Jpeg:
         self.codec.close()
 
 
-Carrier = Union[Inline, SharedMemory, Jpeg]
+Carrier = Inline | SharedMemory | Jpeg
 
 
-def make(name: str, view_shapes: list[tuple[int, int, int]], slots: int, jpeg_quality: int | None) -> Carrier:
+def make(
+    name: str, view_shapes: list[tuple[int, int, int]], slots: int, jpeg_quality: int | None
+) -> Carrier:
     """The transport called `name` for frames of these view shapes."""
     if name == "inline":
         return Inline(view_shapes)
