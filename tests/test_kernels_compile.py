@@ -13,18 +13,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from artem_kernels import adain, convert, instnorm
+from artem_kernels import adain, convert, instnorm, xnor
 
 KERNELS = Path(convert.__file__).resolve().parent
 SOURCES = sorted(KERNELS.glob("*.cu"))
-# What each source defines (adain.cu includes instnorm.cu, which includes convert.cu); the
-# loaders ask for these names.
+# What each source defines (adain.cu includes instnorm.cu, which includes convert.cu; xnor.cu
+# includes convert.cu); the loaders ask for these names.
 EXPECTED = {
     "convert.cu": set(convert.kernel_names()),
     "instnorm.cu": set(convert.kernel_names()) | set(instnorm.kernel_names()),
     "adain.cu": set(convert.kernel_names())
     | set(instnorm.kernel_names())
     | set(adain.kernel_names()),
+    "xnor.cu": set(convert.kernel_names()) | set(xnor.kernel_names()),
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")

@@ -15,7 +15,7 @@ import re
 import sys
 
 import pytest
-from artem_kernels import adain, convert, instnorm
+from artem_kernels import adain, convert, instnorm, xnor
 
 
 def find_nvrtc() -> str | None:
@@ -77,7 +77,9 @@ def nvrtc_ptx(source: str, name: str, arch: str) -> str:
 
 
 @pytest.mark.parametrize("arch", ["compute_80", "compute_90"])
-@pytest.mark.parametrize("loader", [convert, instnorm, adain], ids=["convert", "instnorm", "adain"])
+@pytest.mark.parametrize(
+    "loader", [convert, instnorm, adain, xnor], ids=["convert", "instnorm", "adain", "xnor"]
+)
 def test_module_source_compiles_with_nvrtc(loader, arch):
     ptx = nvrtc_ptx(loader.module_source(), f"{loader.__name__}.cu", arch)
     entries = set(re.findall(r"\.entry\s+(\w+)", ptx))
