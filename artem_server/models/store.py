@@ -37,7 +37,11 @@ class Entry:
         weights = self.path / WEIGHTS_FILE
         if not weights.exists():
             return {}
-        return {k: v.to(dtype) for k, v in load_file(str(weights)).items()}
+        # integer tensors (an xnor entry's packed sign bits) are kept as they are
+        return {
+            k: v.to(dtype) if v.is_floating_point() else v
+            for k, v in load_file(str(weights)).items()
+        }
 
     def thumbnail_png(self) -> bytes:
         p = self.path / THUMBNAIL_FILE
@@ -54,9 +58,10 @@ def write_entry(
     overwrite: bool = False,
     files: dict[str, bytes] | None = None,
 ) -> Entry:
-    """Store one entry. `half` keeps the weights as fp16 on disk (half the size; loading
-    converts back to fp32). `files`: more files for the entry ({name: content}, e.g. an ONNX
-    export). An existing entry of the same name is kept unless `overwrite`."""
+    """Store one entry. `half` keeps the floating-point weights as fp16 on disk (half the size;
+    loading converts back to fp32); integer tensors are stored as they are. `files`: more files
+    for the entry ({name: content}, e.g. an ONNX export). An existing entry of the same name is
+    kept unless `overwrite`."""
     validate_name(card.name)
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +75,12 @@ def write_entry(
         if tensors:
             dtype = torch.float16 if half else torch.float32
             save_file(
-                {k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()},
+                {
+                    k: v.detach()
+                    .to("cpu", dtype if v.is_floating_point() else v.dtype)
+                    .contiguous()
+                    for k, v in tensors.items()
+                },
                 str(staging / WEIGHTS_FILE),
             )
         if thumbnail_png:
