@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# A virtual environment in the checkout with the pinned CPU requirements and ArtEm (editable).
-$(STAMP): pyproject.toml requirements/cpu.txt
+# A virtual environment in the checkout with the pinned CPU requirements and ArtEm's three
+# distributions, editable: the protocol (protocol/), the client (engine_clients/python/) and the
+# server with training (.).
+$(STAMP): pyproject.toml protocol/pyproject.toml engine_clients/python/pyproject.toml requirements/cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/cpu.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+		-e protocol -e engine_clients/python -e .
 	touch $(STAMP)
 
 demo: setup

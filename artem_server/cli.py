@@ -334,7 +334,7 @@ def cmd_styles_add(args: argparse.Namespace) -> None:
 
 
 def cmd_client(args: argparse.Namespace) -> None:
-    from artem_client.run import run_client
+    from .client_command import run_client
 
     if (args.style is None) == (args.mix is None):
         raise UsageError("client: give either --style or --mix")

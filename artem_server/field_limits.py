@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from artem_protocol.rpc import pb
+
 from .errors import InvalidArgument
-from .rpc import pb
 
 
 @dataclass(frozen=True)

@@ -1,50 +1,28 @@
-"""Frames as the server sees them: pixel formats, limits, and zero-copy views of client bytes.
+"""Frames as the server sees them: limits, and zero-copy views of client bytes once checked.
 
-A view's pixels arrive as `height` rows of `row_stride` bytes; we view them as an
-(H, W, C) uint8 numpy array over the same buffer (no copy), after checking every field.
+A view's pixels arrive as `height` rows of `row_stride` bytes in one of the protocol's pixel
+formats (artem_protocol.pixels); we view them as an (H, W, C) uint8 numpy array over the same
+buffer (no copy), after checking every field.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
+from artem_protocol.pixels import PixelFormat, rows_view
 
 from .errors import InvalidArgument, ResourceExhausted
 
+__all__ = ["FrameLimits", "PixelFormat", "View", "pixel_format", "view_pixels"]
 
-class PixelFormat(enum.Enum):
-    # value: (wire enum number, bytes per pixel, index of R, G, B in a pixel, index of alpha)
-    RGBA8 = (1, 4, (0, 1, 2), 3)
-    BGRA8 = (2, 4, (2, 1, 0), 3)
-    RGB8 = (3, 3, (0, 1, 2), None)
 
-    @property
-    def wire(self) -> int:
-        return self.value[0]
-
-    @property
-    def bpp(self) -> int:
-        return self.value[1]
-
-    @property
-    def rgb_order(self) -> tuple[int, int, int]:
-        return self.value[2]
-
-    @property
-    def alpha_index(self) -> int | None:
-        return self.value[3]
-
-    @classmethod
-    def from_wire(cls, number: int, field: str) -> PixelFormat:
-        for f in cls:
-            if f.wire == number:
-                return f
-        raise InvalidArgument(
-            f"{field} = {number} is not a known pixel format: expected one of "
-            + ", ".join(f"{f.wire} ({f.name})" for f in cls)
-        )
+def pixel_format(number: int, field: str) -> PixelFormat:
+    """The pixel format a request's `field` names; INVALID_ARGUMENT when it names none."""
+    try:
+        return PixelFormat.from_wire(number, field)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -113,7 +91,6 @@ def view_pixels(
             f"{field}.data has {size} bytes: expected {expected} for {width}x{height} {fmt.name} "
             f"with row_stride {stride}"
         )
-    flat = np.frombuffer(buffer, dtype=np.uint8)
-    return np.lib.stride_tricks.as_strided(
-        flat, shape=(height, width, fmt.bpp), strides=(stride, fmt.bpp, 1), writeable=False
-    )
+    px = rows_view(buffer, width, height, fmt.bpp, stride)
+    px.flags.writeable = False
+    return px

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import grpc
 import torch
+from artem_protocol.rpc import pb
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -25,8 +26,6 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-from .rpc import pb
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from artem_protocol.copy import copy_many
 
 from . import pinned
 from .frames import PixelFormat, View
-from .transport.copy import copy_many
 
 MIN_MODEL_SIZE = 16  # the generator's 9x9 reflection pads need a few pixels at 1/4 resolution
 MIN_RENDER_SCALE = 0.1

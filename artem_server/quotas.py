@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
+from artem_protocol.rpc import pb
 
 from .errors import ArtemError, ResourceExhausted, status_of
 from .field_limits import FieldLimits
@@ -24,7 +25,6 @@ from .limits import ServerLimits
 from .metrics import Metrics
 from .models.card import CARD_FILE, ModelCard
 from .models.store import list_entry_dirs
-from .rpc import pb
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import grpc
 import torch
+from artem_protocol.rpc import pb
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -30,13 +31,12 @@ from .limits import ServerLimits, grpc_options
 from .metrics import Metrics
 from .quotas import StyleQuotaInterceptor
 from .registry import Registry
-from .rpc import pb
 from .runs import RunOptions
 from .security import TlsFiles, TokenInterceptor, bind, exposure_warnings
 from .service import Engine, StylizerService
 from .stream_guard import StreamGuard
 from .transport.alloc import keep_frame_buffers
-from .transport.wire import add_stylizer_servicer
+from .transport.handlers import add_stylizer_servicer
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ reads slowly (or never) costs one waiting frame and two replies, however fast it
 take turns on the device through one FIFO lock, so none starves another.
 
 Pixels travel inline, in a shared-memory slot or as JPEG (artem_server/transport); Stylize's
-messages are coded by transport.wire so that inline pixels are never copied by protobuf.
+messages are coded by artem_protocol.wire so that inline pixels are never copied by protobuf.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from functools import partial
 
 import grpc
 import torch
+from artem_protocol import fresh_bytes, wire
+from artem_protocol.rpc import pb, pb_grpc
 
 from . import __version__, field_limits, logs
 from .device_guard import DeviceGuard, GuardedPipeline
@@ -34,13 +36,12 @@ from .errors import ArtemError, InvalidArgument, PermissionDenied, Unavailable, 
 from .frames import FrameLimits, PixelFormat
 from .pipeline import StageTimes
 from .registry import Registry, Style
-from .rpc import pb, pb_grpc
 from .runs import Build, RunChoice, RunOptions, Runs
 from .stream_guard import StreamGuard
 from .style_choice import AdaINRunners, StyleChoice, choose
 from .styles import AddCancel, StyleImageLimits, add_style
-from .transport import fresh_bytes, wire
 from .transport import views as tviews
+from .transport.handlers import Undecodable
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
 from .transport.shm import Region, RegionTable, is_local_peer
 
@@ -594,7 +595,7 @@ class StylizerService(pb_grpc.StylizerServicer):
             )  # counted
 
     async def refuse_undecodable(
-        self, request: wire.Undecodable, context: grpc.aio.ServicerContext
+        self, request: Undecodable, context: grpc.aio.ServicerContext
     ) -> None:
         """A unary request that does not parse: INVALID_ARGUMENT, and one short log line at most
         every 10 s however many come (a client that is not even authenticated may send them)."""

@@ -16,14 +16,14 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
+from artem_protocol import wire
+from artem_protocol.rpc import pb
 
 from . import logs
 from .errors import ArtemError, DeadlineExceeded, ResourceExhausted, Unavailable, status_of
 from .health import Readiness
 from .limits import ServerLimits
 from .metrics import Metrics
-from .rpc import pb
-from .transport import wire
 
 log = logging.getLogger(__name__)
 

@@ -32,5 +32,6 @@ shim=/tmp/artem-shim
 mkdir -p "$shim"
 ln -sfn "$PWD/kernels" "$shim/artem_kernels"
 ln -sfn "$PWD/engine_clients/python/artem_client" "$shim/artem_client"
+ln -sfn "$PWD/protocol/artem_protocol" "$shim/artem_protocol"
 ln -sfn "$PWD/training" "$shim/artem_training"
 export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"

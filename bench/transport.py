@@ -138,7 +138,7 @@ def still_renderer(eyes: list[np.ndarray], count: int) -> Callable[[int, list[np
     """`count` frames of a still scene for StylizerClient.stream_into: the frame is drawn into
     each buffer the client gives once (buffers keep what was drawn into them), as the echo's
     client makes its payload once."""
-    from artem_server.transport.copy import copy_many
+    from artem_protocol.copy import copy_many
 
     drawn: set[int] = set()
 
@@ -165,8 +165,7 @@ def bench_artem(
     (`stream`). Each reply's pixels are obtained as a client would (views for inline/shm,
     decoded for JPEG), and one row of them is checked against the frame's."""
     from artem_client import StylizerClient
-
-    from artem_server.rpc import pb
+    from artem_protocol.rpc import pb
 
     name, _, how = transport.partition(" ")
     stamps: list[float] = []
@@ -209,10 +208,10 @@ def bench_artem(
 
 def stereo_frame(width: int, height: int) -> list[np.ndarray]:
     """A photographic stereo pair in RGBA8 (JPEG's size depends on content: no noise)."""
-    from artem_client import scenes
     from artem_client.frames import from_rgb
+    from artem_protocol.rpc import pb
 
-    from artem_server.rpc import pb
+    from artem_server.sources import scenes
 
     left, right = next(scenes.synthetic(1, width, height, stereo=True))
     return [from_rgb(left, pb.PIXEL_FORMAT_RGBA8), from_rgb(right, pb.PIXEL_FORMAT_RGBA8)]

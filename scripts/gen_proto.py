@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Generate the Python gRPC code for proto/artem/v1/*.proto into artem_server/rpc/.
+"""Generate the Python gRPC code for proto/artem/v1/*.proto into protocol/artem_protocol/rpc/.
 
 Run after editing a .proto: `.venv/bin/python scripts/gen_proto.py`. The output is committed;
 tests/test_proto_codegen.py fails when it no longer matches the .proto.
 
 grpc_tools writes absolute imports (`from artem.v1 import stylizer_pb2`) that only resolve with
-proto/ on sys.path; they are rewritten to relative imports so the code lives inside our package.
+proto/ on sys.path; they are rewritten to relative imports so the code lives inside the protocol
+package (artem_protocol.rpc), which the server and the clients share.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-OUT = ROOT / "artem_server" / "rpc"
+OUT = ROOT / "protocol" / "artem_protocol" / "rpc"
 
 
 def generate(out_dir: Path = OUT) -> list[Path]:

@@ -18,10 +18,9 @@ import grpc
 import numpy as np
 import torch
 from artem_client.frames import encode_view
+from artem_protocol.rpc import pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
-
-from artem_server.rpc import pb
 
 
 class BlockingModel(torch.nn.Module):

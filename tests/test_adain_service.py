@@ -13,6 +13,7 @@ import torch
 from adain_reference import peer_decoder_state_dict, peer_encoder_state_dict, ref_style_transfer
 from artem_client import StylizerClient
 from artem_client.frames import decode_view, encode_view
+from artem_protocol.rpc import pb
 from conftest import RunningServer, add_generator_entry
 from PIL import Image
 from test_stream import exchange, frame, frames_of, lockstep
@@ -22,7 +23,6 @@ from artem_server.models.adain_import import import_adain
 from artem_server.models.adain_store import load_adain_model, load_adain_style
 from artem_server.models.adain_style import AdaINStylizer
 from artem_server.models.store import read_entry
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from conftest import RunningServer, random_generator
 
 from artem_server.backends import (
@@ -18,7 +19,6 @@ from artem_server.backends import (
 )
 from artem_server.backends.base import Runner
 from artem_server.frames import FrameLimits
-from artem_server.rpc import pb
 from artem_server.runs import RunOptions
 from artem_server.server import ServerConfig
 
@@ -183,8 +183,7 @@ def stream_one(
     """Send one config and one frame on a raw stream; return every reply."""
     import grpc
     from artem_client.frames import encode_view
-
-    from artem_server.rpc import pb_grpc
+    from artem_protocol.rpc import pb_grpc
 
     with grpc.insecure_channel(address) as channel:
         stub = pb_grpc.StylizerStub(channel)

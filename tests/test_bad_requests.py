@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from artem_client import StylizerClient
 from artem_client.frames import decode_view, encode_view
+from artem_protocol.rpc import pb
 from test_stream import config, exchange, frame, frames_of
-
-from artem_server.rpc import pb
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from artem_client.capture import parse_region
+
+from artem_server.sources.capture import parse_region
 
 
 def artem_client(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

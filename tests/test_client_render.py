@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from artem_client.frames import from_rgb
-
-from artem_server.rpc import pb
+from artem_protocol.rpc import pb
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_RGB8]
 
@@ -111,7 +110,7 @@ def test_jpeg_draws_into_the_encoders_input(client, photo):
 def test_without_cpythons_c_api_frames_are_drawn_on_a_canvas_and_copied_in(
     client, photo, monkeypatch
 ):
-    from artem_server.transport import fresh_bytes
+    from artem_protocol import fresh_bytes
 
     monkeypatch.setattr(fresh_bytes, "available", lambda: False)
     sizes = [(40, 30)]
@@ -138,8 +137,7 @@ def test_inline_keeps_request_buffers_only_for_the_frame_size_now_sent(photo):
     import weakref
 
     from artem_client import transports
-
-    from artem_server.transport import wire
+    from artem_protocol import wire
 
     inline = transports.Inline([(30, 40, 4)])
     small, large = (scene(photo, 0, [(w, 30)], pb.PIXEL_FORMAT_RGBA8) for w in (40, 80))

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from artem_client import StylizerClient
 from artem_client.frames import decode_view, encode_view
+from artem_protocol.rpc import pb
 from conftest import RunningServer
 from hardening_util import SERVING, health, metric, scrape
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,6 @@ from hypothesis import strategies as st
 from test_stream import config, exchange, frame, frames_of
 
 from artem_server.frames import FrameLimits
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 # The codes a client's mistake may earn; INTERNAL or UNKNOWN would be a server bug.

@@ -11,12 +11,12 @@ import grpc
 import pytest
 import torch
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from conftest import RunningServer
 from hardening_util import NOT_SERVING, SERVING, BlockingModel, health, rgba_view, wait_for
 from test_stream import config, exchange, frame, frames_of
 
 from artem_server.limits import ServerLimits
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]

@@ -19,6 +19,7 @@ import pytest
 import torch
 from artem_client import StylizerClient
 from artem_client.reconnect import Backoff, stream_with_reconnect
+from artem_protocol.rpc import pb
 from conftest import RunningServer, add_generator_entry
 from hardening_util import (
     NOT_SERVING,
@@ -38,7 +39,6 @@ from artem_server.frames import FrameLimits
 from artem_server.health import LIVENESS
 from artem_server.models.card import CARD_FILE, WEIGHTS_FILE
 from artem_server.registry import Registry
-from artem_server.rpc import pb
 from artem_server.runs import RunOptions
 from artem_server.server import ArtemServer, ServerConfig
 

@@ -13,6 +13,7 @@ import h2.connection
 import h2.events
 import pytest
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from conftest import RunningServer
 from hardening_util import BlockingModel, metric, rgba_view, scrape, wait_for
 from test_stream import config, frame
@@ -21,7 +22,6 @@ from artem_server.frames import FrameLimits
 from artem_server.limits import Keepalive, ServerLimits, grpc_options
 from artem_server.models.card import ModelCard
 from artem_server.models.store import write_entry
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 

@@ -12,6 +12,7 @@ import shutil
 import grpc
 import pytest
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from conftest import RunningServer, add_generator_entry
 from hardening_util import rgba_view
 from test_adain_service import png
@@ -22,7 +23,6 @@ from artem_server.field_limits import FieldLimits
 from artem_server.frames import FrameLimits
 from artem_server.limits import ServerLimits
 from artem_server.models.card import CARD_FILE
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 

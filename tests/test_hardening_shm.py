@@ -13,11 +13,11 @@ import time
 import grpc
 import numpy as np
 import pytest
+from artem_protocol.rpc import pb, pb_grpc
 from conftest import RunningServer
 from hardening_util import BlockingModel, ServeProcess, rgba_view, wait_for
 from test_transport_shm import config, region, registration, shm_frame  # noqa: F401 (a fixture)
 
-from artem_server.rpc import pb, pb_grpc
 from artem_server.server import ServerConfig
 from artem_server.transport import shm as layout
 

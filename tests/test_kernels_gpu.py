@@ -263,10 +263,10 @@ def test_registered_host_memory_is_copied_directly(photo):
 def test_pageable_outputs_get_the_same_pixels(photo):
     """Outputs in ordinary host memory (an inline reply's own bytes) are filled through pinned
     staging: the same pixels as the pipeline returns on its own."""
+    from artem_protocol import fresh_bytes
     from conftest import random_generator
 
     from artem_server.backends import create_runner
-    from artem_server.transport import fresh_bytes
 
     views = [
         View(np.ascontiguousarray(photo[:120, 10 * i : 10 * i + 160]), PixelFormat.RGB8, False)

@@ -12,13 +12,13 @@ import time
 import pytest
 import torch
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from conftest import RunningServer
 from hardening_util import BlockingModel, metric, rgba_view, scrape
 from test_stream import config, exchange, frame, frames_of, lockstep
 
 from artem_server.logs import JsonFormatter, StreamIdFilter
 from artem_server.metrics import DeviceMemoryCollector
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 from artem_server.stream_guard import REPLICA_KEY, STREAM_KEY
 

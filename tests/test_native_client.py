@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from artem_client.frames import decode_view, encode_view, from_rgb
-
-from artem_server.rpc import pb
+from artem_protocol.rpc import pb
 
 NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
 FORMATS = {

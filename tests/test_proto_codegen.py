@@ -15,7 +15,7 @@ def test_generated_code_matches_the_proto(tmp_path):
     fresh = gen.generate(tmp_path)
     assert fresh, "no code generated"
     for path in fresh:
-        committed = ROOT / "artem_server" / "rpc" / path.relative_to(tmp_path)
+        committed = gen.OUT / path.relative_to(tmp_path)
         assert committed.exists(), f"{committed} is missing: run scripts/gen_proto.py"
         assert committed.read_text() == path.read_text(), (
             f"{committed} is stale: run scripts/gen_proto.py"

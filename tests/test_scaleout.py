@@ -21,12 +21,12 @@ import pytest
 from artem_client import StylizerClient
 from artem_client.load import run_load
 from artem_client.reconnect import Backoff, stream_with_reconnect
+from artem_protocol.rpc import pb
 from conftest import RunningServer
 from hardening_util import metric, rgba_view, scrape, wait_for
 from test_stream import config, frame
 
 from artem_server.frames import FrameLimits
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 from artem_server.stream_guard import REPLICA_KEY
 

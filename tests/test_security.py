@@ -11,6 +11,7 @@ import grpc
 import pytest
 from artem_client import StylizerClient
 from artem_client.connect import ClientSecurity
+from artem_protocol.rpc import pb, pb_grpc
 from certs import CertificateAuthority
 from conftest import RunningServer
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
@@ -19,7 +20,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from hardening_util import SERVING, ServeProcess, health, metric, rgba_view, scrape
 from test_stream import config, exchange, frame, frames_of
 
-from artem_server.rpc import pb, pb_grpc
 from artem_server.security import TlsFiles, exposure_warnings, is_loopback, load_token
 from artem_server.server import ServerConfig
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from artem_client import StylizerClient
 from artem_client.frames import encode_view
+from artem_protocol.rpc import pb
 from conftest import RunningServer, add_generator_entry
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,7 +19,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from test_stream import config, frame
 
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,13 +12,13 @@ import pytest
 import torch
 from artem_client import StylizerClient
 from artem_client.frames import from_rgb
+from artem_protocol.rpc import pb
 from conftest import add_generator_entry
 from test_transport_jpeg import FORMATS, psnr
 
 from artem_server.frames import FrameLimits
 from artem_server.loopback import LoopbackServer
 from artem_server.models.generator import GeneratorConfig
-from artem_server.rpc import pb
 from artem_server.runs import RunOptions
 from artem_server.server import ServerConfig
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 from artem_client.frames import decode_view, encode_view, from_rgb
+from artem_protocol.rpc import pb
 from conftest import random_generator
 
 from artem_server.models.generator import Generator
 from artem_server.pipeline import pad_to_multiple
-from artem_server.rpc import pb
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]
 
@@ -141,7 +141,7 @@ def test_stereo_eyes_are_stylized_independently(client, photo):
 def test_inline_replies_are_the_same_built_in_place_or_joined(client, photo, monkeypatch, in_place):
     """On CPython the server writes inline reply pixels straight into the bytes gRPC sends;
     elsewhere it joins them into the message. The client sees the same frames either way."""
-    from artem_server.transport import fresh_bytes
+    from artem_protocol import fresh_bytes
 
     if not in_place:
         monkeypatch.setattr(fresh_bytes, "available", lambda: False)

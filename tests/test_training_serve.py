@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 from artem_client import StylizerClient
+from artem_protocol.rpc import pb
 from artem_training.app import CONFIG_DIR
 from artem_training.train import train
 from conftest import RunningServer
 from hydra import compose, initialize_config_dir
 
 from artem_server.models.store import read_entry
-from artem_server.rpc import pb
 from artem_server.server import ServerConfig
 
 

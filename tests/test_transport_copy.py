@@ -1,4 +1,4 @@
-"""transport.copy: frame copies shared with helper threads give np.copyto's result, for one
+"""artem_protocol.copy: frame copies shared with helper threads give np.copyto's result, for one
 array or a message's parts, from any number of callers at once, and the helpers stay off the
 caller's CPU."""
 
@@ -10,8 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-
-from artem_server.transport import copy as tcopy
+from artem_protocol import copy as tcopy
 
 FRAME = (1920, 1832, 4)  # one Quest 2 eye, RGBA8: 13.4 MiB, several chunks
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from artem_client.frames import from_rgb
+from artem_protocol.rpc import pb
 from PIL import Image
 
-from artem_server.rpc import pb
 from artem_server.transport.jpeg import JpegCodec
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]

@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 from artem_client import StylizerClient
-
-from artem_server.rpc import pb
+from artem_protocol.rpc import pb
 
 
 def test_two_streams_share_the_server_without_starving(server, photo):

@@ -17,10 +17,10 @@ import grpc
 import numpy as np
 import pytest
 from artem_client.frames import from_rgb
+from artem_protocol import shm as layout
+from artem_protocol.rpc import pb
 
 from artem_server.errors import PermissionDenied, status_of
-from artem_server.rpc import pb
-from artem_server.transport import shm as layout
 
 FORMATS = [pb.PIXEL_FORMAT_RGBA8, pb.PIXEL_FORMAT_BGRA8, pb.PIXEL_FORMAT_RGB8]
 BPP = {pb.PIXEL_FORMAT_RGBA8: 4, pb.PIXEL_FORMAT_BGRA8: 4, pb.PIXEL_FORMAT_RGB8: 3}

@@ -1,12 +1,11 @@
-"""transport.wire: the zero-copy coding of Stylize messages agrees with protobuf's own."""
+"""artem_protocol.wire: the zero-copy coding of Stylize messages agrees with protobuf's own."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from artem_server.rpc import pb
-from artem_server.transport import wire
+from artem_protocol import wire
+from artem_protocol.rpc import pb
 
 
 def frame_request(*views: pb.View, fid: int = 9) -> pb.StylizeRequest:
@@ -119,7 +118,7 @@ def test_encode_request_round_trips_through_decode_request():
 def test_large_pixel_buffers_are_joined_whole(monkeypatch):
     """Frame-sized pixels are copied into the message by several threads (or joined where the
     interpreter has no CPython C API): the same bytes either way."""
-    from artem_server.transport import fresh_bytes
+    from artem_protocol import fresh_bytes
 
     rng = np.random.default_rng(1)
     eyes = [
@@ -212,7 +211,7 @@ def test_an_in_place_reply_is_sent_once_and_only_for_its_views():
 
 
 def test_fresh_bytes_are_filled_in_place_and_outlive_the_caller():
-    from artem_server.transport import fresh_bytes
+    from artem_protocol import fresh_bytes
 
     data, array = fresh_bytes.new(4096)
     array[:] = 7

@@ -1,15 +1,7 @@
-"""Shared-memory regions: the byte layout both sides follow, and the server's mappings.
+"""Shared-memory regions as the server maps them: validation, mapping, ownership.
 
-On one host, pixels need not pay for the gRPC pipe (~0.7 GB/s in Python on loopback, while a
-memory copy runs at >10 GB/s): the client creates a region, registers it in its session
-config, and frames name slots in it (NVIDIA Triton's system-shared-memory pattern). The exact
-layout and protocol are in docs/shared-memory.md; the C++ engine client implements the same.
-
-Layout (little-endian):
-
-    offset 0      header, HEADER_SIZE (4096) bytes: MAGIC, version, slot_count, slot_size, key
-    4096          request slot 0, 1, ..., slot_count - 1   (client writes, server reads)
-    4096 + n*S    reply slot 0, 1, ..., slot_count - 1     (server writes, client reads)
+The byte layout (header, request and reply slots) is the protocol's (artem_protocol.shm,
+docs/shared-memory.md); here the server checks a registration against it and maps the region.
 
 The server maps regions it did not create: it must never unlink them, and on Python < 3.13
 `multiprocessing.shared_memory` would hand them to the resource tracker, which unlinks them
@@ -39,24 +31,25 @@ import mmap
 import os
 import re
 import stat
-import struct
 import threading
-from dataclasses import dataclass
 
 import numpy as np
+from artem_protocol.pixels import rows_view
+from artem_protocol.shm import (
+    HEADER,
+    HEADER_SIZE,
+    KEY_BYTES,
+    MAGIC,
+    MAX_SLOTS,
+    SLOT_ALIGN,
+    VERSION,
+    VIEW_ALIGN,
+    Layout,
+)
 
 from .. import pinned
 from ..errors import InvalidArgument, PermissionDenied, ResourceExhausted
 
-MAGIC = b"ARTEMSHM"
-VERSION = 2  # 2: the header holds the region's key
-HEADER_SIZE = 4096  # one page: slots start page-aligned (cudaHostRegister, DMA, huge pages)
-SLOT_ALIGN = 4096  # slot_size is a multiple of this, so every slot starts page-aligned
-VIEW_ALIGN = 64  # a view's offset in its slot: one cache line, any SIMD load
-MAX_SLOTS = 64
-KEY_BYTES = 16
-# magic, version, slot_count, slot_size, key; the rest of the header page is zero (reserved).
-HEADER = struct.Struct(f"<8sIIQ{KEY_BYTES}s")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 _OPEN_FLAGS = (
     os.O_RDWR
@@ -66,45 +59,6 @@ _OPEN_FLAGS = (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _round_up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The geometry of a region: `slot_count` request slots then as many reply slots."""
-
-    slot_count: int
-    slot_size: int
-
-    @property
-    def size(self) -> int:
-        return HEADER_SIZE + 2 * self.slot_count * self.slot_size
-
-    def request_offset(self, slot: int) -> int:
-        return HEADER_SIZE + slot * self.slot_size
-
-    def reply_offset(self, slot: int) -> int:
-        return HEADER_SIZE + (self.slot_count + slot) * self.slot_size
-
-    def header(self, key: bytes) -> bytes:
-        return HEADER.pack(MAGIC, VERSION, self.slot_count, self.slot_size, key)
-
-    @classmethod
-    def for_views(cls, view_bytes: list[int], slot_count: int) -> tuple[Layout, list[int]]:
-        """The smallest layout whose slots hold views of these sizes, and each view's offset."""
-        offsets, end = [], 0
-        for n in view_bytes:
-            offsets.append(end)
-            end = _round_up(end + n, VIEW_ALIGN)
-        return cls(slot_count, max(_round_up(end, SLOT_ALIGN), SLOT_ALIGN)), offsets
-
-
-def new_key() -> bytes:
-    """A region's key: the client writes it into the header and repeats it when registering."""
-    return os.urandom(KEY_BYTES)
 
 
 def is_local_peer(peer: str) -> bool:
@@ -315,15 +269,7 @@ class Region:
 
     def array(self, offset: int, height: int, width: int, bpp: int, row_stride: int) -> np.ndarray:
         """An (H, W, bpp) uint8 view of region bytes at `offset` (no copy; writable)."""
-        flat = np.frombuffer(
-            self._map.buf,
-            dtype=np.uint8,
-            count=row_stride * (height - 1) + width * bpp,
-            offset=offset,
-        )
-        return np.lib.stride_tricks.as_strided(
-            flat, shape=(height, width, bpp), strides=(row_stride, bpp, 1)
-        )
+        return rows_view(self._map.buf, width, height, bpp, row_stride, offset)
 
     def close(self) -> None:
         if not self.closed:

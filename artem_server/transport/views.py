@@ -3,7 +3,7 @@
 At the edge (on the event loop) a frame's views are checked and described (`ViewSpec`),
 reading no pixels. On the model thread, `inputs` views them (inline: the request's bytes;
 shm: the request slot; jpeg: the decoded image), `destinations` gives where the pipeline
-writes (reply slots; an inline reply's own bytes, transport.wire.InPlaceFrame), and
+writes (reply slots; an inline reply's own bytes, artem_protocol.wire.InPlaceFrame), and
 `reply_views` describes the result. A reply uses the carrier of
 its request: inline -> inline, shm slot i -> reply slot i at the same offset and row_stride,
 jpeg -> jpeg at the session's quality.
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from artem_protocol.copy import copy_many
+from artem_protocol.rpc import pb
+from artem_protocol.wire import Buffer
 
 from ..errors import ArtemError, InvalidArgument, ResourceExhausted
-from ..frames import FrameLimits, PixelFormat, View, view_pixels
-from ..rpc import pb
-from .copy import copy_many
+from ..frames import FrameLimits, PixelFormat, View, pixel_format, view_pixels
 from .shm import Region, check_view_fits
-from .wire import Buffer
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline, StageTimes
@@ -50,7 +50,7 @@ class ViewSpec:
 
 
 def _geometry(v: pb.View, field: str, limits: FrameLimits) -> tuple[PixelFormat, int]:
-    fmt = PixelFormat.from_wire(v.format, f"{field}.format")
+    fmt = pixel_format(v.format, f"{field}.format")
     if v.color_space not in _COLOR_SPACES:
         raise InvalidArgument(
             f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)"
@@ -278,7 +278,7 @@ def reply_views(specs: list[ViewSpec]) -> list[pb.View]:
 def reply_pixels(
     specs: list[ViewSpec], results: list[np.ndarray | None], jpegs: list[bytes | None]
 ) -> list[Buffer | None]:
-    """What travels beside the reply's views (transport.wire): inline results, JPEG bytes."""
+    """What travels beside the reply's views (artem_protocol.wire): inline results, JPEG bytes."""
     return [
         jpeg if s.carrier == "jpeg" else px if s.carrier == "data" else None
         for s, px, jpeg in zip(specs, results, jpegs)

@@ -4,7 +4,7 @@ The request stream is a generator that grpc drains on its own thread; it waits f
 before each frame. A reply returns one credit per frame it accounts for (itself plus the frames
 the server dropped), so `max_in_flight` bounds what is outstanding even when frames are dropped.
 Pixels travel by the chosen transport (inline, shm, jpeg: artem_client.transports), coded by
-artem_server.transport.wire so that Python copies them once at most on the way out.
+artem_protocol.wire so that Python copies them once at most on the way out.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from functools import partial
 
 import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from artem_server.rpc import pb, pb_grpc
-from artem_server.transport import wire
+from artem_protocol import wire
+from artem_protocol.rpc import pb, pb_grpc
 
 from . import transports
 from .connect import ClientSecurity, open_channel
@@ -35,6 +33,24 @@ class StylizeError(RuntimeError):
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+
+
+# The standard grpc.health.v1 Check, called without grpcio-health-checking's generated code (a
+# dependency for two tiny messages): HealthCheckRequest with its one field, `service`, empty is
+# zero bytes; HealthCheckResponse holds `status` (field 1, a varint), SERVING = 1.
+_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+_SERVING = 1
+
+
+def _health_status(reply: bytes) -> int:
+    """HealthCheckResponse.status (0, UNKNOWN, when unset)."""
+    status, pos = 0, 0
+    while pos < len(reply):
+        key, pos = wire.read_varint(reply, pos)
+        if key != 1 << 3:  # field 1, wire type 0; the message has no other field
+            break
+        status, pos = wire.read_varint(reply, pos)
+    return status
 
 
 def status_code(number: int) -> grpc.StatusCode:
@@ -87,7 +103,7 @@ class StylizerClient:
             ],
         )
         self.stub = pb_grpc.StylizerStub(self.channel)
-        # Stylize with pixels beside the messages (artem_server.transport.wire), not in protobuf
+        # Stylize with pixels beside the messages (artem_protocol.wire), not in protobuf
         self._stylize = self.channel.stream_stream(
             "/artem.v1.Stylizer/Stylize",
             request_serializer=wire.encode_request,
@@ -107,16 +123,12 @@ class StylizerClient:
         """Wait until the server's health says SERVING: its port opens while styles still load,
         and a stream opened then would not find them. Raises TimeoutError."""
         deadline = time.monotonic() + timeout
-        health = health_pb2_grpc.HealthStub(self.channel)
+        check = self.channel.unary_unary(_HEALTH_CHECK)  # bytes in, bytes out
         while True:
             left = deadline - time.monotonic()
             try:
-                status = health.Check(
-                    health_pb2.HealthCheckRequest(service=""),
-                    timeout=max(left, 0.1),
-                    wait_for_ready=True,
-                ).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
+                reply = check(b"", timeout=max(left, 0.1), wait_for_ready=True)
+                if _health_status(reply) == _SERVING:
                     return
             except grpc.RpcError as e:
                 if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from artem_protocol.pixels import PixelFormat, rows_view
+from artem_protocol.rpc import pb
 
-from artem_server.rpc import pb
-
-BYTES_PER_PIXEL = {pb.PIXEL_FORMAT_RGBA8: 4, pb.PIXEL_FORMAT_BGRA8: 4, pb.PIXEL_FORMAT_RGB8: 3}
-FORMAT_NAMES = {
-    "rgba8": pb.PIXEL_FORMAT_RGBA8,
-    "bgra8": pb.PIXEL_FORMAT_BGRA8,
-    "rgb8": pb.PIXEL_FORMAT_RGB8,
-}
+BYTES_PER_PIXEL = {f.wire: f.bpp for f in PixelFormat}  # wire enum number -> bytes per pixel
+FORMAT_NAMES = {f.name.lower(): f.wire for f in PixelFormat}  # "rgba8" -> its wire number
 
 
 def from_rgb(rgb: np.ndarray, fmt: int) -> np.ndarray:
@@ -57,9 +53,4 @@ def encode_view(
 def decode_view(view: pb.View) -> np.ndarray:
     """(H, W, bpp) uint8 copy of a reply's view."""
     bpp = BYTES_PER_PIXEL[view.format]
-    stride = view.row_stride or view.width * bpp
-    flat = np.frombuffer(view.data, dtype=np.uint8)
-    rows = np.lib.stride_tricks.as_strided(
-        flat, shape=(view.height, view.width * bpp), strides=(stride, 1)
-    )
-    return rows.reshape(view.height, view.width, bpp).copy()
+    return rows_view(view.data, view.width, view.height, bpp, view.row_stride).copy()

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-
-from artem_server.rpc import pb
+from artem_protocol.rpc import pb
 
 from .client import StylizeError, StylizerClient
 from .connect import ClientSecurity

@@ -15,22 +15,16 @@ import threading
 from multiprocessing import shared_memory
 
 import numpy as np
-import torch
-
-from artem_server.rpc import pb
-from artem_server.transport import fresh_bytes, wire
-from artem_server.transport import shm as layout
-from artem_server.transport.copy import copy_many
-from artem_server.transport.jpeg import DEFAULT_QUALITY, JpegCodec
-from artem_server.transport.wire import Message
+from artem_protocol import fresh_bytes, wire
+from artem_protocol import shm as layout
+from artem_protocol.copy import copy_many
+from artem_protocol.jpeg import DEFAULT_QUALITY, JpegCodec
+from artem_protocol.pixels import PixelFormat, rows_view
+from artem_protocol.rpc import pb
+from artem_protocol.wire import Message
 
 from .frames import BYTES_PER_PIXEL
 
-_RGB_ORDER = {
-    pb.PIXEL_FORMAT_RGBA8: [0, 1, 2],
-    pb.PIXEL_FORMAT_BGRA8: [2, 1, 0],
-    pb.PIXEL_FORMAT_RGB8: [0, 1, 2],
-}
 TRANSPORTS = ("inline", "shm", "jpeg")
 
 
@@ -40,14 +34,10 @@ def _view(shape: tuple[int, ...], fmt: int, linear: bool) -> pb.View:
     return pb.View(width=w, height=h, format=fmt, color_space=color)
 
 
-def _rows(buf, view: pb.View) -> np.ndarray:
-    """(H, W, bpp) view of a reply's inline bytes (no copy)."""
+def _rows(buf, view: pb.View, offset: int = 0) -> np.ndarray:
+    """(H, W, bpp) view of a reply's pixels in `buf` at `offset` (no copy)."""
     bpp = BYTES_PER_PIXEL[view.format]
-    stride = view.row_stride or view.width * bpp
-    flat = np.frombuffer(buf, dtype=np.uint8)
-    return np.lib.stride_tricks.as_strided(
-        flat, shape=(view.height, view.width, bpp), strides=(stride, bpp, 1)
-    )
+    return rows_view(buf, view.width, view.height, bpp, view.row_stride, offset)
 
 
 class Inline:
@@ -208,19 +198,10 @@ class SharedMemory:
 
     def images(self, reply: Message) -> list[np.ndarray]:
         """Views of the reply slot (no copy), valid until its slot is reused."""
-        out = []
-        for v in reply.msg.frame.views:
-            bpp = BYTES_PER_PIXEL[v.format]
-            base = self.layout.reply_offset(v.shm.slot) + v.shm.offset
-            flat = np.ndarray(
-                (v.row_stride * (v.height - 1) + v.width * bpp,), np.uint8, self.region.buf, base
-            )
-            out.append(
-                np.lib.stride_tricks.as_strided(
-                    flat, (v.height, v.width, bpp), (v.row_stride, bpp, 1)
-                )
-            )
-        return out
+        return [
+            _rows(self.region.buf, v, self.layout.reply_offset(v.shm.slot) + v.shm.offset)
+            for v in reply.msg.frame.views
+        ]
 
     def done(self, fid: int) -> None:
         """Frames up to `fid` are answered or dropped: their slots are free again."""
@@ -249,7 +230,7 @@ class Jpeg:
         self, view_shapes: list[tuple[int, int, int]], quality: int = DEFAULT_QUALITY
     ) -> None:
         self.quality = quality
-        self.codec = JpegCodec(torch.device("cpu"))
+        self.codec = JpegCodec()
         self.shapes = [tuple(s) for s in view_shapes]
         self._canvas: list[np.ndarray] = []  # what targets() gives to draw in, made on first use
 
@@ -262,7 +243,7 @@ class Jpeg:
         return self._canvas
 
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
-        order = _RGB_ORDER[fmt]
+        order = list(PixelFormat.from_wire(fmt).rgb_order)
         data = self.codec.encode_many([img[..., order] for img in images], self.quality)
         views = []
         for img in images:
@@ -281,12 +262,13 @@ class Jpeg:
         )
         out = []
         for v, rgb in zip(views, rgbs):
-            if v.format == pb.PIXEL_FORMAT_RGB8:
+            fmt = PixelFormat.from_wire(v.format)
+            if fmt.alpha_index is None:
                 out.append(rgb)
                 continue
-            img = np.empty((v.height, v.width, 4), np.uint8)
-            img[..., _RGB_ORDER[v.format]] = rgb
-            img[..., 3] = 255
+            img = np.empty((v.height, v.width, fmt.bpp), np.uint8)
+            img[..., list(fmt.rgb_order)] = rgb
+            img[..., fmt.alpha_index] = 255
             out.append(img)
         return out
 

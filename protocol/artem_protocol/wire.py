@@ -21,14 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from ..rpc import pb
 from . import fresh_bytes
 from .copy import copy_many
+from .rpc import pb
 
 Buffer = bytes | memoryview | np.ndarray
 _LEN = 2
@@ -48,7 +47,8 @@ class Message:
     in_place: InPlaceFrame | None = None
 
 
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """The varint at `pos` and the position after it (protobuf encoding)."""
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -68,14 +68,14 @@ def _fields(buf: memoryview) -> Iterator[tuple[int, int, int, int, int]]:
     pos = 0
     while pos < len(buf):
         start = pos
-        key, pos = _varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            _, end = _varint(buf, pos)
+            _, end = read_varint(buf, pos)
         elif wire == 1:
             end = pos + 8
         elif wire == _LEN:
-            n, pos = _varint(buf, pos)
+            n, pos = read_varint(buf, pos)
             end = pos + n
         elif wire == 5:
             end = pos + 4
@@ -197,7 +197,7 @@ def _encode(m: Message, outer_field: int) -> bytes:
 
 
 def _join(parts: list[Buffer]) -> bytes:
-    """b"".join(parts), with the pixel buffers copied by several threads (transport.copy)."""
+    """b"".join(parts), with the pixel buffers copied by several threads (artem_protocol.copy)."""
     if not fresh_bytes.available():
         return b"".join(parts)
     data, buf = fresh_bytes.new(sum(_nbytes(p) for p in parts))
@@ -353,62 +353,6 @@ def encode_reply(reply: Message | pb.StylizeReply) -> bytes:
     if isinstance(reply, Message):
         return _encode(reply, 1)
     return reply.SerializeToString()
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A unary request whose bytes are not a `type_name` message; the servicer refuses it."""
-
-    type_name: str
-    size: int
-
-
-def _lenient(cls: type) -> Any:
-    """cls.FromString that returns Undecodable instead of raising: a deserializer that raises
-    makes gRPC log a traceback and answer UNKNOWN, for every such request."""
-
-    def decode(data: bytes) -> Any:
-        try:
-            return cls.FromString(data)
-        except DecodeError:
-            return Undecodable(cls.DESCRIPTOR.full_name, len(data))
-
-    return decode
-
-
-def _refusing_undecodable(behaviour: Any, refuse: Any) -> Any:
-    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, Undecodable):
-            await refuse(request, context)  # aborts the call
-        return await behaviour(request, context)
-
-    return handle
-
-
-def add_stylizer_servicer(servicer: Any, server: grpc.aio.Server) -> None:
-    """Register the Stylizer service like the generated `add_StylizerServicer_to_server`, but
-    with Stylize's messages coded here, and unary requests that do not parse handed to
-    `servicer.refuse_undecodable(request, context)` instead of the method."""
-    service = pb.DESCRIPTOR.services_by_name["Stylizer"]
-    handlers = {}
-    for method in service.methods:
-        behaviour = getattr(servicer, method.name)
-        if method.name == "Stylize":
-            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
-                behaviour, request_deserializer=decode_request, response_serializer=encode_reply
-            )
-            continue
-        if method.client_streaming or method.server_streaming:
-            raise NotImplementedError(f"{method.full_name}: only Stylize streams")
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _refusing_undecodable(behaviour, servicer.refuse_undecodable),
-            request_deserializer=_lenient(getattr(pb, method.input_type.name)),
-            response_serializer=getattr(pb, method.output_type.name).SerializeToString,
-        )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 # -- the client's side ----------------------------------------------------------------------

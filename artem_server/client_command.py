@@ -1,18 +1,21 @@
-"""`artem client`: stream a source through a server, save what comes back, report speed."""
+"""`artem client`: stream a source through a server, save what comes back, report speed.
+
+The command, not the client library: it reads the sources (artem_server.sources: photographs,
+videos, a camera, the screen) with the server's dependencies, then streams them with
+artem_client, which needs none of them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from artem_client import StylizerClient
+from artem_client.connect import ClientSecurity
+from artem_client.frames import FORMAT_NAMES, to_rgb
 from PIL import Image
 
-from artem_server.transport.alloc import keep_frame_buffers
-
-from . import capture, scenes
-from .client import StylizerClient
-from .connect import ClientSecurity
-from .frames import FORMAT_NAMES, to_rgb
+from .sources import capture, scenes
+from .transport.alloc import keep_frame_buffers
 
 
 def run_client(
@@ -33,7 +36,7 @@ def run_client(
     preserve_color: bool = False,
 ):
     """Stream, save replies as `<out>/frame_00000[_left|_right].png`, print and return the stats."""
-    keep_frame_buffers()  # this process streams frame-sized buffers (artem_server/transport/alloc.py)
+    keep_frame_buffers()  # this process streams frame-sized buffers (transport/alloc.py)
     fmt = FORMAT_NAMES[pixel_format]
     kind, _, arg = source.partition(":")
     if source == "synthetic":

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from artem_server.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_rgb
+from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_rgb
 
 
 def _panorama(height: int) -> np.ndarray:
