@@ -1,25 +1,24 @@
-"""onnxruntime: the module exported to ONNX (models.onnx_export: dynamic batch, height and width),
-run by ONNX Runtime's CUDA provider with IO binding on torch's device pointers (no copies),
-or by its CPU provider.
+"""onnxruntime: a style's net as an ONNX graph run by ONNX Runtime: its CUDA provider with IO
+binding on torch's device pointers (no copies), or its CPU provider.
 
-Export happens once per (style, precision), in memory, when the runner is built (style load).
-fp16 exports the module converted to half; ORT's CPU provider lacks fp16 convolutions, so on
-CPU only fp32 is offered.
+Two sources of graphs. A torch module is exported (models.onnx_export: dynamic batch, height
+and width) once per (style, precision), in memory, when the runner is built (style load); fp16
+exports the module converted to half, and as ORT's CPU provider lacks fp16 convolutions, on
+CPU only fp32 is offered. An imported ONNX file (models.onnx_net.OnnxNet) is run as it is, in
+the fp32 it is stored in, with its own conversions to the graph's layout and range.
 """
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 
 from ..models.onnx_export import export_onnx
+from ..models.onnx_net import OnnxNet, OnnxRuntimeMissing, make_session, run_bound, run_host
 from .base import BackendUnavailable, Runner
 
 log = logging.getLogger(__name__)
-
-_NP_DTYPES = {torch.float32: np.float32, torch.float16: np.float16}
 
 
 class OnnxRuntime(Runner):
@@ -28,61 +27,31 @@ class OnnxRuntime(Runner):
     precisions = ("fp32", "fp16")
 
     def __init__(
-        self, model: torch.nn.Module, device: torch.device, precision: str = "fp32"
+        self, model: torch.nn.Module | OnnxNet, device: torch.device, precision: str = "fp32"
     ) -> None:
         super().__init__(model, device, precision)
-        try:
-            import onnxruntime as ort
-        except ImportError as e:
-            raise BackendUnavailable(
-                "onnxruntime is not installed (pip install onnxruntime, "
-                "or onnxruntime-gpu for CUDA)"
-            ) from e
         cuda = self.device.type == "cuda"
-        if cuda and "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise BackendUnavailable(
-                f"onnxruntime {ort.__version__} has no CUDAExecutionProvider here "
-                "(install onnxruntime-gpu built for this CUDA)"
-            )
         if not cuda and self.dtype != torch.float32:
             raise BackendUnavailable("onnxruntime's CPU provider runs fp32 only")
-        self._ort = ort
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        if cuda:
-            providers = [
-                (
-                    "CUDAExecutionProvider",
-                    {
-                        "device_id": self.device.index or 0,
-                        "cudnn_conv_algo_search": "EXHAUSTIVE",
-                        "do_copy_in_default_stream": True,
-                    },
-                ),
-                "CPUExecutionProvider",
-            ]
-        else:
-            providers = ["CPUExecutionProvider"]
-        self.onnx_bytes = export_onnx(model, self.dtype)
-        self.session = ort.InferenceSession(self.onnx_bytes, options, providers=providers)
+        self.net = model if isinstance(model, OnnxNet) else None
+        if self.net is not None and self.dtype != torch.float32:
+            raise BackendUnavailable(
+                f"an imported ONNX graph runs in the precision it is stored in (fp32), not {precision}"
+            )
+        try:
+            if self.net is not None:  # one session per graph and device, shared by its styles
+                self.session = self.net.graph.session(self.device)
+            else:
+                self.session = make_session(export_onnx(model, self.dtype), self.device)
+        except OnnxRuntimeMissing as e:
+            raise BackendUnavailable(str(e)) from None
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.net is not None:
+            return self.net.run(self.session, x)
         if self.device.type != "cuda":
-            y = self.session.run([self.output_name], {self.input_name: x.contiguous().numpy()})[0]
-            return torch.from_numpy(y)
-        x = x.contiguous()
-        y = torch.empty_like(x)  # our models keep the input's shape
-        binding = self.session.io_binding()
-        np_dtype = _NP_DTYPES[self.dtype]
-        index = self.device.index or 0
-        binding.bind_input(self.input_name, "cuda", index, np_dtype, tuple(x.shape), x.data_ptr())
-        binding.bind_output(self.output_name, "cuda", index, np_dtype, tuple(y.shape), y.data_ptr())
-        # ORT runs on its own stream: let torch's work on x finish first; Run returns after
-        # ORT's stream is done, so y is ready for torch's next kernel.
-        torch.cuda.current_stream(self.device).synchronize()
-        self.session.run_with_iobinding(binding)
-        binding.synchronize_outputs()
-        return y
+            return run_host(self.session, {self.input_name: x}, self.output_name)
+        # our exported models keep the input's shape
+        return run_bound(self.session, self.device, {self.input_name: x}, self.output_name, x.shape)

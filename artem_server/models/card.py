@@ -13,7 +13,7 @@ from typing import Any
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "weights.safetensors"
 THUMBNAIL_FILE = "thumbnail.png"
-KINDS = ("identity", "generator", "adain", "xnor")
+KINDS = ("identity", "generator", "adain", "xnor", "onnx")
 
 # A style name is a single path component we create: no separators, dots or spaces, so no name
 # can reach a path outside the models directory.
