@@ -10,7 +10,11 @@
 # Steps, in order; what each measures                                  (results under $OUT)
 #  1. the environment: GPU, driver, torch, cuDNN, CuPy, onnxruntime providers, torchvision
 #  2. the fused kernels' GPU tests (adain and instnorm against their torch twins, the default
-#     adain mode against eager fp32, NVRTC builds)
+#     adain mode against eager fp32, NVRTC builds, the xnor kernels against their CPU reference
+#     bit for bit)
+# 2b. xnor (bench/xnor_gpu.py): binary conv 128->128 on 2x128x480x458, packing included, vs
+#     cuDNN fp16 channels-last (ratio, bytes/s against a device copy's rate); the xnor generator
+#     on the kernels vs the fused fp16 generator at quest2-stereo; its top kernels
 #  3. generator, quest2-stereo, model only: eager fp32 (baseline), eager fp16, fused fp16, with
 #     each row's top operators
 #  4. adain (VGG-19 + decoder, random weights), vive-stereo and quest2-stereo, model only:
@@ -104,7 +108,10 @@ PYEOF
 cat "$OUT/env.txt"
 
 # 2
-tests 70 "fused kernels' gpu tests" tests/test_fused_adain_gpu.py tests/test_kernels_gpu.py tests/test_kernels_nvrtc.py
+tests 70 "fused kernels' gpu tests" tests/test_fused_adain_gpu.py tests/test_kernels_gpu.py tests/test_kernels_nvrtc.py \
+  tests/test_xnor_gpu.py
+# 2b
+step 60 xnor $PY bench/xnor_gpu.py --device "$DEVICE" $WARMUP --json "$WORK/xnor.json"
 # 3, 4
 bench 50 generator-quest2 --what model --size $QUEST --style random-generator $WARMUP --profile 12 \
   --variant torch-eager:fp32 --variant torch-eager:$HALF --variant torch-optimized:$HALF:fused
@@ -149,7 +156,7 @@ work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 out.write_text(json.dumps({p.stem: json.loads(p.read_text()) for p in sorted(work.glob("*.json"))}, indent=1))
 PYEOF
 grep -v "^\[torch.onnx\]" "$OUT/bench.log" | tr '\r' '\n' \
-  | grep -E "^\||^== |^exit|^model only|^end to end|^SERVING|^not SERVING|^JPEG|^artem serve|img/s|Error" \
+  | grep -E "^\||^== |^exit|^model only|^end to end|^SERVING|^not SERVING|^JPEG|^artem serve|img/s|Error|bit-identical|device copy" \
   >"$OUT/summary.md"
 cat "$OUT/summary.md"
 echo "total ${SECONDS}s"
