@@ -53,9 +53,7 @@ def schema_errors(value, schema: dict, where: str = "$") -> list[str]:
         return [f"{where} = {value!r}: expected {expected}"]
     errors = []
     if "enum" in schema and value not in schema["enum"]:
-        errors.append(
-            f"{where} = {value!r}: expected one of {', '.join(schema['enum'])}"
-        )
+        errors.append(f"{where} = {value!r}: expected one of {', '.join(schema['enum'])}")
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key in schema.get("required", []):
@@ -96,9 +94,7 @@ def test_the_descriptor_matches_the_plugin_descriptor_schema():
             "$.FriendlyNmae: not a key",
         ),
         (
-            lambda p: p["Modules"][1].update(
-                LoadingPhse=p["Modules"][1].pop("LoadingPhase")
-            ),
+            lambda p: p["Modules"][1].update(LoadingPhse=p["Modules"][1].pop("LoadingPhase")),
             "$.Modules[1].LoadingPhse: not a key",
         ),
         (
@@ -202,9 +198,7 @@ def run_rules(
 @pytest.mark.parametrize("platform", ["Linux", "Win64"])
 def test_the_module_rules_depend_on_the_core_and_not_on_any_grpc(rules, platform):
     runtime = run_rules(rules, "ArtEm", SOURCE / "ArtEm", platform)
-    deps = (
-        runtime["PublicDependencyModuleNames"] + runtime["PrivateDependencyModuleNames"]
-    )
+    deps = runtime["PublicDependencyModuleNames"] + runtime["PrivateDependencyModuleNames"]
     assert {
         "ArtEmCore",
         "ArtEmNative",
@@ -213,17 +207,14 @@ def test_the_module_rules_depend_on_the_core_and_not_on_any_grpc(rules, platform
         "DeveloperSettings",
     } <= set(deps)
     core = run_rules(rules, "ArtEmCore", SOURCE / "ArtEmCore", platform)
-    assert core["bEnableExceptions"] == [
-        "False"
-    ]  # the core is built and tested without them
+    assert core["bEnableExceptions"] == ["False"]  # the core is built and tested without them
     editor = run_rules(rules, "ArtEmEditor", SOURCE / "ArtEmEditor", platform)
     assert {"ArtEm", "ArtEmCore", "PropertyEditor", "UnrealEd"} <= set(
         editor["PrivateDependencyModuleNames"]
     )
     for fields in (runtime, core, editor):
         names = (
-            fields.get("PublicDependencyModuleNames", [])
-            + fields["PrivateDependencyModuleNames"]
+            fields.get("PublicDependencyModuleNames", []) + fields["PrivateDependencyModuleNames"]
         )
         assert not [n for n in names if "grpc" in n.lower() or "protobuf" in n.lower()]
 
@@ -232,9 +223,7 @@ def test_the_third_party_rules_say_what_is_missing_before_staging(rules, tmp_pat
     module = tmp_path / "ArtEmNative"
     module.mkdir()
     out = run_rules(rules, "ArtEmNative", module, "Linux")
-    assert out["BuildException"][0].startswith(
-        f"ArtEm: {module}/include/artem/artem.h is missing"
-    )
+    assert out["BuildException"][0].startswith(f"ArtEm: {module}/include/artem/artem.h is missing")
     (module / "include" / "artem").mkdir(parents=True)
     shutil.copy2(
         ROOT / "engine_clients" / "native" / "include" / "artem" / "artem.h",
@@ -295,10 +284,7 @@ def test_staging_the_native_build_gives_the_rules_a_library_that_loads_alone(
         assert out["PublicAdditionalLibraries"] == [str(lib / "libartem_native.so")]
         shipped = {line.split(" <- ")[1] for line in out["RuntimeDependencies"]}
         assert shipped == {str(p) for p in lib.glob("*.so*")} and len(shipped) > 1
-        assert all(
-            line.startswith("$(BinaryOutputDir)/")
-            for line in out["RuntimeDependencies"]
-        )
+        assert all(line.startswith("$(BinaryOutputDir)/") for line in out["RuntimeDependencies"])
         ldd = subprocess.run(
             ["ldd", str(lib / "libartem_native.so")],
             capture_output=True,
@@ -329,9 +315,7 @@ def test_the_windows_rules_delay_load_a_staged_dll(rules, tmp_path):
     ):  # names only: the rules pick by file
         (module / "lib" / "Win64" / name).write_bytes(b"")
     out = run_rules(rules, "ArtEmNative", module, "Win64")
-    assert out["PublicAdditionalLibraries"] == [
-        str(module / "lib" / "Win64" / "artem_native.lib")
-    ]
+    assert out["PublicAdditionalLibraries"] == [str(module / "lib" / "Win64" / "artem_native.lib")]
     assert out["PublicDelayLoadDLLs"] == ["artem_native.dll"]
     assert out["RuntimeDependencies"] == [
         f"$(BinaryOutputDir)/artem_native.dll <- {module / 'lib' / 'Win64' / 'artem_native.dll'}"
@@ -347,9 +331,7 @@ STANDARD = re.compile(r"[a-z_]+(\.h)?")  # <vector>, <cstdint>, <stddef.h>
 def engine_free(path: Path) -> bool:
     """Whether a source file includes only the standard library, the core's own headers and the
     native core's C header (no Unreal header, directly or through a header of its own)."""
-    for quoted, angled in re.findall(
-        r'#include\s+(?:"([^"]+)"|<([^>]+)>)', path.read_text()
-    ):
+    for quoted, angled in re.findall(r'#include\s+(?:"([^"]+)"|<([^>]+)>)', path.read_text()):
         if angled and not STANDARD.fullmatch(angled):
             return False
         if quoted and not quoted.startswith(("ArtEmCore/", "artem/")):
@@ -467,10 +449,7 @@ def test_ctest_the_streamer_against_a_real_server(core_build, server, transport)
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "streamer: all checks passed" in done.stdout
-    assert (
-        f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}"
-        in done.stdout
-    )
+    assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout
 
 
 def test_the_streamer_test_skips_without_a_server(core_build):

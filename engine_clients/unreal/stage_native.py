@@ -27,9 +27,7 @@ def stage(build: Path, plugin: Path) -> list[Path]:
     """Copies what `build` has into the plugin's ArtEmNative folder; returns the files staged."""
     module = plugin / "Source" / "ThirdParty" / "ArtEmNative"
     if not (module / "ArtEmNative.Build.cs").is_file():
-        raise SystemExit(
-            f"{plugin}: not the ArtEm plugin (no Source/ThirdParty/ArtEmNative)"
-        )
+        raise SystemExit(f"{plugin}: not the ArtEm plugin (no Source/ThirdParty/ArtEmNative)")
     for old in (module / "include", module / "lib"):
         shutil.rmtree(old, ignore_errors=True)
     (module / "include" / "artem").mkdir(parents=True)
@@ -40,35 +38,23 @@ def stage(build: Path, plugin: Path) -> list[Path]:
         linux.mkdir(parents=True)
         staged.append(Path(shutil.copy2(static, linux / static.name)))
     elif shared.is_file():
-        bundled = subprocess.run(
-            [sys.executable, str(BUNDLE), str(build), str(linux)], text=True
-        )
+        bundled = subprocess.run([sys.executable, str(BUNDLE), str(build), str(linux)], text=True)
         if bundled.returncode != 0:
             raise SystemExit(f"bundling {shared} failed")
         staged += sorted(linux.iterdir())
     windows = [build / name for name in ("artem_native.lib", "artem_native.dll")]
     if windows[0].is_file():
         (module / WIN64).mkdir(parents=True)
-        staged += [
-            Path(shutil.copy2(f, module / WIN64 / f.name))
-            for f in windows
-            if f.is_file()
-        ]
+        staged += [Path(shutil.copy2(f, module / WIN64 / f.name)) for f in windows if f.is_file()]
     if len(staged) == 1:
-        raise SystemExit(
-            f"{build}: no libartem_native.a, libartem_native.so or artem_native.lib"
-        )
+        raise SystemExit(f"{build}: no libartem_native.a, libartem_native.so or artem_native.lib")
     return staged
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "build", type=Path, help="a build folder of engine_clients/native"
-    )
-    parser.add_argument(
-        "--plugin", type=Path, default=HERE / "ArtEm", help="the plugin folder"
-    )
+    parser.add_argument("build", type=Path, help="a build folder of engine_clients/native")
+    parser.add_argument("--plugin", type=Path, default=HERE / "ArtEm", help="the plugin folder")
     args = parser.parse_args(argv)
     files = stage(args.build, args.plugin)
     size = sum(f.stat().st_size for f in files)
