@@ -146,7 +146,7 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
                 )
                 for s in client.list_styles()
             ]
-            models = list(client.server_info().adain_models)
+            models = list(client.server_info().adain_models)  # the wire's name for them
     else:
         from .registry import Registry
 
@@ -157,54 +157,33 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
                 s.card.kind,
                 s.card.display_name,
                 s.card.source,
-                str(s.card.architecture.get("model", "")) if s.card.kind == "adain" else "",
+                s.kind.base_of(s.card) or "",
             )
             for s in registry.styles()
         ]
-        models = [m.name for m in registry.adain_models()]
+        models = [m.name for m in registry.bases()]
     width = max(len(r[0]) for r in rows)
     for style_id, kind, name, source, model in rows:
-        kind = f"{kind}:{model}" if model else kind  # an adain style names its model
+        kind = f"{kind}:{model}" if model else kind  # a style added to a model names it
         print(
             f"{style_id:<{width}}  {kind:<9}  {name}  ({source})"
             if source
             else f"{style_id:<{width}}  {kind:<9}  {name}"
         )
     if models:
-        print(f"adain models (for `artem styles add --model`): {', '.join(models)}")
+        from .kinds import with_styles
+
+        kinds = " and ".join(k.name for k in with_styles())
+        print(f"{kinds} models (for `artem styles add --model`): {', '.join(models)}")
 
 
 def cmd_models_import(args: argparse.Namespace) -> None:
-    from .models.adain_import import classify, import_adain
-    from .models.importers import import_generator, read_state_dict
+    from .kinds import import_files
 
-    if len(args.paths) == 2:  # pytorch-AdaIN: vgg_normalised.pth and decoder.pth, either order
-        entry = import_adain(
-            args.paths, args.name, args.models_dir, license=args.license, overwrite=args.force
-        )
-        print(
-            f"imported {' and '.join(str(p) for p in args.paths)} as adain model {entry.name!r} into "
-            f"{entry.path}; add styles with `artem styles add IMAGE --name NAME --model {entry.name}`"
-        )
-        return
-    if len(args.paths) != 1:
-        raise UsageError(
-            f"models import: got {len(args.paths)} files; expected one generator checkpoint "
-            "(.pth/.model) or pytorch-AdaIN's two files (vgg_normalised.pth decoder.pth)"
-        )
-    kind = classify(read_state_dict(args.paths[0]))
-    if kind in ("encoder", "decoder"):
-        raise UsageError(
-            f"{args.paths[0]} is pytorch-AdaIN's {kind}: an adain model needs both files, "
-            f"`artem models import vgg_normalised.pth decoder.pth --name {args.name}`"
-        )
-    entry, dropped = import_generator(
-        args.paths[0], args.name, args.models_dir, license=args.license, overwrite=args.force
+    imported = import_files(
+        args.paths, args.name, args.models_dir, license=args.license, overwrite=args.force
     )
-    note = f" (dropped {len(dropped)} legacy InstanceNorm running-stat keys)" if dropped else ""
-    print(
-        f"imported {args.paths[0]} as style {entry.name!r} ({entry.card.kind}) into {entry.path}{note}"
-    )
+    print(imported.message)
 
 
 def cmd_models_pull(args: argparse.Namespace) -> None:
@@ -272,20 +251,20 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     from .pipeline import Pipeline
     from .registry import Registry
     from .server import resolve_device
-    from .style_choice import AdaINRunners, choose
+    from .style_choice import ChoiceCache, choose
 
     if args.method == "optimize":
         return _stylize_optimize(args)
     if not 0.0 <= args.strength <= 1.0:
         raise UsageError(f"--strength {args.strength}: expected a number in [0, 1]")
     if bool(args.style) == bool(args.mix):
-        raise UsageError("give --style NAME, or --mix STYLE=WEIGHT,... for adain styles (not both)")
+        raise UsageError("give --style NAME, or --mix STYLE=WEIGHT,... (not both)")
     from .runs import Runs
 
     try:
         choice = choose(
             Registry(args.models_dir),
-            AdaINRunners(),
+            ChoiceCache(),
             args.style or "",
             args.mix or [],
             args.strength,
@@ -299,11 +278,11 @@ def cmd_stylize(args: argparse.Namespace) -> None:
             .replace("config.strength", "--strength")
             .replace("config.preserve_color", "--preserve-color")
         ) from None
-    style = replace(
-        choice.style, model=choice.model
-    )  # adain: alpha, mix and colour are inside the model
+    style = replace(choice.style, model=choice.model)  # the module its kind built for the choice
     runs = Runs(Pipeline(resolve_device(args.device)))
-    pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", args.render_scale))
+    pipeline = runs.bind(
+        runs.choose(args.backend or "", args.precision or "", args.render_scale, style.kind)
+    )
     for dst in stylize_paths(pipeline, style, args.inputs, args.output, choice.pixel_strength):
         print(dst)
 
@@ -327,8 +306,9 @@ def cmd_styles_add(args: argparse.Namespace) -> None:
         replace=args.replace,
     )
     size = style.card.architecture.get("image_size")
+    encoded = f", encoded at {size[0]}x{size[1]}" if size else ""
     print(
-        f"added adain style {style.id!r} (model {args.model!r}, encoded at {size[0]}x{size[1]}) to "
+        f"added {style.card.kind} style {style.id!r} (model {args.model!r}{encoded}) to "
         f"{args.models_dir / style.id}"
     )
 

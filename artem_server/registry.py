@@ -5,9 +5,10 @@ directory's entries, and `identity`. Watches the directory so new entries (from
 Loading happens off the frame path: a watcher thread loads changed entries, then swaps the
 table in one assignment; readers never see a half-loaded style.
 
-AdaIN models are entries too but not styles: they load first, into their own table, and each
-adain style entry loads onto the model its card names. A style's stamp includes its model's,
-so a reloaded model reloads its styles.
+Every entry is loaded by its kind (artem_server/kinds). Some entries are not styles but models
+that styles load onto (an adain model, `Kind.is_base`): these bases load first, into their own
+table, and each style whose card names a base (`Kind.base_of`) loads onto it. A style's stamp
+includes its base's, so a reloaded base reloads its styles.
 """
 
 from __future__ import annotations
@@ -16,26 +17,21 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .errors import NotFound
-from .models.adain_store import (
-    ROLE_MODEL,
-    ROLE_STYLE,
-    AdaINModel,
-    load_adain_model,
-    load_adain_style,
-    role_of,
-)
+from .kinds import Kind, default_kind, kind_of, with_styles
+from .kinds.base import article
+from .kinds.identity import KIND as IDENTITY_KIND
+from .kinds.identity import STYLE as IDENTITY
 from .models.card import CARD_FILE, WEIGHTS_FILE, InvalidName, ModelCard, validate_name
-from .models.loading import Identity, load_model
 from .models.store import list_entry_dirs, read_entry
 
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_models"
-IDENTITY = "identity"
 
 
 @dataclass(frozen=True)
@@ -47,12 +43,17 @@ class Style:
     origin: str  # "builtin", "models-dir" or "server"
     stamp: tuple  # file mtimes/sizes when loaded: a change means reload
 
+    @property
+    def kind(self) -> Kind:
+        return kind_of(self.card)
+
 
 @dataclass(frozen=True)
-class LoadedAdaIN:
-    """An adain model as the registry holds it: the net its styles run on."""
+class LoadedBase:
+    """A model that styles load onto, as the registry holds it: what its kind's `load_base`
+    returned (it has `name` and `card`)."""
 
-    model: AdaINModel
+    model: Any
     origin: str  # "builtin" or "models-dir"
     stamp: tuple
 
@@ -75,17 +76,11 @@ class Registry:
         """`load=False` leaves loading to the first `refresh` (a server loads behind NOT_SERVING health)."""
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.builtin_dir = builtin_dir
-        identity_card = ModelCard(
-            name=IDENTITY,
-            kind="identity",
-            display_name="Identity",
-            source="built in",
-            notes="returns frames unchanged",
-        )
+        identity = IDENTITY_KIND.card()
         self._styles: dict[str, Style] = {
-            IDENTITY: Style(IDENTITY, identity_card, Identity(), b"", "server", ())
+            IDENTITY: Style(IDENTITY, identity, IDENTITY_KIND.load(None), b"", "server", ())
         }
-        self._adain: dict[str, LoadedAdaIN] = {}  # adain models by name
+        self._bases: dict[str, LoadedBase] = {}  # models that styles load onto, by name
         self._failed: dict[str, tuple] = {}  # name -> stamp of a version that failed to load
         self._lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
@@ -112,23 +107,32 @@ class Registry:
     def styles(self) -> list[Style]:
         return [self._styles[k] for k in self.ids()]
 
-    def adain_model(self, name: str, field: str = "model") -> AdaINModel:
-        loaded = self._adain.get(name)
+    def base(self, name: str, field: str = "model") -> Any:
+        """The loaded model called `name` that styles load onto (an adain model)."""
+        loaded = self._bases.get(name)
         if loaded is None:
-            known = ", ".join(sorted(self._adain)) or "none loaded"
-            raise NotFound(f"{field} {name!r} is not an adain model here: expected one of {known}")
+            known = ", ".join(sorted(self._bases)) or "none loaded"
+            kinds = " or ".join(k.name for k in with_styles()) or "style-taking"
+            raise NotFound(
+                f"{field} {name!r} is not {article(kinds)} model here: expected one of {known}"
+            )
         return loaded.model
 
-    def adain_models(self) -> list[AdaINModel]:
-        return [self._adain[k].model for k in sorted(self._adain)]
+    def bases(self) -> list[Any]:
+        """The models that styles load onto, by name (AddStyle's `model`)."""
+        return [self._bases[k].model for k in sorted(self._bases)]
 
     def register(
         self, style_id: str, model: torch.nn.Module, card: ModelCard | None = None
     ) -> Style:
         """Serve a net built in code as a style (origin "server"): refreshes keep it; a models
-        directory entry of the same name replaces it. `model` follows load_model's contract."""
+        directory entry of the same name replaces it. `model` follows Kind.load's contract; the
+        card's kind (default: the default kind) says how sessions may use it."""
         validate_name(style_id, "style")
-        card = card or ModelCard(name=style_id, kind="generator", source="registered in code")
+        card = card or ModelCard(
+            name=style_id, kind=default_kind().name, source="registered in code"
+        )
+        kind_of(card)  # a kind this server has
         style = Style(style_id, card, model, b"", "server", ())
         with self._lock:
             self._styles = {**self._styles, style_id: style}
@@ -152,13 +156,13 @@ class Registry:
         A broken entry is logged and left out; a style already loaded stays until a good
         version replaces it."""
         with self._lock:
-            styles, models = dict(self._styles), dict(self._adain)
+            styles, bases = dict(self._styles), dict(self._bases)
             changed: list[str] = []
             candidates = self._candidates()
             cards: dict[str, tuple[Path, str, tuple, ModelCard]] = {}
             for name, (path, origin) in candidates.items():
                 stamp = _stamp(path)
-                old = styles.get(name) or models.get(name)
+                old = styles.get(name) or bases.get(name)
                 if old is not None and old.stamp[: len(stamp)] == stamp and old.origin == origin:
                     cards[name] = (
                         path,
@@ -168,41 +172,42 @@ class Registry:
                     )
                     continue
                 try:
-                    cards[name] = (path, origin, stamp, read_entry(path).card)
+                    card = read_entry(path).card
+                    kind_of(card).check_card(card)
+                    cards[name] = (path, origin, stamp, card)
                 except Exception as e:  # a half-written or corrupt entry must not stop the server
                     self._fail(name, stamp, path, e)
-            # adain models first: the styles below are loaded onto them
+            # bases first: the styles below are loaded onto them
             for name, (path, origin, stamp, card) in cards.items():
-                old_model = models.get(name)
+                kind, old_base = kind_of(card), bases.get(name)
                 if (
-                    role_of(card) != ROLE_MODEL
+                    not kind.is_base(card)
                     or self._failed.get(name) == stamp
                     or (
-                        old_model is not None
-                        and old_model.stamp == stamp
-                        and old_model.origin == origin
+                        old_base is not None
+                        and old_base.stamp == stamp
+                        and old_base.origin == origin
                     )
                 ):
                     continue
                 try:
-                    loaded = LoadedAdaIN(load_adain_model(read_entry(path)), origin, stamp)
+                    loaded = LoadedBase(kind.load_base(read_entry(path)), origin, stamp)
                 except Exception as e:
                     self._fail(name, stamp, path, e)
                     continue
                 self._failed.pop(name, None)
-                models[name] = loaded
+                bases[name] = loaded
                 styles.pop(name, None)
                 changed.append(name)
-                log.info("loaded adain model %r from %s", name, path)
+                log.info("loaded %s model %r from %s", kind.name, name, path)
             for name, (path, origin, stamp, card) in cards.items():
-                role = role_of(card)
-                if role == ROLE_MODEL:
+                kind = kind_of(card)
+                if kind.is_base(card):
                     continue
-                base = (
-                    models.get(str(card.architecture.get("model"))) if role == ROLE_STYLE else None
-                )
-                key = stamp  # an adain style's also says which version of its model it loaded onto
-                if role == ROLE_STYLE:
+                base_name = kind.base_of(card)
+                base = bases.get(base_name) if base_name is not None else None
+                key = stamp  # a style on a base also says which version of the base it loaded onto
+                if base_name is not None:
                     key += ((base.model.name, base.stamp, base.origin) if base else None,)
                 old = styles.get(name)
                 if (
@@ -211,25 +216,22 @@ class Registry:
                     continue
                 try:
                     entry = read_entry(path)
-                    if role != ROLE_STYLE:
-                        model = load_model(entry)
-                    elif base is None:
+                    if base_name is not None and base is None:
                         raise LookupError(
-                            f"it belongs to adain model {card.architecture.get('model')!r}, which is "
-                            f"not loaded (adain models: {', '.join(sorted(models)) or 'none'})"
+                            f"it belongs to {kind.name} model {base_name!r}, which is not loaded "
+                            f"(models: {', '.join(sorted(bases)) or 'none'})"
                         )
-                    else:
-                        model = load_adain_style(entry, base.model)
+                    model = kind.load(entry, base.model if base else None)
                     style = Style(name, entry.card, model, entry.thumbnail_png(), origin, key)
                 except Exception as e:
                     self._fail(name, key, path, e)
                     continue
                 self._failed.pop(name, None)
                 styles[name] = style
-                models.pop(name, None)
+                bases.pop(name, None)
                 changed.append(name)
-                log.info("loaded style %r (%s) from %s", name, entry.card.kind, path)
-            for table in (styles, models):
+                log.info("loaded style %r (%s) from %s", name, kind.name, path)
+            for table in (styles, bases):
                 for name in [
                     n for n, v in table.items() if v.origin != "server" and n not in candidates
                 ]:
@@ -239,7 +241,7 @@ class Registry:
                     log.info("style or model %r removed", name)
             for name in [n for n in self._failed if n not in candidates]:
                 del self._failed[name]
-            self._styles, self._adain = styles, models
+            self._styles, self._bases = styles, bases
             return changed
 
     def _fail(self, name: str, key: tuple, path: Path, e: Exception) -> None:

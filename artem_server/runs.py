@@ -35,6 +35,7 @@ from .backends import (
 from .backends.fastest import fastest_choice
 from .errors import ArtemError, InvalidArgument, ResourceExhausted, Unavailable
 from .frames import View
+from .kinds import Kind
 from .pipeline import MIN_RENDER_SCALE, ModelTraits, Pipeline, StageTimes, model_size, padded_size
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,10 @@ class Runs:
             if self.device.type == "cpu":
                 backend, precision = fastest_choice(self.device)
             options = replace(options, backend=None, precision=None)
+            self._server_chose = True
+        else:
+            self._server_chose = options.backend is not None
+        # The server's default (a kind that cannot run it gets its own default: `default_for`)
         self.default = RunChoice(
             options.backend or backend,
             options.precision
@@ -141,21 +146,41 @@ class Runs:
     def _warm_shapes(self, runner) -> list[tuple[int, int, int]]:
         return [self.frame_shape(n, h, w, runner) for n, h, w in self.options.warm_sizes]
 
+    def default_for(self, kind: Kind | None) -> RunChoice:
+        """The default for a style of `kind`: the server's when it named or measured one that
+        the kind runs, the kind's own for this device otherwise."""
+        if kind is None or (
+            self._server_chose and kind.supports(self.default.backend, self.default.precision)
+        ):
+            return self.default
+        return RunChoice(*kind.default_run(self.device.type == "cuda"))
+
     def choose(
-        self, backend: str = "", precision: str = "", render_scale: float | None = None
+        self,
+        backend: str = "",
+        precision: str = "",
+        render_scale: float | None = None,
+        kind: Kind | None = None,
     ) -> RunChoice:
-        """A session's choice, defaults filled in; InvalidArgument names what is offered."""
-        backend = backend or self.default.backend
+        """A session's choice for a style of `kind`, defaults filled in; InvalidArgument names
+        what is offered."""
+        default = self.default_for(kind)
+        backend = backend or default.backend
         if not precision:
             precision = (
-                self.default.precision
-                if backend == self.default.backend
+                default.precision
+                if backend == default.backend
                 else default_precision(backend, self.device)
             )
         try:
             validate_choice(backend, precision, self.device)
         except ValueError as e:
             raise InvalidArgument(f"config: {e}") from None
+        if kind is not None and not kind.supports(backend, precision):
+            raise InvalidArgument(
+                f"config: backend {backend!r} precision {precision!r}: {kind.name} styles run on "
+                f"{kind.describe_runs()}"
+            )
         scale = 1.0 if render_scale is None else float(render_scale)
         if not (math.isfinite(scale) and MIN_RENDER_SCALE <= scale <= 1.0):
             raise InvalidArgument(
@@ -250,12 +275,12 @@ class Runs:
         # The models directory's styles first (the user's own), then the built-in ones, and no
         # more than the runner cache keeps: a runner warmed only to be evicted helps no session.
         chosen = sorted(
-            (s for s in styles if s.card.kind != "identity"), key=lambda s: s.origin == "builtin"
+            (s for s in styles if s.kind.runs_model), key=lambda s: s.origin == "builtin"
         )
-        got = [
-            self.request(style.model, None, f"{style.id} on {describe(self.default)}")
-            for style in chosen[: self.options.cache_capacity]
-        ]
+        got = []
+        for style in chosen[: self.options.cache_capacity]:
+            choice = self.default_for(style.kind)
+            got.append(self.request(style.model, choice, f"{style.id} on {describe(choice)}"))
         return [b.future for b in got if isinstance(b, Build)]
 
     def close(self) -> None:

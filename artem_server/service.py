@@ -38,7 +38,7 @@ from .pipeline import StageTimes
 from .registry import Registry, Style
 from .runs import Build, RunChoice, RunOptions, Runs
 from .stream_guard import StreamGuard
-from .style_choice import AdaINRunners, StyleChoice, choose
+from .style_choice import ChoiceCache, StyleChoice, choose
 from .styles import AddCancel, StyleImageLimits, add_style
 from .transport import views as tviews
 from .transport.handlers import Undecodable
@@ -54,7 +54,7 @@ class SessionSettings:
     strength: float = 1.0
     jpeg_quality: int = DEFAULT_QUALITY
     run: RunChoice | None = None  # backend, precision, render scale (None: the server's default)
-    choice: StyleChoice | None = None  # the module to run; adain mix, alpha and colour flag
+    choice: StyleChoice | None = None  # the module to run, as the style's kind built it
 
     @property
     def model(self) -> torch.nn.Module:
@@ -62,7 +62,7 @@ class SessionSettings:
 
     @property
     def pixel_strength(self) -> float:
-        """What the pipeline blends in pixels: a generator's strength; 1 for adain (alpha is inside)."""
+        """What the pipeline blends in pixels (1 when the kind put the strength inside the model)."""
         return self.choice.pixel_strength if self.choice else self.strength
 
     @property
@@ -105,7 +105,7 @@ def error_status(exc: BaseException) -> pb.Status:
 def parse_settings(
     config: pb.SessionConfig,
     registry: Registry,
-    adain_runners: AdaINRunners | None = None,
+    choices: ChoiceCache | None = None,
     fields: field_limits.FieldLimits = field_limits.FieldLimits(),
 ) -> SessionSettings:
     field_limits.check_config(config, fields)  # before any work that grows with the fields
@@ -117,7 +117,7 @@ def parse_settings(
         raise InvalidArgument(f"config.jpeg_quality = {quality}: expected 1..100")
     choice = choose(
         registry,
-        adain_runners or AdaINRunners(),
+        choices or ChoiceCache(),
         config.style,
         [(m.style, m.weight) for m in config.mix],
         float(strength),
@@ -140,8 +140,9 @@ def style_info(
         "architecture": str(c.architecture) if c.architecture else "",
         "notes": c.notes,
     }
-    if c.kind == "adain":
-        meta["model"] = str(c.architecture.get("model", ""))  # the adain model the style belongs to
+    base = style.kind.base_of(c)
+    if base is not None:
+        meta["model"] = base  # the model the style belongs to (AddStyle's `model`)
     thumbnail = (
         style.thumbnail_png if len(style.thumbnail_png) <= fields.max_thumbnail_bytes else b""
     )
@@ -197,7 +198,7 @@ class Engine:
         self._turn = asyncio.Lock()  # FIFO: waiting streams are served in arrival order
         self.regions = RegionTable(pin=device.type == "cuda")
         self.codec = JpegCodec(device)
-        self.adain_runners = AdaINRunners()  # one module per distinct adain mix/alpha/colour choice
+        self.choices = ChoiceCache()  # one module per distinct mix/strength/colour choice
         self.style_limits = StyleImageLimits()
         self.fields = field_limits.FieldLimits()  # strings and repeated fields of requests
         # AddStyle encodes a whole image: on its own thread, so streams keep their turns meanwhile.
@@ -271,7 +272,7 @@ class Engine:
         if jpegs:
             it = iter(await loop.run_in_executor(None, self.codec.decode_many, jpegs))
             decoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
-        identity = s.style.card.kind == "identity"
+        identity = not s.style.kind.runs_model
         runner = None if identity else await self.runner_for(s)  # UNAVAILABLE while it is built
         waiting = time.perf_counter()
         token = object()
@@ -418,7 +419,7 @@ class StreamSession:
     def configure(self, config: pb.SessionConfig) -> None:
         """Apply a config entirely or not at all; a new region replaces the registered one."""
         settings = parse_settings(
-            config, self.engine.registry, self.engine.adain_runners, self.engine.fields
+            config, self.engine.registry, self.engine.choices, self.engine.fields
         )
         settings = replace(
             settings,
@@ -426,11 +427,10 @@ class StreamSession:
                 config.backend,
                 config.precision,
                 config.render_scale if config.HasField("render_scale") else None,
+                settings.style.kind,
             ),
         )
-        if (
-            settings.style.card.kind != "identity"
-        ):  # built now on the build thread, not on the first frame
+        if settings.style.kind.runs_model:  # built now on the build thread, not on the first frame
             self.engine.runs.prepare(settings.model, settings.run, settings.label, owner=self)
         if config.HasField("shared_memory"):
             try:
@@ -685,7 +685,7 @@ class StylizerService(pb_grpc.StylizerServicer):
             max_frame_bytes=lim.max_frame_bytes,
             max_views=lim.max_views,
             max_dimension=lim.max_dimension,
-            adain_models=[m.name for m in self.engine.registry.adain_models()],
+            adain_models=[m.name for m in self.engine.registry.bases()],  # the wire's name
             max_streams=server.max_streams,
             stream_idle_timeout_s=server.stream_idle_timeout_s,
             max_style_image_bytes=server.max_style_image_bytes,

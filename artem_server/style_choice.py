@@ -1,10 +1,11 @@
-"""What a session config picks: one style, or a mix of adain styles, with strength and colour
+"""What a session config picks: one style, or a mix of styles, with strength and colour
 preservation, turned into the module the pipeline runs.
 
-A generator's strength blends pixels (the pipeline does it). An adain style's strength is
-AdaIN's alpha, a mix is a blend of statistics and colour preservation a different encoder
-input: all inside one AdaINStylizer, built once per distinct choice and cached, so repeated or
-shared choices reuse one module (and the backend runner built for it).
+The style's kind says what a session may set for it (`Kind.session_options`) and builds the
+module (`Kind.session_module`): a generator's strength blends pixels (the pipeline does it); an
+adain style's strength, mix and colour preservation are inside one module. What a kind builds
+per distinct choice is kept in a ChoiceCache, so repeated or shared choices reuse one module
+(and the backend runner built for it).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .errors import InvalidArgument
-from .models.adain_style import AdaINStylizer, blend
+from .kinds import with_option
+from .kinds.base import article
 from .registry import Registry, Style
 
 
@@ -26,7 +28,7 @@ from .registry import Registry, Style
 class StyleChoice:
     """The resolved choice. `style` is the (first) style; `label` names the whole choice
     ("swirl", or "swirl*0.3+glass*0.7"); `model` is what the pipeline runs and
-    `pixel_strength` what it blends in pixels (1 for adain: alpha is inside the model)."""
+    `pixel_strength` what it blends in pixels (1 when the strength is inside the model)."""
 
     style: Style
     label: str
@@ -36,44 +38,33 @@ class StyleChoice:
     preserve_color: bool = False
 
 
-class AdaINRunners:
-    """AdaINStylizer per (styles and weights, alpha, colour flag), least recently used dropped."""
+class ChoiceCache:
+    """The modules kinds build per distinct choice (styles and weights, strength, colour flag),
+    least recently used dropped."""
 
     def __init__(self, capacity: int = 32) -> None:
         self.capacity = capacity
-        self._cache: OrderedDict[tuple, AdaINStylizer] = OrderedDict()
+        self._cache: OrderedDict[Hashable, torch.nn.Module] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(
-        self, parts: Sequence[tuple[Style, float]], alpha: float, preserve_color: bool
-    ) -> torch.nn.Module:
-        first = parts[0][0].model
-        assert isinstance(first, AdaINStylizer)
-        if len(parts) == 1 and alpha == 1.0 and not preserve_color:
-            return first  # the style's own module: shared by every session that picks it plainly
-        # A style's stamp changes when its files or its model's do: a stale entry is never hit.
-        key = (tuple((s.id, s.stamp, w) for s, w in parts), alpha, preserve_color)
+    def __call__(self, key: Hashable, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
         with self._lock:
-            runner = self._cache.get(key)
-            if runner is None:
-                stats = blend([(s.model.stats, w) for s, w in parts])  # type: ignore[union-attr]
-                runner = AdaINStylizer(first.net, stats, alpha, preserve_color)
-                self._cache[key] = runner
+            module = self._cache.get(key)
+            if module is None:
+                module = self._cache[key] = build()
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
             self._cache.move_to_end(key)
-            return runner
+            return module
 
 
-def _adain_model_of(style: Style) -> str | None:
-    if style.card.kind != "adain" or not isinstance(style.model, AdaINStylizer):
-        return None
-    return str(style.card.architecture.get("model", ""))
+def _offered(option: str) -> str:
+    return " or ".join(k.name for k in with_option(option)) or "no"
 
 
 def choose(
     registry: Registry,
-    runners: AdaINRunners,
+    cache: ChoiceCache,
     style_id: str,
     mix: Sequence[tuple[str, float]],
     strength: float,
@@ -89,52 +80,48 @@ def choose(
         )
     if not mix:
         style = registry.get(style_id, "config.style")
-        model_name = _adain_model_of(style)
-        if model_name is None:
-            if preserve_color:
-                raise InvalidArgument(
-                    f"config.preserve_color: style {style.id!r} is a {style.card.kind}; colour "
-                    "preservation needs an adain style"
-                )
-            return StyleChoice(style, style.id, style.model, strength)
+        kind = style.kind
+        for option, asked in (("strength", strength != 1.0), ("preserve_color", preserve_color)):
+            if asked and option not in kind.session_options:
+                raise kind.refuse(option, f"config.{option}", style, _offered(option))
+        made = kind.session_module([(style, 1.0)], strength, preserve_color, cache)
         return StyleChoice(
-            style,
-            style.id,
-            runners.get([(style, 1.0)], strength, preserve_color),
-            1.0,
-            preserve_color=preserve_color,
+            style, style.id, made.model, made.pixel_strength, preserve_color=preserve_color
         )
     parts: list[tuple[Style, float]] = []
-    models: list[str] = []
+    bases: list[str | None] = []
     for i, (sid, weight) in enumerate(mix):
         style = registry.get(sid, f"config.mix[{i}].style")
-        model_name = _adain_model_of(style)
-        if model_name is None:
+        kind = style.kind
+        if "mix" not in kind.session_options:
             raise InvalidArgument(
-                f"config.mix[{i}].style {sid!r} is a {style.card.kind} style: only adain styles "
-                "mix (their statistics blend; a generator's pixels would not)"
+                f"config.mix[{i}].style {sid!r} is {article(kind.name)} style: only "
+                f"{_offered('mix')} styles mix (their statistics blend; pixels would not)"
             )
-        if models and model_name != models[0]:
+        base = kind.base_of(style.card)
+        if parts and (kind is not parts[0][0].kind or base != bases[0]):
+            first = parts[0][0]
             raise InvalidArgument(
-                f"config.mix[{i}].style {sid!r} belongs to adain model {model_name!r}, "
-                f"config.mix[0].style to {models[0]!r}: only styles of one model mix"
+                f"config.mix[{i}].style {sid!r} belongs to {kind.name} model {base!r}, "
+                f"config.mix[0].style to {first.kind.name} model {bases[0]!r}: only styles of "
+                "one model mix"
             )
         if not (math.isfinite(weight) and weight >= 0.0):
             raise InvalidArgument(f"config.mix[{i}].weight = {weight}: expected a number >= 0")
         parts.append((style, float(weight)))
-        models.append(model_name)
+        bases.append(base)
     total = sum(w for _, w in parts)
     if total <= 0.0:
         raise InvalidArgument(
             f"config.mix weights sum to {total}: expected a positive sum (they are normalised to 1)"
         )
+    if preserve_color and "preserve_color" not in parts[0][0].kind.session_options:
+        raise parts[0][0].kind.refuse(
+            "preserve_color", "config.preserve_color", parts[0][0], _offered("preserve_color")
+        )
     normalised = tuple((s.id, w / total) for s, w in parts)
     label = "+".join(f"{sid}*{w:.3g}" for sid, w in normalised)
+    made = parts[0][0].kind.session_module(parts, strength, preserve_color, cache)
     return StyleChoice(
-        parts[0][0],
-        label,
-        runners.get(parts, strength, preserve_color),
-        1.0,
-        normalised,
-        preserve_color,
+        parts[0][0], label, made.model, made.pixel_strength, normalised, preserve_color
     )

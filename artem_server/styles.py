@@ -1,6 +1,8 @@
-"""Adding an AdaIN style from an image, for AddStyle (gRPC) and `artem styles add` (CLI): check
-the name and the image at the edge, decode under limits, compute the statistics once, write the
-entry atomically and let the registry see it. A failed add stores nothing.
+"""Adding a style from an image to a model that takes styles (an adain model), for AddStyle
+(gRPC) and `artem styles add` (CLI): check the name and the image at the edge, decode under
+limits, let the model's kind make the style (`Kind.add_style`: an adain model computes the
+image's statistics once) and write the entry atomically, and let the registry see it. A failed
+add stores nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from PIL import Image, ImageOps
 
 from .errors import AlreadyExists, InvalidArgument, Unavailable
 from .field_limits import FieldLimits, check_add_style
-from .models.adain_store import ROLE_STYLE, role_of, write_adain_style
-from .models.adain_style import Cancelled, compute_style_stats
+from .kinds import kind_of, with_styles
+from .kinds.base import Cancelled, article
 from .models.card import CARD_FILE, InvalidName, ModelCard, validate_name
 from .models.store import EntryExists
 from .registry import IDENTITY, Registry, Style
@@ -110,8 +112,8 @@ def decode_style_image(
 
 
 def check_new_name(registry: Registry, models_dir: Path, name: str, replace: bool) -> None:
-    """Refuse a name that is invalid, built in, or taken by anything but an adain style that
-    `replace` allows to overwrite."""
+    """Refuse a name that is invalid, built in, or taken by anything but a style added from an
+    image (an adain style) that `replace` allows to overwrite."""
     try:
         validate_name(name, "name")
     except InvalidName as e:
@@ -123,18 +125,21 @@ def check_new_name(registry: Registry, models_dir: Path, name: str, replace: boo
     card_path = Path(models_dir) / name / CARD_FILE
     if not (Path(models_dir) / name).exists():
         return
+    kinds = " or ".join(k.name for k in with_styles())
     if not replace:
         raise AlreadyExists(
-            f"name {name!r} is taken in the models directory (set replace to overwrite an adain style)"
+            f"name {name!r} is taken in the models directory (set replace to overwrite "
+            f"{article(kinds)} style)"
         )
     try:
         existing = ModelCard.read(card_path)
+        replaceable = kind_of(existing).base_of(existing) is not None
     except Exception:
-        existing = None
-    if existing is None or role_of(existing) != ROLE_STYLE:
+        replaceable = False
+    if not replaceable:
         raise AlreadyExists(
-            f"name {name!r} is taken by an entry that is not an adain style; replace "
-            "overwrites adain styles only"
+            f"name {name!r} is taken by an entry that is not {article(kinds)} style; replace "
+            f"overwrites {kinds} styles only"
         )
 
 
@@ -176,28 +181,26 @@ def add_style(
     fields: FieldLimits = FieldLimits(),
     cancel: AddCancel | None = None,
 ) -> Style:
-    """Make `image` a style of adain model `model_name`, stored in `models_dir`; returns the
-    loaded style. Everything is checked before anything is written. With `cancel`, the encoder
-    stops soon after `cancel.cancel()` and nothing is stored (Unavailable)."""
+    """Make `image` a style of model `model_name` (one whose kind takes styles), stored in
+    `models_dir`; returns the loaded style. Everything is checked before anything is written.
+    With `cancel`, the encoding stops soon after `cancel.cancel()` and nothing is stored
+    (Unavailable)."""
     check_add_style(name, model_name, display_name, fields)
     check_new_name(registry, models_dir, name, replace)
-    model = registry.adain_model(model_name, "model")
+    model = registry.base(model_name, "model")
     rgb = decode_style_image(image, size or None, limits)
     log.info("style %r: encoding a %dx%d image", name, rgb.shape[1], rgb.shape[0])
     try:
-        stats = compute_style_stats(model.net, rgb, (lambda: cancel.cancelled) if cancel else None)
-        h, w = rgb.shape[:2]
-        write_adain_style(
+        kind_of(model.card).add_style(
             Path(models_dir),
             name,
             model,
-            stats,
-            (w, h),
+            rgb,
             display_name=display_name,
             source=source,
             made_by={"by": source, "image_bytes": len(image), "size": size or None},
-            license="as the style image's (supplied by the user who added it)",
             overwrite=replace,
+            cancelled=(lambda: cancel.cancelled) if cancel else None,
             commit=cancel.commit if cancel else None,
         )
     except Cancelled:

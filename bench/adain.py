@@ -27,7 +27,7 @@ from artem_server.models.card import ModelCard
 from artem_server.models.generator import Generator
 from artem_server.pipeline import Pipeline
 from artem_server.registry import Registry, Style
-from artem_server.style_choice import AdaINRunners, choose
+from artem_server.style_choice import ChoiceCache, choose
 from artem_server.styles import add_style
 
 
@@ -78,7 +78,7 @@ def main() -> None:
             (),
         )
     mixed = (
-        choose(registry, AdaINRunners(), "", [(adain.id, 0.5), ("stained-glass", 0.5)], 0.8, True)
+        choose(registry, ChoiceCache(), "", [(adain.id, 0.5), ("stained-glass", 0.5)], 0.8, True)
         if "stained-glass" in registry.ids()
         else None
     )

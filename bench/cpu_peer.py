@@ -33,7 +33,7 @@ from artem_server.local import stylize_array
 from artem_server.pipeline import Pipeline
 from artem_server.registry import Registry
 from artem_server.runs import Runs
-from artem_server.style_choice import AdaINRunners, choose
+from artem_server.style_choice import ChoiceCache, choose
 from artem_server.styles import add_style
 
 
@@ -106,7 +106,7 @@ def main() -> None:
         add_style(
             added_reg, models, "from-image", args.adain_model, buf.getvalue(), 256, source="bench"
         )
-        choice = choose(added_reg, AdaINRunners(), "from-image", [], 1.0, False)
+        choice = choose(added_reg, ChoiceCache(), "from-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
 
         def bind(variant: str):

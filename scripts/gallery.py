@@ -31,7 +31,7 @@ from artem_server.local import stylize_array
 from artem_server.pipeline import Pipeline
 from artem_server.registry import Registry
 from artem_server.runs import Runs
-from artem_server.style_choice import AdaINRunners, choose
+from artem_server.style_choice import ChoiceCache, choose
 from artem_server.styles import add_style
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -83,7 +83,7 @@ def main() -> None:
         add_style(
             added, Path(tmp), "mosaic-image", "adain-lite", buf.getvalue(), 256, source="gallery"
         )
-        choice = choose(added, AdaINRunners(), "mosaic-image", [], 1.0, False)
+        choice = choose(added, ChoiceCache(), "mosaic-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
         columns.append(("adain: image", [stylize_array(pipe, adain, im) for im in images]))
     try:

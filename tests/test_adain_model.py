@@ -216,14 +216,14 @@ def test_registry_loads_styles_onto_their_model_and_refuses_a_changed_encoder(
     )
     reg = Registry(models, builtin_dir=None)
     assert "blue" in reg.ids() and "peer" not in reg.ids(), "a model is not a style"
-    assert [m.name for m in reg.adain_models()] == ["peer"]
-    assert reg.get("blue").model.net is reg.adain_model("peer").net
+    assert [m.name for m in reg.bases()] == ["peer"]
+    assert reg.get("blue").model.net is reg.base("peer").net
     # Another encoder under the same model name: the style's statistics no longer fit.
     enc2 = peer_encoder_state_dict(99)
     torch.save(enc2, tmp_path / "vgg2.pth")
     import_adain([tmp_path / "vgg2.pth", root / "decoder.pth"], "peer", models, overwrite=True)
     fresh = Registry(models, builtin_dir=None)
-    assert "blue" not in fresh.ids() and "peer" in [m.name for m in fresh.adain_models()]
+    assert "blue" not in fresh.ids() and "peer" in [m.name for m in fresh.bases()]
 
 
 def test_a_style_waits_for_its_model(imported, peer_files, photo, tmp_path):
@@ -242,7 +242,7 @@ def test_a_style_waits_for_its_model(imported, peer_files, photo, tmp_path):
     assert "early" not in reg.ids()
     import_adain([root / "vgg_normalised.pth", root / "decoder.pth"], "peer", models)
     assert "early" in reg.refresh() and "early" in reg.ids()
-    style = load_adain_style(read_entry(models / "early"), reg.adain_model("peer"))
+    style = load_adain_style(read_entry(models / "early"), reg.base("peer"))
     assert torch.equal(style.stats.mean, reg.get("early").model.stats.mean)
 
 
@@ -253,7 +253,7 @@ def test_the_shipped_adain_model_and_its_styles(photo):
     from artem_server.registry import BUILTIN_DIR
 
     reg = Registry(None)
-    model = reg.adain_model("adain-lite")
+    model = reg.base("adain-lite")
     assert model.net.config.decoder_width == 32 and "random-weight VGG-19" in model.card.notes
     assert "experiment=adain_default" in model.card.made_by["command"]
     assert (BUILTIN_DIR / "adain-lite" / "weights.safetensors").stat().st_size < 10_000_000  # fp16

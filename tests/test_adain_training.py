@@ -94,9 +94,9 @@ def test_tiny_adain_run_exports_a_model_and_styles_the_server_loads(tmp_path: Pa
     ckpt = torch.load(result.checkpoints[0], weights_only=True)
     assert ckpt["step"] == 2 and "1.weight" in ckpt["decoder"]
     reg = Registry(tmp_path / "run" / "models", builtin_dir=None)
-    assert set(reg.ids()) == {"identity", "dots", "lines"} and [
-        m.name for m in reg.adain_models()
-    ] == ["debug-adain"]
+    assert set(reg.ids()) == {"identity", "dots", "lines"} and [m.name for m in reg.bases()] == [
+        "debug-adain"
+    ]
     x = torch.rand(1, 3, 32, 40) * 255
     with torch.inference_mode():
         y = reg.get("dots").model(x)

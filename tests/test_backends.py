@@ -91,7 +91,7 @@ def test_blocked_conv_is_the_same_conv(out_c, in_c, k):
 
 def test_fused_mode_is_for_generator_and_adain_styles_only():
     from artem_server.backends import BackendUnavailable
-    from artem_server.models.loading import Identity
+    from artem_server.kinds.identity import Identity
 
     with pytest.raises(BackendUnavailable, match="generator and adain styles"):
         create_runner("torch-optimized", Identity(), CPU, "fp32", mode="fused")
@@ -102,7 +102,7 @@ def test_default_mode_is_fused_for_generators_on_cuda_when_the_kernels_build(mon
     """fused runs a generator as fast as compile and is ready in a second, not a minute; models
     with no fused form get compile (adain's: tests/test_fused_adain.py); the CPU gets eager."""
     from artem_server.backends import torch_optimized
-    from artem_server.models.loading import Identity
+    from artem_server.kinds.identity import Identity
 
     monkeypatch.setattr(torch_optimized, "_fused_kernels_available", lambda: kernels)
     assert torch_optimized.default_mode(random_generator(1), cuda=True) == (

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from conftest import random_generator
 
 from artem_server.frames import PixelFormat, View
-from artem_server.models.loading import Identity
+from artem_server.kinds.identity import Identity
 from artem_server.pipeline import (
     Pipeline,
     StageTimes,

@@ -119,7 +119,7 @@ def test_adain_fine_tune_with_the_options_exports_an_antialiased_model_and_style
     )
     assert result.metrics["consistency_loss"] > 0
     reg = Registry(tmp_path / "ft" / "models", builtin_dir=None)
-    assert reg.adain_model("debug-adain").net.config.antialias
+    assert reg.base("debug-adain").net.config.antialias
     x = torch.rand(1, 3, 32, 40) * 255
     with torch.inference_mode():
         y = reg.get("dots").model(x)

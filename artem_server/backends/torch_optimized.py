@@ -15,9 +15,10 @@ Modes (what each adds, in order):
            nets (`antialias`) run their blur pools and bilinear upsampling as torch ops between
            the fused steps.
 
-The default on CUDA is fused for generator styles when CuPy can build the kernels, fused for
-adain styles always (without CuPy its steps run as torch ops, still under the graphs), and
-compile for other models; eager on CPU. At Quest 2 stereo fused runs a generator in 10.9 ms on
+The default on CUDA is the style's kind's (`Kind.optimized_mode`): fused for generator styles
+when CuPy can build the kernels, fused for adain styles always (without CuPy its steps run as
+torch ops, still under the graphs), and compile for other models; eager on CPU. Which fused
+form a module has is its kind's too (`Kind.fused`). At Quest 2 stereo fused runs a generator in 10.9 ms on
 an H100 (compile: 16.6 ms on an H200) and is ready in about a second, where compile tunes for a
 minute per shape: for adain's VGG convs, times two warm sizes and every built-in style, the
 server was not serving after 100 s (bench/NOTES-gpu.md).
@@ -39,11 +40,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.adain_style import AdaINStylizer
-from ..models.generator import Generator
+from ..kinds import Kind, all_kinds, kind_of_module
 from .base import BackendUnavailable, Runner
-from .fused_adain import FusedAdaIN
-from .fused_generator import FusedGenerator
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +61,8 @@ def default_mode(model: torch.nn.Module, cuda: bool) -> str:
     """The mode a runner gets when none is named (see the module's docstring)."""
     if not cuda:
         return "eager"
-    if isinstance(model, AdaINStylizer):
-        return "fused"  # never compile: its autotune per warm size kept a server from serving
-    return "fused" if isinstance(model, Generator) and _fused_kernels_available() else "compile"
+    kind = kind_of_module(model)
+    return kind.optimized_mode(model, _fused_kernels_available()) if kind else "compile"
 
 
 @dataclass
@@ -104,15 +101,14 @@ class TorchOptimized(Runner):
         self.module = net.to(memory_format=torch.channels_last)
         self.fn = self.module
         if self.mode == "fused":
-            kernels = cuda and _fused_kernels_available()
-            if isinstance(model, Generator):
-                self.fn = FusedGenerator(self.module, use_kernels=kernels)
-            elif isinstance(model, AdaINStylizer):
-                self.fn = FusedAdaIN(self.module, use_kernels=kernels)
-            else:
+            kind = kind_of_module(model)
+            fused = kind.fused(self.module, cuda and _fused_kernels_available()) if kind else None
+            if fused is None:
+                has = [k.name for k in all_kinds() if type(k).fused is not Kind.fused]
                 raise BackendUnavailable(
-                    f"mode fused runs generator and adain styles; this is a {type(model).__name__}"
+                    f"mode fused runs {' and '.join(has)} styles; this is a {type(model).__name__}"
                 )
+            self.fn = fused
         if self.mode == "compile":
             self.fn = torch.compile(
                 self.module,

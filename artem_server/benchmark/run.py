@@ -10,18 +10,13 @@ from pathlib import Path
 
 import torch
 
-from ..models.card import ModelCard
-from ..models.generator import Generator, GeneratorConfig
-from ..models.store import write_entry
+from ..kinds import Kind, all_kinds, default_kind
 from ..registry import Registry
 from .model_bench import BASELINE, Variant, bench_model, default_variants, server_default_variant
 from .report import Row, environment, fill_ratios, table, write_json
 from .sizes import FrameSize, parse_size
 
 log = logging.getLogger(__name__)
-
-RANDOM_STYLE = "random-generator"
-RANDOM_ADAIN = "random-adain"
 
 
 @dataclass
@@ -31,7 +26,7 @@ class BenchSettings:
     e2e_variants: list[str] = field(
         default_factory=list
     )  # empty: eager fp32 and the server's default
-    styles: list[str] = field(default_factory=list)  # empty: a full-size random-weight generator
+    styles: list[str] = field(default_factory=list)  # empty: random-<the default kind>
     models_dir: Path | None = None
     device: str = "auto"
     what: str = "all"  # model | e2e | all
@@ -54,67 +49,10 @@ class BenchSettings:
         return s
 
 
-def random_generator_entry(models_dir: Path, seed: int = 0) -> str:
-    """Write a full-size (width 32, 5 residual blocks) generator with random weights: the
-    timing of a real style, whatever its weights, without shipping one."""
-    torch.manual_seed(seed)
-    net = Generator(GeneratorConfig())
-    with (
-        torch.no_grad()
-    ):  # spread the output over 0..255 as a trained net's is, so PSNR means something
-        for m in net.modules():
-            if isinstance(m, torch.nn.InstanceNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-        net.deconv3.conv2d.weight.mul_(40.0)
-        net.deconv3.conv2d.bias.fill_(128.0)
-    card = ModelCard(
-        name=RANDOM_STYLE,
-        kind="generator",
-        architecture=net.config.to_dict(),
-        source="artem bench: random weights",
-        license="none: random numbers",
-    )
-    write_entry(models_dir, card, net.state_dict(), overwrite=True)
-    return RANDOM_STYLE
-
-
-def random_adain_entries(models_dir: Path, seed: int = 0) -> str:
-    """An adain model with random weights and one style on it (statistics of a photograph):
-    the timing of any adain style (VGG-19 to relu4_1 and its decoder mirror)."""
-    from skimage import data
-
-    from ..models.adain import AdaINNet
-    from ..models.adain_store import load_adain_model, write_adain_model, write_adain_style
-    from ..models.adain_style import compute_style_stats
-    from ..models.store import read_entry
-
-    torch.manual_seed(seed)
-    entry = write_adain_model(
-        models_dir,
-        "random-adain-net",
-        AdaINNet(),
-        source="artem bench: random weights",
-        made_by={"command": "artem bench"},
-        license="none: random numbers",
-        notes="for timing only",
-        overwrite=True,
-    )
-    model = load_adain_model(read_entry(entry.path))
-    style = data.coffee()
-    write_adain_style(
-        models_dir,
-        RANDOM_ADAIN,
-        model,
-        compute_style_stats(model.net, style),
-        style.shape[:2],
-        source="artem bench: scikit-image coffee",
-        overwrite=True,
-    )
-    return RANDOM_ADAIN
-
-
-SYNTHETIC = {RANDOM_STYLE: random_generator_entry, RANDOM_ADAIN: random_adain_entries}
+def synthetic_styles() -> dict[str, Kind]:
+    """`random-<kind>` for each kind that can write a random-weight style to time: what
+    `--style` may name without `--models-dir` (the default kind's first)."""
+    return {f"random-{k.name}": k for k in all_kinds() if k.has_bench_entries}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -131,15 +69,17 @@ def run_bench(settings: BenchSettings) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="artem-bench-") as tmp:
         models_dir = s.models_dir
-        styles = list(s.styles) or [RANDOM_STYLE]
+        styles = list(s.styles) or [f"random-{default_kind().name}"]
         if models_dir is None:  # the synthetic styles, written for this run
             models_dir = Path(tmp) / "models"
+            synthetic = synthetic_styles()
             for name in styles:
-                if name not in SYNTHETIC:
+                if name not in synthetic:
                     raise ValueError(
-                        f"--style {name}: without --models-dir, expected one of {', '.join(SYNTHETIC)}"
+                        f"--style {name}: without --models-dir, expected one of "
+                        f"{', '.join(synthetic)}"
                     )
-                SYNTHETIC[name](models_dir)
+                synthetic[name].bench_entries(models_dir, name)
         registry = Registry(models_dir)
         if s.what in ("model", "all"):
             for style in styles:

@@ -28,13 +28,6 @@ ROLE_MODEL = "model"
 ROLE_STYLE = "style"
 
 
-def role_of(card: ModelCard) -> str | None:
-    """ "model" or "style" for an adain card, None for other kinds."""
-    if card.kind != "adain":
-        return None
-    return str(card.architecture.get("role", ROLE_MODEL))
-
-
 def encoder_digest(net: AdaINNet) -> str:
     """A short hash of the encoder's fp32 weights (as loaded, so fp16-stored files hash the same
     every time they load). An anti-aliased encoder computes other statistics from the same

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .adain import AdaINNet, adain, mean_std
+from .store import Cancelled
 
 # BT.601 luma weights on sRGB-encoded values (JPEG's Y). They sum to 1, so adding one value to
 # R, G and B changes Y by that value and leaves the chroma (B - Y, R - Y) alone.
@@ -56,10 +57,6 @@ class StyleStats:
         if missing:
             raise ValueError(f"style statistics lack {missing}")
         return cls(*(d[f"relu4_1.{k}"].float().reshape(-1) for k in cls.KEYS))
-
-
-class Cancelled(Exception):
-    """compute_style_stats stopped because `cancelled()` said so."""
 
 
 def compute_style_stats(

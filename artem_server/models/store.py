@@ -24,6 +24,10 @@ class EntryExists(FileExistsError):
     pass
 
 
+class Cancelled(Exception):
+    """Making an entry was stopped before anything was stored (a style's encoding, an add)."""
+
+
 @dataclass(frozen=True)
 class Entry:
     path: Path
