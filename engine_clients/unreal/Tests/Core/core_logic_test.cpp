@@ -45,6 +45,21 @@ static void FrameSlotsFollowLatestFrameWins() {
   slots.EyeRead(e);
   CHECK_EQ(slots.FrameId(e), 4u);  // ids keep increasing across abandoned frames
   CHECK_EQ(slots.FreeAllOut(), 1);
+
+  // Three frames complete before the streaming thread gets to them: only the newest goes out.
+  FrameSlots queue(4);
+  for (int i = 0; i < 3; ++i) queue.EyeRead(queue.BeginReadback(1));
+  const int reading = queue.BeginReadback(2);  // a fourth, still being read back, is not touched
+  std::uint64_t superseded = 0;
+  const int send = queue.NextToSend(&superseded);
+  CHECK_EQ(send, 2);
+  CHECK_EQ(queue.FrameId(send), 3u);
+  CHECK_EQ(superseded, 2u);
+  CHECK(queue.State(0) == SlotState::Free && queue.State(1) == SlotState::Free);
+  CHECK(queue.State(reading) == SlotState::Reading);
+  CHECK(queue.Sent(send));
+  CHECK_EQ(queue.NextToSend(&superseded), -1);
+  CHECK_EQ(superseded, 2u);
   CHECK(!slots.EyeRead(-1) && !slots.EyeRead(7) && !slots.Abandon(3));
 }
 

@@ -40,6 +40,19 @@ bool FrameSlots::Abandon(int slot) {
   return true;
 }
 
+int FrameSlots::NextToSend(std::uint64_t* superseded) {
+  int newest = -1;
+  for (int slot = 0; slot < Count(); ++slot) {
+    if (State(slot) == SlotState::Queued && (newest < 0 || FrameId(slot) > FrameId(newest))) newest = slot;
+  }
+  for (int slot = 0; slot < Count(); ++slot) {
+    if (slot == newest || State(slot) != SlotState::Queued) continue;
+    state_[static_cast<std::size_t>(slot)] = SlotState::Free;
+    ++*superseded;
+  }
+  return newest;
+}
+
 bool FrameSlots::Sent(int slot) {
   if (!Expect(slot, SlotState::Queued)) return false;
   state_[static_cast<std::size_t>(slot)] = SlotState::Out;

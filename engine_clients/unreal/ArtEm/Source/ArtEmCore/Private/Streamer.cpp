@@ -284,16 +284,7 @@ void Streamer::CloseSession(std::unique_lock<std::mutex>& lock) {
 }
 
 void Streamer::SendNewest(std::unique_lock<std::mutex>& lock) {
-  int newest = -1;
-  for (int slot = 0; slot < slots_->Count(); ++slot) {
-    if (slots_->State(slot) != SlotState::Queued) continue;
-    if (newest < 0 || slots_->FrameId(slot) > slots_->FrameId(newest)) {
-      if (newest >= 0 && slots_->Abandon(newest)) ++status_.superseded;
-      newest = slot;
-    } else if (slots_->Abandon(slot)) {
-      ++status_.superseded;
-    }
-  }
+  const int newest = slots_->NextToSend(&status_.superseded);
   if (newest < 0) return;
   const std::uint64_t id = slots_->FrameId(newest);
   slots_->Sent(newest);

@@ -39,6 +39,9 @@ class ARTEMCORE_API FrameSlots {
   bool Abandon(int slot);
   // The id a Queued slot's frame carries.
   std::uint64_t FrameId(int slot) const { return frame_[static_cast<std::size_t>(slot)]; }
+  // The frame to send now: the newest Queued one, or -1. Older Queued frames are dropped (their
+  // slots free again, counted in `superseded`): latest frame wins before sending too.
+  int NextToSend(std::uint64_t* superseded);
   // The Queued frame in `slot` has gone out.
   bool Sent(int slot);
   // A reply came (refused: code != 0). Returns how many slots it freed.
