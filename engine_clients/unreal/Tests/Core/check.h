@@ -8,23 +8,23 @@ namespace check {
 inline int failures = 0;
 }
 
-#define CHECK(expr)                                                          \
-  do {                                                                       \
-    if (!(expr)) {                                                           \
+#define CHECK(expr)                                                                 \
+  do {                                                                              \
+    if (!(expr)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-      ++check::failures;                                                     \
-    }                                                                        \
+      ++check::failures;                                                            \
+    }                                                                               \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                   \
-  do {                                                                                   \
-    const auto va = (a);                                                                 \
-    const auto vb = (b);                                                                 \
-    if (!(va == vb)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__, \
+#define CHECK_EQ(a, b)                                                                        \
+  do {                                                                                        \
+    const auto va = (a);                                                                      \
+    const auto vb = (b);                                                                      \
+    if (!(va == vb)) {                                                                        \
+      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__,     \
                    __LINE__, #a, #b, static_cast<long long>(va), static_cast<long long>(vb)); \
-      ++check::failures;                                                                 \
-    }                                                                                    \
+      ++check::failures;                                                                      \
+    }                                                                                         \
   } while (0)
 
 inline int check_result(const char* name) {

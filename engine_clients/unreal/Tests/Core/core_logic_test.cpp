@@ -105,10 +105,12 @@ static void StereoLayoutOfUnrealViews() {
   CHECK(!StereoLayout::Of({}, &layout, &why) && why == "the view family has no view");
   CHECK(!StereoLayout::Of({{true, 0, 10, 10}, {true, 0, 10, 10}}, &layout, &why));
   CHECK(why.find("exactly a left (0) and a right (1) eye") != std::string::npos);
-  CHECK(!StereoLayout::Of({{true, 0, 10, 10}}, &layout, &why) && why == "stereo without a right eye");
+  CHECK(!StereoLayout::Of({{true, 0, 10, 10}}, &layout, &why) &&
+        why == "stereo without a right eye");
   CHECK(!StereoLayout::Of({{false, -1, 10, 10}, {false, -1, 10, 10}}, &layout, &why));
   CHECK(why.find("split screen") != std::string::npos);
-  CHECK(!StereoLayout::Of({{false, -1, 0, 720}}, &layout, &why) && why.find("0x720") != std::string::npos);
+  CHECK(!StereoLayout::Of({{false, -1, 0, 720}}, &layout, &why) &&
+        why.find("0x720") != std::string::npos);
   CHECK(layout == before);  // untouched on refusal
 
   FrameGrouper grouper;
@@ -126,7 +128,8 @@ static void TransportColourAndTokenChoices(const std::string& tmp) {
   TransportSetting setting{};
   std::string why;
   CHECK(ParseTransport(" jpeg ", &setting, &why) && setting == TransportSetting::Jpeg);
-  CHECK(ParseTransport("SharedMemory", &setting, &why) && setting == TransportSetting::SharedMemory);
+  CHECK(ParseTransport("SharedMemory", &setting, &why) &&
+        setting == TransportSetting::SharedMemory);
   CHECK(ParseTransport("", &setting, &why) && setting == TransportSetting::Automatic);
   CHECK(!ParseTransport("udp", &setting, &why));
   CHECK(why == "transport = \"udp\": expected Automatic, SharedMemory, Inline or Jpeg");
@@ -136,7 +139,7 @@ static void TransportColourAndTokenChoices(const std::string& tmp) {
   const auto automatic = TransportSetting::Automatic;
   CHECK(TransportFor(automatic, "127.0.0.1:50051", true) == Transport::SharedMemory);
   CHECK(TransportFor(automatic, "127.0.0.1:50051", false) == Transport::Inline);  // Android
-  CHECK(TransportFor(automatic, "192.168.1.20:50051", true) == Transport::Jpeg);   // Quest to a PC
+  CHECK(TransportFor(automatic, "192.168.1.20:50051", true) == Transport::Jpeg);  // Quest to a PC
   CHECK(TransportFor(TransportSetting::Inline, "192.168.1.20:50051", true) == Transport::Inline);
 
   CHECK(ColourForOutputDevice(0).supported && !ColourForOutputDevice(0).linear);

@@ -1,10 +1,13 @@
 // The Streamer as the view extension drives it, against a real server (ARTEM_TEST_SERVER =
 // host:port; ARTEM_TEST_TRANSPORT = shm or inline, default shm: the checks compare pixels bit for
-// bit, which JPEG does not keep; exits 77, skipped, without a server): a render loop faster than the server with the readback ring in front (pixels land one
-// frame late, rows padded as a GPU staging buffer pads them), both eyes of a frame in one slot.
-// Every stylized frame shown is newer than the last and its two eyes are that frame's own pixels;
-// the newest complete frame is the last one shown; a new layout reopens the stream; a style
-// switch and a refusal on the same stream; the style catalog; an unreachable server; token files.
+// bit, which JPEG does not keep; exits 77, skipped, without a server): a render loop faster than
+// the server with the readback ring in front (pixels land one frame late, rows padded as a GPU
+// staging buffer pads them), both eyes of a frame in one slot. Every stylized frame shown is newer
+// than the last and its two eyes are that frame's own pixels; the newest complete frame is the last
+// one shown; a new layout reopens the stream; a style switch and a refusal on the same stream; the
+// style catalog; an unreachable server; token files.
+#include "ArtEmCore/Streamer.h"
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -16,7 +19,6 @@
 #include "ArtEmCore/ReadbackRing.h"
 #include "ArtEmCore/StereoLayout.h"
 #include "ArtEmCore/StreamChoices.h"
-#include "ArtEmCore/Streamer.h"
 #include "ArtEmCore/StyleCatalog.h"
 #include "check.h"
 
@@ -27,7 +29,8 @@ namespace {
 
 constexpr int kPadding = 64;  // bytes a staging row carries beyond the eye's pixels
 
-// Eye `eye` of render frame `frame`, BGRA: the frame number in blue and green, a per-eye ramp in red.
+// Eye `eye` of render frame `frame`, BGRA: the frame number in blue and green, a per-eye ramp in
+// red.
 std::uint8_t PatternByte(std::uint32_t frame, int eye, int x, int y, int channel) {
   switch (channel) {
     case 0:
@@ -61,9 +64,10 @@ struct Readback {  // what the GPU would hold in a staging buffer
 // The view extension's per-frame work, without the engine.
 class RenderLoop {
  public:
-  RenderLoop(Streamer& streamer, const StereoLayout& layout) : s_(streamer), layout_(layout), staging_(4) {}
+  RenderLoop(Streamer& streamer, const StereoLayout& layout)
+      : s_(streamer), layout_(layout), staging_(4) {}
 
-  bool producing = true;            // false: only land readbacks and take replies (drain)
+  bool producing = true;  // false: only land readbacks and take replies (drain)
   std::uint32_t frame = 0;
   std::uint32_t last_complete = 0;  // the newest frame whose eyes all reached the streamer
   long last_shown = -1;
@@ -75,18 +79,18 @@ class RenderLoop {
     // Readbacks queued in earlier frames have landed: oldest first.
     for (int i; (i = ring_.Oldest()) >= 0 && ring_.Entry(i).frame < frame;) {
       const ReadbackEntry e = ring_.Entry(i);
-      if (s_.WriteEye(e.slot, staging_[i].generation, e.eye, layout_.Eye(e.eye), staging_[i].rows.data(),
-                      staging_[i].pitch)) {
-        if (++eyes_in_[e.frame % 64] == layout_.Eyes()) last_complete = static_cast<std::uint32_t>(e.frame);
+      if (s_.WriteEye(e.slot, staging_[i].generation, e.eye, layout_.Eye(e.eye),
+                      staging_[i].rows.data(), staging_[i].pitch)) {
+        if (++eyes_in_[e.frame % 64] == layout_.Eyes())
+          last_complete = static_cast<std::uint32_t>(e.frame);
       }
       ring_.Finish(i);
     }
     // This frame's views, the right eye's callback first.
     for (int eye = layout_.Eyes() - 1; producing && eye >= 0; --eye) {
       std::uint64_t generation = 0;
-      const int slot = grouper_.SlotFor(frame, [&] {
-        return ring_.Free() >= layout_.Eyes() ? s_.BeginFrame(&generation_) : -1;
-      });
+      const int slot = grouper_.SlotFor(
+          frame, [&] { return ring_.Free() >= layout_.Eyes() ? s_.BeginFrame(&generation_) : -1; });
       generation = generation_;
       if (slot < 0) continue;
       const int i = ring_.Begin(slot, eye, frame);
@@ -98,7 +102,8 @@ class RenderLoop {
       r.rows.assign(r.pitch * static_cast<std::uint64_t>(size.height), 0xCD);
       for (int y = 0; y < size.height; ++y)
         for (int x = 0; x < size.width; ++x)
-          for (int c = 0; c < 4; ++c) r.rows[y * r.pitch + x * 4 + c] = PatternByte(frame, eye, x, y, c);
+          for (int c = 0; c < 4; ++c)
+            r.rows[y * r.pitch + x * 4 + c] = PatternByte(frame, eye, x, y, c);
     }
     // The newest stylized frame, if one came; else the last stays on show.
     StylizedFrame f;
@@ -132,7 +137,8 @@ bool WaitFor(Streamer& s, LinkState state, int seconds) {
     if (s.Status().state == state) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::fprintf(stderr, "waited %d s for %s: %s\n", seconds, LinkStateName(state), s.Status().Summary().c_str());
+  std::fprintf(stderr, "waited %d s for %s: %s\n", seconds, LinkStateName(state),
+               s.Status().Summary().c_str());
   return false;
 }
 
@@ -169,7 +175,8 @@ void StreamsLatestFrameWins(const std::string& address, Transport transport) {
   config.transport = transport;
   config.slots = 3;
   s.Start(config);
-  CHECK(s.Status().state == LinkState::Connecting || s.Status().state == LinkState::WaitingForFrames);
+  CHECK(s.Status().state == LinkState::Connecting ||
+        s.Status().state == LinkState::WaitingForFrames);
   const StereoLayout stereo = Layout({{true, 1, 36, 24}, {true, 0, 40, 24}});
   s.EnsureLayout(stereo, false);
   CHECK(WaitFor(s, LinkState::Streaming, 60));
@@ -184,16 +191,19 @@ void StreamsLatestFrameWins(const std::string& address, Transport transport) {
   CHECK(!s.WriteEye(slot, generation, 0, {8, 8}, small.data(), 32));
   CHECK_EQ(s.BeginFrame(&generation), slot);
   s.ReadbackFailed(slot, generation);
-  CHECK(!s.WriteEye(slot, generation + 1, 0, stereo.Eye(0), small.data(), 160));  // another generation
+  CHECK(!s.WriteEye(slot, generation + 1, 0, stereo.Eye(0), small.data(),
+                    160));  // another generation
 
   RenderLoop loop(s, stereo);
   Render(loop, 120);
   // Frames stop; the newest complete one must come back last (latest frame wins, never lost).
   loop.producing = false;
-  CHECK(RenderUntil(loop, 30, [&] { return loop.last_shown == static_cast<long>(loop.last_complete); }));
+  CHECK(RenderUntil(loop, 30,
+                    [&] { return loop.last_shown == static_cast<long>(loop.last_complete); }));
   StreamStatus status = s.Status();
-  std::printf("stereo: %u frames rendered, %d shown, newest complete %u, last shown %ld; %s\n", loop.frame,
-              loop.shown, loop.last_complete, loop.last_shown, status.Summary().c_str());
+  std::printf("stereo: %u frames rendered, %d shown, newest complete %u, last shown %ld; %s\n",
+              loop.frame, loop.shown, loop.last_complete, loop.last_shown,
+              status.Summary().c_str());
   CHECK(loop.shown > 1 && loop.last_complete > 60);
   CHECK_EQ(loop.mixed, 0);   // every shown frame newer than the last, both eyes its own
   CHECK_EQ(loop.styled, 0);  // identity: bit for bit
@@ -214,7 +224,9 @@ void StreamsLatestFrameWins(const std::string& address, Transport transport) {
   CHECK(RenderUntil(mono_loop, 60, [&] { return mono_loop.styled > 0; }));
   CHECK(s.Status().style == "gen-a");
   s.SetStyle("no-such-style", 1.0f);
-  CHECK(RenderUntil(mono_loop, 30, [&] { return s.Status().message.find("refused (code 5)") != std::string::npos; }));
+  CHECK(RenderUntil(mono_loop, 30, [&] {
+    return s.Status().message.find("refused (code 5)") != std::string::npos;
+  }));
   const int styled = mono_loop.styled;
   CHECK(RenderUntil(mono_loop, 30, [&] { return mono_loop.styled > styled; }));
   status = s.Status();
@@ -234,7 +246,8 @@ void ListsStylesWithThumbnails(const std::string& address) {
   for (const StyleEntry& e : styles) {
     identity = identity || e.id == "identity";
     gen_a = gen_a || (e.id == "gen-a" && !e.kind.empty() && !e.display_name.empty());
-    png = png || (e.thumbnail_png.size() > 8 && e.thumbnail_png[1] == 'P' && e.thumbnail_png[2] == 'N');
+    png = png ||
+          (e.thumbnail_png.size() > 8 && e.thumbnail_png[1] == 'P' && e.thumbnail_png[2] == 'N');
   }
   CHECK(identity && gen_a && png);
   std::printf("%zu styles listed\n", styles.size());

@@ -24,7 +24,8 @@ static class RunRules
 		typeof(ModuleRules).GetProperty("Target").SetValue(Module, Target);
 		try
 		{
-			Rules.GetConstructor(new[] { typeof(ReadOnlyTargetRules) }).Invoke(Module, new object[] { Target });
+			ConstructorInfo Constructor = Rules.GetConstructor(new[] { typeof(ReadOnlyTargetRules) });
+			Constructor.Invoke(Module, new object[] { Target });
 		}
 		catch (TargetInvocationException E) when (E.InnerException is BuildException)
 		{
@@ -39,7 +40,8 @@ static class RunRules
 				foreach (object Item in Items)
 				{
 					var Dependency = Item as RuntimeDependency;
-					Console.WriteLine(Field.Name + ": " + (Dependency != null ? Dependency.Path + " <- " + Dependency.SourcePath : Item));
+					object Shown = Dependency != null ? Dependency.Path + " <- " + Dependency.SourcePath : Item;
+					Console.WriteLine(Field.Name + ": " + Shown);
 				}
 			}
 			else

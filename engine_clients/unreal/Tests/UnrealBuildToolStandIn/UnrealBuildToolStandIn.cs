@@ -27,9 +27,18 @@ namespace UnrealBuildTool
 		public static readonly UnrealTargetPlatform Android = new UnrealTargetPlatform("Android");
 		public static readonly UnrealTargetPlatform IOS = new UnrealTargetPlatform("IOS");
 		public static UnrealTargetPlatform Parse(string Name) { return new UnrealTargetPlatform(Name); }
-		public static bool operator ==(UnrealTargetPlatform A, UnrealTargetPlatform B) { return A.Name == B.Name; }
-		public static bool operator !=(UnrealTargetPlatform A, UnrealTargetPlatform B) { return A.Name != B.Name; }
-		public override bool Equals(object Other) { return Other is UnrealTargetPlatform && this == (UnrealTargetPlatform)Other; }
+		public static bool operator ==(UnrealTargetPlatform A, UnrealTargetPlatform B)
+		{
+			return A.Name == B.Name;
+		}
+		public static bool operator !=(UnrealTargetPlatform A, UnrealTargetPlatform B)
+		{
+			return A.Name != B.Name;
+		}
+		public override bool Equals(object Other)
+		{
+			return Other is UnrealTargetPlatform && this == (UnrealTargetPlatform)Other;
+		}
 		public override int GetHashCode() { return Name.GetHashCode(); }
 		public override string ToString() { return Name; }
 	}
@@ -56,13 +65,20 @@ namespace UnrealBuildTool
 	{
 		public string Path;
 		public string SourcePath;
-		public RuntimeDependency(string Path, string SourcePath) { this.Path = Path; this.SourcePath = SourcePath; }
+		public RuntimeDependency(string Path, string SourcePath)
+		{
+			this.Path = Path;
+			this.SourcePath = SourcePath;
+		}
 	}
 
 	public class RuntimeDependencyList : List<RuntimeDependency>
 	{
 		public void Add(string InPath) { Add(new RuntimeDependency(InPath, null)); }
-		public void Add(string InPath, string InSourcePath) { Add(new RuntimeDependency(InPath, InSourcePath)); }
+		public void Add(string InPath, string InSourcePath)
+		{
+			Add(new RuntimeDependency(InPath, InSourcePath));
+		}
 	}
 
 	public class ModuleRules

@@ -10,7 +10,10 @@ public class ArtEm : ModuleRules
 	{
 		PCHUsage = PCHUsageMode.UseExplicitOrSharedPCHs;
 		CppStandard = CppStandardVersion.Cpp17;
-		PublicDependencyModuleNames.AddRange(new string[] { "Core", "CoreUObject", "Engine", "DeveloperSettings" });
+		PublicDependencyModuleNames.AddRange(new string[]
+		{
+			"Core", "CoreUObject", "Engine", "DeveloperSettings"
+		});
 		PrivateDependencyModuleNames.AddRange(new string[]
 		{
 			"ArtEmCore", "ArtEmNative", "RenderCore", "Renderer", "RHI", "HeadMountedDisplay"

@@ -13,11 +13,13 @@
 #include "SceneViewExtension.h"
 
 static TAutoConsoleVariable<int32> CVarArtEmEnable(TEXT("artem.Enable"), 1,
-	TEXT("1: stream frames to the ArtEm server and show them stylized; 0: show the game's own frames."),
+	TEXT("1: stream frames to the ArtEm server and show them stylized; "
+		 "0: show the game's own frames."),
 	ECVF_Default);
 
 static TAutoConsoleVariable<FString> CVarArtEmServer(TEXT("artem.Server"), TEXT(""),
-	TEXT("host:port of the ArtEm server; setting it reconnects (empty: the project setting)."), ECVF_Default);
+	TEXT("host:port of the ArtEm server; setting it reconnects (empty: the project setting)."),
+	ECVF_Default);
 
 static TAutoConsoleVariable<FString> CVarArtEmStyle(TEXT("artem.Style"), TEXT(""),
 	TEXT("The style id to stream in (switches without reconnecting)."), ECVF_Default);
@@ -36,15 +38,18 @@ void UArtEmSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 {
 	Super::Initialize(Collection);
 	const UArtEmSettings* Settings = GetDefault<UArtEmSettings>();
-	CurrentStyle = CVarArtEmStyle.GetValueOnGameThread().IsEmpty() ? Settings->Style : CVarArtEmStyle.GetValueOnGameThread();
+	const FString StyleVariable = CVarArtEmStyle.GetValueOnGameThread();
+	CurrentStyle = StyleVariable.IsEmpty() ? Settings->Style : StyleVariable;
 	CurrentStrength = Settings->Strength;
 	Streamer = std::make_shared<ArtEm::Streamer>();
 	Extension = FSceneViewExtensions::NewExtension<FArtEmViewExtension>(Streamer, GetGameInstance());
 	Extension->SetEnabled(CVarArtEmEnable.GetValueOnGameThread() != 0);
-	CVarArtEmEnable->AsVariable()->OnChangedDelegate().AddWeakLambda(this, [this](IConsoleVariable* Variable)
-		{ Extension->SetEnabled(Variable->GetInt() != 0); });
-	ServerChanged = CVarArtEmServer->AsVariable()->OnChangedDelegate().AddUObject(this, &UArtEmSubsystem::OnServerVariable);
-	StyleChanged = CVarArtEmStyle->AsVariable()->OnChangedDelegate().AddUObject(this, &UArtEmSubsystem::OnStyleVariable);
+	CVarArtEmEnable->AsVariable()->OnChangedDelegate().AddWeakLambda(
+		this, [this](IConsoleVariable* Variable) { Extension->SetEnabled(Variable->GetInt() != 0); });
+	ServerChanged = CVarArtEmServer->AsVariable()->OnChangedDelegate().AddUObject(
+		this, &UArtEmSubsystem::OnServerVariable);
+	StyleChanged = CVarArtEmStyle->AsVariable()->OnChangedDelegate().AddUObject(
+		this, &UArtEmSubsystem::OnStyleVariable);
 	if (Settings->bConnectOnStart)
 	{
 		Connect(FString());
@@ -89,7 +94,8 @@ void UArtEmSubsystem::Connect(const FString& Server)
 		PlatformHasSharedMemory());
 	if (!Settings->TokenFile.FilePath.IsEmpty())
 	{
-		Config.token_file = ArtEmConvert::ToStd(FPaths::ConvertRelativePathToFull(Settings->TokenFile.FilePath));
+		const FString Token = FPaths::ConvertRelativePathToFull(Settings->TokenFile.FilePath);
+		Config.token_file = ArtEmConvert::ToStd(Token);
 	}
 	Config.slots = Settings->Slots;
 	Streamer->Start(Config);  // the eyes come from the first rendered frame
@@ -137,7 +143,8 @@ void UArtEmSubsystem::SetStrength(float Strength)
 
 void UArtEmSubsystem::SetEnabled(bool bEnabled)
 {
-	CVarArtEmEnable->Set(bEnabled ? 1 : 0, ECVF_SetByCode);  // the variable's callback tells the extension
+	// The variable's callback tells the extension.
+	CVarArtEmEnable->Set(bEnabled ? 1 : 0, ECVF_SetByCode);
 }
 
 FArtEmStatus UArtEmSubsystem::GetStatus() const

@@ -39,13 +39,15 @@ ArtEm::ViewInput ViewInputOf(const FSceneView& View, FIntPoint Size)
 
 int32 DisplayOutputDevice()
 {
-	static const IConsoleVariable* Device = IConsoleManager::Get().FindConsoleVariable(TEXT("r.HDR.Display.OutputDevice"));
+	static const IConsoleVariable* Device =
+		IConsoleManager::Get().FindConsoleVariable(TEXT("r.HDR.Display.OutputDevice"));
 	return Device != nullptr ? Device->GetInt() : 0;
 }
 
-// Draws (converting the format where it differs) `Size` pixels from `Source` at `From` to `Target` at `To`.
-void DrawTexture(FRDGBuilder& GraphBuilder, const FSceneView& View, FRDGTextureRef Source, FIntPoint From,
-	FRDGTextureRef Target, FIntPoint To, FIntPoint Size)
+// Draws (converting the format where it differs) `Size` pixels from `Source` at `From` to
+// `Target` at `To`.
+void DrawTexture(FRDGBuilder& GraphBuilder, const FSceneView& View, FRDGTextureRef Source,
+	FIntPoint From, FRDGTextureRef Target, FIntPoint To, FIntPoint Size)
 {
 	FRDGDrawTextureInfo Info;
 	Info.Size = Size;
@@ -66,9 +68,11 @@ FArtEmViewExtension::FArtEmViewExtension(const FAutoRegister& AutoRegister,
 	ReadbackSize.SetNumZeroed(Ring.Size());
 }
 
-bool FArtEmViewExtension::IsActiveThisFrame_Internal(const FSceneViewExtensionContext& Context) const
+bool FArtEmViewExtension::IsActiveThisFrame_Internal(
+	const FSceneViewExtensionContext& Context) const
 {
-	// Only the views of this game instance's world (not the editor's viewports, not other PIE instances).
+	// Only the views of this game instance's world (not the editor's viewports, not other PIE
+	// instances).
 	if (!bEnabled.load() || !bConnected.load() || !GameInstance.IsValid() || Context.Scene == nullptr)
 	{
 		return false;
@@ -83,21 +87,25 @@ void FArtEmViewExtension::SubscribeToPostProcessingPass(
 {
 	if (Pass == EPostProcessingPass::Tonemap)
 	{
-		InOutPassCallbacks.Add(FAfterPassCallbackDelegate::CreateRaw(this, &FArtEmViewExtension::AfterTonemap_RenderThread));
+		InOutPassCallbacks.Add(FAfterPassCallbackDelegate::CreateRaw(
+			this, &FArtEmViewExtension::AfterTonemap_RenderThread));
 	}
 }
 #else
-void FArtEmViewExtension::SubscribeToPostProcessingPass(EPostProcessingPass Pass, const FSceneView& InView,
-	FPostProcessingPassDelegateArray& InOutPassCallbacks, bool bIsPassEnabled)
+void FArtEmViewExtension::SubscribeToPostProcessingPass(EPostProcessingPass Pass,
+	const FSceneView& InView, FPostProcessingPassDelegateArray& InOutPassCallbacks,
+	bool bIsPassEnabled)
 {
 	if (Pass == EPostProcessingPass::Tonemap)
 	{
-		InOutPassCallbacks.Add(FPostProcessingPassDelegate::CreateRaw(this, &FArtEmViewExtension::AfterTonemap_RenderThread));
+		InOutPassCallbacks.Add(FPostProcessingPassDelegate::CreateRaw(
+			this, &FArtEmViewExtension::AfterTonemap_RenderThread));
 	}
 }
 #endif
 
-void FArtEmViewExtension::PreRenderViewFamily_RenderThread(FRDGBuilder& GraphBuilder, FSceneViewFamily& InViewFamily)
+void FArtEmViewExtension::PreRenderViewFamily_RenderThread(
+	FRDGBuilder& GraphBuilder, FSceneViewFamily& InViewFamily)
 {
 	// The last frame's views decide the stream's eyes (a resize takes effect one frame later).
 	if (!SeenViews.empty())
@@ -167,15 +175,16 @@ void FArtEmViewExtension::UploadNewest_RenderThread(FRDGBuilder& GraphBuilder)
 		const FIntPoint Extent(Frame.layout.Eye(Eye).width, Frame.layout.Eye(Eye).height);
 		if (!Stylized[Eye].IsValid() || Stylized[Eye]->GetDesc().Extent != Extent)
 		{
-			const FRDGTextureDesc Desc =
-				FRDGTextureDesc::Create2D(Extent, PF_B8G8R8A8, FClearValueBinding::Black, TexCreate_ShaderResource);
+			const FRDGTextureDesc Desc = FRDGTextureDesc::Create2D(
+				Extent, PF_B8G8R8A8, FClearValueBinding::Black, TexCreate_ShaderResource);
 			Stylized[Eye] = AllocatePooledTexture(Desc, TEXT("ArtEm.Stylized"));
 		}
 		FRDGTextureRef Texture = GraphBuilder.RegisterExternalTexture(Stylized[Eye]);
 		FArtEmUploadParameters* Parameters = GraphBuilder.AllocParameters<FArtEmUploadParameters>();
 		Parameters->Texture = Texture;
 		const uint8* Pixels = Frame.eye[Eye];
-		GraphBuilder.AddPass(RDG_EVENT_NAME("ArtEm.Upload"), Parameters, ERDGPassFlags::Copy | ERDGPassFlags::NeverCull,
+		GraphBuilder.AddPass(RDG_EVENT_NAME("ArtEm.Upload"), Parameters,
+			ERDGPassFlags::Copy | ERDGPassFlags::NeverCull,
 			[Texture, Pixels, Extent](FRHICommandListImmediate& RHICmdList)
 			{
 				const FUpdateTextureRegion2D Region(0, 0, 0, 0, Extent.X, Extent.Y);
@@ -209,11 +218,13 @@ void FArtEmViewExtension::QueueReadback_RenderThread(
 	const FIntPoint Size = SceneColor.ViewRect.Size();
 	ReadbackGeneration[Index] = FrameGeneration;
 	ReadbackSize[Index] = Size;
-	// The eye's rect as 8-bit BGRA (the tonemapper's output may be 10-bit or float): the stream's format.
-	FRDGTextureRef Eye8 = GraphBuilder.CreateTexture(
-		FRDGTextureDesc::Create2D(Size, PF_B8G8R8A8, FClearValueBinding::Black, TexCreate_RenderTargetable | TexCreate_ShaderResource),
-		TEXT("ArtEm.Eye"));
-	DrawTexture(GraphBuilder, View, SceneColor.Texture, SceneColor.ViewRect.Min, Eye8, FIntPoint::ZeroValue, Size);
+	// The eye's rect as 8-bit BGRA (the tonemapper's output may be 10-bit or float): the stream's
+	// format.
+	const FRDGTextureDesc Desc = FRDGTextureDesc::Create2D(Size, PF_B8G8R8A8,
+		FClearValueBinding::Black, TexCreate_RenderTargetable | TexCreate_ShaderResource);
+	FRDGTextureRef Eye8 = GraphBuilder.CreateTexture(Desc, TEXT("ArtEm.Eye"));
+	DrawTexture(GraphBuilder, View, SceneColor.Texture, SceneColor.ViewRect.Min, Eye8,
+		FIntPoint::ZeroValue, Size);
 	AddEnqueueCopyPass(GraphBuilder, Readbacks[Index].Get(), Eye8);
 }
 
@@ -223,15 +234,15 @@ FScreenPassTexture FArtEmViewExtension::AfterTonemap_RenderThread(
 #if UE_VERSION_OLDER_THAN(5, 4, 0)
 	const FScreenPassTexture SceneColor(Inputs.GetInput(EPostProcessMaterialInput::SceneColor));
 #else
-	const FScreenPassTexture SceneColor =
-		FScreenPassTexture::CopyFromSlice(GraphBuilder, Inputs.GetInput(EPostProcessMaterialInput::SceneColor));
+	const FScreenPassTexture SceneColor = FScreenPassTexture::CopyFromSlice(
+		GraphBuilder, Inputs.GetInput(EPostProcessMaterialInput::SceneColor));
 #endif
 	const FScreenPassRenderTarget& Override = Inputs.OverrideOutput;
 	const FIntPoint Size = SceneColor.IsValid() ? SceneColor.ViewRect.Size() : FIntPoint::ZeroValue;
 	const ArtEm::ViewInput Input = ViewInputOf(View, Size);
 	const int32 Eye = ArtEm::StereoLayout::EyeOf(Input);
-	const bool bOurs = SceneColor.IsValid() && Eye >= 0 && !View.bIsSceneCapture && !View.bIsReflectionCapture &&
-		!View.bIsPlanarReflection;
+	const bool bOurs = SceneColor.IsValid() && Eye >= 0 && !View.bIsSceneCapture &&
+		!View.bIsReflectionCapture && !View.bIsPlanarReflection;
 	if (bOurs)
 	{
 		if (View.Family->FrameNumber != SeenFrame)
@@ -245,7 +256,8 @@ FScreenPassTexture FArtEmViewExtension::AfterTonemap_RenderThread(
 			QueueReadback_RenderThread(GraphBuilder, View, SceneColor, Eye);  // reads the scene as rendered
 		}
 	}
-	const bool bShow = bOurs && Eye < StylizedEyes && Stylized[Eye].IsValid() && Stylized[Eye]->GetDesc().Extent == Size;
+	const bool bShow = bOurs && Eye < StylizedEyes && Stylized[Eye].IsValid() &&
+		Stylized[Eye]->GetDesc().Extent == Size;
 	if (!bShow)
 	{
 		if (!Override.IsValid())
@@ -262,7 +274,7 @@ FScreenPassTexture FArtEmViewExtension::AfterTonemap_RenderThread(
 		Output = FScreenPassRenderTarget::CreateFromInput(
 			GraphBuilder, SceneColor, View.GetOverwriteLoadAction(), TEXT("ArtEm.Composite"));
 	}
-	DrawTexture(GraphBuilder, View, GraphBuilder.RegisterExternalTexture(Stylized[Eye]), FIntPoint::ZeroValue,
-		Output.Texture, Output.ViewRect.Min, Size);
+	DrawTexture(GraphBuilder, View, GraphBuilder.RegisterExternalTexture(Stylized[Eye]),
+		FIntPoint::ZeroValue, Output.Texture, Output.ViewRect.Min, Size);
 	return FScreenPassTexture(Output);
 }

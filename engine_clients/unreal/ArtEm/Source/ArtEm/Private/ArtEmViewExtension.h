@@ -32,7 +32,8 @@ public:
 	virtual void SetupViewFamily(FSceneViewFamily& InViewFamily) override {}
 	virtual void SetupView(FSceneViewFamily& InViewFamily, FSceneView& InView) override {}
 	virtual void BeginRenderViewFamily(FSceneViewFamily& InViewFamily) override {}
-	virtual void PreRenderViewFamily_RenderThread(FRDGBuilder& GraphBuilder, FSceneViewFamily& InViewFamily) override;
+	virtual void PreRenderViewFamily_RenderThread(
+		FRDGBuilder& GraphBuilder, FSceneViewFamily& InViewFamily) override;
 #if UE_VERSION_OLDER_THAN(5, 5, 0)
 	virtual void SubscribeToPostProcessingPass(EPostProcessingPass Pass,
 		FAfterPassCallbackDelegateArray& InOutPassCallbacks, bool bIsPassEnabled) override;
@@ -49,8 +50,8 @@ private:
 		FRDGBuilder& GraphBuilder, const FSceneView& View, const FPostProcessMaterialInputs& Inputs);
 	void LandReadbacks_RenderThread(uint64 FrameNumber);
 	void UploadNewest_RenderThread(FRDGBuilder& GraphBuilder);
-	void QueueReadback_RenderThread(
-		FRDGBuilder& GraphBuilder, const FSceneView& View, const FScreenPassTexture& SceneColor, int32 Eye);
+	void QueueReadback_RenderThread(FRDGBuilder& GraphBuilder, const FSceneView& View,
+		const FScreenPassTexture& SceneColor, int32 Eye);
 
 	const std::shared_ptr<ArtEm::Streamer> Streamer;
 	const TWeakObjectPtr<UGameInstance> GameInstance;

@@ -50,7 +50,8 @@ public:
 	bool bConnectOnStart = true;
 
 	/** Request slots: a frame being read back, one waiting, one at the server. */
-	UPROPERTY(config, EditAnywhere, Category = "Streaming", AdvancedDisplay, meta = (ClampMin = "2", ClampMax = "8"))
+	UPROPERTY(config, EditAnywhere, Category = "Streaming", AdvancedDisplay,
+		meta = (ClampMin = "2", ClampMax = "8"))
 	int32 Slots = 3;
 
 	virtual FName GetCategoryName() const override { return TEXT("Plugins"); }

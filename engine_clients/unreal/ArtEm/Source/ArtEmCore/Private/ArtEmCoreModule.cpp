@@ -21,7 +21,8 @@ public:
 		Handle = FPlatformProcess::GetDllHandle(*Dll);
 		if (Handle == nullptr)
 		{
-			UE_LOG(LogArtEmCore, Error, TEXT("ArtEm: %s could not be loaded: the plugin cannot stream"), *Dll);
+			UE_LOG(LogArtEmCore, Error, TEXT("ArtEm: %s could not be loaded: the plugin cannot stream"),
+				*Dll);
 		}
 #endif
 	}

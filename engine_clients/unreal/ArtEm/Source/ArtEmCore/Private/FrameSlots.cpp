@@ -43,7 +43,8 @@ bool FrameSlots::Abandon(int slot) {
 int FrameSlots::NextToSend(std::uint64_t* superseded) {
   int newest = -1;
   for (int slot = 0; slot < Count(); ++slot) {
-    if (State(slot) == SlotState::Queued && (newest < 0 || FrameId(slot) > FrameId(newest))) newest = slot;
+    if (State(slot) == SlotState::Queued && (newest < 0 || FrameId(slot) > FrameId(newest)))
+      newest = slot;
   }
   for (int slot = 0; slot < Count(); ++slot) {
     if (slot == newest || State(slot) != SlotState::Queued) continue;

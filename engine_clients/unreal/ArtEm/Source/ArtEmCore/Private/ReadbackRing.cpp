@@ -2,7 +2,8 @@
 
 namespace ArtEm {
 
-ReadbackRing::ReadbackRing(int entries) : entries_(static_cast<std::size_t>(entries < 1 ? 1 : entries)) {}
+ReadbackRing::ReadbackRing(int entries)
+    : entries_(static_cast<std::size_t>(entries < 1 ? 1 : entries)) {}
 
 int ReadbackRing::Busy() const {
   int n = 0;

@@ -52,7 +52,8 @@ bool StereoLayout::Of(const std::vector<ViewInput>& views, StereoLayout* layout,
 
 std::uint64_t StereoLayout::EyeBytes(int eye) const {
   const EyeSize e = Eye(eye);
-  return std::uint64_t{4} * static_cast<std::uint64_t>(e.width) * static_cast<std::uint64_t>(e.height);
+  return std::uint64_t{4} * static_cast<std::uint64_t>(e.width) *
+         static_cast<std::uint64_t>(e.height);
 }
 
 std::string StereoLayout::Describe() const {
@@ -61,7 +62,8 @@ std::string StereoLayout::Describe() const {
   if (Stereo() && eyes_[0] != eyes_[1])
     return s + std::to_string(eyes_[0].width) + "x" + std::to_string(eyes_[0].height) + " + " +
            std::to_string(eyes_[1].width) + "x" + std::to_string(eyes_[1].height);
-  return s + (Stereo() ? "2x" : "") + std::to_string(eyes_[0].width) + "x" + std::to_string(eyes_[0].height);
+  return s + (Stereo() ? "2x" : "") + std::to_string(eyes_[0].width) + "x" +
+         std::to_string(eyes_[0].height);
 }
 
 }  // namespace ArtEm

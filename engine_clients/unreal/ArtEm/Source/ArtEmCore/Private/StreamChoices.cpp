@@ -12,7 +12,8 @@ namespace ArtEm {
 namespace {
 
 std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -68,7 +69,8 @@ bool IsThisHost(const std::string& address) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-Transport TransportFor(TransportSetting setting, const std::string& address, bool platform_has_shared_memory) {
+Transport TransportFor(TransportSetting setting, const std::string& address,
+                       bool platform_has_shared_memory) {
   switch (setting) {
     case TransportSetting::SharedMemory:
       return Transport::SharedMemory;
@@ -91,11 +93,13 @@ ColourChoice ColourForOutputDevice(int output_device) {
     c.supported = true;
     c.linear = true;
   } else if (output_device >= 3 && output_device <= 6) {
-    c.why = "display output " + std::to_string(output_device) +
-            " is HDR (ST2084 or scRGB): expected an SDR output (r.HDR.Display.OutputDevice 0, 1 or 2) "
-            "or a linear one (7, 8, 9); the styles are made for SDR images";
+    c.why =
+        "display output " + std::to_string(output_device) +
+        " is HDR (ST2084 or scRGB): expected an SDR output (r.HDR.Display.OutputDevice 0, 1 or 2) "
+        "or a linear one (7, 8, 9); the styles are made for SDR images";
   } else {
-    c.why = "display output " + std::to_string(output_device) + ": expected 0..9 (EDisplayOutputFormat)";
+    c.why = "display output " + std::to_string(output_device) +
+            ": expected 0..9 (EDisplayOutputFormat)";
   }
   return c;
 }
@@ -118,8 +122,8 @@ bool LoadTokenFile(const std::string& path, std::string* token, std::string* why
   return true;
 }
 
-void CopyRows(std::uint8_t* dst, std::uint64_t dst_stride, const std::uint8_t* src, std::uint64_t src_stride,
-              std::uint64_t row_bytes, int rows) {
+void CopyRows(std::uint8_t* dst, std::uint64_t dst_stride, const std::uint8_t* src,
+              std::uint64_t src_stride, std::uint64_t row_bytes, int rows) {
   if (dst_stride == row_bytes && src_stride == row_bytes) {
     std::memcpy(dst, src, row_bytes * static_cast<std::uint64_t>(rows));
     return;

@@ -40,10 +40,11 @@ const char* LinkStateName(LinkState s) {
 
 std::string StreamStatus::Summary() const {
   if (state == LinkState::Streaming)
-    return "streaming " + layout + " via " + TransportName(transport) + " to " + address + " in " + style +
-           ": round trip " + Ms(round_trip_ms) + " ms, server " + Ms(server_ms) + " ms, " + std::to_string(shown) +
-           " shown, " + std::to_string(dropped) + " dropped, " + std::to_string(superseded) + " superseded, " +
-           std::to_string(skipped) + " skipped" + (message.empty() ? "" : "; " + message);
+    return "streaming " + layout + " via " + TransportName(transport) + " to " + address + " in " +
+           style + ": round trip " + Ms(round_trip_ms) + " ms, server " + Ms(server_ms) + " ms, " +
+           std::to_string(shown) + " shown, " + std::to_string(dropped) + " dropped, " +
+           std::to_string(superseded) + " superseded, " + std::to_string(skipped) + " skipped" +
+           (message.empty() ? "" : "; " + message);
   std::string s = std::string(LinkStateName(state)) + " " + address;
   if (!message.empty()) s += ": " + message;
   if (code != 0) s += " (code " + std::to_string(code) + ")";
@@ -57,7 +58,8 @@ void Streamer::Start(const StreamConfig& config) {
   const StereoLayout layout = config_.layout;
   const bool linear = config_.linear;
   config_ = config;
-  if (config.layout.Eyes() == 0) {  // the game thread does not know the eyes: keep the render thread's
+  if (config.layout.Eyes() ==
+      0) {  // the game thread does not know the eyes: keep the render thread's
     config_.layout = layout;
     config_.linear = linear;
   }
@@ -132,8 +134,8 @@ int Streamer::BeginFrame(std::uint64_t* generation) {
   return slot;
 }
 
-bool Streamer::WriteEye(int slot, std::uint64_t generation, int eye, EyeSize size, const std::uint8_t* src,
-                        std::uint64_t src_stride) {
+bool Streamer::WriteEye(int slot, std::uint64_t generation, int eye, EyeSize size,
+                        const std::uint8_t* src, std::uint64_t src_stride) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int eyes = open_.layout.Eyes();
   if (session_ == nullptr || generation != generation_ || slot < 0 || slot >= slots_->Count() ||
@@ -144,7 +146,8 @@ bool Streamer::WriteEye(int slot, std::uint64_t generation, int eye, EyeSize siz
     return false;
   }
   const std::uint64_t row = std::uint64_t{4} * static_cast<std::uint64_t>(size.width);
-  CopyRows(request_views_[static_cast<std::size_t>(slot * eyes + eye)], row, src, src_stride, row, size.height);
+  CopyRows(request_views_[static_cast<std::size_t>(slot * eyes + eye)], row, src, src_stride, row,
+           size.height);
   if (slots_->EyeRead(slot)) wake_.notify_all();
   return true;
 }
@@ -204,7 +207,8 @@ void Streamer::Run() {
         config_.strength = strength;
         status_.message.clear();
       } else {
-        status_.message = "style " + style + " refused (code " + std::to_string(code) + "): " + error;
+        status_.message =
+            "style " + style + " refused (code " + std::to_string(code) + "): " + error;
       }
     }
     SendNewest(lock);
@@ -226,19 +230,21 @@ bool Streamer::Connect(std::unique_lock<std::mutex>& lock) {
       code = 3;  // INVALID_ARGUMENT: the setting is wrong
     } else {
       code = kUnimplemented;
-      message = "token file " + config.token_file +
-                ": this build of the native core sends no bearer token (its C ABI has no credentials "
-                "yet); clear the token file setting or use a server without --token-file";
+      message =
+          "token file " + config.token_file +
+          ": this build of the native core sends no bearer token (its C ABI has no credentials "
+          "yet); clear the token file setting or use a server without --token-file";
     }
   } else {
     std::vector<artem_view_desc> views;
     for (int eye = 0; eye < config.layout.Eyes(); ++eye)
-      views.push_back({config.layout.Eye(eye).width, config.layout.Eye(eye).height, config.format, 0,
-                       config.linear ? 1 : 0});
+      views.push_back({config.layout.Eye(eye).width, config.layout.Eye(eye).height, config.format,
+                       0, config.linear ? 1 : 0});
     char error[kErrorLength] = "";
-    code = artem_open_transport(config.address.c_str(), config.style.c_str(), config.strength, views.data(),
-                                static_cast<std::uint32_t>(views.size()), static_cast<std::uint32_t>(config.slots),
-                                static_cast<std::int32_t>(config.transport), &session, error, sizeof error);
+    code = artem_open_transport(
+        config.address.c_str(), config.style.c_str(), config.strength, views.data(),
+        static_cast<std::uint32_t>(views.size()), static_cast<std::uint32_t>(config.slots),
+        static_cast<std::int32_t>(config.transport), &session, error, sizeof error);
     message = error;
   }
   lock.lock();
@@ -255,8 +261,8 @@ bool Streamer::Connect(std::unique_lock<std::mutex>& lock) {
   request_views_.clear();
   for (int slot = 0; slot < config.slots; ++slot)
     for (int eye = 0; eye < config.layout.Eyes(); ++eye)
-      request_views_.push_back(
-          artem_request_view(session, static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(eye)));
+      request_views_.push_back(artem_request_view(session, static_cast<std::uint32_t>(slot),
+                                                  static_cast<std::uint32_t>(eye)));
   status_.state = LinkState::Streaming;
   status_.code = 0;
   status_.message.clear();
@@ -319,8 +325,8 @@ void Streamer::ReceiveReplies(std::unique_lock<std::mutex>& lock) {
     slots_->Replied(info.id, info.code != 0);
     if (info.code != 0) {
       ++status_.refused;
-      status_.message = "frame " + std::to_string(info.id) + " refused (code " + std::to_string(info.code) +
-                        "): " + error;
+      status_.message = "frame " + std::to_string(info.id) + " refused (code " +
+                        std::to_string(info.code) + "): " + error;
       sent_at_.erase(info.id);
       continue;
     }
@@ -329,8 +335,10 @@ void Streamer::ReceiveReplies(std::unique_lock<std::mutex>& lock) {
     const auto sent = sent_at_.find(info.id);
     if (sent != sent_at_.end()) {
       const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent->second).count();
-      status_.round_trip_ms = status_.round_trip_ms == 0 ? ms : 0.9 * status_.round_trip_ms + 0.1 * ms;
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent->second)
+              .count();
+      status_.round_trip_ms =
+          status_.round_trip_ms == 0 ? ms : 0.9 * status_.round_trip_ms + 0.1 * ms;
     }
     sent_at_.erase(sent_at_.begin(), sent_at_.upper_bound(info.id));
     newest = info;
@@ -344,7 +352,8 @@ void Streamer::ReceiveReplies(std::unique_lock<std::mutex>& lock) {
   back_.id = newest.id;
   back_.layout = layout;
   for (int eye = 0; eye < layout.Eyes(); ++eye) {
-    const std::uint8_t* reply = artem_reply_view(session, newest.slot, static_cast<std::uint32_t>(eye));
+    const std::uint8_t* reply =
+        artem_reply_view(session, newest.slot, static_cast<std::uint32_t>(eye));
     const std::uint64_t bytes = layout.EyeBytes(eye);
     back_.eye[eye].assign(reply, reply + bytes);
   }

@@ -6,7 +6,8 @@
 
 namespace ArtEm {
 
-int ListStyles(const std::string& address, int timeout_ms, std::vector<StyleEntry>* styles, std::string* why) {
+int ListStyles(const std::string& address, int timeout_ms, std::vector<StyleEntry>* styles,
+               std::string* why) {
   char error[512] = "";
   artem_style_list* list = nullptr;
   const int code = artem_list_styles(address.c_str(), timeout_ms, &list, error, sizeof error);

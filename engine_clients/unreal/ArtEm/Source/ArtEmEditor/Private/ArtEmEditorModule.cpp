@@ -10,14 +10,17 @@ class FArtEmEditorModule : public IModuleInterface
 public:
 	virtual void StartupModule() override
 	{
-		FPropertyEditorModule& Properties = FModuleManager::LoadModuleChecked<FPropertyEditorModule>("PropertyEditor");
+		FPropertyEditorModule& Properties =
+			FModuleManager::LoadModuleChecked<FPropertyEditorModule>("PropertyEditor");
 		Properties.RegisterCustomClassLayout(UArtEmSettings::StaticClass()->GetFName(),
 			FOnGetDetailCustomizationInstance::CreateStatic(&FArtEmSettingsCustomization::MakeInstance));
 	}
 
 	virtual void ShutdownModule() override
 	{
-		if (FPropertyEditorModule* Properties = FModuleManager::GetModulePtr<FPropertyEditorModule>("PropertyEditor"))
+		FPropertyEditorModule* Properties =
+			FModuleManager::GetModulePtr<FPropertyEditorModule>("PropertyEditor");
+		if (Properties != nullptr)
 		{
 			Properties->UnregisterCustomClassLayout(UArtEmSettings::StaticClass()->GetFName());
 		}

@@ -15,7 +15,8 @@ TSharedRef<IDetailCustomization> FArtEmSettingsCustomization::MakeInstance()
 
 void FArtEmSettingsCustomization::CustomizeDetails(IDetailLayoutBuilder& DetailBuilder)
 {
-	const TSharedRef<IPropertyHandle> Style = DetailBuilder.GetProperty(GET_MEMBER_NAME_CHECKED(UArtEmSettings, Style));
+	const TSharedRef<IPropertyHandle> Style =
+		DetailBuilder.GetProperty(GET_MEMBER_NAME_CHECKED(UArtEmSettings, Style));
 	IDetailCategoryBuilder& Category = DetailBuilder.EditCategory("Style");
 	Category.AddCustomRow(LOCTEXT("Picker", "Style picker"))
 		.WholeRowContent()

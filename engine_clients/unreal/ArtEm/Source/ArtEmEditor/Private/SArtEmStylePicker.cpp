@@ -34,7 +34,8 @@ void SArtEmStylePicker::Construct(const FArguments& InArgs)
 			[
 				SNew(SButton)
 				.Text(LOCTEXT("List", "List the server's styles"))
-				.ToolTipText(LOCTEXT("ListTip", "Asks the server in Server Address for its styles and their thumbnails"))
+				.ToolTipText(LOCTEXT("ListTip",
+					"Asks the server in Server Address for its styles and their thumbnails"))
 				.IsEnabled_Lambda([this] { return !bListing; })
 				.OnClicked(this, &SArtEmStylePicker::OnList)
 			]
@@ -66,7 +67,8 @@ FReply SArtEmStylePicker::OnList()
 				{
 					if (TSharedPtr<SArtEmStylePicker> Self = WeakThis.Pin())
 					{
-						Self->Show(Code, UTF8_TO_TCHAR(Why.c_str()), Code == 0 ? ArtEmConvert::ToUnreal(Entries) : TArray<FArtEmStyle>());
+						Self->Show(Code, UTF8_TO_TCHAR(Why.c_str()),
+							Code == 0 ? ArtEmConvert::ToUnreal(Entries) : TArray<FArtEmStyle>());
 					}
 				});
 		});
@@ -81,10 +83,12 @@ void SArtEmStylePicker::Show(int32 Code, const FString& Error, TArray<FArtEmStyl
 	Brushes.Reset();
 	if (Code != 0)
 	{
-		State->SetText(FText::Format(LOCTEXT("Failed", "{0} (code {1})"), FText::FromString(Error), Code));
+		State->SetText(
+			FText::Format(LOCTEXT("Failed", "{0} (code {1})"), FText::FromString(Error), Code));
 		return;
 	}
-	State->SetText(FText::Format(LOCTEXT("Listed", "{0} styles: click one to stream in it"), Styles.Num()));
+	State->SetText(
+		FText::Format(LOCTEXT("Listed", "{0} styles: click one to stream in it"), Styles.Num()));
 	for (const FArtEmStyle& Style : Styles)
 	{
 		TSharedPtr<FSlateBrush> Brush = MakeShared<FSlateBrush>();
@@ -112,7 +116,8 @@ void SArtEmStylePicker::Show(int32 Code, const FString& Error, TArray<FArtEmStyl
 				]
 				+ SVerticalBox::Slot().AutoHeight().HAlign(HAlign_Center)
 				[
-					SNew(STextBlock).Text(FText::FromString(Style.DisplayName.IsEmpty() ? Style.Id : Style.DisplayName))
+					SNew(STextBlock)
+					.Text(FText::FromString(Style.DisplayName.IsEmpty() ? Style.Id : Style.DisplayName))
 				]
 			]
 		];

@@ -4,7 +4,7 @@
 // from a native build:
 //   include/artem/artem.h
 //   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.a     statically linked core, or
-//   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.so    shared core with its libraries beside it
+//   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.so    shared core (+ any libraries it needs)
 //   lib/Win64/artem_native.lib (+ artem_native.dll when it is a DLL's import library)
 using System.IO;
 using UnrealBuildTool;
@@ -44,8 +44,8 @@ public class ArtEmNative : ModuleRules
 			}
 			else
 			{
-				throw new BuildException("ArtEm: neither " + Static + " nor " + Shared + " is there: stage the " +
-					"native core (python3 engine_clients/unreal/stage_native.py BUILD_DIR)");
+				throw new BuildException("ArtEm: neither " + Static + " nor " + Shared + " is there: " +
+					"stage the native core (python3 engine_clients/unreal/stage_native.py BUILD_DIR)");
 			}
 		}
 		else if (Target.Platform == UnrealTargetPlatform.Win64)
@@ -68,7 +68,8 @@ public class ArtEmNative : ModuleRules
 		}
 		else
 		{
-			throw new BuildException("ArtEm: no native core for " + Target.Platform + " (Win64 and Linux are built)");
+			throw new BuildException("ArtEm: no native core for " + Target.Platform +
+				" (Win64 and Linux are built)");
 		}
 	}
 }

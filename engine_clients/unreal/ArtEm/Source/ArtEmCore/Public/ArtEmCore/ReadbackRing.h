@@ -13,10 +13,10 @@ namespace ArtEm {
 
 struct ReadbackEntry {
   bool busy = false;
-  int slot = -1;               // the request slot the pixels go into
-  int eye = 0;                 // the view of that slot
-  std::uint64_t order = 0;     // when it was queued (larger: later)
-  std::uint64_t frame = 0;     // the engine's frame counter, for logs
+  int slot = -1;            // the request slot the pixels go into
+  int eye = 0;              // the view of that slot
+  std::uint64_t order = 0;  // when it was queued (larger: later)
+  std::uint64_t frame = 0;  // the engine's frame counter, for logs
 };
 
 class ARTEMCORE_API ReadbackRing {

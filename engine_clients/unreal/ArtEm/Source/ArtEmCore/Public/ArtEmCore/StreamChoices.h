@@ -14,7 +14,12 @@ namespace ArtEm {
 enum class Transport : std::int32_t { SharedMemory = 0, Inline = 1, Jpeg = 2 };
 
 // The project setting: Automatic picks from the address and the platform.
-enum class TransportSetting : std::int32_t { Automatic = 0, SharedMemory = 1, Inline = 2, Jpeg = 3 };
+enum class TransportSetting : std::int32_t {
+  Automatic = 0,
+  SharedMemory = 1,
+  Inline = 2,
+  Jpeg = 3
+};
 
 // "Automatic", "SharedMemory", "Inline" or "Jpeg" (any case; also "shm"); false with `why`
 // naming the value and what was expected.

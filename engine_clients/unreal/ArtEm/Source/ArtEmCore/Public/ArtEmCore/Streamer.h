@@ -30,12 +30,12 @@ struct StreamConfig {
   std::string style = "identity";
   float strength = 1.0f;
   Transport transport = Transport::SharedMemory;
-  std::string token_file;      // empty: no bearer token
-  StereoLayout layout;         // the eyes; the render thread sets it (EnsureLayout)
-  bool linear = false;         // the eyes' colour space (ColourForOutputDevice)
-  std::int32_t format = 2;     // ARTEM_BGRA8: Unreal's 8-bit scene colour order
-  int slots = 3;               // request slots: reading back, queued, out at the server
-  int retry_ms = 2000;         // after a failed connection
+  std::string token_file;   // empty: no bearer token
+  StereoLayout layout;      // the eyes; the render thread sets it (EnsureLayout)
+  bool linear = false;      // the eyes' colour space (ColourForOutputDevice)
+  std::int32_t format = 2;  // ARTEM_BGRA8: Unreal's 8-bit scene colour order
+  int slots = 3;            // request slots: reading back, queued, out at the server
+  int retry_ms = 2000;      // after a failed connection
 };
 
 enum class LinkState { Stopped, WaitingForFrames, Connecting, Streaming, Failed };
@@ -43,13 +43,13 @@ ARTEMCORE_API const char* LinkStateName(LinkState s);
 
 struct StreamStatus {
   LinkState state = LinkState::Stopped;
-  int code = 0;                  // the last failure's gRPC status code
-  std::string message;           // why it failed, or the last refusal
+  int code = 0;         // the last failure's gRPC status code
+  std::string message;  // why it failed, or the last refusal
   std::string address, style, layout;
   float strength = 1.0f;
   Transport transport = Transport::SharedMemory;
-  double round_trip_ms = 0;      // smoothed: sent to reply received
-  double server_ms = 0;          // the server's total for the last reply
+  double round_trip_ms = 0;  // smoothed: sent to reply received
+  double server_ms = 0;      // the server's total for the last reply
   std::uint64_t sent = 0, shown = 0;
   std::uint64_t dropped = 0;     // replaced unanswered by the server (latest frame wins there)
   std::uint64_t superseded = 0;  // complete here, dropped before sending for a newer frame
@@ -111,7 +111,7 @@ class ARTEMCORE_API Streamer {
   std::condition_variable wake_;
   std::thread thread_;
   bool stop_ = false;
-  bool restart_ = false;             // the config changed: reopen
+  bool restart_ = false;  // the config changed: reopen
   bool style_pending_ = false;
   std::string next_style_;
   float next_strength_ = 1.0f;
@@ -121,7 +121,7 @@ class ARTEMCORE_API Streamer {
   // Only while streaming; the session itself is touched by the streaming thread alone (request
   // views are written by the render thread under the mutex, so a close never races a copy).
   artem_session* session_ = nullptr;
-  StreamConfig open_;                // what session_ was opened with
+  StreamConfig open_;  // what session_ was opened with
   std::uint64_t generation_ = 0;
   std::unique_ptr<FrameSlots> slots_;
   std::vector<std::uint8_t*> request_views_;  // slot * eyes + eye

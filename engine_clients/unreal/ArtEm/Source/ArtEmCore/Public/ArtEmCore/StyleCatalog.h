@@ -12,14 +12,14 @@
 namespace ArtEm {
 
 struct StyleEntry {
-  std::string id;            // what SetStyle takes
-  std::string kind;          // identity, generator, adain, xnor, ...
+  std::string id;    // what SetStyle takes
+  std::string kind;  // identity, generator, adain, xnor, ...
   std::string display_name;
   std::vector<std::uint8_t> thumbnail_png;  // empty when the style has none
 };
 
 // 0 with `styles` filled, else the gRPC status code with `why` (14: the server is unreachable).
-ARTEMCORE_API int ListStyles(const std::string& address, int timeout_ms, std::vector<StyleEntry>* styles,
-                             std::string* why);
+ARTEMCORE_API int ListStyles(const std::string& address, int timeout_ms,
+                             std::vector<StyleEntry>* styles, std::string* why);
 
 }  // namespace ArtEm
