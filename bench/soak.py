@@ -6,8 +6,9 @@ memory at start, peak and end. A benchmark, not a test: it prints and never asse
     .venv/bin/python bench/soak.py --duration 60              # starts its own `artem serve` (CPU)
     .venv/bin/python bench/soak.py --server 127.0.0.1:50051 --metrics 127.0.0.1:9464 --style mosaic
 
-Without --server it starts `artem serve` on a free loopback port with a models directory
-holding one small random-weight generator (`soak-gen`), so it runs anywhere. Memory is read
+Without --server it starts `artem serve` on a free loopback port with an empty models directory
+and streams through the shipped `nocturne` style (one of the small painting styles), so it runs
+anywhere. Memory is read
 from /proc for a server it started, else from the server's metrics endpoint (--metrics).
 """
 
@@ -25,23 +26,6 @@ from pathlib import Path
 
 from artem_client.load import run_load
 from prometheus_client.parser import text_string_to_metric_families
-
-
-def make_models_dir(root: Path) -> Path:
-    """A models directory with `soak-gen`: a small generator with random weights."""
-    import torch
-
-    from artem_server.models.card import ModelCard
-    from artem_server.models.generator import Generator, GeneratorConfig
-    from artem_server.models.store import write_entry
-
-    torch.manual_seed(0)
-    net = Generator(GeneratorConfig(width=8, res_blocks=2)).eval()
-    card = ModelCard(
-        name="soak-gen", kind="generator", architecture=net.config.to_dict(), source="bench/soak.py"
-    )
-    write_entry(root, card, net.state_dict(), half=False)
-    return root
 
 
 def free_port() -> int:
@@ -126,7 +110,7 @@ def main() -> None:
         "--metrics", default=None, help="HOST:PORT of its metrics endpoint (with --server)"
     )
     p.add_argument(
-        "--style", default=None, help="style id (default soak-gen on the server it starts)"
+        "--style", default=None, help="style id (default nocturne on the server it starts)"
     )
     p.add_argument("--device", default="cpu", help="device of the server it starts (default cpu)")
     p.add_argument(
@@ -144,10 +128,8 @@ def main() -> None:
     proc, tmp = None, None
     if args.server is None:
         tmp = tempfile.TemporaryDirectory(prefix="artem-soak-")
-        proc, address, metrics = start_server(
-            make_models_dir(Path(tmp.name)), args.device, args.streams
-        )
-        style = args.style or "soak-gen"
+        proc, address, metrics = start_server(Path(tmp.name), args.device, args.streams)
+        style = args.style or "nocturne"
     else:
         address, metrics, style = args.server, args.metrics, args.style or "identity"
     pid = proc.pid if proc else None
