@@ -66,10 +66,11 @@ def _builtin() -> list[Kind]:
     from .adain import KIND as ADAIN
     from .generator import KIND as GENERATOR
     from .identity import KIND as IDENTITY
+    from .xnor import KIND as XNOR
 
     # The first is the default kind: what a net registered in code is served as, and the net
     # the benchmarks and the backend probe time when no style is named.
-    return [GENERATOR, ADAIN, IDENTITY]
+    return [GENERATOR, ADAIN, IDENTITY, XNOR]
 
 
 def _as_kind(obj: object, source: str) -> Kind:
