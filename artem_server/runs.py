@@ -84,7 +84,7 @@ def describe(choice: RunChoice) -> str:
 
 
 class BoundPipeline:
-    """The pipeline with a session's choice applied: what transport.views.process calls.
+    """The pipeline with a session's choice applied: what frame_step.run_frame runs.
     With `runner` (already built) it never builds; without, it builds on first use (the CLI)."""
 
     def __init__(self, runs: Runs, choice: RunChoice, runner=None) -> None:

@@ -1,8 +1,10 @@
-"""The Stylizer gRPC servicer: an adapter between the wire and the pipeline.
+"""The Stylizer gRPC servicer: an adapter between the wire and the frame path.
 
-It validates at the edge, turns protobuf messages into domain objects (frames.View), runs the
-pipeline on a worker thread and turns the result back into messages. In the Stylize stream a
-bad request is answered in its own reply (the stream goes on); see proto/artem/v1/stylizer.proto.
+It validates at the edge, turns protobuf messages into domain objects (a frame's views in their
+carriers, transport.carriers), runs each frame on the model thread (frame_step: the pipeline
+between reading and writing the pixels) and turns the result back into messages. In the
+Stylize stream a bad request is answered in its own reply (the stream goes on); see
+proto/artem/v1/stylizer.proto.
 
 Per stream, one frame is in the model and at most one waits: a newer frame replaces the waiting
 one (latest frame wins) and the next reply counts the drop. Replies wait on the client's flow
@@ -27,12 +29,13 @@ from functools import partial
 
 import grpc
 import torch
-from artem_protocol import fresh_bytes, wire
+from artem_protocol import wire
 from artem_protocol.rpc import pb, pb_grpc
 
 from . import __version__, field_limits, logs
 from .device_guard import DeviceGuard, GuardedPipeline
 from .errors import ArtemError, InvalidArgument, PermissionDenied, Unavailable, status_of
+from .frame_step import run_frame
 from .frames import FrameLimits, PixelFormat
 from .pipeline import StageTimes
 from .registry import Registry, Style
@@ -40,7 +43,7 @@ from .runs import Build, RunChoice, RunOptions, Runs
 from .stream_guard import StreamGuard
 from .style_choice import ChoiceCache, StyleChoice, choose
 from .styles import AddCancel, StyleImageLimits, add_style
-from .transport import views as tviews
+from .transport.carriers import FramePixels
 from .transport.handlers import Undecodable
 from .transport.jpeg import DEFAULT_QUALITY, JpegCodec
 from .transport.shm import Region, RegionTable, is_local_peer
@@ -91,10 +94,9 @@ class SessionSettings:
 @dataclass
 class PendingFrame:
     frame: pb.Frame
-    views: list[tviews.ViewSpec]  # checked, pixels not yet read
+    pixels: FramePixels  # its views in their carriers: checked, not yet read
     settings: SessionSettings
     arrived: float  # time.perf_counter() when read off the stream
-    region: Region | None = None  # the stream's shared-memory region when the frame arrived
 
 
 def error_status(exc: BaseException) -> pb.Status:
@@ -219,10 +221,10 @@ class Engine:
         return max(now - oldest, now - busy if busy is not None else 0.0)
 
     def _process(self, *args):
-        """tviews.process on the model thread, timed for `stalled_s`."""
+        """frame_step.run_frame on the model thread, timed for `stalled_s`."""
         self._busy_since = time.monotonic()
         try:
-            return tviews.process(*args)
+            return run_frame(*args)
         finally:
             self._busy_since = None
 
@@ -260,18 +262,16 @@ class Engine:
         JPEG, in the reply slot for shm)."""
         loop = asyncio.get_running_loop()
         picked = time.perf_counter()
-        s, specs = pending.settings, pending.views
+        s, pixels = pending.settings, pending.pixels
         frame = pb.StylizedFrame(
             id=pending.frame.id,
             capture_time_us=pending.frame.capture_time_us,
             style=s.label,
-            views=tviews.reply_views(specs),
+            views=pixels.reply_views(),
         )
-        jpegs = [(v.data, v.width, v.height, v.field) for v in specs if v.carrier == "jpeg"]
-        decoded: list = [None] * len(specs)
-        if jpegs:
-            it = iter(await loop.run_in_executor(None, self.codec.decode_many, jpegs))
-            decoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
+        jpeg = bool(pixels.jpegs)
+        if jpeg:
+            await loop.run_in_executor(None, pixels.decode, self.codec)
         identity = not s.style.kind.runs_model
         runner = None if identity else await self.runner_for(s)  # UNAVAILABLE while it is built
         waiting = time.perf_counter()
@@ -282,39 +282,23 @@ class Engine:
                 del self._waiting[token]
                 started = time.perf_counter()
                 times = StageTimes()
-                # made on the device's turn, so streams that wait for it hold no reply memory
-                in_place = (
-                    wire.InPlaceFrame(
-                        pb.StylizeReply, frame, [(v.height, v.width, v.format.bpp) for v in specs]
-                    )
-                    if fresh_bytes.available() and all(v.carrier == "data" for v in specs)
-                    else None
-                )
+                # laid out on the device's turn, so streams that wait for it hold no reply memory
+                pixels.lay_out_in_place(frame)
                 results, copy_s = await loop.run_in_executor(
                     self.executor,
                     self._process,
                     self.runs.bind(s.run, runner),
                     s.model,
                     identity,
-                    specs,
-                    pending.region,
-                    decoded,
+                    pixels,
                     s.pixel_strength,
                     times,
-                    in_place.arrays if in_place else None,
                 )
         finally:
             self._waiting.pop(token, None)
         ran = time.perf_counter()
-        encoded: list[bytes | None] = [None] * len(specs)
-        if jpegs:
-            rgb = [
-                r[..., list(v.format.rgb_order)]
-                for r, v in zip(results, specs)
-                if v.carrier == "jpeg"
-            ]
-            it = iter(await loop.run_in_executor(None, self.codec.encode_many, rgb, s.jpeg_quality))
-            encoded = [next(it) if v.carrier == "jpeg" else None for v in specs]
+        if jpeg:
+            await loop.run_in_executor(None, pixels.encode, results, self.codec, s.jpeg_quality)
         done = time.perf_counter()
         # everything on the model thread but the pipeline is moving pixels (slots, JPEG alpha)
         transfer = (
@@ -331,8 +315,7 @@ class Engine:
                 total_ms=(time.perf_counter() - pending.arrived) * 1e3,
             )
         )
-        pixels = [] if in_place else tviews.reply_pixels(specs, results, encoded)
-        return wire.Message(pb.StylizeReply(frame=frame), pixels, in_place)
+        return pixels.reply(pb.StylizeReply(frame=frame), results)
 
     def release_region(self, region: Region) -> None:
         """Unmap a stream's region on the model thread, after any frame of it already queued
@@ -498,7 +481,7 @@ class StreamSession:
                     f"frame {frame.id} arrived before any config: the first request "
                     "of a Stylize stream must set `config` (style, strength)"
                 )
-            views = tviews.parse_frame(frame, message.pixels, self.region, self.engine.limits)
+            pixels = FramePixels.parse(frame, message.pixels, self.region, self.engine.limits)
         except ArtemError as e:
             self.out.put_nowait(
                 pb.StylizeReply(
@@ -509,7 +492,7 @@ class StreamSession:
             return
         if self.pending is not None:
             self.dropped += 1  # latest frame wins: the waiting one is replaced unanswered
-        self.pending = PendingFrame(frame, views, self.settings, arrived, self.region)
+        self.pending = PendingFrame(frame, pixels, self.settings, arrived)
         self.frame_ready.set()
 
     async def work(self) -> None:

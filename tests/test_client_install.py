@@ -73,10 +73,10 @@ def light_python(tmp_path_factory) -> Path:
     for name, folder in DISTRIBUTIONS.items():
         copy = tmp / "src" / name
         shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-        _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-             "--no-build-isolation", "--wheel-dir", wheels, copy)  # fmt: skip
-    _run(sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-         "--no-index", *sorted(wheels.glob("*.whl")))  # fmt: skip
+        build = ["wheel", "--quiet", "--no-deps", "--no-index", "--no-build-isolation"]
+        _run(sys.executable, "-m", "pip", *build, "--wheel-dir", wheels, copy)
+    install = ["install", "--quiet", "--no-deps", "--no-index", *sorted(wheels.glob("*.whl"))]
+    _run(sys.executable, "-m", "pip", "--python", python, *install)
     _link_light_packages(tmp / "light")
     site = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
     (Path(site.stdout.strip()) / "artem-light.pth").write_text(f"{tmp / 'light'}\n")

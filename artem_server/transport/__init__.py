@@ -1,12 +1,14 @@
-"""How frame pixels travel between a client and the server.
+"""How frame pixels travel between a client and the server; this layer moves bytes, it never
+runs the model (artem_server.frame_step joins it to the pipeline).
 
-- `wire`: Stylize's protobuf messages with pixel bytes cut out as memoryviews (inline bytes
-  without protobuf's copies), and inline replies built in place (`fresh_bytes`: a new `bytes`
-  object the pipeline writes into).
-- `shm`: shared-memory regions (same host): layout, validation, mapping, ownership.
-- `jpeg`: JPEG coding for networks (nvJPEG on CUDA where available, else libjpeg-turbo).
-- `views`: a view's carrier, checked at the edge and read/written on the model thread.
-- `copy`, `alloc`: frame-sized copies over threads; an allocator that keeps frame buffers.
+- `carriers`: one class per carrier (`Inline`, `SharedMemorySlot`, `Jpeg`) behind one protocol,
+  and a frame's views in theirs (`FramePixels`): checked at the edge, read and written on the
+  model thread.
+- `handlers`: the Stylizer service's method handlers, Stylize coded by artem_protocol.wire.
+- `shm`: the server's mappings of clients' shared-memory regions: validation, ownership.
+- `jpeg`: the server's JPEG codec (nvJPEG on CUDA where available, else the protocol's Pillow).
+- `alloc`: glibc tuned for frame-sized buffers.
 
-Generated gRPC code may be imported here (README's layout); the pipeline never sees it.
+What both ends share (the generated code, the Stylize codec, pixel formats, the region layout)
+is artem_protocol's. Generated gRPC code may be imported here; the pipeline never sees it.
 """
