@@ -186,6 +186,20 @@ def cmd_models_import(args: argparse.Namespace) -> None:
     print(imported.message)
 
 
+def cmd_models_kinds(args: argparse.Namespace) -> None:
+    from .kinds import all_kinds
+
+    for kind in all_kinds():
+        options = ", ".join(sorted(kind.session_options)) or "none"
+        print(f"{kind.name:10} {kind.summary}")
+        runs = kind.describe_runs() if kind.runs_model else "no model: frames pass through"
+        print(f"{'':10} sessions may set: {options}; runs on: {runs}")
+        if kind.import_help:
+            print(f"{'':10} artem models import: {kind.import_help}")
+        if kind.takes_styles:
+            print(f"{'':10} its models take styles from images (artem styles add, AddStyle)")
+
+
 def cmd_models_pull(args: argparse.Namespace) -> None:
     from .models.pull import CATALOGUE, pull
 
@@ -674,13 +688,19 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         help="a fast_neural_style .pth/.model, or pytorch-AdaIN's vgg_normalised.pth and "
-        "decoder.pth (either order) for an adain model",
+        "decoder.pth (either order) for an adain model; `artem models kinds` lists what each "
+        "kind imports",
     )
     s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
     s.add_argument("--license", default="", help="licence note to record in the model card")
     s.add_argument("--force", action="store_true", help="replace an existing style of that name")
     models_dir(s)
     s.set_defaults(func=cmd_models_import)
+
+    s = models.add_parser(
+        "kinds", help="the model kinds this server has (with plugins): what each imports and takes"
+    )
+    s.set_defaults(func=cmd_models_kinds)
 
     s = models.add_parser(
         "pull", help="download a public pretrained model or loss network (see --list)"

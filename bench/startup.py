@@ -87,7 +87,7 @@ def main() -> None:
                         views = photo_views(size)
                         rows = []
                         for style in client.list_styles():
-                            if style.kind == "identity":
+                            if style.id == "identity":  # runs no model
                                 continue
                             first, second = first_frames(client, style.id, views, args.transport)
                             rows.append(

@@ -45,13 +45,10 @@ def photos(size: int) -> list[np.ndarray]:
 
 
 def painting_styles(registry: Registry, first: str) -> list:
-    """Built-in generator styles trained by distillation: `first`, then the others by name."""
+    """Built-in styles trained by distillation from a teacher: `first`, then the others by
+    name."""
     styles = [registry.get(i) for i in registry.ids()]
-    styles = [
-        s
-        for s in styles
-        if s.card.kind == "generator" and (s.card.made_by or {}).get("config", {}).get("teacher")
-    ]
+    styles = [s for s in styles if (s.card.made_by or {}).get("config", {}).get("teacher")]
     return sorted(styles, key=lambda s: (s.id != first, s.id))
 
 

@@ -66,6 +66,10 @@ def test_a_kind_from_the_test_folder_is_served_end_to_end(plugin_env, tmp_path, 
     assert "colour matrix 'sepia'" in out.stdout
     listed = run(plugin_env, "styles", "list", "--models-dir", str(models)).stdout
     assert any(line.split()[:2] == ["sepia", "matrix"] for line in listed.splitlines()), listed
+    kinds = run(plugin_env, "models", "kinds").stdout
+    assert (
+        "matrix     a fixed 3x3 colour matrix" in kinds and "runs on: torch-eager in fp32" in kinds
+    )
     # without the plugin the same command does not know the file, and says what it imports
     bare = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     refused = run(
@@ -149,3 +153,27 @@ def test_a_kind_from_the_test_folder_is_served_end_to_end(plugin_env, tmp_path, 
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
+
+
+def test_register_makes_a_kind_known_in_this_process(tmp_path):
+    """`register` is the in-process way in (what an entry point does for a whole install): the
+    registry loads the kind's entries, a backend finds the kind of its modules, and a second,
+    different kind of a taken name is refused."""
+    import toy_kind
+
+    from artem_server.backends import torch_optimized
+    from artem_server.kinds import import_files, kind_of_module, register
+    from artem_server.registry import Registry
+
+    assert register(toy_kind.KIND) is register(toy_kind.KIND)  # twice: a no-op
+    with pytest.raises(ValueError, match="'matrix' is already registered"):
+        register(toy_kind.ColourMatrixKind())
+    spec = tmp_path / "grey.json"
+    spec.write_text(json.dumps({"matrix": [[1 / 3] * 3] * 3, "offset": [0, 0, 0]}))
+    import_files([spec], "grey", tmp_path / "models")
+    registry = Registry(tmp_path / "models", builtin_dir=None)
+    model = registry.get("grey").model
+    assert registry.get("grey").kind is toy_kind.KIND and kind_of_module(model) is toy_kind.KIND
+    assert (
+        torch_optimized.default_mode(model, cuda=True) == "compile"
+    )  # a kind without its own: compile
