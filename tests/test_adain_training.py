@@ -11,8 +11,8 @@ import pytest
 import torch
 from adain_reference import peer_encoder_state_dict
 from artem_training.adain_encoder import TORCHVISION_TO_PEER, build_adain_encoder
-from artem_training.adain_train import adain_losses
 from artem_training.errors import ConfigError
+from artem_training.kinds.adain import adain_losses
 from artem_training.train import train
 from test_training import compose_cfg
 
@@ -89,7 +89,7 @@ def test_tiny_adain_run_exports_a_model_and_styles_the_server_loads(tmp_path: Pa
     assert (
         "random-weight VGG-19" in result.entry.card.notes and "width 4" in result.entry.card.notes
     )
-    assert [e.name for e in result.style_entries] == ["dots", "lines"]
+    assert [e.name for e in result.extra_entries] == ["dots", "lines"]
     assert result.sample_grid.is_file() and len(result.checkpoints) == 1
     ckpt = torch.load(result.checkpoints[0], weights_only=True)
     assert ckpt["step"] == 2 and "1.weight" in ckpt["decoder"]
@@ -194,7 +194,7 @@ def test_resume_goes_on_exactly_where_a_checkpoint_left_off(tmp_path: Path):
         resumed = train(tiny(tmp_path / "b", *steps, f"trainer.resume={whole.checkpoints[0]}"))
     assert resumed.metrics["resumed_at"] == 2 and whole.metrics["resumed_at"] == 0
     for (key, a), b in zip(
-        whole.net.decoder.state_dict().items(), resumed.net.decoder.state_dict().values()
+        whole.model.decoder.state_dict().items(), resumed.model.decoder.state_dict().values()
     ):
         torch.testing.assert_close(a, b, msg=key)
     with pytest.raises(ConfigError, match=r"trainer\.resume"):

@@ -65,7 +65,7 @@ def test_a_fine_tune_with_the_options_starts_from_an_entry_and_says_so(tmp_path:
     net = load_model(read_entry(result.entry.path))
     assert net.config.antialias
     # the fine-tune moved the weights, starting from the base's (2 Adam steps at lr 1e-3)
-    delta = (net.conv1.conv2d.weight - base.generator.conv1.conv2d.weight.detach()).abs().max()
+    delta = (net.conv1.conv2d.weight - base.model.conv1.conv2d.weight.detach()).abs().max()
     assert 0 < delta < 0.01
 
 

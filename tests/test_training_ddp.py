@@ -67,7 +67,7 @@ def _rank(rank: int, port: int, run_dir: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(tiny(run_dir))
-    torch.save(result.generator.state_dict(), run_dir.parent / f"rank{rank}.pt")
+    torch.save(result.model.state_dict(), run_dir.parent / f"rank{rank}.pt")
 
 
 def test_two_ranks_end_with_the_same_weights(tmp_path: Path) -> None:
@@ -125,9 +125,9 @@ def _adain_rank(rank: int, port: int, run_dir: Path) -> None:
         result = train(
             tiny(run_dir, "model=adain", "debug=adain", "loss.pixel_warmup_steps=1", styles)
         )
-    torch.save(result.net.decoder.state_dict(), run_dir.parent / f"rank{rank}.pt")
+    torch.save(result.model.decoder.state_dict(), run_dir.parent / f"rank{rank}.pt")
     (run_dir.parent / f"rank{rank}.styles").write_text(
-        ",".join(e.name for e in result.style_entries)
+        ",".join(e.name for e in result.extra_entries)
     )
 
 

@@ -59,7 +59,7 @@ class FakeWriter:
 def test_losses_and_grid_go_to_the_writer(tmp_path: Path, monkeypatch) -> None:
     writer = FakeWriter()
     opened: list[Path] = []
-    monkeypatch.setattr("artem_training.train.open_writer", lambda d: opened.append(d) or writer)
+    monkeypatch.setattr("artem_training.run.open_writer", lambda d: opened.append(d) or writer)
     result = quiet_train(tiny(tmp_path))
     assert opened == [tmp_path / "run" / "tensorboard"]
     assert [(tag, step) for tag, _, step in writer.scalars] == [
@@ -71,9 +71,7 @@ def test_losses_and_grid_go_to_the_writer(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_tensorboard_off_opens_no_writer(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(
-        "artem_training.train.open_writer", lambda d: pytest.fail("opened a writer")
-    )
+    monkeypatch.setattr("artem_training.run.open_writer", lambda d: pytest.fail("opened a writer"))
     result = quiet_train(tiny(tmp_path, "trainer.tensorboard=false", "trainer.steps=1"))
     assert result.sample_grid.is_file()
 

@@ -52,7 +52,7 @@ def test_adain_onnx_takes_a_styles_statistics_and_alpha(tmp_path: Path, photo: n
     result = _train(tiny_adain(tmp_path, styles, "export.onnx=true", "loss.pixel_warmup_steps=1"))
     entry = read_entry(result.entry.path)
     assert "style_mean and style_std" in entry.card.notes
-    stats = StyleStats.from_tensors(read_entry(result.style_entries[0].path).load_weights())
+    stats = StyleStats.from_tensors(read_entry(result.extra_entries[0].path).load_weights())
     net = load_adain_model(entry).net
     x = torch.from_numpy(photo[:40, :48]).permute(2, 0, 1)[None].float()
     session = _session(entry.path)

@@ -37,7 +37,7 @@ def test_resume_continues_from_the_saved_step(tmp_path: Path) -> None:
     )
     assert resumed.metrics["resumed_at"] == 2 and whole.metrics["resumed_at"] == 0
     assert [p.name for p in resumed.checkpoints] == ["step_000004.pt"]  # steps 3 and 4 only ran
-    a, b = whole.generator.state_dict(), resumed.generator.state_dict()
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     # Without Adam's state the same two steps land elsewhere: the comparison above can fail.
@@ -48,7 +48,7 @@ def test_resume_continues_from_the_saved_step(tmp_path: Path) -> None:
         tiny(tmp_path / "fresh", "trainer.steps=4", f"trainer.resume={tmp_path / 'no_adam.pt'}")
     )
     assert not torch.equal(
-        fresh.generator.state_dict()["conv1.conv2d.weight"], a["conv1.conv2d.weight"]
+        fresh.model.state_dict()["conv1.conv2d.weight"], a["conv1.conv2d.weight"]
     )
 
 

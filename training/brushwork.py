@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .style_images import _hsv_to_rgb
+from .colour import hsv_to_rgb
 
 
 def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -16,7 +16,7 @@ def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
     hues = (base + rng.choice([0.0, 0.08, -0.08, 0.5], n)) % 1.0
     sat = rng.uniform(0.45, 0.95, n)
     val = rng.uniform(0.35, 1.0, n)
-    return (_hsv_to_rgb(hues, sat, val) * 255).astype(np.uint8)
+    return (hsv_to_rgb(hues, sat, val) * 255).astype(np.uint8)
 
 
 def strokes(size: int = 256, seed: int = 0, density: float = 1.0) -> np.ndarray:

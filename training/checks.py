@@ -10,7 +10,6 @@ import torch
 from omegaconf import DictConfig
 
 from artem_server.models.card import InvalidName, validate_name
-from artem_server.models.generator import Generator
 
 from .errors import ConfigError
 from .precision import PRECISIONS
@@ -20,14 +19,15 @@ from .vgg import TAPS, hub_weights_path
 DEVICES = ("cpu", "cuda", "auto")
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
+def check_config(cfg: DictConfig, size_multiple: int) -> None:
+    """Raise ConfigError for the first value that cannot work, for a feed-forward net whose
+    image sides must be multiples of `size_multiple`. `cfg` is fully resolved."""
     if cfg.get("teacher") is not None:
         _check_distill(cfg.loss)
     else:
         _check_style(cfg.style)
         _check_loss(cfg.loss)
-    _check_trainer(cfg.trainer)
+    _check_trainer(cfg.trainer, size_multiple)
     _check_export(cfg.export)
 
 
@@ -78,7 +78,7 @@ def _check_distill(loss: DictConfig) -> None:
             raise ConfigError(f"loss.{key}", f"must be 0 or more, got {loss[key]}")
 
 
-def _check_trainer(t: DictConfig) -> None:
+def _check_trainer(t: DictConfig, size_multiple: int) -> None:
     if t.device not in DEVICES:
         raise ConfigError("trainer.device", f"{t.device!r} is not one of {', '.join(DEVICES)}")
     if t.device == "cuda" and not torch.cuda.is_available():
@@ -87,10 +87,8 @@ def _check_trainer(t: DictConfig) -> None:
         if int(t[key]) < 1:
             raise ConfigError(f"trainer.{key}", f"must be a positive integer, got {t[key]}")
     for key in ("image_size", "sample_size"):
-        if int(t[key]) % Generator.size_multiple:
-            raise ConfigError(
-                f"trainer.{key}", f"{t[key]} is not a multiple of {Generator.size_multiple}"
-            )
+        if int(t[key]) % size_multiple:
+            raise ConfigError(f"trainer.{key}", f"{t[key]} is not a multiple of {size_multiple}")
     if t.checkpoint_every is not None and int(t.checkpoint_every) < 1:
         raise ConfigError(
             "trainer.checkpoint_every", f"must be positive or null, got {t.checkpoint_every}"

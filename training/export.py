@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,7 @@ import torch
 from PIL import Image
 
 from artem_server.models.card import ModelCard
-from artem_server.models.generator import Generator
-from artem_server.models.onnx_export import GENERATOR_IO, ONNX_FILE, export_onnx
+from artem_server.models.onnx_export import ONNX_FILE
 from artem_server.models.store import Entry, write_entry
 from artem_server.models.thumbnail import render_thumbnail
 
@@ -44,8 +44,21 @@ def as_stored(net: torch.nn.Module, fp16: bool) -> torch.nn.Module:
     return out
 
 
+@dataclass(frozen=True)
+class EntryKind:
+    """What a training kind tells the export about its net: the card's `kind`, the card's
+    `architecture` fields (what the server rebuilds the net from), and optionally how to write
+    `model.onnx` from the stored weights, with the note that states the graph's inputs."""
+
+    name: str
+    architecture: Callable[[torch.nn.Module], dict[str, Any]]
+    onnx: Callable[[torch.nn.Module], bytes] | None = None
+    onnx_io: str = ""
+
+
 def export_entry(
-    generator: Generator,
+    net: torch.nn.Module,
+    kind: EntryKind,
     models_dir: Path,
     name: str,
     display_name: str,
@@ -58,20 +71,20 @@ def export_entry(
     onnx: bool = False,
     licence: str = LICENSE_NOTE,
 ) -> Entry:
-    """Write `generator` (moved to CPU, eval mode) as a `generator` entry with a thumbnail,
-    and with model.onnx when `onnx`. `licence`: the card's licence note (a distilled style adds
-    its teacher's)."""
-    net = generator.cpu().eval()
-    files = {ONNX_FILE: export_onnx(as_stored(net, fp16))} if onnx else None
+    """Write `net` (an image-to-image net, moved to CPU, eval mode) as a `kind` entry with a
+    thumbnail, and with model.onnx when `onnx` (the kind's exporter). `licence`: the card's
+    licence note (a distilled style adds its teacher's)."""
+    net = net.cpu().eval()
+    files = {ONNX_FILE: kind.onnx(as_stored(net, fp16))} if onnx and kind.onnx else None
     card = ModelCard(
         name=name,
-        kind="generator",
+        kind=kind.name,
         display_name=display_name,
-        architecture=net.config.to_dict(),
+        architecture=kind.architecture(net),
         source=source,
         made_by=made_by,
         license=licence,
-        notes=f"{notes} {GENERATOR_IO}." if onnx else notes,
+        notes=f"{notes} {kind.onnx_io}." if files else notes,
     )
     return write_entry(
         Path(models_dir),
@@ -85,7 +98,7 @@ def export_entry(
 
 
 def sample_grid(
-    generator: Generator,
+    net: torch.nn.Module,
     contents: Sequence[np.ndarray],
     style: np.ndarray,
     teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -94,14 +107,10 @@ def sample_grid(
     stylized; with a `teacher`, a middle row of its outputs, to compare the two by eye.
     `contents`: (S, S, 3) uint8 RGB squares; `style`: any (H, W, 3) uint8 RGB."""
     size = contents[0].shape[0]
-    device = next(generator.parameters()).device
+    device = next(net.parameters()).device
     batch = to_batch(contents).to(device)
     with torch.inference_mode():
-        outs = (
-            [generator.eval()(batch)]
-            if teacher is None
-            else [teacher(batch), generator.eval()(batch)]
-        )
+        outs = [net.eval()(batch)] if teacher is None else [teacher(batch), net.eval()(batch)]
     style_sq = np.asarray(Image.fromarray(style).resize((size, size), Image.Resampling.BICUBIC))
     blank = np.full_like(style_sq, 255)
     rows = [np.concatenate([style_sq, *contents], axis=1)]

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .brushwork import strokes
+from .colour import hsv_to_rgb
+
 BUILTIN_PREFIX = "builtin:"
 
 
@@ -45,7 +48,7 @@ def mosaic(size: int = 256, seed: int = 0, tiles: int = 96) -> np.ndarray:
     hue = rng.uniform(0, 1, len(pts))
     sat = rng.uniform(0.65, 1.0, len(pts))
     val = rng.uniform(0.7, 1.0, len(pts))
-    colours = _hsv_to_rgb(hue, sat, val)  # (T, 3) in 0..1
+    colours = hsv_to_rgb(hue, sat, val)  # (T, 3) in 0..1
 
     # Brush texture: each tile has its own stroke direction; streaks are sines along it plus noise.
     angle = rng.uniform(0, np.pi, len(pts))[idx]
@@ -66,29 +69,7 @@ def mosaic(size: int = 256, seed: int = 0, tiles: int = 96) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8).reshape(size, size, 3)
 
 
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    i = np.floor(h * 6).astype(int) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    table = np.stack(
-        [
-            np.stack(c, 1)
-            for c in [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-        ],
-        0,
-    )
-    return table[i, np.arange(len(h))].astype(np.float32)
-
-
-def _strokes(size: int = 256, seed: int = 0) -> np.ndarray:
-    from .brushwork import (
-        strokes,
-    )  # brush strokes in a flow field; late: brushwork imports this module
-
-    return strokes(size=size, seed=seed)
-
-
-BUILTINS = {"mosaic": mosaic, "strokes": _strokes}
+BUILTINS = {"mosaic": mosaic, "strokes": strokes}
 
 
 def load_style_image(spec: str, size: int | None, seed: int) -> np.ndarray:

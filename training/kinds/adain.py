@@ -1,4 +1,4 @@
-"""`train(cfg)` for model=adain: an AdaIN decoder, from a composed config to an adain model entry
+"""`model.kind: adain`: an AdaIN decoder, from a composed config to an adain model entry
 plus the default styles that `export.styles` names.
 
 Recipe: naoto0804/pytorch-AdaIN train.py and its defaults. The encoder is
@@ -11,68 +11,46 @@ lr / (1 + lr_decay * step). Unlike the peer, each style image is encoded once (S
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
-from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm import tqdm
 
-from artem_server.models.adain import TAPS, AdaINConfig, AdaINNet, adain, mean_std
+from artem_server.models.adain import TAPS, AdaINNet, adain, mean_std
 from artem_server.models.adain_store import load_adain_model, write_adain_model, write_adain_style
 from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
 from artem_server.models.card import InvalidName, validate_name
 from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
 from artem_server.models.store import Entry, read_entry
 
-from .adain_data import StyleBank
-from .adain_encoder import build_adain_encoder, hub_vgg19_path
-from .checks import DEVICES, check_init_weights, check_onnx_export, check_switches
-from .consistency import ShiftViews, check_consistency, shift_views
-from .data import CropSampler, center_square, to_batch
-from .distributed import Dist, Shard, join, leave
-from .errors import ConfigError
-from .export import LICENSE_NOTE, as_stored
-from .progress import StepLog
-from .style_images import load_style_image
-from .tb import log_grid, open_writer
-
-log = logging.getLogger(__name__)
-
-ADAIN_TARGET = "artem_server.models.adain.AdaINConfig"
-
-
-def is_adain(cfg: DictConfig) -> bool:
-    """Whether the composed config trains an AdaIN decoder (model=adain)."""
-    return cfg.model.get("_target_") == ADAIN_TARGET
+from ..adain_data import StyleBank
+from ..adain_encoder import build_adain_encoder, hub_vgg19_path
+from ..checks import DEVICES, check_init_weights, check_onnx_export, check_switches
+from ..consistency import check_consistency
+from ..data import center_square, to_batch
+from ..errors import ConfigError
+from ..export import LICENSE_NOTE, as_stored
+from ..run import (
+    Run,
+    RunResult,
+    build_group,
+    consistency_note,
+    init_note,
+    init_weights,
+    load_fitting,
+)
+from ..style_images import load_style_image
+from . import model_config
 
 
-@dataclass
-class AdaINTrainResult:
-    """What `train` returns for model=adain: metrics plus everything it built and wrote."""
-
-    metrics: dict[str, float]
-    net: AdaINNet
-    entry: Entry
-    style_entries: list[Entry]
-    run_dir: Path
-    sample_grid: Path
-    checkpoints: list[Path] = field(default_factory=list)
-
-
-def check_adain_config(cfg: DictConfig) -> None:
+def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that cannot work. `cfg` is fully resolved."""
-    extra = sorted(set(cfg.model) - {"_target_", "decoder_width", "antialias"})
+    extra = sorted(set(cfg.model) - {"_target_", "kind", "decoder_width", "antialias"})
     if extra:
         raise ConfigError(
             "model",
@@ -144,16 +122,6 @@ def _check_export(e: DictConfig) -> None:
     check_onnx_export(e)
 
 
-def _instantiate(node: DictConfig) -> Any:
-    """Hydra wraps every error; ours are re-raised bare so the message starts with the key."""
-    try:
-        return instantiate(node)
-    except InstantiationException as e:
-        if isinstance(e.__cause__, ConfigError):
-            raise e.__cause__ from None
-        raise
-
-
 def adain_losses(
     net: AdaINNet,
     x01: torch.Tensor,
@@ -184,43 +152,21 @@ def adain_losses(
     return content, style, y
 
 
-def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult:
+def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
-    resolved; `command` is recorded in the card."""
-    # train.py dispatches here: import it late
-    from .train import (
-        build_data,
-        consistency_note,
-        init_note,
-        init_weights,
-        pick_device,
-        run_metrics,
-        start_run,
-    )
-
-    check_adain_config(cfg)
+    resolved; `command` is recorded in the card. The result's `extra_entries` are the styles."""
+    check_config(cfg)
     t = cfg.trainer
-    run_dir = start_run(cfg)
-    d, device = join(pick_device(t.device)) if t.ddp else (Dist(), pick_device(t.device))
-
-    full = build_data(cfg)
-    source = Shard(full, d) if d.enabled else full
-    styles = _instantiate(cfg.style)
-    sampler = CropSampler(
-        source, int(t.image_size), int(t.batch_size), float(t.max_zoom), int(t.seed) + d.rank
-    )
+    run = Run(cfg)
+    full = run.content()
+    styles = build_group(cfg.style)
     encoder, described, pretrained = build_adain_encoder(
         cfg.loss.encoder, int(cfg.loss.random_fallback.seed), bool(cfg.loss.random_fallback.enabled)
     )
-    net = AdaINNet(
-        AdaINConfig(
-            decoder_width=int(cfg.model.decoder_width),
-            antialias=bool(cfg.model.get("antialias", False)),
-        )
-    )
+    net = AdaINNet(model_config(cfg.model))
     net.encoder.load_state_dict(encoder.state_dict())
     net.encoder.requires_grad_(False)
-    net = net.to(device)
+    net = net.to(run.device)
     weights = cfg.loss if pretrained else cfg.loss.random_fallback
     wc, ws = float(weights.content_weight), float(weights.style_weight)
     layers = list(cfg.loss.style_layers)
@@ -228,50 +174,32 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     decay = float(t.get("lr_decay") or 0.0)
     warmup = int(cfg.loss.get("pixel_warmup_steps") or 0)
     warmup_lr = float(cfg.loss.get("pixel_warmup_lr") or t.lr)
-    rng = np.random.default_rng(int(t.seed) + d.rank)  # each rank draws its own styles
-    first = 1
+    rng = np.random.default_rng(run.seed)  # each rank draws its own styles
     decoder = net.decoder  # the bare decoder: what checkpoints and the export hold
     optimizer = torch.optim.Adam(decoder.parameters(), lr=warmup_lr if warmup else float(t.lr))
     if t.get("init_weights"):
-        try:
-            decoder.load_state_dict(init_weights(Path(t.init_weights), "decoder."))
-        except RuntimeError as e:
-            raise ConfigError(
-                "trainer.init_weights",
-                f"{t.init_weights} does not fit the decoder (width "
-                f"{net.config.decoder_width}): {str(e).splitlines()[0]}",
-            ) from None
-    c = cfg.consistency
-    shifts = shift_views(c, int(t.seed) + d.rank)
+        state = init_weights(Path(t.init_weights), "decoder.")
+        load_fitting(decoder, state, "trainer.init_weights", t.init_weights)
     if t.get("resume"):
-        first = resume(Path(t.resume), net, optimizer, sampler, rng, warmup, shifts)
-    if d.enabled:  # DDP averages the decoder's gradients across ranks; the encoder is frozen
-        net.decoder = DDP(decoder, device_ids=[device.index] if device.type == "cuda" else None)
-    log.info(
-        "adain decoder width %d (%d params) on %s; content: %s; styles: %s; encoder: %s; weights "
-        "content %g style %g",
-        net.config.decoder_width,
-        sum(p.numel() for p in net.decoder.parameters()),
-        device,
-        source.description,
-        styles.description,
-        described,
-        wc,
-        ws,
+
+        def load(ckpt: dict[str, Any]) -> None:
+            load_fitting(decoder, ckpt["decoder"], "trainer.resume", t.resume)
+            if int(ckpt["step"]) != warmup:  # at the switch the AdaIN phase starts a fresh Adam
+                optimizer.load_state_dict(ckpt["optimizer"])
+            if "rng" in ckpt:
+                rng.bit_generator.state = ckpt["rng"]["styles"]
+
+        run.resume(load)
+    net.decoder = run.parallel(decoder)  # DDP averages the decoder's gradients; encoder frozen
+    run.log_built(
+        f"adain decoder width {net.config.decoder_width}",
+        net,
+        f"content: {run.source.description}; styles: {styles.description}; encoder: {described}; "
+        f"weights content {wc:g} style {ws:g}",
     )
 
-    checkpoints: list[Path] = []
-    writer = open_writer(run_dir / "tensorboard") if t.tensorboard and d.main else None
-    start = time.perf_counter()
-    bar = tqdm(
-        range(first, int(t.steps) + 1),
-        desc="artem-train adain",
-        unit="step",
-        mininterval=5.0,
-        disable=not d.main,
-    )
-    progress = StepLog(t, d, device, writer, bar, first, start)
-    for step in bar:
+    shifts, c = run.shifts, cfg.consistency
+    for step in run.steps("artem-train adain", mininterval=5.0):
         if step == warmup + 1 and warmup:
             # The losses change scale by orders of magnitude here: Adam's moments from the warm-up
             # would make the first AdaIN steps far too large (a run with them collapsed the
@@ -280,8 +208,8 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         if step > warmup:
             for group in optimizer.param_groups:  # pytorch-AdaIN's adjust_learning_rate
                 group["lr"] = float(t.lr) / (1.0 + decay * (step - warmup - 1))
-        x = sampler.next().to(device) / 255
-        idx = torch.from_numpy(rng.integers(0, bank.count, x.shape[0])).to(device)
+        x = run.sampler.next().to(run.device) / 255
+        idx = torch.from_numpy(rng.integers(0, bank.count, x.shape[0])).to(run.device)
         s_mean = {k: v[idx] for k, v in bank.mean.items()}
         s_std = {k: v[idx] for k, v in bank.std.items()}
         consistency = None  # the shift-consistency loss, in the AdaIN steps when it is on
@@ -302,67 +230,43 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         (wc * content + ws * style + (consistency if consistency is not None else 0)).backward()
         optimizer.step()
 
-        progress.step(
+        run.report(
             step,
             wc * content.item(),
             ws * style.item(),
             consistency.item() if consistency is not None else None,
         )
-        if t.checkpoint_every and step % int(t.checkpoint_every) == 0 and d.main:
-            checkpoints.append(Path(cfg.paths.checkpoint_dir) / f"step_{step:06d}.pt")
-            checkpoints[-1].parent.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "step": step,
-                    "decoder": decoder.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": {
-                        "crops": list(sampler.rng.getstate()),
-                        "styles": rng.bit_generator.state,
-                        **({"shifts": shifts.state()} if shifts is not None else {}),
-                    },
-                },
-                checkpoints[-1],
-            )
-    bar.close()
-    seconds, last = time.perf_counter() - start, progress.last
+        run.checkpoint(
+            step,
+            {"decoder": decoder.state_dict(), "optimizer": optimizer.state_dict()},
+            {"styles": rng.bit_generator.state},
+        )
     net.decoder = decoder
     net = net.cpu().eval()
-    grid_path = run_dir / "samples.png"
     e = cfg.export
-    if not d.main:  # rank 0 exports; the others return its entries
-        leave(d)
-        entry = read_entry(Path(e.models_dir) / e.name)
-        style_entries = [read_entry(Path(e.models_dir) / s.name) for s in e.get("styles") or []]
-        return AdaINTrainResult(
-            dict(entry.card.made_by["metrics"]),
-            net,
-            entry,
-            style_entries,
-            run_dir,
-            grid_path,
-            checkpoints,
-        )
+    if not run.d.main:  # rank 0 exports; the others return its entries
+        return run.follow(net, [s.name for s in e.get("styles") or []])
 
-    metrics = run_metrics(t, first, seconds, last, d.world_size)
+    metrics, last = run.metrics(), run.last
+    first, seconds = run.first, run.seconds
     notes = (
         f"AdaIN decoder of width {net.config.decoder_width}"
-        f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. Encoder: {described}. "
-        f"Content: {source.description}. Styles: {styles.description}. Trained {t.steps} steps, batch "
-        f"{t.batch_size}, {t.image_size}px crops"
+        f"{' (pytorch-AdaIN: 64)' if net.config.decoder_width != 64 else ''}. "
+        f"Encoder: {described}. "
+        f"Content: {run.source.description}. Styles: {styles.description}. Trained {t.steps} "
+        f"steps, batch {t.batch_size}, {t.image_size}px crops"
         + (
-            f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), then AdaIN's "
-            f"losses with a fresh Adam"
+            f": steps 1-{warmup} reconstruct the content (pixel MSE, Adam lr {warmup_lr:g}), "
+            f"then AdaIN's losses with a fresh Adam"
             if warmup
             else ""
         )
-        + f", lr {t.lr} (decay {decay:g}), on {device}"
-        + (f" x {d.world_size} ranks (DDP)" if d.enabled else "")
+        + f", lr {t.lr} (decay {decay:g}), on {run.on_devices}"
         + f" ({torch.get_num_threads()} threads); "
         + (f"resumed from a checkpoint at step {first - 1}; " if first > 1 else "")
         + f"steps {first}-{t.steps} took {seconds:.0f} s; final (last {t.log_every} steps) "
-        f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content {wc:g}, "
-        f"style {ws:g})."
+        f"content loss {last['content']:.4g}, style loss {last['style']:.4g} (weights content "
+        f"{wc:g}, style {ws:g})."
         + (" Anti-aliased (max-blur pools, bilinear upsampling)." if net.config.antialias else "")
         + consistency_note(cfg, last)
         + init_note(t)
@@ -371,7 +275,7 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
         "command": command or "artem_training.train.train(cfg)",
         "config": OmegaConf.to_container(cfg),
         "metrics": metrics,
-        "world_size": d.world_size,
+        "world_size": run.d.world_size,
     }
     files = {ONNX_FILE: export_adain_onnx(as_stored(net, bool(e.fp16)))} if e.onnx else None
     entry = write_adain_model(
@@ -389,49 +293,8 @@ def train_adain(cfg: DictConfig, command: str | None = None) -> AdaINTrainResult
     )
     style_entries = export_styles(entry, e)
     samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
-    grid = sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))])
-    grid.save(grid_path)
-    log_grid(writer, int(t.steps), grid)
-    if writer is not None:
-        writer.close()
-    log.info(
-        "exported %s and %d styles; samples in %s; %s",
-        entry.path,
-        len(style_entries),
-        grid_path,
-        metrics,
-    )
-    leave(d)
-    return AdaINTrainResult(metrics, net, entry, style_entries, run_dir, grid_path, checkpoints)
-
-
-def resume(
-    path: Path,
-    net: AdaINNet,
-    optimizer: torch.optim.Optimizer,
-    sampler: CropSampler,
-    rng: np.random.Generator,
-    warmup: int,
-    shifts: ShiftViews | None = None,
-) -> int:
-    """Load a checkpoint of this loop; returns the first step to run. The optimizer state is
-    taken only within one phase (the switch to the AdaIN losses starts a fresh Adam); the crop
-    and style draws continue where they were when the checkpoint has them."""
-    if not path.is_file():
-        raise ConfigError("trainer.resume", f"checkpoint {str(path)!r} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    net.decoder.load_state_dict(ckpt["decoder"])
-    step = int(ckpt["step"])
-    if step != warmup:  # a checkpoint at the switch: the AdaIN phase starts a fresh Adam
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if "rng" in ckpt:
-        crops = ckpt["rng"]["crops"]
-        sampler.rng.setstate((crops[0], tuple(crops[1]), crops[2]))
-        rng.bit_generator.state = ckpt["rng"]["styles"]
-        if shifts is not None and "shifts" in ckpt["rng"]:
-            shifts.set_state(ckpt["rng"]["shifts"])
-    log.info("resumed from %s at step %d", path, step)
-    return step + 1
+    run.save_grid(sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))]))
+    return run.done(net, entry, metrics, style_entries)
 
 
 def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
