@@ -86,6 +86,13 @@ static void ReadbackRingIsOldestFirstAndNeverWaits() {
   CHECK(!ring.Overdue(l1, 200, 8));  // a free entry is never overdue
 }
 
+static StereoLayout Layout1(int width, int height) {
+  StereoLayout layout;
+  std::string why;
+  CHECK(StereoLayout::Of({{false, -1, width, height}}, &layout, &why));
+  return layout;
+}
+
 static void StereoLayoutOfUnrealViews() {
   StereoLayout layout;
   std::string why;
@@ -112,6 +119,17 @@ static void StereoLayoutOfUnrealViews() {
   CHECK(!StereoLayout::Of({{false, -1, 0, 720}}, &layout, &why) &&
         why.find("0x720") != std::string::npos);
   CHECK(layout == before);  // untouched on refusal
+
+  // The stylized frame is drawn over a view of its eye's size only; else the view as rendered.
+  const StereoLayout none;
+  CHECK(ChooseComposite(true, 0, none, {40, 24}, false) == Composite::PassThrough);
+  CHECK(ChooseComposite(true, 0, none, {40, 24}, true) == Composite::CopyToOverride);
+  CHECK(ChooseComposite(true, 0, layout, {40, 24}, false) == Composite::DrawStylized);
+  CHECK(ChooseComposite(true, 1, layout, {36, 24}, true) == Composite::DrawStylized);
+  CHECK(ChooseComposite(true, 1, layout, {40, 24}, false) == Composite::PassThrough);   // resized
+  CHECK(ChooseComposite(false, 0, layout, {40, 24}, false) == Composite::PassThrough);  // capture
+  const StereoLayout mono = Layout1(32, 16);
+  CHECK(ChooseComposite(true, 1, mono, {32, 16}, false) == Composite::PassThrough);  // no eye 1
 
   FrameGrouper grouper;
   int begun = 0;

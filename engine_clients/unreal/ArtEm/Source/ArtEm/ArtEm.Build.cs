@@ -16,7 +16,7 @@ public class ArtEm : ModuleRules
 		});
 		PrivateDependencyModuleNames.AddRange(new string[]
 		{
-			"ArtEmCore", "ArtEmNative", "RenderCore", "Renderer", "RHI", "HeadMountedDisplay"
+			"ArtEmCore", "ArtEmNative", "RenderCore", "Renderer", "RHI"
 		});
 	}
 }

@@ -191,7 +191,7 @@ void FArtEmViewExtension::UploadNewest_RenderThread(FRDGBuilder& GraphBuilder)
 				RHICmdList.UpdateTexture2D(Texture->GetRHI(), 0, Region, Extent.X * 4, Pixels);
 			});
 	}
-	StylizedEyes = Frame.layout.Eyes();
+	ShownLayout = Frame.layout;
 }
 
 void FArtEmViewExtension::QueueReadback_RenderThread(
@@ -256,17 +256,16 @@ FScreenPassTexture FArtEmViewExtension::AfterTonemap_RenderThread(
 			QueueReadback_RenderThread(GraphBuilder, View, SceneColor, Eye);  // reads the scene as rendered
 		}
 	}
-	const bool bShow = bOurs && Eye < StylizedEyes && Stylized[Eye].IsValid() &&
-		Stylized[Eye]->GetDesc().Extent == Size;
-	if (!bShow)
+	switch (ArtEm::ChooseComposite(bOurs, Eye, ShownLayout, {Size.X, Size.Y}, Override.IsValid()))
 	{
-		if (!Override.IsValid())
-		{
-			return SceneColor;
-		}
+	case ArtEm::Composite::PassThrough:
+		return SceneColor;
+	case ArtEm::Composite::CopyToOverride:
 		DrawTexture(GraphBuilder, View, SceneColor.Texture, SceneColor.ViewRect.Min, Override.Texture,
 			Override.ViewRect.Min, Size);
 		return FScreenPassTexture(Override);
+	case ArtEm::Composite::DrawStylized:
+		break;
 	}
 	FScreenPassRenderTarget Output = Override;
 	if (!Output.IsValid())

@@ -70,5 +70,5 @@ private:
 	bool bStreamable = true;                      // the layout and the display output can be streamed
 	bool bWarned = false;
 	TRefCountPtr<IPooledRenderTarget> Stylized[2];  // the stylized frame on show, per eye
-	int32 StylizedEyes = 0;
+	ArtEm::StereoLayout ShownLayout;                 // its eyes (none yet: no eyes)
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "CoreMinimal.h"
+#include "HAL/IConsoleManager.h"
 #include "Subsystems/GameInstanceSubsystem.h"
 
 #include <memory>

@@ -66,4 +66,11 @@ std::string StereoLayout::Describe() const {
          std::to_string(eyes_[0].height);
 }
 
+Composite ChooseComposite(bool streamed, int eye, const StereoLayout& shown, EyeSize view,
+                          bool has_override) {
+  if (streamed && eye >= 0 && eye < shown.Eyes() && shown.Eye(eye) == view)
+    return Composite::DrawStylized;
+  return has_override ? Composite::CopyToOverride : Composite::PassThrough;
+}
+
 }  // namespace ArtEm

@@ -70,4 +70,15 @@ class ARTEMCORE_API FrameGrouper {
   int slot_ = -1;
 };
 
+// What the tonemap callback does with a view: draw the stylized frame on show over it, or leave
+// the view as rendered (copied into the pass's override output when the renderer gave one).
+enum class Composite { PassThrough, CopyToOverride, DrawStylized };
+
+// `streamed`: the view is one of the stream's eyes (not a capture, not a quad-view inset); `eye`:
+// its eye; `shown`: the layout of the stylized frame on show (no eyes: none yet); `view`: the
+// view's size now. A stylized eye is drawn only over a view of its own size (after a resize the
+// view stays as rendered until a frame of the new size comes back).
+ARTEMCORE_API Composite ChooseComposite(bool streamed, int eye, const StereoLayout& shown,
+                                        EyeSize view, bool has_override);
+
 }  // namespace ArtEm
