@@ -13,12 +13,17 @@ from pathlib import Path
 
 import artem_training
 import artem_training.kinds as kinds
+import numpy as np
 import pytest
 import torch
 from artem_training.errors import ConfigError
+from artem_training.kinds import model_config
+from artem_training.kinds.generator import ENTRY, fit
+from artem_training.run import resolve
 from artem_training.train import train
 from test_training import compose_cfg, options, tiny
 
+from artem_server.models.generator import Generator
 from artem_server.models.loading import load_model
 from artem_server.models.store import read_entry
 
@@ -78,6 +83,34 @@ def test_a_new_kind_is_one_module_on_the_scaffold(tmp_path: Path, toy_kind) -> N
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+class InvertLoss(torch.nn.Module):
+    """(output, input) -> (L1 to the inverted input, 0): an objective with no loss network."""
+
+    style_image = np.full((16, 16, 3), 255, np.uint8)
+
+    def forward(self, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (y - (255 - x)).abs().mean() / 255, y.new_zeros(())
+
+
+def test_a_generator_variant_reuses_the_loop_with_its_own_net_and_loss(tmp_path: Path) -> None:
+    built = []
+
+    def build(cfg):
+        built.append(Generator(model_config(cfg.model)))
+        return built[-1]
+
+    def loss(cfg, device):
+        return InvertLoss(), "L1 to the inverted colours", False, "1"
+
+    cfg = resolve(tiny(tmp_path, "trainer.threads=1"))
+    result = fit(cfg, "a test", build, ENTRY, 4, loss=loss)
+    assert result.model is built[0]
+    card = read_entry(result.entry.path).card
+    assert card.notes.startswith("Loss: L1 to the inverted colours.")
+    assert card.made_by["command"] == "a test" and card.made_by["loss_network"].startswith("L1")
+    assert card.architecture == built[0].config.to_dict()
 
 
 def _imports(path: Path) -> set[str]:

@@ -40,6 +40,10 @@ from ..style_images import load_style_image
 from ..vgg import build_vgg16
 from . import model_config
 
+# A training objective: (its module, what it is in words, whether its network is pretrained,
+# its weights in words); the words go into the card.
+LossParts = tuple[torch.nn.Module, str, bool, str]
+
 ENTRY = EntryKind(
     "generator", lambda net: net.config.to_dict(), onnx=export_onnx, onnx_io=GENERATOR_IO
 )
@@ -61,10 +65,14 @@ def fit(
     build: Callable[[DictConfig], torch.nn.Module],
     entry_kind: EntryKind,
     size_multiple: int,
+    loss: Callable[[DictConfig, torch.device], LossParts] | None = None,
 ) -> RunResult:
     """Train the net `build(cfg)` makes (0..255 RGB in and out, sides multiples of
     `size_multiple`) and export it as an `entry_kind` entry; checkpoints keep its weights under
-    the entry kind's name (`generator`)."""
+    the entry kind's name (`generator`). `loss(cfg, device)` builds the objective (default
+    `build_loss`: perceptual, or distillation with a `teacher`); its module maps (output, input)
+    to the weighted (content, style) pair; it is a `DistillLoss` or has a `.style_image` (the
+    sample grid's corner)."""
     check_config(cfg, size_multiple)
     if cfg.export.onnx and entry_kind.onnx is None:
         raise ConfigError("export.onnx", f"true, but a {entry_kind.name} net has no ONNX export")
@@ -72,7 +80,7 @@ def fit(
     t = cfg.trainer
     run = Run(cfg)
     full = run.content()
-    loss_fn, loss_described, pretrained, weights = build_loss(cfg, run.device)
+    loss_fn, loss_described, pretrained, weights = (loss or build_loss)(cfg, run.device)
     style_img = reference_image(cfg, loss_fn, full)
     net = build(cfg).to(run.device)
     if t.init_weights:
@@ -180,7 +188,7 @@ def fit(
     return run.done(net, entry, metrics)
 
 
-def build_loss(cfg: DictConfig, device: torch.device) -> tuple[torch.nn.Module, str, bool, str]:
+def build_loss(cfg: DictConfig, device: torch.device) -> LossParts:
     """(loss, what it is in words, whether its network is pretrained, its weights in words).
     A `teacher` makes it distillation (loss=distill); otherwise the VGG-16 perceptual loss,
     with ImageNet weights when present, else the random-weight fallback and its weights."""
