@@ -105,8 +105,10 @@ class TorchOptimized(Runner):
             fused = kind.fused(self.module, cuda and _fused_kernels_available()) if kind else None
             if fused is None:
                 has = [k.name for k in all_kinds() if type(k).fused is not Kind.fused]
+                kinds = " and ".join([", ".join(has[:-1]), has[-1]] if len(has) > 1 else has)
                 raise BackendUnavailable(
-                    f"mode fused runs {' and '.join(has)} styles; this is a {type(model).__name__}"
+                    f"mode fused runs {kinds} styles (the kinds with a fused form); this is a "
+                    f"{type(model).__name__}"
                 )
             self.fn = fused
         if self.mode == "compile":
