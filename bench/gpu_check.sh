@@ -14,7 +14,9 @@
 #     bit for bit)
 # 2b. xnor (bench/xnor_gpu.py): binary conv 128->128 on 2x128x480x458, packing included, vs
 #     cuDNN fp16 channels-last (ratio, bytes/s against a device copy's rate); the xnor generator
-#     on the kernels vs the fused fp16 generator at quest2-stereo; its top kernels
+#     on the kernels vs the fused fp16 generator at quest2-stereo; its top kernels; the shipped
+#     nocturne-xnor's CUDA output against its CPU output (PSNR); then `artem bench` of a full-size
+#     random xnor style as the server runs it (torch-optimized fp16 fused)
 #  3. generator, quest2-stereo, model only: eager fp32 (baseline), eager fp16, fused fp16, with
 #     each row's top operators
 #  4. adain (VGG-19 + decoder, random weights), vive-stereo and quest2-stereo, model only:
@@ -111,7 +113,10 @@ cat "$OUT/env.txt"
 tests 70 "fused kernels' gpu tests" tests/test_fused_adain_gpu.py tests/test_kernels_gpu.py tests/test_kernels_nvrtc.py \
   tests/test_xnor_gpu.py
 # 2b
-step 60 xnor $PY bench/xnor_gpu.py --device "$DEVICE" $WARMUP --json "$WORK/xnor.json"
+step 60 xnor $PY bench/xnor_gpu.py --device "$DEVICE" $WARMUP --xnor-style nocturne-xnor --json "$WORK/xnor.json"
+XNOR_RUN=torch-optimized:fp16:fused
+[ "$DEVICE" = cpu ] && XNOR_RUN=torch-eager:fp32  # the xnor kind's CPU run (the reference arithmetic)
+bench 30 xnor-served --what model --size $QUEST --style random-xnor $WARMUP --variant $XNOR_RUN
 # 3, 4
 bench 50 generator-quest2 --what model --size $QUEST --style random-generator $WARMUP --profile 12 \
   --variant torch-eager:fp32 --variant torch-eager:$HALF --variant torch-optimized:$HALF:fused

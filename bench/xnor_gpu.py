@@ -253,7 +253,7 @@ def main() -> None:
     result["generator"] = [{"variant": n, "ms": ms} for n, ms in rows]
     if top:
         print("\nxnor net, top CUDA kernels:\n" + top)
-    if args.xnor_style and cuda:
+    if args.xnor_style and cuda and (Path(args.models_dir) / args.xnor_style).is_dir():
         result["agreement"] = agreement(args.xnor_style, args.models_dir)
         print(f"\n{result['agreement']}")
     if args.json:
