@@ -7,21 +7,21 @@ Modes (what each adds, in order):
   compile  + torch.compile(mode=max-autotune-no-cudagraphs, dynamic=False) under the graphs:
            Inductor fuses instance norm, ReLU, padding and the residual adds into few kernels
            (our graphs, not Inductor's cudagraph trees, so the input needs no extra copy logic)
-  fused    generator and adain styles: cuDNN convs with our fused kernels in between, under
-           the graphs. Generator: artem_kernels.instnorm (norm, ReLU, residual, upsampling and
-           the next conv's reflection padding in one pass; fused_generator.py). Adain:
-           artem_kernels.adain (bias, ReLU, pool or upsampling and the next conv's padding in
-           one pass, AdaIN's statistics swap in three launches; fused_adain.py). Anti-aliased
-           nets (`antialias`) run their blur pools and bilinear upsampling as torch ops between
-           the fused steps.
+  fused    the kinds with a fused form (`Kind.fused`: generator, adain, xnor): cuDNN convs
+           with our fused kernels in between, under the graphs. Generator:
+           artem_kernels.instnorm (norm, ReLU, residual, upsampling and the next conv's
+           reflection padding in one pass; fused_generator.py). Adain: artem_kernels.adain
+           (bias, ReLU, pool or upsampling and the next conv's padding in one pass, AdaIN's
+           statistics swap in three launches; fused_adain.py). Anti-aliased nets (`antialias`)
+           run their blur pools and bilinear upsampling as torch ops between the fused steps.
 
 The default on CUDA is the style's kind's (`Kind.optimized_mode`): fused for generator styles
 when CuPy can build the kernels, fused for adain styles always (without CuPy its steps run as
-torch ops, still under the graphs), and compile for other models; eager on CPU. Which fused
-form a module has is its kind's too (`Kind.fused`). At Quest 2 stereo fused runs a generator in 10.9 ms on
-an H100 (compile: 16.6 ms on an H200) and is ready in about a second, where compile tunes for a
-minute per shape: for adain's VGG convs, times two warm sizes and every built-in style, the
-server was not serving after 100 s (bench/NOTES-gpu.md).
+torch ops, still under the graphs), and compile for modules no kind made; eager on CPU. At
+Quest 2 stereo fused runs a generator in 10.9 ms on an H100 (compile: 16.6 ms on an H200)
+and is ready in about a second, where compile tunes for a minute per shape: for adain's VGG
+convs, times two warm sizes and every built-in style, the server was not serving after 100 s
+(bench/NOTES-gpu.md).
 
 Compilation and capture happen in `prepare` (at style load, for the server's warm sizes) and
 are cached per shape; a new shape compiles on its first frame, once, with a log line.
