@@ -869,6 +869,8 @@ def build_parser() -> argparse.ArgumentParser:
 # commands that stream frames: run as the process's command, they re-execute themselves once
 # with glibc tuned for frame-sized buffers (transport/alloc.py's FRAME_TUNABLES)
 STREAMING_COMMANDS = ("serve", "client", "bench")
+# commands that are clients of a server (styles: `list --server`): only they import artem_client
+CLIENT_COMMANDS = ("client", "bench", "styles")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -878,7 +880,11 @@ def main(argv: list[str] | None = None) -> int:
 
         apply_frame_tunables()
     configure_logging(args.log_level, args.log_format)
-    from artem_client.client import StylizeError
+    client_errors: tuple[type[Exception], ...] = ()  # a server refused a client command's request
+    if args.command in CLIENT_COMMANDS:
+        from artem_client import StylizeError
+
+        client_errors = (StylizeError,)
 
     from .errors import ArtemError
     from .models.card import InvalidName
@@ -898,7 +904,7 @@ def main(argv: list[str] | None = None) -> int:
         FileNotFoundError,
         ValueError,
         TimeoutError,
-        StylizeError,
+        *client_errors,
     ) as e:
         print(f"artem {args.command}: error: {e}", file=sys.stderr)
         return 2
