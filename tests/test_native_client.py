@@ -1,7 +1,7 @@
 """The native client core (engine_clients/native): built with CMake, its own ctest checks, then
 frames through a real server on loopback by shared memory and inline, against the Python side.
 
-Needs CMake, a C++17 compiler and gRPC C++ (the `native_build` fixture in conftest.py skips
+Needs CMake, a C++17 compiler and gRPC's C core (the `native_build` fixture in conftest.py skips
 without them); the Windows region, MinGW-w64 and Wine."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def test_ctest_layout_and_c_abi(native_build):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_identity_round_trips_bit_for_bit(native_build, server, transport, fmt):
     """Stereo frames of odd sizes in every format come back unchanged, through the native
-    client's own region (the server maps what C++ created) or inline (C++ protobuf parsing the
-    server's in-place replies)."""
+    client's own region (the server maps what C++ created) or inline (the hand-framed messages
+    both ways)."""
     done = roundtrip(
         native_build,
         server,

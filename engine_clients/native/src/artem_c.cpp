@@ -1,24 +1,22 @@
 // The C ABI (include/artem/artem.h) over artem::Session: no exception crosses it.
-#include <grpcpp/grpcpp.h>
-
-#include <chrono>
-
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 
 #include "artem/artem.h"
-#include "artem/v1/stylizer.grpc.pb.h"
+#include "rpc.h"
 #include "session.h"
+#include "wire.h"
 
 struct artem_session {
   std::unique_ptr<artem::Session> session;
 };
 
 struct artem_style_list {
-  artem::v1::ListStylesReply reply;
+  std::vector<artem::wire::StyleInfo> styles;
 };
 
 namespace {
@@ -39,10 +37,10 @@ int Guard(char* error, std::size_t error_len, Body&& body) {
     return 0;
   } catch (const artem::Error& e) {
     Fill(error, error_len, e.what());
-    return e.code() ? e.code() : grpc::StatusCode::UNKNOWN;
+    return e.code() ? e.code() : artem::rpc::kUnknown;
   } catch (const std::exception& e) {
     Fill(error, error_len, e.what());
-    return grpc::StatusCode::INTERNAL;
+    return artem::rpc::kInternal;
   }
 }
 
@@ -66,19 +64,19 @@ ARTEM_API int artem_open_transport(const char* address, const char* style, float
                                    int32_t transport, artem_session** session, char* error, size_t error_len) {
   std::unique_ptr<artem_session> out;
   const int code = Guard(error, error_len, [&] {
-    if (!session) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session (the result) must not be NULL");
+    if (!session) throw artem::Error(artem::rpc::kInvalidArgument, "session (the result) must not be NULL");
     *session = nullptr;
     if (!address || !style || (!views && n_views))
-      throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address, style and views must not be NULL");
+      throw artem::Error(artem::rpc::kInvalidArgument, "address, style and views must not be NULL");
     if (transport != ARTEM_SHARED_MEMORY && transport != ARTEM_INLINE && transport != ARTEM_JPEG)
-      throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT,
+      throw artem::Error(artem::rpc::kInvalidArgument,
                          "transport = " + std::to_string(transport) +
                              ": expected 0 (ARTEM_SHARED_MEMORY), 1 (ARTEM_INLINE) or 2 (ARTEM_JPEG)");
     std::vector<artem::ViewDesc> descs;
     for (uint32_t i = 0; i < n_views; ++i) {
       const artem_view_desc& v = views[i];
       if (v.width <= 0 || v.height <= 0 || v.row_stride < 0)
-        throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT,
+        throw artem::Error(artem::rpc::kInvalidArgument,
                            "views[" + std::to_string(i) + "] is " + std::to_string(v.width) + "x" +
                                std::to_string(v.height) + " with row_stride " + std::to_string(v.row_stride) +
                                ": expected a positive size and a row_stride >= 0");
@@ -109,7 +107,7 @@ ARTEM_API const uint8_t* artem_reply_view(artem_session* s, uint32_t slot, uint3
 ARTEM_API int artem_stylize(artem_session* s, uint64_t id, uint32_t slot, artem_frame_info* info, char* error,
                             size_t error_len) {
   return Guard(error, error_len, [&] {
-    if (!s) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session is NULL");
+    if (!s) throw artem::Error(artem::rpc::kInvalidArgument, "session is NULL");
     const artem::FrameInfo f = s->session->Stylize(id, slot);
     if (info) *info = ToC(f);
   });
@@ -117,7 +115,7 @@ ARTEM_API int artem_stylize(artem_session* s, uint64_t id, uint32_t slot, artem_
 
 ARTEM_API int artem_send(artem_session* s, uint64_t id, uint32_t slot, char* error, size_t error_len) {
   return Guard(error, error_len, [&] {
-    if (!s) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session is NULL");
+    if (!s) throw artem::Error(artem::rpc::kInvalidArgument, "session is NULL");
     s->session->Send(id, slot);
   });
 }
@@ -127,13 +125,13 @@ ARTEM_API int artem_receive(artem_session* s, int32_t timeout_ms, artem_frame_in
   bool received = false;
   artem::FrameInfo f;
   const int code = Guard(error, error_len, [&] {
-    if (!s || !info) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session and info must not be NULL");
+    if (!s || !info) throw artem::Error(artem::rpc::kInvalidArgument, "session and info must not be NULL");
     received = s->session->Receive(&f, timeout_ms);
   });
   if (code) return code;
   if (!received) {
     Fill(error, error_len, "no frame reply within " + std::to_string(timeout_ms) + " ms");
-    return grpc::StatusCode::DEADLINE_EXCEEDED;
+    return artem::rpc::kDeadlineExceeded;
   }
   *info = ToC(f);
   Fill(error, error_len, f.message);
@@ -142,7 +140,7 @@ ARTEM_API int artem_receive(artem_session* s, int32_t timeout_ms, artem_frame_in
 
 ARTEM_API int artem_set_style(artem_session* s, const char* style, float strength, char* error, size_t error_len) {
   return Guard(error, error_len, [&] {
-    if (!s || !style) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "session and style must not be NULL");
+    if (!s || !style) throw artem::Error(artem::rpc::kInvalidArgument, "session and style must not be NULL");
     s->session->SetStyle(style, strength);
   });
 }
@@ -153,24 +151,25 @@ ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_s
                                 size_t error_len) {
   std::unique_ptr<artem_style_list> out;
   const int code = Guard(error, error_len, [&] {
-    if (!list) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "list (the result) must not be NULL");
+    if (!list) throw artem::Error(artem::rpc::kInvalidArgument, "list (the result) must not be NULL");
     *list = nullptr;
-    if (!address) throw artem::Error(grpc::StatusCode::INVALID_ARGUMENT, "address must not be NULL");
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(-1);  // thumbnails of many styles
-    auto stub = artem::v1::Stylizer::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-    const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1));
+    if (!address) throw artem::Error(artem::rpc::kInvalidArgument, "address must not be NULL");
+    const artem::rpc::Channel channel(address, /*own_connection=*/false);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1));
     out = std::make_unique<artem_style_list>();
-    artem::v1::ListStylesRequest request;
+    std::string token;
     for (;;) {  // the server pages its replies: ask until the last page
-      grpc::ClientContext context;
-      context.set_deadline(deadline);
-      artem::v1::ListStylesReply page;
-      const grpc::Status status = stub->ListStyles(&context, request, &page);
-      if (!status.ok()) throw artem::Error(status.error_code(), address + std::string(": ") + status.error_message());
-      out->reply.mutable_styles()->MergeFrom(page.styles());
-      if (page.next_page_token().empty() || page.styles_size() == 0) break;
-      request.set_page_token(page.next_page_token());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      std::string page;
+      const artem::rpc::Status status =
+          artem::rpc::Unary(channel, "/artem.v1.Stylizer/ListStyles", artem::wire::EncodeListStylesRequest(token),
+                            static_cast<std::int32_t>(left.count()), &page);
+      if (status.code) throw artem::Error(status.code, address + std::string(": ") + status.message);
+      const std::size_t before = out->styles.size();
+      if (!artem::wire::ParseListStylesReply(reinterpret_cast<const std::uint8_t*>(page.data()), page.size(),
+                                             &out->styles, &token))
+        throw artem::Error(artem::rpc::kInternal, "a ListStyles reply could not be parsed");
+      if (token.empty() || out->styles.size() == before) break;
     }
   });
   if (code == 0) *list = out.release();
@@ -178,14 +177,14 @@ ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_s
 }
 
 ARTEM_API uint32_t artem_style_count(const artem_style_list* list) {
-  return list ? static_cast<uint32_t>(list->reply.styles_size()) : 0;
+  return list ? static_cast<uint32_t>(list->styles.size()) : 0;
 }
 
 ARTEM_API int artem_style_at(const artem_style_list* list, uint32_t index, artem_style_info* info) {
-  if (!list || !info || index >= artem_style_count(list)) return grpc::StatusCode::INVALID_ARGUMENT;
-  const artem::v1::StyleInfo& s = list->reply.styles(static_cast<int>(index));
-  const std::string& png = s.thumbnail_png();
-  *info = {s.id().c_str(), s.kind().c_str(), s.display_name().c_str(),
+  if (!list || !info || index >= artem_style_count(list)) return artem::rpc::kInvalidArgument;
+  const artem::wire::StyleInfo& s = list->styles[index];
+  const std::string& png = s.thumbnail_png;
+  *info = {s.id.c_str(), s.kind.c_str(), s.display_name.c_str(),
            png.empty() ? nullptr : reinterpret_cast<const uint8_t*>(png.data()), png.size()};
   return 0;
 }

@@ -12,7 +12,7 @@
 namespace artem {
 
 namespace {
-constexpr int kInternal = 13;  // grpc::StatusCode::INTERNAL
+constexpr int kInternal = 13;  // gRPC's INTERNAL
 constexpr int kUnimplemented = 12;
 }  // namespace
 
@@ -24,7 +24,7 @@ void EncodeJpeg(const std::uint8_t*, std::uint32_t, std::uint32_t, std::uint32_t
   throw Error(kUnimplemented, "this build of the native core has no JPEG (libjpeg-turbo was not found)");
 }
 
-void DecodeJpeg(const std::string&, std::uint8_t*, std::uint32_t, std::uint32_t, std::uint32_t, std::uint64_t,
+void DecodeJpeg(const std::uint8_t*, std::size_t, std::uint8_t*, std::uint32_t, std::uint32_t, std::uint32_t, std::uint64_t,
                 const std::string&) {
   throw Error(kUnimplemented, "this build of the native core has no JPEG (libjpeg-turbo was not found)");
 }
@@ -90,7 +90,7 @@ void EncodeJpeg(const std::uint8_t* pixels, std::uint32_t width, std::uint32_t h
   std::free(buffer);
 }
 
-void DecodeJpeg(const std::string& jpeg, std::uint8_t* pixels, std::uint32_t width, std::uint32_t height,
+void DecodeJpeg(const std::uint8_t* jpeg, std::size_t size, std::uint8_t* pixels, std::uint32_t width, std::uint32_t height,
                 std::uint32_t format, std::uint64_t stride, const std::string& what) {
   jpeg_decompress_struct d;
   ErrorJump err;
@@ -101,7 +101,7 @@ void DecodeJpeg(const std::string& jpeg, std::uint8_t* pixels, std::uint32_t wid
     throw Error(kInternal, what + " is not a JPEG image the client can read: " + err.message);
   }
   jpeg_create_decompress(&d);
-  jpeg_mem_src(&d, reinterpret_cast<const unsigned char*>(jpeg.data()), static_cast<unsigned long>(jpeg.size()));
+  jpeg_mem_src(&d, jpeg, static_cast<unsigned long>(size));
   jpeg_read_header(&d, TRUE);
   if (d.image_width != width || d.image_height != height) {
     const std::string size = std::to_string(d.image_width) + "x" + std::to_string(d.image_height);

@@ -3,6 +3,7 @@
 // conversion copies. JPEG has no alpha: decoding into a 4-byte format fills it with 255.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -16,9 +17,9 @@ bool JpegAvailable();
 void EncodeJpeg(const std::uint8_t* pixels, std::uint32_t width, std::uint32_t height, std::uint32_t format,
                 std::uint64_t stride, int quality, std::string* out);
 
-// Decodes `jpeg` into rows `stride` bytes apart in `format`; throws Error(13) unless it is
+// Decodes the `size` bytes at `jpeg` into rows `stride` bytes apart in `format`; throws Error(13) unless it is
 // `width` x `height`, and for data that is not a JPEG image. `what` names the view in messages.
-void DecodeJpeg(const std::string& jpeg, std::uint8_t* pixels, std::uint32_t width, std::uint32_t height,
+void DecodeJpeg(const std::uint8_t* jpeg, std::size_t size, std::uint8_t* pixels, std::uint32_t width, std::uint32_t height,
                 std::uint32_t format, std::uint64_t stride, const std::string& what);
 
 }  // namespace artem

@@ -19,9 +19,6 @@
 #include "shm_region.h"
 
 namespace artem {
-namespace v1 {
-class StylizeReply;  // generated from stylizer.proto; kept out of this header
-}
 
 struct ViewDesc {
   std::uint32_t width = 0, height = 0;
@@ -85,11 +82,12 @@ class Session {
 
  private:
   struct Stream;
+  struct Incoming;  // a reply's bytes and what was parsed from them
   void Configure(const std::string& style, float strength, bool register_region);
   void CheckSlot(std::uint32_t slot, std::uint32_t view) const;
   void ReadLoop();
-  void KeepInlineReply(std::unique_ptr<v1::StylizeReply> reply, std::uint32_t slot);
-  void DecodeJpegReply(const v1::StylizeReply& reply, std::uint32_t slot);
+  void KeepInlineReply(std::unique_ptr<Incoming> reply, std::uint32_t slot);
+  void DecodeJpegReply(const Incoming& reply, std::uint32_t slot);
 
   std::vector<ViewDesc> views_;
   std::vector<std::uint64_t> offsets_;  // each view's offset inside a slot (multiples of 64)
@@ -102,14 +100,14 @@ class Session {
   // Where each slot's reply views are (slot * views + view): the region's reply slots, or for
   // inline the pixels of the reply kept for that slot (`held_`), parsed in place.
   std::vector<const std::uint8_t*> reply_at_;
-  std::vector<std::unique_ptr<v1::StylizeReply>> held_;
+  std::vector<std::unique_ptr<Incoming>> held_;
   std::unique_ptr<Stream> stream_;
 
   // Replies, read by `reader_` as they come; frames out, by id: their slots.
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<std::unique_ptr<v1::StylizeReply>> replies_;
-  std::vector<std::unique_ptr<v1::StylizeReply>> spare_;  // parsed into again: no new allocations
+  std::deque<std::unique_ptr<Incoming>> replies_;
+  std::vector<std::unique_ptr<Incoming>> spare_;  // read into again: no new allocations
   std::unordered_map<std::uint64_t, std::uint32_t> out_;
   bool ended_ = false;
   int end_code_ = 0;
