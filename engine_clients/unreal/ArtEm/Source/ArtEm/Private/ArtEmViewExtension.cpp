@@ -151,8 +151,9 @@ void FArtEmViewExtension::LandReadbacks_RenderThread(uint64 FrameNumber)
 		int32 RowPitchInPixels = 0;
 		const uint8* Pixels = static_cast<const uint8*>(Readback->Lock(RowPitchInPixels));
 		const FIntPoint Size = ReadbackSize[Index];
-		if (Pixels == nullptr || !Streamer->WriteEye(Entry.slot, ReadbackGeneration[Index], Entry.eye,
-									   ArtEm::EyeSize{Size.X, Size.Y}, Pixels, uint64(RowPitchInPixels) * 4))
+		const bool bTaken = Pixels != nullptr && Streamer->WriteEye(Entry.slot, ReadbackGeneration[Index],
+			Entry.eye, ArtEm::EyeSize{Size.X, Size.Y}, Pixels, uint64(RowPitchInPixels) * 4);
+		if (!bTaken)
 		{
 			Streamer->ReadbackFailed(Entry.slot, ReadbackGeneration[Index]);
 		}
