@@ -31,7 +31,7 @@ PACKAGE = Path(artem_training.__file__).parent
 
 
 def test_every_model_config_names_a_training_kind() -> None:
-    assert kinds.kind_names() == ["adain", "generator", "xnor"]
+    assert {"adain", "generator"} <= set(kinds.kind_names())  # a new kind adds itself
     for option in options("model"):
         assert compose_cfg([f"model={option}"]).model.kind in kinds.kind_names(), option
 
