@@ -146,7 +146,9 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
                 )
                 for s in client.list_styles()
             ]
-            models = list(client.server_info().adain_models)  # the wire's name for them
+            # the wire's name for them; it does not say their kinds
+            names = list(client.server_info().adain_models)
+            models = {"": names} if names else {}
     else:
         from .registry import Registry
 
@@ -161,7 +163,9 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
             )
             for s in registry.styles()
         ]
-        models = [m.name for m in registry.bases()]
+        models: dict[str, list[str]] = {}
+        for m in registry.bases():
+            models.setdefault(m.card.kind, []).append(m.name)
     width = max(len(r[0]) for r in rows)
     for style_id, kind, name, source, model in rows:
         kind = f"{kind}:{model}" if model else kind  # a style added to a model names it
@@ -173,15 +177,24 @@ def cmd_styles_list(args: argparse.Namespace) -> None:
     if models:
         from .kinds import with_styles
 
-        kinds = " and ".join(k.name for k in with_styles())
-        print(f"{kinds} models (for `artem styles add --model`): {', '.join(models)}")
+        every = " and ".join(k.name for k in with_styles())
+        for kind, names in models.items():
+            print(f"{kind or every} models (for `artem styles add --model`): {', '.join(names)}")
+
+
+IMAGE_IMPORT_FLAGS = ("layout", "channels", "range", "output_range", "resize")
 
 
 def cmd_models_import(args: argparse.Namespace) -> None:
     from .kinds import import_files
 
     imported = import_files(
-        args.paths, args.name, args.models_dir, license=args.license, overwrite=args.force
+        args.paths,
+        args.name,
+        args.models_dir,
+        license=args.license,
+        overwrite=args.force,
+        **{k: getattr(args, k) for k in IMAGE_IMPORT_FLAGS},
     )
     print(imported.message)
 
@@ -687,13 +700,28 @@ def build_parser() -> argparse.ArgumentParser:
         "paths",
         nargs="+",
         type=Path,
-        help="a fast_neural_style .pth/.model, or pytorch-AdaIN's vgg_normalised.pth and "
-        "decoder.pth (either order) for an adain model; `artem models kinds` lists what each "
-        "kind imports",
+        help="a fast_neural_style .pth/.model; pytorch-AdaIN's vgg_normalised.pth and "
+        "decoder.pth (either order) for an adain model; an ONNX style network (.onnx), or an "
+        "ONNX style-prediction network and its transfer network (either order); `artem models "
+        "kinds` lists what each kind imports",
     )
     s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
     s.add_argument("--license", default="", help="licence note to record in the model card")
     s.add_argument("--force", action="store_true", help="replace an existing style of that name")
+    graph = s.add_argument_group(
+        "a network file's image tensors (read from the graph when not given)"
+    )
+    graph.add_argument("--layout", choices=["nchw", "nhwc"], help="the image tensors' layout")
+    graph.add_argument("--channels", choices=["rgb", "bgr"], help="the channel order")
+    ranges = ["0..255", "0..1", "-1..1"]
+    graph.add_argument("--range", choices=ranges, help="the input's value range (and output's)")
+    graph.add_argument("--output-range", choices=ranges, help="the output's, when it differs")
+    graph.add_argument(
+        "--resize",
+        action=argparse.BooleanOptionalAction,
+        help="serve a graph of fixed size by resizing frames to it (default: at the frame's "
+        "size when the graph runs there, checked at import)",
+    )
     models_dir(s)
     s.set_defaults(func=cmd_models_import)
 

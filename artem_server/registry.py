@@ -112,9 +112,9 @@ class Registry:
         loaded = self._bases.get(name)
         if loaded is None:
             known = ", ".join(sorted(self._bases)) or "none loaded"
-            kinds = " or ".join(k.name for k in with_styles()) or "style-taking"
+            kinds = " or ".join(f"{article(k.name)} model" for k in with_styles())
             raise NotFound(
-                f"{field} {name!r} is not {article(kinds)} model here: expected one of {known}"
+                f"{field} {name!r} is not {kinds or 'a model'} here: expected one of {known}"
             )
         return loaded.model
 

@@ -125,11 +125,10 @@ def check_new_name(registry: Registry, models_dir: Path, name: str, replace: boo
     card_path = Path(models_dir) / name / CARD_FILE
     if not (Path(models_dir) / name).exists():
         return
-    kinds = " or ".join(k.name for k in with_styles())
+    added = " or ".join(f"{article(k.name)} style" for k in with_styles())  # "an adain style"
     if not replace:
         raise AlreadyExists(
-            f"name {name!r} is taken in the models directory (set replace to overwrite "
-            f"{article(kinds)} style)"
+            f"name {name!r} is taken in the models directory (set replace to overwrite {added})"
         )
     try:
         existing = ModelCard.read(card_path)
@@ -138,8 +137,8 @@ def check_new_name(registry: Registry, models_dir: Path, name: str, replace: boo
         replaceable = False
     if not replaceable:
         raise AlreadyExists(
-            f"name {name!r} is taken by an entry that is not {article(kinds)} style; replace "
-            f"overwrites {kinds} styles only"
+            f"name {name!r} is taken by an entry that is not {added}; replace overwrites "
+            "styles added from images only"
         )
 
 

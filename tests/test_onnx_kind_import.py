@@ -96,6 +96,10 @@ def test_a_graph_that_runs_at_its_size_only_is_served_by_resizing(tmp_path: Path
     np.testing.assert_allclose(
         y[:, :, 10, 20].numpy(), [SEPIA @ colour + SEPIA_BIAS] * 2, rtol=1e-4
     )
+    with pytest.raises(
+        OnnxGraphError, match=r"layout nhwc: input input1 \[1, 3, 224, 224\] has 224"
+    ):
+        import_network(path, "fixed2", tmp_path / "m", ImportFlags(layout="nhwc"))
     with pytest.raises(OnnxGraphError, match="leave out --no-resize"):
         import_network(path, "fixed2", tmp_path / "m", ImportFlags(resize=False))
 

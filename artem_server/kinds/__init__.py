@@ -66,11 +66,12 @@ def _builtin() -> list[Kind]:
     from .adain import KIND as ADAIN
     from .generator import KIND as GENERATOR
     from .identity import KIND as IDENTITY
+    from .onnx import KIND as ONNX
     from .xnor import KIND as XNOR
 
     # The first is the default kind: what a net registered in code is served as, and the net
     # the benchmarks and the backend probe time when no style is named.
-    return [GENERATOR, ADAIN, IDENTITY, XNOR]
+    return [GENERATOR, ADAIN, IDENTITY, XNOR, ONNX]
 
 
 def _as_kind(obj: object, source: str) -> Kind:
@@ -165,12 +166,24 @@ def with_option(option: str) -> list[Kind]:
     return [k for k in _load().values() if option in k.session_options]
 
 
-def import_files(paths: Sequence, name: str, models_dir, **options) -> Imported:
+def import_files(
+    paths: Sequence, name: str, models_dir, *, license: str = "", overwrite: bool = False, **options
+) -> Imported:
     """Import the peers' files as one entry, by the first kind that recognises them;
-    ValueError saying what each kind imports when none does."""
-    for kind in sorted(_load().values(), key=lambda k: k.import_rank):
-        got = kind.import_files(list(paths), name, models_dir, **options)
+    ValueError saying what each kind imports when none does. `options`: import flags (None: not
+    given); only kinds that take every one given (`Kind.import_options`) are asked."""
+    given = {k: v for k, v in options.items() if v is not None}
+    kinds = sorted(_load().values(), key=lambda k: k.import_rank)
+    for kind in [k for k in kinds if set(given) <= k.import_options]:
+        got = kind.import_files(
+            list(paths), name, models_dir, license=license, overwrite=overwrite, **given
+        )
         if got is not None:
             return got
-    offered = "; ".join(f"{k.name}: {k.import_help}" for k in _load().values() if k.import_help)
-    raise ValueError(f"models import: no kind imports {', '.join(map(str, paths))}; {offered}")
+    shown = ", ".join(map(str, paths))
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        takers = " or ".join(k.name for k in kinds if set(given) <= k.import_options) or "no"
+        raise ValueError(f"models import: {flags}: options for {takers} files; {shown} is not one")
+    offered = "; ".join(f"{k.name}: {k.import_help}" for k in kinds if k.import_help)
+    raise ValueError(f"models import: no kind imports {shown}; {offered}")

@@ -73,6 +73,8 @@ class Kind:
     takes_styles: ClassVar[bool] = False  # its models take styles from images (AddStyle)
     import_help: ClassVar[str] = ""  # what `artem models import` takes for it ("" : nothing)
     import_rank: ClassVar[int] = 0  # lower tries first; a kind that takes any file goes last
+    # `artem models import` flags (dest names) its import_files takes as keyword arguments
+    import_options: ClassVar[frozenset[str]] = frozenset()
 
     # -- cards and entries -------------------------------------------------------------------
     def check_card(self, card: ModelCard) -> None:

@@ -409,6 +409,16 @@ def with_flags(spec: ImageSpec, **flags: str | bool | None) -> ImageSpec:
     return replace(spec, **given, sources=sources)
 
 
+def check_layout(image: Tensor, layout: str) -> None:
+    """Refuse a layout (a flag's) that puts the channels on a dim of the input that is not 3."""
+    dim = image.dims[1] if layout == "nchw" else image.dims[3]
+    if dim not in (3, None):
+        raise OnnxGraphError(
+            f"layout {layout}: input {image.shown()} has {dim} where {layout.upper()} has the "
+            "3 channels"
+        )
+
+
 def free_dims(model, spec: ImageSpec) -> bytes:
     """The graph with its image input's and output's batch, height and width made symbolic, and
     the intermediate shapes the exporter recorded dropped: a fully convolutional net exported

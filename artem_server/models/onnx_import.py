@@ -29,6 +29,7 @@ from .onnx_graph import (
     GraphRoles,
     ImageSpec,
     OnnxGraphError,
+    check_layout,
     digest,
     free_dims,
     inspect_image_graph,
@@ -238,6 +239,7 @@ def import_network(
     if roles.kind != "image":
         raise OnnxGraphError(_not_a_style_network(roles, path))
     spec = flags.apply(spec)
+    check_layout(roles.image_in, spec.layout)
     served, spec = settle_size(data, model, spec, None, flags, str(path))
     thumb, warnings = check_output(OnnxNet(OnnxGraph(served), spec), str(path))
     card = ModelCard(
@@ -284,7 +286,7 @@ def import_pair(
             f"found {seen}"
         )
     ppath, pdata, _, pspec, proles = found["predict"][0]
-    tpath, tdata, tmodel, tspec, _ = found["transfer"][0]
+    tpath, tdata, tmodel, tspec, troles = found["transfer"][0]
     dims = tspec.style_dims
     outs = [t for t in proles.vector_out if _dims_or_none(t) == dims]
     if not outs:
@@ -300,6 +302,8 @@ def import_pair(
             pspec, range=tspec.range, sources={**pspec.sources, "range": "the transfer network's"}
         )
     pspec = flags.apply(replace(pspec, output=outs[0].name, output_shape=(1, *outs[0].dims[1:])))
+    check_layout(troles.image_in, tspec.layout)
+    check_layout(proles.image_in, pspec.layout)
     if pspec.size is not None:
         pspec = replace(pspec, resize=True)  # a style image is resized to its fixed size
     pair = OnnxPair(

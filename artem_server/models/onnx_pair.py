@@ -25,7 +25,7 @@ import torch
 from .card import ModelCard
 from .onnx_graph import ImageSpec, OnnxGraphError, digest
 from .onnx_net import OnnxGraph, OnnxNet
-from .store import Entry, write_entry
+from .store import Cancelled, Entry, write_entry
 from .thumbnail import render_thumbnail
 
 ROLE_NETWORK = "network"
@@ -44,10 +44,6 @@ def role_of(card: ModelCard) -> str:
             f"onnx card {card.name!r}: architecture.role {role!r}: expected one of {', '.join(ROLES)}"
         )
     return role
-
-
-class Cancelled(Exception):
-    """style_vector stopped because `cancelled()` said so."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def style_vector(
     """The predictor's style vector, (D,) float32, for an (H, W, 3) uint8 RGB image."""
     if cancelled is not None and cancelled():
         raise Cancelled("the style's prediction was cancelled")
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float()  # a copy: writable
     net = pair.predictor
     with torch.inference_mode():
         v = net.raw(net.graph.session(torch.device("cpu")), x).reshape(-1).float()
