@@ -30,6 +30,15 @@ def check_consistency(c: DictConfig, image_size: int, multiple: int) -> None:
     """ConfigError for a `consistency` setting that cannot work with these crops."""
     if float(c.weight) < 0:
         raise ConfigError("consistency.weight", f"{c.weight}: expected 0 (off) or more")
+    if float(c.detail_weight) < 0 or float(c.detail_weight) and not float(c.weight):
+        raise ConfigError(
+            "consistency.detail_weight",
+            f"{c.detail_weight}: expected 0 (off), or more with consistency.weight above 0",
+        )
+    if not 0 < float(c.detail_target) <= 1:
+        raise ConfigError(
+            "consistency.detail_target", f"{c.detail_target}: expected a gain in (0, 1]"
+        )
     if float(c.weight) == 0:
         return
     if float(c.noise) < 0:

@@ -111,6 +111,12 @@ def consistency_note(cfg: DictConfig, last: dict[str, float]) -> str:
         f" Shift consistency (comfort in a headset): weight {float(c.weight):g}, moves up to "
         f"{c.max_shift} px, noise {float(c.noise):g} grey levels, final loss "
         f"{last.get('consistency', float('nan')):.4g}."
+        + (
+            f" Fine-detail floor: weight {float(c.detail_weight):g} below a gain of "
+            f"{float(c.detail_target):g}."
+            if float(c.detail_weight)
+            else ""
+        )
     )
 
 

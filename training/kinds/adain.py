@@ -101,6 +101,12 @@ def check_config(cfg: DictConfig) -> None:
     check_switches(t)
     check_init_weights(t)
     check_consistency(cfg.consistency, int(t.image_size), 8)
+    if float(cfg.consistency.detail_weight):
+        raise ConfigError(
+            "consistency.detail_weight",
+            f"{cfg.consistency.detail_weight}: the fine-detail floor trains generators; "
+            "expected 0 with model=adain",
+        )
     _check_export(cfg.export)
 
 

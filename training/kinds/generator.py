@@ -23,6 +23,7 @@ from artem_server.models.onnx_export import GENERATOR_IO, export_onnx
 from ..checks import check_config
 from ..consistency import check_consistency
 from ..data import center_square, to_batch
+from ..detail import DetailFloor
 from ..errors import ConfigError
 from ..export import DISTILLED_NOTE, LICENSE_NOTE, EntryKind, export_entry, sample_grid
 from ..losses import DistillLoss, PerceptualLoss
@@ -109,6 +110,7 @@ def fit(
     )
 
     shifts, c = run.shifts, cfg.consistency
+    floor = DetailFloor(c.detail_weight, c.detail_target) if float(c.detail_weight) else None
     precision = str(t.precision)
     scaler = grad_scaler(precision, run.device)
     for step in run.steps("artem-train"):
@@ -122,6 +124,8 @@ def fit(
                 y = model(views)
                 content, style = loss_fn(y[: x.shape[0]], views[: x.shape[0]])
                 consistency = float(c.weight) * shifts.loss(y.float(), move)
+                if floor is not None:  # logged as part of the content term
+                    content = content + floor(y[: x.shape[0]], views[: x.shape[0]])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(content + style + (consistency if consistency is not None else 0)).backward()
         scaler.step(optimizer)
