@@ -38,7 +38,7 @@ def test_the_floor_pulls_a_blurred_output_toward_the_inputs_detail_and_is_silent
     y = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False).requires_grad_()
     floor = DetailFloor(weight=1.0, target=0.8)
     before = float(detail_gain(y.detach(), x))
-    assert before < 0.8 and float(floor(y, x)) == pytest.approx(0.8 - before, rel=1e-4)
+    assert before < 0.8 and float(floor(y.detach(), x)) == pytest.approx(0.8 - before, rel=1e-4)
     floor(y, x).backward()
     with torch.no_grad():
         stepped = y - 1e5 * y.grad
