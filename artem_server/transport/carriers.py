@@ -75,7 +75,7 @@ class Carrier(Protocol):
         """The reply's view: the geometry and which carrier brings its pixels back."""
 
     def reply_pixels(self, result: np.ndarray | None) -> Buffer | None:
-        """What travels beside the reply's view (transport.wire): inline results, JPEG bytes."""
+        """What travels beside the reply's view (artem_protocol.wire): inline results, JPEGs."""
 
 
 class Inline:

@@ -54,14 +54,19 @@ def row_bytes(width: int, height: int, bpp: int, row_stride: int = 0) -> int:
 
 
 def rows_view(
-    buffer, width: int, height: int, bpp: int, row_stride: int = 0, offset: int = 0
+    buffer: bytes | bytearray | memoryview,
+    width: int,
+    height: int,
+    bpp: int,
+    row_stride: int = 0,
+    offset: int = 0,
 ) -> np.ndarray:
-    """An (H, W, bpp) uint8 view of the rows at `offset` in `buffer` (bytes, a memoryview, an
-    mmap): no copy, writable when the buffer is. The caller has checked that they fit."""
+    """An (H, W, bpp) uint8 view of the rows at `offset` in `buffer` (a message's bytes, a
+    mapped region): no copy, writable when the buffer is. The caller has checked that they fit."""
     stride = row_stride or width * bpp
     flat = np.frombuffer(
         buffer, dtype=np.uint8, count=row_bytes(width, height, bpp, stride), offset=offset
     )
     return np.lib.stride_tricks.as_strided(
-        flat, shape=(height, width, bpp), strides=(stride, bpp, 1), writeable=flat.flags.writeable
+        flat, shape=(height, width, bpp), strides=(stride, bpp, 1)
     )
