@@ -4,8 +4,8 @@ compiler against a stand-in of UnrealBuildTool's types and run for Linux and Win
 file that includes no engine header compiled, and the engine-free core's ctest programs, one of
 them streaming through a real server by the native core. Nothing here runs Unreal.
 
-Needs cmake and a C++ compiler, Mono (`mcs`, `mono`) and gRPC C++ for the native core; each test
-skips and says why without its tools (.ci/run installs them)."""
+Needs cmake and a C++ compiler, Mono (`mcs`, `mono`) and gRPC's C core for the native core; each
+test skips and says why without its tools (.ci/run installs them)."""
 
 from __future__ import annotations
 

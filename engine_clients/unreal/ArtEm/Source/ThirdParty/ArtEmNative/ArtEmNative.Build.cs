@@ -1,7 +1,7 @@
-// The ArtEm native client core (engine_clients/native: gRPC C++ behind a C ABI) as a ThirdParty
-// module, so that the engine's own gRPC, if any, is never touched: only the C header is seen, and
-// the library brings its gRPC inside it. Staged here by engine_clients/unreal/stage_native.py
-// from a native build:
+// The ArtEm native client core (engine_clients/native: gRPC's C core behind a C ABI) as a
+// ThirdParty module, so that the engine's own gRPC, if any, is never touched: only the C header is
+// seen, and the library brings its own gRPC (linked in, or beside it). Staged here by
+// engine_clients/unreal/stage_native.py from a native build:
 //   include/artem/artem.h
 //   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.a     statically linked core, or
 //   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.so    shared core (+ any libraries it needs)
