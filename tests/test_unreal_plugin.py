@@ -455,7 +455,8 @@ def test_ctest_the_streamer_against_a_real_server(core_build, server, transport)
     """The streaming thread as the view extension drives it: a render loop faster than the server
     shows only newer frames, each with both eyes its own pixels, and the newest complete frame
     last; a new layout reopens the stream; style switch and refusal on the same stream; the style
-    catalog with thumbnails; an unreachable server (14); token files (3, 12)."""
+    catalog with thumbnails; an unreachable server (14); token files (3, 12); with shm, also a
+    stereo frame through the JPEG transport (each eye's colour back within 8 levels)."""
     done = ctest(
         core_build,
         "streamer",

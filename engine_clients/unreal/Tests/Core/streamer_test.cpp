@@ -5,9 +5,11 @@
 // staging buffer pads them), both eyes of a frame in one slot. Every stylized frame shown is newer
 // than the last and its two eyes are that frame's own pixels; the newest complete frame is the last
 // one shown; a new layout reopens the stream; a style switch and a refusal on the same stream; the
-// style catalog; an unreachable server; token files.
+// style catalog; an unreachable server; token files; with shm, a stereo frame through the JPEG
+// transport, the one a standalone headset would use.
 #include "ArtEmCore/Streamer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -255,6 +257,53 @@ void ListsStylesWithThumbnails(const std::string& address) {
   CHECK(!why.empty());
 }
 
+// JPEG (a standalone headset to a server over Wi-Fi): flat eyes of two colours come back close
+// to what was sent, each in its own eye, alpha 255 (JPEG carries none).
+void StreamsJpeg(const std::string& address) {
+  Streamer s;
+  StreamConfig config;
+  config.address = address;
+  config.style = "identity";
+  config.transport = Transport::Jpeg;
+  config.layout = Layout({{true, 0, 48, 32}, {true, 1, 40, 32}});
+  s.Start(config);
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (s.Status().state != LinkState::Streaming && Clock::now() < until) {
+    if (s.Status().state == LinkState::Failed && s.Status().code == 12) {
+      std::printf("jpeg: not in this build of the native core (%s)\n", s.Status().message.c_str());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(s.Status().state == LinkState::Streaming);
+  const std::uint8_t colour[2][4] = {{40, 60, 200, 0}, {190, 90, 30, 0}};  // BGRA, alpha 0 sent
+  StylizedFrame frame;
+  bool got = false;
+  while (!got && Clock::now() < until) {
+    std::uint64_t generation = 0;
+    const int slot = s.BeginFrame(&generation);
+    for (int eye = 0; slot >= 0 && eye < 2; ++eye) {
+      const EyeSize size = config.layout.Eye(eye);
+      std::vector<std::uint8_t> rows(4u * size.width * size.height);
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = colour[eye][i % 4];
+      CHECK(s.WriteEye(slot, generation, eye, size, rows.data(), 4u * size.width));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    got = s.TakeNewest(&frame);
+  }
+  CHECK(got);
+  for (int eye = 0; got && eye < 2; ++eye) {
+    const EyeSize size = frame.layout.Eye(eye);
+    int worst = 0;
+    for (int i = 0; i < size.width * size.height * 4; ++i) {
+      const int want = i % 4 == 3 ? 255 : colour[eye][i % 4];
+      worst = std::max(worst, std::abs(frame.eye[eye][i] - want));
+    }
+    std::printf("jpeg: eye %d %dx%d, largest difference %d\n", eye, size.width, size.height, worst);
+    CHECK(worst <= 8);
+  }
+}
+
 void FailsClearly(const std::string& tmp) {
   Streamer s;
   StreamConfig config;
@@ -300,5 +349,6 @@ int main() {
   FailsClearly(tmp ? tmp : "/tmp");
   ListsStylesWithThumbnails(server);
   StreamsLatestFrameWins(server, transport);
+  if (transport == Transport::SharedMemory) StreamsJpeg(server);
   return check_result("streamer");
 }
