@@ -1,9 +1,9 @@
 // One camera's stream to an ArtEm server, run by a thread of its own so that the render thread
-// never waits: the render thread copies each eye it read back into a request slot and picks up
-// the newest stylized frame; the streaming thread connects (and reconnects), sends the newest
-// complete frame (latest frame wins: an older frame not yet sent is dropped), receives replies and
-// copies the newest into a frame the render thread can read until it takes the next one.
-// Engine-free: over the native core's C ABI (artem.h).
+// never waits for the network or the server: the render thread copies each eye it read back into a
+// request slot and picks up the newest stylized frame; the streaming thread connects (and
+// reconnects), sends the newest complete frame (latest frame wins: an older frame not yet sent is
+// dropped), receives replies and copies the newest into a frame the render thread can read until it
+// takes the next one. Engine-free: over the native core's C ABI (artem.h).
 #pragma once
 
 #include <chrono>
