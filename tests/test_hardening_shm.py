@@ -180,6 +180,44 @@ def test_a_region_shrunk_while_its_frame_is_in_the_model_refuses_the_frame(model
         server.stop()
 
 
+def test_a_frame_whose_region_was_replaced_before_it_ran_is_refused_by_name(models_dir, region):
+    """A frame waits while the stream registers another region; the old one is unmapped on the
+    model thread before the waiting frame runs. That frame gets INVALID_ARGUMENT naming its view
+    (not INTERNAL from a released mapping), and the stream goes on in the new region."""
+    server = RunningServer(ServerConfig(port=0, models_dir=models_dir, device="cpu"))
+    try:
+        model = server.server.registry.register("blocking", BlockingModel()).model
+        (old, lay), (new, new_lay) = region(), region()
+        regions = server.server.engine.regions
+
+        def stream():
+            yield config(registration(old, lay), style="blocking")
+            yield shm_frame(1, (0, 0, 8, 8, RGBA))
+            assert model.entered.wait(30)  # frame 1 holds the model thread
+            yield shm_frame(2, (1, 0, 8, 8, RGBA))  # waits, its region the old one
+            yield config(registration(new, new_lay), style="blocking")
+            # the old region's release is queued on the model thread, ahead of frame 2
+            wait_for(lambda: new.name.lstrip("/") in regions.names(), 30, "the new region")
+            model.release.set()
+            assert answered.wait(30)  # frame 2's reply: a frame 3 sent sooner would replace it
+            yield shm_frame(3, (0, 0, 8, 8, RGBA))
+
+        answered, frames = threading.Event(), {}
+        with grpc.insecure_channel(server.address) as channel:
+            for reply in pb_grpc.StylizerStub(channel).Stylize(stream(), timeout=60):
+                if reply.WhichOneof("kind") == "frame":
+                    frames[reply.frame.id] = reply
+                    if reply.frame.id == 2:
+                        answered.set()
+        assert not frames[1].HasField("error"), frames[1].error.message
+        assert frames[2].error.code == INVALID, frames[2].error
+        assert "frame.views[0].shm" in frames[2].error.message
+        assert "replaced or released" in frames[2].error.message
+        assert not frames[3].HasField("error"), frames[3].error.message
+    finally:
+        server.stop()
+
+
 def test_a_region_is_bound_to_its_client_by_the_key_in_its_header(serve, stub, region):
     """A second stream that knows only the name of a region its client has not registered yet
     (before: it registered it and the server wrote into that client's reply slots) is refused

@@ -121,11 +121,6 @@ class SharedMemorySlot:
         return self.region.array(at + self.offset, s.height, s.width, s.format.bpp, s.row_stride)
 
     def read(self) -> View:
-        if self.region.closed:
-            raise InvalidArgument(
-                f"{self.spec.field}.shm: the stream's region was replaced or released before "
-                "this frame ran"
-            )
         px = self._array(self.region.layout.request_offset(self.slot))
         px.flags.writeable = False
         return View(px, self.spec.format, self.spec.linear)
@@ -308,9 +303,15 @@ class FramePixels:
         """Raise unless the client's file still holds every slot the shm views touch (request and
         reply: the reply slots lie further): call right before reading or writing them."""
         shm = self._of(SharedMemorySlot)
-        if shm:
-            end, field = max((s.end(), f"{s.spec.field}.shm") for s in shm)
-            shm[0].region.check_extent(end, field)
+        if not shm:
+            return
+        if shm[0].region.closed:  # unmapped on the model thread, after the frames before it
+            raise InvalidArgument(
+                f"{shm[0].spec.field}.shm: the stream's region was replaced or released before "
+                "this frame ran"
+            )
+        end, field = max((s.end(), f"{s.spec.field}.shm") for s in shm)
+        shm[0].region.check_extent(end, field)
 
     def decode(self, codec: JpegCodec) -> None:
         """Decode the JPEG views, both eyes at once (off the event loop, before the turn)."""
