@@ -24,7 +24,11 @@ IMPORTERS = {  # suffix: the importer Unity assigns to such a file
     ".asmdef": "AssemblyDefinitionImporter",
     ".md": "TextScriptImporter",
     ".json": "TextScriptImporter",
+    ".so": "PluginImporter",
+    ".dll": "PluginImporter",
 }
+# Which editor and player a native plugin loads in, by suffix: (Editor OS, standalone platform).
+PLUGIN_PLATFORMS = {".so": ("Linux", "Linux64"), ".dll": ("Windows", "Win64")}
 IMPORTER_FIELDS = {
     "MonoImporter": [
         "serializedVersion: 2",
@@ -33,6 +37,56 @@ IMPORTER_FIELDS = {
         "icon: {instanceID: 0}",
     ],
 }
+
+
+def plugin_fields(suffix: str) -> list[str]:
+    """PluginImporter settings as Unity writes them: an x86-64 plugin for one editor OS and the
+    standalone player of that OS, excluded everywhere else."""
+    editor_os, player = PLUGIN_PLATFORMS[suffix]
+    others = [p for p in ("Linux64", "OSXUniversal", "Win", "Win64") if p != player]
+    lines = [
+        "serializedVersion: 2",
+        "iconMap: {}",
+        "executionOrder: {}",
+        "defineConstraints: []",
+        "isPreloaded: 0",
+        "isOverridable: 0",
+        "isExplicitlyReferenced: 0",
+        "validateReferences: 1",
+        "platformData:",
+        "- first:",
+        "    : Any",
+        "  second:",
+        "    enabled: 0",
+        "    settings:",
+        "      Exclude Editor: 0",
+        f"      Exclude {player}: 0",
+        *(f"      Exclude {p}: 1" for p in others),
+        "- first:",
+        "    Editor: Editor",
+        "  second:",
+        "    enabled: 1",
+        "    settings:",
+        "      CPU: x86_64",
+        "      DefaultValueInitialized: true",
+        f"      OS: {editor_os}",
+        "- first:",
+        f"    Standalone: {player}",
+        "  second:",
+        "    enabled: 1",
+        "    settings:",
+        "      CPU: x86_64",
+    ]
+    for p in others:
+        lines += [
+            "- first:",
+            f"    Standalone: {p}",
+            "  second:",
+            "    enabled: 0",
+            "    settings:",
+            "      CPU: None",
+        ]
+    return lines
 
 
 def guid(relative: str) -> str:
@@ -65,6 +119,8 @@ def meta_text(path: Path, relative: str) -> str:
                 f"{relative}: no importer known for '{path.suffix}' files; add one to IMPORTERS"
             )
         extra, head = IMPORTER_FIELDS.get(importer, []), []
+        if importer == "PluginImporter":
+            extra = plugin_fields(path.suffix)
     lines = [
         "fileFormatVersion: 2",
         f"guid: {guid(relative)}",

@@ -7,6 +7,7 @@ skipped without them."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -202,9 +203,9 @@ def test_stylizer_logic_streams_latest_frame_wins(native_build, logic_exe, serve
 def test_the_linux_bundle_loads_from_a_folder_of_its_own(
     native_build, roundtrip_exe, server, tmp_path
 ):
-    """scripts/bundle_native_linux.py makes a Plugins folder: the library and its gRPC, abseil,
-    protobuf... libraries, which the library finds beside itself (ldd: nothing but the C and C++
-    runtimes from elsewhere), and the binding streams through it from there with no library path
+    """scripts/bundle_native_linux.py makes a Plugins folder of a build made with the system's
+    libraries: the library and what it needs beyond the C and C++ runtimes (libjpeg), which it
+    finds beside itself, and the binding streams through it from there with no library path
     set, as from a Unity project's Assets/Plugins."""
     plugins = tmp_path / "Plugins"
     made = subprocess.run(
@@ -238,3 +239,116 @@ def test_the_linux_bundle_loads_from_a_folder_of_its_own(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
+
+
+def load_build_native():
+    spec = importlib.util.spec_from_file_location(
+        "build_native", ROOT / "scripts" / "build_native.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHIPPED = UNITY / "Plugins" / "x86_64"
+
+
+@pytest.mark.parametrize("library", ["libartem_native.so", "artem_native.dll"])
+def test_the_shipped_plugins_are_built_from_these_sources(library):
+    """The committed plugins carry the stamp of the sources they were built from
+    (scripts/build_native.py): a change to engine_clients/native without rebuilding them fails
+    here. Each has its .meta marking it for its platform's editor and player."""
+    plugin = SHIPPED / library
+    assert plugin.is_file(), f"{plugin} is missing: run scripts/build_native.py"
+    stamp = load_build_native().source_stamp()
+    found = re.search(rb"artem-native-sources:([0-9a-f]{64})", plugin.read_bytes())
+    assert found, f"{library} carries no source stamp"
+    assert found.group(1).decode() == stamp, f"{library} is stale: run scripts/build_native.py"
+    meta = (SHIPPED / (library + ".meta")).read_text()
+    player = "Linux64" if library.endswith(".so") else "Win64"
+    assert "PluginImporter:" in meta
+    assert re.search(rf"Standalone: {player}\n +second:\n +enabled: 1\n", meta), meta
+
+
+def test_the_shipped_linux_plugin_needs_only_the_c_runtime_and_exports_the_c_abi():
+    """ldd of the shipped libartem_native.so lists only the system's C runtime (libc, libgcc_s,
+    the dynamic loader; libstdc++ and libjpeg are linked in), it asks for no glibc newer than
+    2.34 (Ubuntu 22.04, Debian 12), and it exports the header's functions and nothing else."""
+    plugin = SHIPPED / "libartem_native.so"
+    ldd = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, check=True).stdout
+    needed = {line.split()[0] for line in ldd.splitlines() if line.strip()}
+    allowed = (
+        r"(linux-vdso\.so\.1|/lib64/ld-linux-x86-64\.so\.2|lib(c|m|pthread|dl|rt|gcc_s)\.so\.\d+)"
+    )
+    assert all(re.fullmatch(allowed, name) for name in needed), needed
+    symbols = subprocess.run(["objdump", "-T", str(plugin)], capture_output=True, text=True).stdout
+    glibc = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([\d.]+)", symbols)}
+    assert max(glibc) <= (2, 34), max(glibc)
+    header = (ROOT / "engine_clients" / "native" / "include" / "artem" / "artem.h").read_text()
+    declared = set(re.findall(r"ARTEM_API\s+[\w\s*]+?\b(artem_\w+)\(", header))
+    nm = subprocess.run(
+        ["nm", "-D", "--defined-only", str(plugin)], capture_output=True, text=True, check=True
+    )
+    assert {line.split()[-1] for line in nm.stdout.splitlines()} == declared
+
+
+def test_the_shipped_linux_plugin_streams_from_a_folder_of_its_own(roundtrip_exe, server, tmp_path):
+    """A copy of the shipped plugin alone in an empty folder (no library path set, no other
+    library beside it), as in a Unity project's Assets/Plugins: the C# binding's round trip
+    (identity bit for bit, a style switch, refusals with their status codes) passes through it."""
+    folder = tmp_path / "Plugins"
+    folder.mkdir()
+    shutil.copy2(SHIPPED / "libartem_native.so", folder)
+    exe = Path(shutil.copy2(roundtrip_exe, folder / "RoundTrip.exe"))
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    done = subprocess.run(
+        ["mono", str(exe), server.address, "gen-a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+
+
+def test_the_shipped_windows_plugin_streams_under_wine(server, tmp_path):
+    """The shipped artem_native.dll, alone beside a C program that uses its C ABI (MinGW-w64,
+    linked against the DLL itself), run under Wine against a real server: inline stereo frames
+    come back byte for byte, an unknown style is refused with 5, ListStyles has the identity
+    style. Wine's sockets are the host's, so this is the DLL's own gRPC client at work."""
+    compiler = shutil.which("x86_64-w64-mingw32-gcc-posix") or shutil.which(
+        "x86_64-w64-mingw32-gcc"
+    )
+    wine = shutil.which("wine64") or next(
+        (p for p in ("/usr/lib/wine/wine64",) if Path(p).exists()), None
+    )
+    if compiler is None or wine is None:
+        pytest.skip("needs MinGW-w64 and Wine (apt-get install g++-mingw-w64-x86-64-posix wine64)")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    dll = Path(shutil.copy2(SHIPPED / "artem_native.dll", folder))
+    native = ROOT / "engine_clients" / "native"
+    exe = folder / "c_roundtrip.exe"
+    built = subprocess.run(
+        [
+            compiler,
+            "-O1",
+            "-Wall",
+            f"-I{native / 'include'}",
+            str(native / "tests" / "c_roundtrip.c"),
+            str(dll),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    env = {**os.environ, "WINEDEBUG": "-all", "WINEPREFIX": str(tmp_path / "wine")}
+    ran = subprocess.run(
+        [wine, str(exe), server.address], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "round trip ok" in ran.stdout

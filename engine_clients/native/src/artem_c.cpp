@@ -7,7 +7,7 @@
 #include <string>
 
 #include "artem/artem.h"
-#include "rpc.h"
+#include "grpc_client.h"
 #include "session.h"
 #include "wire.h"
 
@@ -20,6 +20,11 @@ struct artem_style_list {
 };
 
 namespace {
+
+#ifdef ARTEM_SOURCE_STAMP
+// Which sources built this library (scripts/build_native.py): tests compare it with the checkout's.
+[[gnu::used]] const char kSourceStamp[] = "artem-native-sources:" ARTEM_SOURCE_STAMP;
+#endif
 
 void Fill(char* error, std::size_t error_len, const std::string& message) {
   if (!error || error_len == 0) return;
@@ -154,7 +159,7 @@ ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_s
     if (!list) throw artem::Error(artem::rpc::kInvalidArgument, "list (the result) must not be NULL");
     *list = nullptr;
     if (!address) throw artem::Error(artem::rpc::kInvalidArgument, "address must not be NULL");
-    const artem::rpc::Channel channel(address, /*own_connection=*/false);
+    artem::rpc::Channel channel(address);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1));
     out = std::make_unique<artem_style_list>();
     std::string token;

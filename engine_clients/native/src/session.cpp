@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "jpeg_codec.h"
-#include "rpc.h"
+#include "grpc_client.h"
 #include "wire.h"
 
 namespace artem {
@@ -15,7 +15,7 @@ namespace artem {
 // kept per slot and reused frame after frame, their pixels used where they were parsed.
 struct Session::Stream {
   explicit Stream(const std::string& address)
-      : channel(address, /*own_connection=*/true), call(channel, "/artem.v1.Stylizer/Stylize") {}
+      : channel(address), call(channel, "/artem.v1.Stylizer/Stylize") {}
   rpc::Channel channel;
   rpc::Stream call;
   std::mutex writing;  // one writer at a time; the reader thread reads alongside
@@ -251,8 +251,8 @@ void Session::Send(std::uint64_t id, std::uint32_t slot) {
   }
   std::vector<rpc::Piece> pieces;
   for (std::size_t i = 0, from = 0; i < cuts.size(); from = cuts[i++]) {
-    pieces.push_back({head.out.data() + from, cuts[i] - from, false});
-    pieces.push_back({request_view(slot, static_cast<std::uint32_t>(i)), view_bytes(static_cast<std::uint32_t>(i)), true});
+    pieces.push_back({head.out.data() + from, cuts[i] - from});
+    pieces.push_back({request_view(slot, static_cast<std::uint32_t>(i)), view_bytes(static_cast<std::uint32_t>(i))});
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -260,7 +260,7 @@ void Session::Send(std::uint64_t id, std::uint32_t slot) {
     out_[id] = slot;
   }
   std::lock_guard<std::mutex> lock(stream_->writing);
-  const bool written = pieces.empty() ? stream_->call.Write(std::move(head.out)) : stream_->call.Write(pieces);
+  const bool written = pieces.empty() ? stream_->call.Write(head.out) : stream_->call.Write(pieces);
   if (!written) {
     std::unique_lock<std::mutex> wait(mutex_);
     ready_.wait(wait, [this] { return ended_; });

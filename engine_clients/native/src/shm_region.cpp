@@ -1,18 +1,26 @@
+#ifdef _WIN32
+#define _CRT_RAND_S  // rand_s (the system's cryptographic random source); before any C header
+#endif
 #include "shm_region.h"
 
 #ifdef _WIN32
+#include <stdlib.h>
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #else
 #include <fcntl.h>
 #include <sys/mman.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#else
+#include <stdlib.h>  // arc4random_buf
+#endif
 #include <unistd.h>
 #endif
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
 namespace artem {
@@ -24,6 +32,27 @@ void PutU32(std::uint8_t* p, std::uint32_t v) {
 
 void PutU64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+// `n` bytes from the system's cryptographic random source (not std::random_device: statically
+// linked, its libstdc++ would tie the plugin to the newest glibc, for arc4random).
+void OsRandom(void* out, std::size_t n) {
+  auto* p = static_cast<std::uint8_t*>(out);
+#if defined(_WIN32)
+  for (std::size_t i = 0; i < n; i += 4) {
+    unsigned int r = 0;
+    if (rand_s(&r) != 0) throw std::runtime_error("rand_s failed");
+    for (std::size_t j = 0; j < 4 && i + j < n; ++j) p[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+  }
+#elif defined(__linux__)
+  for (std::size_t got = 0; got < n;) {
+    const ssize_t k = getrandom(p + got, n - got, 0);
+    if (k < 0 && errno != EINTR) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+    if (k > 0) got += static_cast<std::size_t>(k);
+  }
+#else
+  arc4random_buf(p, n);
+#endif
 }
 
 #ifdef _WIN32
@@ -123,19 +152,16 @@ ShmRegion::ShmRegion(std::string name, std::uint32_t slot_count, std::uint64_t s
   PutU32(base_ + 8, kLayoutVersion);
   PutU32(base_ + 12, slot_count_);
   PutU64(base_ + 16, slot_size_);
-  std::random_device rd;  // the OS's random source (urandom, rand_s)
-  for (std::size_t i = 0; i < kKeyBytes; i += 4) {
-    std::uint32_t r = rd();
-    for (std::size_t j = 0; j < 4; ++j) key_.push_back(static_cast<char>(r >> (8 * j)));
-  }
+  key_.resize(kKeyBytes);
+  OsRandom(key_.data(), kKeyBytes);
   std::memcpy(base_ + 24, key_.data(), kKeyBytes);
 }
 
 ShmRegion::~ShmRegion() { Release(name_, base_, size_, handle_); }
 
 std::string ShmRegion::UniqueName() {
-  std::random_device rd;
-  const std::uint64_t r = (std::uint64_t{rd()} << 32) | rd();
+  std::uint64_t r;
+  OsRandom(&r, sizeof r);
   char buf[64];
   std::snprintf(buf, sizeof buf, "artem-native-%ld-%016llx", ProcessId(), static_cast<unsigned long long>(r));
   return buf;
