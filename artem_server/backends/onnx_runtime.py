@@ -10,15 +10,11 @@ the fp32 it is stored in, with its own conversions to the graph's layout and ran
 
 from __future__ import annotations
 
-import logging
-
 import torch
 
 from ..models.onnx_export import export_onnx
 from ..models.onnx_net import OnnxNet, OnnxRuntimeMissing, make_session, run_bound, run_host
 from .base import BackendUnavailable, Runner
-
-log = logging.getLogger(__name__)
 
 
 class OnnxRuntime(Runner):

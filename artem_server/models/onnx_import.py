@@ -17,7 +17,6 @@ What the graph does not say is settled by running it, on the CPU, before anythin
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,8 +48,6 @@ from .onnx_pair import (
 )
 from .store import Entry, write_entry
 from .thumbnail import content_image, render_thumbnail
-
-log = logging.getLogger(__name__)
 
 SUFFIX = ".onnx"
 MULTIPLES = (1, 2, 4, 8, 16, 32)
