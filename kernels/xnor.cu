@@ -91,6 +91,14 @@ struct XnorPackArgs {
   int n, h, w, c, pad, cw;
 };
 
+// The bit of channel c: v >= 0, v = x (or x * scale + shift with the norm's coefficients).
+template <class T>
+ARTEM_HD bool xnor_sign_bit(typename T::storage x, const float* coef, int c) {
+  float v = Convert<T>::load(x);
+  if (coef) v = xnor_add(xnor_mul(v, coef[2 * c]), coef[2 * c + 1]);
+  return v >= 0.0f;
+}
+
 // Thread t of n * (h + 2p) * (w + 2p) * cw: one packed word (32 channels of one pixel).
 template <class T>
 ARTEM_HD void xnor_pack_thread(const XnorPackArgs& a, int t) {
@@ -102,14 +110,20 @@ ARTEM_HD void xnor_pack_thread(const XnorPackArgs& a, int t) {
   int iy = xnor_reflect(py - a.pad, a.h), ix = xnor_reflect(px - a.pad, a.w);
   const S* src = (const S*)a.x + (((long long)b * a.h + iy) * a.w + ix) * a.c;
   int c0 = word * 32, c1 = c0 + 32 < a.c ? c0 + 32 : a.c;
+  const float* coef = a.coef ? a.coef + (long long)b * a.c * 2 : 0;
   u32 bits = 0u;
-  for (int c = c0; c < c1; ++c) {
-    float v = Convert<T>::load(src[c]);
-    if (a.coef) {
-      const float* k = a.coef + ((long long)b * a.c + c) * 2;
-      v = xnor_add(xnor_mul(v, k[0]), k[1]);
+  if (a.c % 8 == 0 && ((unsigned long long)a.x & 15u) == 0) {
+    // 16-byte loads (8 halves or 4 floats): every chunk is aligned when c is a multiple of 8
+    const int per = 16 / (int)sizeof(S);
+    for (int c = c0; c < c1; c += per) {
+      union { uint4 v; S s[16 / sizeof(S)]; } u;
+      u.v = *(const uint4*)(src + c);
+      for (int i = 0; i < per; ++i)
+        if (xnor_sign_bit<T>(u.s[i], coef, c + i)) bits |= 1u << (c + i - c0);
     }
-    if (v >= 0.0f) bits |= 1u << (c - c0);
+  } else {
+    for (int c = c0; c < c1; ++c)
+      if (xnor_sign_bit<T>(src[c], coef, c)) bits |= 1u << (c - c0);
   }
   a.out[t] = bits;
 }

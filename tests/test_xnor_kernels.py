@@ -97,8 +97,9 @@ def emulated(monkeypatch, host_lib) -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("pad", [0, 1, 2])
 @pytest.mark.parametrize("norm", [False, True])
-def test_pack_kernel_equals_reference(emulated, dtype, pad, norm):
-    n, c, h, w = 2, 45, 5, 7
+@pytest.mark.parametrize("c", [45, 64])  # 64: the 16-byte loads
+def test_pack_kernel_equals_reference(emulated, dtype, pad, norm, c):
+    n, h, w = 2, 5, 7
     x = torch.randn((n, c, h, w)).to(dtype)
     x[:, :, 0, 0] = 0.0
     coef = torch.randn((n, c, 2)) if norm else None
