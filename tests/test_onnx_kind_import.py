@@ -6,6 +6,7 @@ and our own generator's export."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_fixtures import SEPIA, SEPIA_BIAS, magenta_expected, magenta_pair, zoo_expected, zoo_style
 
 from artem_server.backends import BackendUnavailable, create_runner
+from artem_server.cli import main
 from artem_server.models.onnx_export import ONNX_FILE, export_onnx
 from artem_server.models.onnx_graph import (
     ImageSpec,
@@ -304,3 +306,14 @@ def test_the_onnxruntime_backend_runs_an_imported_graph_in_fp32_only(
     np.testing.assert_allclose(hwc(runner(planar(rgb))), zoo_expected(rgb), atol=1e-3)
     with pytest.raises(BackendUnavailable, match="fp32"):
         create_runner("onnxruntime", net, CPU, "fp16")
+
+
+def test_artem_bench_times_a_random_onnx_style(tmp_path: Path) -> None:
+    """`artem bench --style random-onnx`: the full-size generator exported and imported."""
+    out = tmp_path / "onnx.json"
+    args = ["bench", "--what", "model", "--size", "tiny", "--style", "random-onnx"]
+    args += ["--variant", "onnxruntime:fp32", "--warmup", "0", "--repeats", "1"]
+    assert main(["--log-level", "WARNING", *args, "--json", str(out)]) == 0
+    rows = {r["backend"]: r for r in json.loads(out.read_text())["rows"]}  # and the baseline
+    row = rows["onnxruntime"]
+    assert (row["style"], row["error"]) == ("random-onnx", "") and row["median_ms"] > 0

@@ -194,5 +194,24 @@ class OnnxKind(Kind):
             )
         return Imported(got.entry, "\n".join([message, *(f"warning: {w}" for w in got.warnings)]))
 
+    # -- benchmarks --------------------------------------------------------------------------
+    has_bench_entries = True
+
+    def bench_entries(self, models_dir: Path, style: str, seed: int = 0) -> None:
+        """The generator kind's full-size random net, exported to ONNX and imported as a
+        network: the timing of an imported fast-neural-style file (the Model Zoo's are that
+        net), conversions and IO binding included."""
+        import tempfile
+
+        from ..models.onnx_export import export_onnx
+        from ..models.store import read_entry
+        from .generator import KIND as GENERATOR
+
+        with tempfile.TemporaryDirectory(prefix="artem-bench-onnx-") as tmp:
+            GENERATOR.bench_entries(Path(tmp), "net", seed)
+            path = Path(tmp) / "net.onnx"
+            path.write_bytes(export_onnx(GENERATOR.load(read_entry(Path(tmp) / "net"))))
+            import_network(path, style, models_dir, overwrite=True)
+
 
 KIND = OnnxKind()
