@@ -383,13 +383,13 @@ def cmd_eval_comfort(args: argparse.Namespace) -> None:
     registry = Registry(args.models_dir)
     styles = [registry.get(s, "--style") for s in args.style]
     runs = Runs(Pipeline(resolve_device(args.device)))
-    pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", 1.0))
     results = {}
     print(
         f"{'style':16} {'stereo':>7} {'input':>6} {'excess':>7} {'pan':>6} {'input':>6} "
         f"{'strength':>8} {'detail':>6}"
     )
-    for style in styles:
+    for style in styles:  # each on its kind's backend unless one is named
+        pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", 1.0, style.kind))
         report = measure_comfort(
             lambda rgb: stylize_array(pipeline, style, rgb),  # noqa: B023
             stereo_scale=args.stereo_scale,
