@@ -13,15 +13,17 @@ How to add a kind
 1. Write one module with a subclass of `Kind` (see `generator.py` for a kind whose entries are
    styles, `adain.py` for one whose models take styles through AddStyle). Override what differs
    from the defaults: at least `name`, `summary` and `load`.
-2. Make it findable. In this package: add it to `_BUILTIN` below. From another package (a
-   plugin): declare an entry point in the group `artem.kinds` naming the instance or class,
+2. Make it findable. In this package: add it to the list in `_builtin()` below. From another
+   package (a plugin): declare an entry point in the group `artem.kinds` naming the instance
+   or class,
 
        [project.entry-points."artem.kinds"]
        toy = "my_package.toy_kind:KIND"
 
    and `pip install` that package; `artem serve`, `artem models import` and the rest find it
    at their next start. In one process, `register(kind)` does the same (tests use both).
-3. Its tests, and its training config if it is trained (artem_training has one module per kind).
+3. Its tests; if it is trained, its module in training/kinds/ and its config in
+   training/configs/model/ (training has one module per kind too).
 
 Nothing else changes: the registry, service, runs, CLI and benchmarks only ask kinds.
 """
