@@ -669,13 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     client_security(s)
     s.set_defaults(func=cmd_styles_list)
     s = styles.add_parser(
-        "add", help="make an image an adain style (statistics computed once, stored)"
+        "add",
+        help="make an image a style of a model that takes styles (an adain model, an onnx pair): "
+        "computed once, stored",
     )
     s.add_argument("image", type=Path, help="a PNG or JPEG image")
     s.add_argument("--name", required=True, help="style id to create (a-z, 0-9, '-', '_')")
-    s.add_argument(
-        "--model", required=True, help="the adain model it is for (see `artem styles list`)"
-    )
+    s.add_argument("--model", required=True, help="the model it is for (see `artem styles list`)")
     s.add_argument(
         "--size",
         type=int,
@@ -683,7 +683,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale the image so its shorter side is SIZE pixels (default: its own size)",
     )
     s.add_argument("--display-name", default="", help="name to show (default: from --name)")
-    s.add_argument("--replace", action="store_true", help="overwrite an adain style of that name")
+    s.add_argument(
+        "--replace", action="store_true", help="overwrite a style added from an image of that name"
+    )
     s.add_argument(
         "--models-dir",
         type=Path,
@@ -765,7 +767,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_mix,
         default=None,
         metavar="STYLE=W,...",
-        help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7 (instead of --style)",
+        help="styles of one model mixed by weight (adain styles, onnx pair styles), e.g. "
+        "swirl=0.3,stained-glass=0.7 (instead of --style)",
     )
     s.add_argument("--preserve-color", action="store_true", help="adain: keep the input's colours")
     s.add_argument(
@@ -804,7 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_mix,
         default=None,
         metavar="STYLE=W,...",
-        help="adain styles of one model mixed by weight, e.g. swirl=0.3,stained-glass=0.7",
+        help="styles of one model mixed by weight (adain styles, onnx pair styles), e.g. "
+        "swirl=0.3,stained-glass=0.7",
     )
     s.add_argument("--preserve-color", action="store_true", help="adain: keep the frames' colours")
     s.add_argument(
