@@ -262,6 +262,11 @@ struct StreamState {
   std::deque<std::pair<std::vector<std::uint8_t>, std::size_t>> messages;  // complete, not yet read
   std::vector<std::vector<std::uint8_t>> spare;  // buffers handed back by Read, received into again
   std::uint32_t unacked = 0;                      // bytes read since the window was last given back
+  // The message being received (the reader thread's alone): its 5-byte prefix (compressed flag,
+  // length), then its bytes.
+  std::uint8_t prefix[5] = {0};
+  std::size_t prefix_have = 0, need = 0, have = 0;
+  std::vector<std::uint8_t> message;
 };
 
 // One HTTP/2 connection: a reader thread takes every frame as it comes; callers write.
@@ -317,11 +322,7 @@ class Connection {
   bool block_end_stream_ = false;
   std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(kReadBuffer);
   std::size_t buffered_ = 0, consumed_ = 0;
-  // The gRPC message being received: its 5-byte prefix (compressed flag, length), then its bytes.
-  std::uint32_t message_stream_ = 0;
-  std::uint8_t prefix_[5] = {0};
-  std::size_t prefix_have_ = 0, need_ = 0, have_ = 0;
-  std::vector<std::uint8_t> message_;
+
   std::thread reader_;
 };
 
@@ -647,7 +648,6 @@ bool Connection::OnData(std::uint8_t flags, std::uint32_t stream, std::uint32_t 
     if (it != streams_.end()) s = it->second;
   }
   // Messages are read straight into a buffer of the stream's (a spare one when there is one).
-  if (message_stream_ != stream) prefix_have_ = 0, message_stream_ = stream;
   while (left > 0) {
     if (!s) {  // a stream already ended here: its bytes are read and dropped
       std::uint8_t sink[4096];
@@ -656,28 +656,28 @@ bool Connection::OnData(std::uint8_t flags, std::uint32_t stream, std::uint32_t 
       left -= k;
       continue;
     }
-    if (prefix_have_ < 5) {
-      const std::size_t k = std::min<std::size_t>(5 - prefix_have_, left);
-      if (!ReadExact(prefix_ + prefix_have_, k)) return false;
-      prefix_have_ += k, left -= static_cast<std::uint32_t>(k);
-      if (prefix_have_ < 5) break;
-      if (prefix_[0]) return false;  // compressed: we never ask for compression
-      need_ = Get32(prefix_ + 1), have_ = 0;
+    if (s->prefix_have < 5) {
+      const std::size_t k = std::min<std::size_t>(5 - s->prefix_have, left);
+      if (!ReadExact(s->prefix + s->prefix_have, k)) return false;
+      s->prefix_have += k, left -= static_cast<std::uint32_t>(k);
+      if (s->prefix_have < 5) break;
+      if (s->prefix[0]) return false;  // compressed: we never ask for compression
+      s->need = Get32(s->prefix + 1), s->have = 0;
       std::lock_guard<std::mutex> lock(mutex_);
       if (!s->spare.empty()) {
-        message_ = std::move(s->spare.back());
+        s->message = std::move(s->spare.back());
         s->spare.pop_back();
       }
-      if (message_.size() < need_) message_.resize(need_);
+      if (s->message.size() < s->need) s->message.resize(s->need);
     }
-    const std::size_t k = std::min<std::size_t>(need_ - have_, left);
-    if (k && !ReadExact(message_.data() + have_, k)) return false;
-    have_ += k, left -= static_cast<std::uint32_t>(k);
-    if (have_ == need_) {
+    const std::size_t k = std::min<std::size_t>(s->need - s->have, left);
+    if (k && !ReadExact(s->message.data() + s->have, k)) return false;
+    s->have += k, left -= static_cast<std::uint32_t>(k);
+    if (s->have == s->need) {
       std::lock_guard<std::mutex> lock(mutex_);
-      s->messages.emplace_back(std::move(message_), need_);
-      message_ = std::vector<std::uint8_t>();
-      prefix_have_ = 0;
+      s->messages.emplace_back(std::move(s->message), s->need);
+      s->message = std::vector<std::uint8_t>();
+      s->prefix_have = 0;
       changed_.notify_all();
     }
   }
