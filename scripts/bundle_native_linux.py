@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
-"""Makes a folder from which the native client core loads on another Linux x86-64 machine: the
-built libartem_native.so and every shared library it needs beyond the C and C++ runtimes (gRPC,
-abseil, protobuf, re2, c-ares, OpenSSL, zlib, libjpeg: about 19 MB from Debian 12), found with
-ldd. The library looks in its own folder first (DT_RPATH $ORIGIN, set by CMakeLists.txt), so the
+"""Makes a folder from which a native client core built with the system's libraries loads on
+another Linux x86-64 machine: the built libartem_native.so and every shared library it needs
+beyond the C and C++ runtimes (now only libjpeg, for the JPEG transport), found with ldd. The library looks in its own folder first (DT_RPATH $ORIGIN, set by CMakeLists.txt), so the
 folder works wherever it is put, e.g. a Unity project's Assets/Plugins/x86_64.
 
     python3 scripts/bundle_native_linux.py build/native dist/artem-native-linux-x86_64
 
 The target needs a glibc and libstdc++ at least as new as the build machine's (Debian 12: glibc
-2.36). This is not the statically linked library that would need neither; see the Unity
-package's README.
+2.36). The Unity package ships a self-contained library instead (scripts/build_native.py).
 """
 
 from __future__ import annotations
