@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Makes a folder from which a native client core built with the system's libraries loads on
 another Linux x86-64 machine: the built libartem_native.so and every shared library it needs
-beyond the C and C++ runtimes (now only libjpeg, for the JPEG transport), found with ldd. The library looks in its own folder first (DT_RPATH $ORIGIN, set by CMakeLists.txt), so the
-folder works wherever it is put, e.g. a Unity project's Assets/Plugins/x86_64.
+beyond the C and C++ runtimes (now only libjpeg, for the JPEG transport), found with ldd. The
+library looks in its own folder first (DT_RPATH $ORIGIN, set by CMakeLists.txt), so the folder
+works wherever it is put, e.g. a Unity project's Assets/Plugins/x86_64.
 
     python3 scripts/bundle_native_linux.py build/native dist/artem-native-linux-x86_64
 
