@@ -251,7 +251,8 @@ def _stylize_optimize(args: argparse.Namespace) -> None:
 
     if not args.style_image or args.style or args.mix:
         raise UsageError(
-            "--method optimize takes --style-image IMG (a file or builtin:mosaic), not --style/--mix"
+            "--method optimize takes --style-image IMG (a file or builtin:mosaic), not "
+            "--style/--mix"
         )
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}: expected a positive number of optimization steps")
@@ -266,7 +267,8 @@ def _stylize_optimize(args: argparse.Namespace) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(out).save(dst)
         print(
-            f"{dst} (content loss {losses['content_loss']:.4g}, style loss {losses['style_loss']:.4g})"
+            f"{dst} (content loss {losses['content_loss']:.4g}, style loss "
+            f"{losses['style_loss']:.4g})"
         )
 
 

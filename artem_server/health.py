@@ -81,7 +81,8 @@ class Readiness:
             return f"the device is unusable ({self.device_error})"
         if self.stalled():
             return (
-                f"a frame has waited {self.stalled_s():.1f} s for the model, more than the frame deadline "
+                f"a frame has waited {self.stalled_s():.1f} s for the model, more than the frame "
+                f"deadline "
                 f"({self.frame_deadline_s:g} s)"
             )
         return ""

@@ -147,7 +147,7 @@ class Metrics:
             self._stages[stage].observe(ms / 1e3)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Start the HTTP endpoint (/metrics, any path works) on a daemon thread; returns its port."""
+        """Start the HTTP endpoint (/metrics, any path) on a daemon thread; return its port."""
         self._http, self._thread = start_http_server(port, addr=host, registry=self.registry)
         bound = self._http.server_port
         log.info("metrics on http://%s:%d/metrics", host, bound)

@@ -73,7 +73,7 @@ class Registry:
     def __init__(
         self, models_dir: Path | None, builtin_dir: Path | None = BUILTIN_DIR, *, load: bool = True
     ) -> None:
-        """`load=False` leaves loading to the first `refresh` (a server loads behind NOT_SERVING health)."""
+        """`load=False` leaves loading to the first `refresh` (a server loads while NOT_SERVING)."""
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self.builtin_dir = builtin_dir
         identity = IDENTITY_KIND.card()
@@ -97,7 +97,8 @@ class Registry:
         style = self._styles.get(style_id)
         if style is None:
             raise NotFound(
-                f"{field} {style_id!r} is not a known style: expected one of {', '.join(self.ids())}"
+                f"{field} {style_id!r} is not a known style: expected one of "
+                f"{', '.join(self.ids())}"
             )
         return style
 

@@ -228,8 +228,10 @@ class Runs:
                 limit = self.options.builds_per_stream
                 if len(mine) >= limit:
                     raise ResourceExhausted(
-                        f"this stream already has {len(mine)} runner build under way ({mine[0].label}, "
-                        f"{mine[0].seconds():.0f} s so far), its limit (builds_per_stream = {limit}); send "
+                        f"this stream already has {len(mine)} runner build under way "
+                        f"({mine[0].label}, "
+                        f"{mine[0].seconds():.0f} s so far), its limit (builds_per_stream = "
+                        f"{limit}); send "
                         "the config again once its frames are stylized"
                     )
             # _build forgets the Build under this lock: it cannot do so before it is recorded

@@ -70,12 +70,15 @@ def exposure_warnings(host: str, tls: bool, token: bool) -> list[str]:
     warnings = []
     if not tls:
         warnings.append(
-            f"listening on {host} WITHOUT TLS: frames{' and the bearer token' if token else ''} cross "
-            "the network in clear text; pass --tls-cert/--tls-key (and --tls-client-ca for mutual TLS)"
+            f"listening on {host} WITHOUT TLS: frames{' and the bearer token' if token else ''} "
+            f"cross "
+            "the network in clear text; pass --tls-cert/--tls-key (and --tls-client-ca for mutual "
+            "TLS)"
         )
     if not token and not tls:
         warnings.append(
-            f"listening on {host} with NO authentication: anyone who reaches the port can stream and "
+            f"listening on {host} with NO authentication: anyone who reaches the port can stream "
+            f"and "
             "add styles; pass --token-file or --tls-client-ca"
         )
     return warnings
@@ -140,7 +143,8 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         return refusing_handler(
             handler,
             Unauthenticated(
-                "this server requires `authorization: Bearer <token>` call metadata, and the call had no matching token"
+                "this server requires `authorization: Bearer <token>` call metadata, and the call "
+                "had no matching token"
             ),
         )
 

@@ -208,7 +208,8 @@ async def serve(config: ServerConfig, ready: asyncio.Event | None = None) -> Non
     server = ArtemServer(config)
     await server.start()
     print(
-        f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C stops",
+        f"artem: serving on {config.host}:{server.port} (device {server.engine.device}); Ctrl-C "
+        f"stops",
         flush=True,
     )
     if server.metrics_port is not None:

@@ -65,7 +65,7 @@ class SessionSettings:
 
     @property
     def pixel_strength(self) -> float:
-        """What the pipeline blends in pixels (1 when the kind put the strength inside the model)."""
+        """What the pipeline blends in pixels (1 when the kind put strength inside the model)."""
         return self.choice.pixel_strength if self.choice else self.strength
 
     @property
@@ -469,7 +469,8 @@ class StreamSession:
                 pb.StylizeReply(
                     error=pb.Status(
                         code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                        message="request has neither `config` nor `frame` set, or is not a StylizeRequest at all",
+                        message="request has neither `config` nor `frame` set, or is not a "
+                        "StylizeRequest at all",
                     )
                 )
             )
@@ -501,7 +502,7 @@ class StreamSession:
                 if self.pending is None:
                     if self.reading_done:
                         return
-                    self.frame_ready.clear()  # no await between the check and the wait: no lost wake-up
+                    self.frame_ready.clear()  # no await from check to wait: no lost wake-up
                     await self.frame_ready.wait()
                     continue
                 if (
@@ -564,7 +565,7 @@ class StylizerService(pb_grpc.StylizerServicer):
         worker = asyncio.create_task(session.work())
         try:
             while (reply := await stream.next_reply(session.out)) is not StreamSession.END:
-                yield reply  # returns once gRPC has taken it, which waits on the client's flow control
+                yield reply  # returns once gRPC took it (waits on the client's flow control)
                 session.sent(reply)
         finally:
             self._readers.discard(reader)

@@ -73,7 +73,8 @@ class StreamGuard:
             await self.refuse(
                 context,
                 ResourceExhausted(
-                    f"this server already has {self.open_count} Stylize streams open, its limit (max_streams = {n}); "
+                    f"this server already has {self.open_count} Stylize streams open, its limit "
+                    f"(max_streams = {n}); "
                     "retry with backoff or use another replica"
                 ),
             )
@@ -85,8 +86,10 @@ class StreamGuard:
             await self.refuse(
                 context,
                 ResourceExhausted(
-                    f"this connection already has {per} Stylize streams open, this server's limit per connection "
-                    f"(max_streams_per_connection = {per}); end one first, or open another connection"
+                    f"this connection already has {per} Stylize streams open, this server's limit "
+                    f"per connection "
+                    f"(max_streams_per_connection = {per}); end one first, or open another "
+                    f"connection"
                 ),
             )
         self.open_count += 1  # no await since the checks: admission cannot race
@@ -151,7 +154,8 @@ class OpenStream:
                     await self.guard.refuse(
                         self.context,
                         DeadlineExceeded(
-                            f"the stream sent nothing for {timeout:g} s (stream_idle_timeout_s = {timeout:g}); "
+                            f"the stream sent nothing for {timeout:g} s (stream_idle_timeout_s = "
+                            f"{timeout:g}); "
                             "open a new stream when frames resume"
                         ),
                     )
@@ -184,7 +188,8 @@ class OpenStream:
         if self.guard.metrics is not None:
             self.guard.metrics.streams.dec()
         log.info(
-            "stream closed after %.1f s: %d frames in, %d answered with pixels, %d errors, %d dropped (peer %s)",
+            "stream closed after %.1f s: %d frames in, %d answered with pixels, %d errors, %d "
+            "dropped (peer %s)",
             time.monotonic() - self.opened,
             self.frames_in,
             self.frames_out,

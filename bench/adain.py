@@ -88,7 +88,8 @@ def main() -> None:
     )
     print("per frame, ms: min / median of the rounds (min is the least disturbed by other jobs)")
     print(
-        f"{'size':>9}  {'generator':>15}  {'adain':>15}  {'adain mix+colour':>17}  {'adain/generator (min)':>21}"
+        f"{'size':>9}  {'generator':>15}  {'adain':>15}  {'adain mix+colour':>17}  "
+        f"{'adain/generator (min)':>21}"
     )
     for size in args.sizes:
         styles = [generator, adain] + ([replace(adain, model=mixed.model)] if mixed else [])
@@ -116,7 +117,8 @@ def main() -> None:
             )
             label = "own size (512x512)" if size is None else f"size {size}"
             print(
-                f"add a style from a 512x512 PNG at {label}: {(time.perf_counter() - start) * 1e3:.0f} ms "
+                f"add a style from a 512x512 PNG at {label}: "
+                f"{(time.perf_counter() - start) * 1e3:.0f} ms "
                 "(decode, two encoder passes, thumbnail, write, registry refresh)"
             )
 

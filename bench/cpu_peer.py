@@ -118,7 +118,8 @@ def main() -> None:
 
         print(
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
-            f"{gen.id!r} ({gen.card.architecture}) vs peer style {peer_style}; adain {args.adain_model} "
+            f"{gen.id!r} ({gen.card.architecture}) vs peer style {peer_style}; adain "
+            f"{args.adain_model} "
             f"with a style added from an image vs the peer's stylize_with; min / median ms of "
             f"{args.repeats} rounds"
         )

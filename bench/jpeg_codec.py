@@ -81,7 +81,8 @@ def main() -> None:
             }
         )
     print(
-        f"JPEG at {size.name} ({size.views} x {size.width}x{size.height} RGB), quality {args.quality}, "
+        f"JPEG at {size.name} ({size.views} x {size.width}x{size.height} RGB), quality "
+        f"{args.quality}, "
         f"median of {args.repeats}"
     )
     print("| codec | device | decode ms | encode ms | MiB a frame | max abs error |")

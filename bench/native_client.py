@@ -4,7 +4,8 @@ run against one server: identity style, RGBA8 stereo, one frame in flight, share
 
     cmake -S engine_clients/native -B build/native && cmake --build build/native -j
     .venv/bin/python bench/native_client.py --native-build build/native
-    .venv/bin/python bench/native_client.py --native-build build/native --sizes 256,quest2 --repeats 5
+    .venv/bin/python bench/native_client.py --native-build build/native --sizes 256,quest2
+    --repeats 5
 
 Both clients copy the frame into each request (the native tool into its slot, as an engine's
 readback would; the Python client's `stream`, the `copy` rows of bench/transport.py), and the
@@ -103,11 +104,13 @@ def main(argv: list[str] | None = None) -> None:
         address = line.split("serving on ")[1].split()[0]
         try:
             print(
-                f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
+                f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load "
+                f"average "
                 f"{os.getloadavg()[0]:.1f}; fps, medians of {args.repeats} interleaved repeats"
             )
             print(
-                f"{'size':<8} {'transport':<9} {'native':>8} {'python copy':>12} {'python drawn':>13} "
+                f"{'size':<8} {'transport':<9} {'native':>8} {'python copy':>12} "
+                f"{'python drawn':>13} "
                 f"{'native / python copy':>21} {'native / python drawn':>22}"
             )
             for size in args.sizes.split(","):
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
                     vs_copy = float(np.median([r[0] / r[1] for r in runs]))
                     vs_drawn = float(np.median([r[0] / r[2] for r in runs]))
                     print(
-                        f"{size:<8} {transport:<9} {n:8.1f} {c:12.1f} {d:13.1f} {vs_copy:21.2f} {vs_drawn:22.2f}",
+                        f"{size:<8} {transport:<9} {n:8.1f} {c:12.1f} {d:13.1f} {vs_copy:21.2f} "
+                        f"{vs_drawn:22.2f}",
                         flush=True,
                     )
         finally:

@@ -120,7 +120,8 @@ def main() -> None:
         "--warmup",
         type=float,
         default=5.0,
-        help="seconds of the same load first, not counted: buffers and pools reach their size (default 5)",
+        help="seconds of the same load first, not counted: buffers and pools reach their size "
+        "(default 5)",
     )
     args = p.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -155,12 +156,14 @@ def main() -> None:
             while not done.wait(args.sample):
                 samples.append(rss(pid, metrics))
                 print(
-                    f"  t={time.monotonic() - t0:5.0f} s  server RSS {samples[-1] / 2**20:7.1f} MiB",
+                    f"  t={time.monotonic() - t0:5.0f} s  server RSS {samples[-1] / 2**20:7.1f} "
+                    f"MiB",
                     flush=True,
                 )
 
         print(
-            f"soak: {args.streams} streams x {args.duration:g} s of {w}x{h} RGBA8 frames, style {style!r}, "
+            f"soak: {args.streams} streams x {args.duration:g} s of {w}x{h} RGBA8 frames, style "
+            f"{style!r}, "
             f"server {address}",
             flush=True,
         )
@@ -187,11 +190,13 @@ def main() -> None:
             tmp.cleanup()
     served = [s.received for s in result.streams]
     print(
-        f"frames served: {result.total('received')} ({result.total('received') / result.wall_s:.1f}/s); "
+        f"frames served: {result.total('received')} "
+        f"({result.total('received') / result.wall_s:.1f}/s); "
         f"per stream min {min(served)} max {max(served)}"
     )
     print(
-        f"frames sent: {result.total('sent')}; dropped (latest frame wins): {result.total('dropped')}; "
+        f"frames sent: {result.total('sent')}; dropped (latest frame wins): "
+        f"{result.total('dropped')}; "
         f"lost in broken streams: {result.total('lost')}; reconnects: {result.total('reconnects')}"
     )
     print(
@@ -208,7 +213,8 @@ def main() -> None:
             f"{d['artem_frames_dropped_total']:.0f}, errors {d['artem_errors_total']:.0f}"
         )
     print(
-        f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) {start_rss / 2**20:.1f} MiB, "
+        f"server RSS: at boot {boot_rss / 2**20:.1f} MiB; after the warm-up (start) "
+        f"{start_rss / 2**20:.1f} MiB, "
         f"peak {max(samples + [end_rss]) / 2**20:.1f} MiB, "
         f"end {end_rss / 2**20:.1f} MiB ({(end_rss - start_rss) / 2**20:+.1f} MiB)"
     )

@@ -115,7 +115,8 @@ def main() -> None:
     )
     if result.get("frames"):
         print(
-            f"\n| style | kind | first frame ms | second frame ms |  ({size.name}, {args.transport})"
+            f"\n| style | kind | first frame ms | second frame ms |  ({size.name}, "
+            f"{args.transport})"
         )
         print("| --- | --- | --- | --- |")
         for r in result["frames"]:

@@ -312,7 +312,8 @@ def run(
 
 def table(rows: list[dict]) -> str:
     head = (
-        f"{'size':<22} {'transport':<12} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'MiB/s each way':>15} "
+        f"{'size':<22} {'transport':<12} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'MiB/s each way':>15} "
         f"{'x echo fps':>10} {'(repeats)':>11} {'x echo+copy':>11} {'server transfer p50 ms':>22}"
     )
     out = [head, "-" * len(head)]
@@ -322,8 +323,10 @@ def table(rows: list[dict]) -> str:
         tr = r.get("server_transfer_p50_ms")
         spread = "{:.2f}-{:.2f}".format(*r["vs_echo_range"])
         out.append(
-            f"{size:<22} {r['transport']:<12} {r['fps']:7.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
-            f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} {r['vs_echo_copy']:11.2f} "
+            f"{size:<22} {r['transport']:<12} {r['fps']:7.1f} {r['p50_ms']:8.2f} "
+            f"{r['p95_ms']:8.2f} "
+            f"{r['mib_s_each_way']:15.0f} {r['vs_echo']:10.2f} {spread:>11} "
+            f"{r['vs_echo_copy']:11.2f} "
             f"{'' if tr is None else f'{tr:.2f}':>22}"
         )
     return "\n".join(out)
@@ -370,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f}; JPEG quality {args.jpeg_quality}; medians of {args.repeats} interleaved repeats"
+        f"{os.getloadavg()[0]:.1f}; JPEG quality {args.jpeg_quality}; medians of {args.repeats} "
+        f"interleaved repeats"
     )
     print(table(rows))
     if args.json:

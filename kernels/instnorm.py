@@ -166,7 +166,8 @@ def apply(
         expected = (n, c, h + 2 * residual_pad, w + 2 * residual_pad)
         if tuple(residual.shape) != expected or residual.dtype != y.dtype:
             raise ValueError(
-                f"residual: expected {expected} {y.dtype}, got {tuple(residual.shape)} {residual.dtype}"
+                f"residual: expected {expected} {y.dtype}, got {tuple(residual.shape)} "
+                f"{residual.dtype}"
             )
     ho, wo = h * upsample + 2 * pad, w * upsample + 2 * pad
     if blocked_out and (ho % 2 or wo % 2):

@@ -53,7 +53,8 @@ class OomAbove(torch.nn.Module):
         if x.shape[-1] * x.shape[-2] > self.max_pixels:
             big = torch.empty(x.shape[-2] * x.shape[-1] * 64)  # what the failed frame had allocated
             raise torch.cuda.OutOfMemoryError(
-                f"CUDA out of memory. Tried to allocate {big.numel() * 4 / 2**30:.2f} GiB. GPU 0 has a total "
+                f"CUDA out of memory. Tried to allocate {big.numel() * 4 / 2**30:.2f} GiB. GPU 0 "
+                f"has a total "
                 "capacity of 79.19 GiB of which 12.00 MiB is free."
             )
         return x

@@ -412,9 +412,12 @@ def test_clients_that_never_read_replies_cost_a_few_frames_each_however_long_the
         before_last = max(r for t, r in samples if t < seconds - last)
         sent_frames = sum(s[0] for s in sent)
         print(
-            f"\nnever-reading clients: {streams} streams sent {sent_frames} frames of {SLOW_FRAME >> 20} MiB "
-            f"in {seconds} s; server RSS start {start >> 20} MiB, peak {peak >> 20} MiB ({before_last >> 20} "
-            f"{last} s before the end), end {end >> 20} MiB; the first client's {sent[0][0]} frames: "
+            f"\nnever-reading clients: {streams} streams sent {sent_frames} frames of "
+            f"{SLOW_FRAME >> 20} MiB "
+            f"in {seconds} s; server RSS start {start >> 20} MiB, peak {peak >> 20} MiB "
+            f"({before_last >> 20} "
+            f"{last} s before the end), end {end >> 20} MiB; the first client's {sent[0][0]} "
+            f"frames: "
             f"{len(replies)} answered, {sum(r.frame.dropped_frames for r in replies)} dropped"
         )
         assert sent_frames > 20 * streams, "the clients hardly sent: the test shows nothing"

@@ -48,7 +48,8 @@ def test_eight_streams_then_memory_back_no_starvation_and_metrics_match(tmp_path
         assert server.stop() == 0, server.output()[-3000:]
     served = [s.received for s in result.streams]
     print(
-        f"\nload: {result.summary()}; server RSS boot {rss_boot / 2**20:.1f} MiB, start {rss_start / 2**20:.1f} "
+        f"\nload: {result.summary()}; server RSS boot {rss_boot / 2**20:.1f} MiB, start "
+        f"{rss_start / 2**20:.1f} "
         f"MiB, end {rss_end / 2**20:.1f} MiB"
     )
     assert not result.errors, result.errors

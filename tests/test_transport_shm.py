@@ -176,7 +176,7 @@ def test_a_model_writes_the_reply_slot_as_inline_would(client, photo, fmt):
 
 
 def test_padded_rows_at_an_offset_come_back_in_the_reply_slot(client, server, region, photo):
-    """A view with row padding at a non-zero offset: the reply lies at the same offset and stride."""
+    """A view with row padding at a non-zero offset: the reply lies at the same offset, stride."""
     shm, lay = region()
     w, h, stride, offset = 30, 20, 30 * 4 + 64, 128
     img = from_rgb(np.ascontiguousarray(photo[:h, :w]), pb.PIXEL_FORMAT_RGBA8)

@@ -87,7 +87,8 @@ def build_adain_encoder(
             )
         else:
             raise ValueError(
-                f"{path}: neither pytorch-AdaIN's vgg_normalised.pth nor a torchvision VGG-19 state dict"
+                f"{path}: neither pytorch-AdaIN's vgg_normalised.pth nor a torchvision VGG-19 "
+                f"state dict"
             )
         enc = build_encoder()
         enc.load_state_dict({k: v.float() for k, v in state.items()})

@@ -98,5 +98,6 @@ class SweepSummary(Callback):
         (sweep_dir / "summary.md").write_text(f"# artem-train sweep {sweep_dir}\n\n{table}\n")
         (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
         print(
-            f"\nartem-train sweep: {len(rows)} jobs, summary in {sweep_dir.resolve() / 'summary.md'}\n{table}"
+            f"\nartem-train sweep: {len(rows)} jobs, summary in "
+            f"{sweep_dir.resolve() / 'summary.md'}\n{table}"
         )

@@ -32,7 +32,8 @@ class OnnxRuntime(Runner):
         self.net = model if isinstance(model, OnnxNet) else None
         if self.net is not None and self.dtype != torch.float32:
             raise BackendUnavailable(
-                f"an imported ONNX graph runs in the precision it is stored in (fp32), not {precision}"
+                f"an imported ONNX graph runs in the precision it is stored in (fp32), not "
+                f"{precision}"
             )
         try:
             if self.net is not None:  # one session per graph and device, shared by its styles

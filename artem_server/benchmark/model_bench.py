@@ -40,7 +40,8 @@ class Variant:
         parts = text.split(":")
         if not 2 <= len(parts) <= 3:
             raise ValueError(
-                f"variant {text!r}: expected BACKEND:PRECISION[:MODE], e.g. torch-optimized:fp16:graph"
+                f"variant {text!r}: expected BACKEND:PRECISION[:MODE], e.g. "
+                f"torch-optimized:fp16:graph"
             )
         return cls(*parts)
 
@@ -193,7 +194,8 @@ def bench_variant(
     row.psnr_db = psnr(output, reference) if reference is not None else None
     if profile_top:
         print(
-            f"profile: {size.name} {style} {variant} (3 calls)\n{profile_calls(runner, x, profile_top)}",
+            f"profile: {size.name} {style} {variant} (3 "
+            f"calls)\n{profile_calls(runner, x, profile_top)}",
             flush=True,
         )
     del runner, x

@@ -83,7 +83,8 @@ def table(rows: list[Row]) -> str:
         out += [
             "model only (GPU time with CUDA events on CUDA, wall time on CPU)",
             "",
-            "| size | style | backend | median ms | p95 ms | x eager fp32 | PSNR dB vs fp32 | prepare s |",
+            "| size | style | backend | median ms | p95 ms | x eager fp32 | PSNR dB vs fp32 | "
+            "prepare s |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in model:
@@ -100,14 +101,16 @@ def table(rows: list[Row]) -> str:
             "",
             "end to end (server on loopback, one frame in flight; latency at the client)",
             "",
-            "| size | style | backend | transport | latency median ms | p95 ms | fps | x eager fp32 | "
+            "| size | style | backend | transport | latency median ms | p95 ms | fps | x eager "
+            "fp32 | "
             "server model ms | server overhead ms |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in e2e:
             if r.error:
                 out.append(
-                    f"| {r.size} | {r.style} | {r.label} | {r.transport} | skipped: {r.error} | | | | | |"
+                    f"| {r.size} | {r.style} | {r.label} | {r.transport} | skipped: {r.error} | | "
+                    f"| | | |"
                 )
                 continue
             out.append(

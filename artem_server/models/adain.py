@@ -2,7 +2,8 @@
 Normalization"): a VGG-19 encoder up to relu4_1, a channel-statistics swap, a learned decoder.
 
 Module for module and key for key the layout of naoto0804/pytorch-AdaIN `net.py`
-(encoder: VGG-19 normalised up to relu4_1; decoder: its mirror), so its `vgg_normalised.pth` (first 31 of its 53
+(encoder: VGG-19 normalised up to relu4_1; decoder: its mirror), so its `vgg_normalised.pth` (first
+31 of its 53
 modules) and `decoder.pth` load unchanged into `encoder.*` and `decoder.*`. Its conventions are
 kept inside this module: the encoder takes RGB in 0..1 (its 1x1 conv 0 does the Caffe BGR/mean
 preprocessing), the decoder returns about 0..1, statistics use the unbiased variance + 1e-5.

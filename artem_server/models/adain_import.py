@@ -92,7 +92,8 @@ def adain_from_files(paths: Sequence[Path]) -> tuple[AdaINNet, list[str]]:
     )
     _load_into(net.decoder, dec, f"{dec_path.name} (decoder)")
     notes = [
-        f"encoder from {enc_path.name} (first {ENCODER_MODULES} modules), decoder from {dec_path.name}"
+        f"encoder from {enc_path.name} (first {ENCODER_MODULES} modules), decoder from "
+        f"{dec_path.name}"
         + (f" (decoder width {width}, narrower than the published 64)" if width != 64 else "")
     ]
     w0, b0 = preprocessing_conv()

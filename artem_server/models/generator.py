@@ -43,7 +43,7 @@ class GeneratorConfig:
 
 
 class ConvLayer(nn.Module):
-    """Reflection padding then a convolution: zero padding left border artifacts (Johnson, PR #60)."""
+    """Reflection padding then a convolution: zero padding left border artifacts (PR #60)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
         super().__init__()

@@ -54,7 +54,8 @@ def export_onnx(
     model: nn.Module, dtype: torch.dtype = torch.float32, example_hw: tuple[int, int] = (64, 64)
 ) -> bytes:
     """ONNX bytes of an image-to-image `model` in `dtype`: input `x` (N, 3, H, W), output `y`,
-    N, H and W dynamic. Traced on the CPU; H and W must be multiples of the model's size multiple."""
+    N, H and W dynamic. Traced on the CPU; H and W must be multiples of the model's size
+    multiple."""
     net = copy.deepcopy(model).to("cpu", dtype).eval()
     x = torch.rand(2, 3, *example_hw).mul(255).to(dtype)
     return _export(net, (x,), (_image_dims(torch.export.Dim("batch", max=64)),), ["x"])

@@ -41,7 +41,8 @@ def role_of(card: ModelCard) -> str:
     role = str(card.architecture.get("role", ""))
     if role not in ROLES:
         raise ValueError(
-            f"onnx card {card.name!r}: architecture.role {role!r}: expected one of {', '.join(ROLES)}"
+            f"onnx card {card.name!r}: architecture.role {role!r}: expected one of "
+            f"{', '.join(ROLES)}"
         )
     return role
 

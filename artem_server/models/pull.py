@@ -83,7 +83,8 @@ CATALOGUE: dict[str, Item] = {
                     "https://download.pytorch.org/models/vgg16-397923af.pth", sha256="397923af"
                 ),
             ),
-            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
+            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for "
+            "non-commercial research",
             "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg16.html",
             "VGG-16 ImageNet weights: artem-train's loss network (loss=vgg16)",
         ),
@@ -95,7 +96,8 @@ CATALOGUE: dict[str, Item] = {
                     "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", sha256="dcbb9e9d"
                 ),
             ),
-            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for non-commercial research",
+            "BSD-3-Clause (torchvision); weights trained on ImageNet, whose images are for "
+            "non-commercial research",
             "https://pytorch.org/vision/stable/models/generated/torchvision.models.vgg19.html",
             "VGG-19 ImageNet weights: the adain trainer's encoder (loss=adain)",
         ),
@@ -212,7 +214,8 @@ def _install_hub(
     sd = read_state_dict(files[0])
     if tuple(sd.get("features.0.weight", torch.empty(0)).shape) != (64, 3, 3, 3):
         raise CheckpointError(
-            f"{files[0].name}: not a torchvision VGG state dict (no features.0.weight [64, 3, 3, 3])"
+            f"{files[0].name}: not a torchvision VGG state dict (no features.0.weight [64, 3, 3, "
+            f"3])"
         )
     target = hub_dir / "checkpoints" / files[0].name
     if target.exists() and not force:
@@ -232,7 +235,8 @@ def _install_generators(
         validate_name(style)
         if (models_dir / style).exists() and not force:
             raise EntryExists(
-                f"a model named {style!r} already exists in {models_dir} (use --force to replace it)"
+                f"a model named {style!r} already exists in {models_dir} (use --force to replace "
+                f"it)"
             )
     try:
         with zipfile.ZipFile(files[0]) as archive:

@@ -72,7 +72,8 @@ def write_entry(
     final = models_dir / card.name
     if final.exists() and not overwrite:
         raise EntryExists(
-            f"a model named {card.name!r} already exists in {models_dir} (use --force to replace it)"
+            f"a model named {card.name!r} already exists in {models_dir} (use --force to replace "
+            f"it)"
         )
     staging = Path(tempfile.mkdtemp(prefix=f".incoming-{card.name}-", dir=models_dir))
     try:
@@ -92,7 +93,8 @@ def write_entry(
         for name, content in (files or {}).items():
             if Path(name).name != name or name in (CARD_FILE, WEIGHTS_FILE, THUMBNAIL_FILE):
                 raise ValueError(
-                    f"entry file name {name!r}: expected a plain file name other than the entry's own"
+                    f"entry file name {name!r}: expected a plain file name other than the entry's "
+                    f"own"
                 )
             (staging / name).write_bytes(content)
         # The card goes last: the watcher treats a folder without a card as incomplete.

@@ -173,7 +173,7 @@ class _Mapping:
         return os.pread(self.fd, n, 0) if self.fd is not None else bytes(self.buf[:n])
 
     def close(self) -> None:
-        """Unmap. Raises BufferError while numpy views of `buf` are alive (never unmaps under them)."""
+        """Unmap. Raises BufferError while numpy views of `buf` live (never unmaps under them)."""
         if self._shm is not None:
             self._shm.close()  # type: ignore[attr-defined]
             return
@@ -226,9 +226,12 @@ class Region:
                 layout.slot_size,
             ):
                 raise InvalidArgument(
-                    f"{field}: region {name!r} has header (magic {magic!r}, version {version}, slot_count "
-                    f"{count}, slot_size {slot_size}); expected ({MAGIC!r}, {VERSION}, {layout.slot_count}, "
-                    f"{layout.slot_size}): write the header before registering (docs/shared-memory.md)"
+                    f"{field}: region {name!r} has header (magic {magic!r}, version {version}, "
+                    f"slot_count "
+                    f"{count}, slot_size {slot_size}); expected ({MAGIC!r}, {VERSION}, "
+                    f"{layout.slot_count}, "
+                    f"{layout.slot_size}): write the header before registering "
+                    f"(docs/shared-memory.md)"
                 )
             if not hmac.compare_digest(held, key):
                 raise PermissionDenied(
@@ -262,7 +265,8 @@ class Region:
                     self.registered_size,
                 )
             raise InvalidArgument(
-                f"{field}: this frame's slot needs region {self.name!r} to hold {end} bytes, but it has only "
+                f"{field}: this frame's slot needs region {self.name!r} to hold {end} bytes, but "
+                f"it has only "
                 f"{size} now: the client shrank it after registering config.shared_memory.size = "
                 f"{self.registered_size}; register it again at its new size"
             )

@@ -261,7 +261,8 @@ class InPlaceFrame:
             head.ClearField("pixels")
             self._heads.append(head.SerializeToString())
         sizes = [math.prod(s) for s in shapes]
-        self._headers = []  # each view's: its tag and length, its fields, the data field's tag and length
+        # each view's: its tag and length, its fields, the data field's tag and length
+        self._headers = []
         for head, n in zip(self._heads, sizes):
             px = _tag(_DATA) + _encode_varint(n)
             self._headers.append(_tag(_VIEWS) + _encode_varint(len(head) + len(px) + n) + head + px)
@@ -288,7 +289,8 @@ class InPlaceFrame:
         self.arrays: list[np.ndarray] | None = self._arrays
 
     def _frame_lead(self, rest: bytes) -> bytes:
-        """The frame's tag and length, its fields but views (`rest`, serialized), view 0's header."""
+        """The frame's tag and length, its fields but views (`rest`, serialized), and view
+        0's header."""
         return (
             _tag(self._number)
             + _encode_varint(len(rest) + self._views_size)

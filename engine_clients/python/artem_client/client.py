@@ -79,7 +79,8 @@ class StreamStats:
     def summary(self) -> str:
         return (
             f"{self.received} frames in {self.wall_s:.2f} s: {self.fps:.2f} fps; latency ms "
-            f"p50 {self.percentile(50):.1f}, p95 {self.percentile(95):.1f}, p99 {self.percentile(99):.1f}; "
+            f"p50 {self.percentile(50):.1f}, p95 {self.percentile(95):.1f}, p99 "
+            f"{self.percentile(99):.1f}; "
             f"server ms p50: model {self.percentile(50, self.server_model_ms):.1f}, queue "
             f"{self.percentile(50, self.server_queue_ms):.1f}, transfer "
             f"{self.percentile(50, self.server_transfer_ms):.1f}; "

@@ -36,7 +36,8 @@ def encode_view(
     h, w, bpp = img.shape
     if bpp != BYTES_PER_PIXEL[fmt]:
         raise ValueError(
-            f"image has {bpp} channels, format {pb.PixelFormat.Name(fmt)} has {BYTES_PER_PIXEL[fmt]}"
+            f"image has {bpp} channels, format {pb.PixelFormat.Name(fmt)} has "
+            f"{BYTES_PER_PIXEL[fmt]}"
         )
     if row_stride and row_stride > w * bpp:
         padded = np.zeros((h, row_stride), dtype=np.uint8)

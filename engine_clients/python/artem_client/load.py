@@ -49,8 +49,10 @@ class LoadResult:
         per = [s.received for s in self.streams]
         return (
             f"{len(self.streams)} streams, {self.wall_s:.1f} s: {self.total('sent')} frames sent, "
-            f"{self.total('received')} served ({self.total('received') / max(self.wall_s, 1e-9):.1f}/s), "
-            f"{self.total('dropped')} dropped, {self.total('lost')} lost, {len(self.errors)} errors, "
+            f"{self.total('received')} served "
+            f"({self.total('received') / max(self.wall_s, 1e-9):.1f}/s), "
+            f"{self.total('dropped')} dropped, {self.total('lost')} lost, {len(self.errors)} "
+            f"errors, "
             f"{self.total('reconnects')} reconnects; per stream served min {min(per, default=0)} "
             f"max {max(per, default=0)}"
         )

@@ -52,7 +52,8 @@ class Inline:
 
     def __init__(self, view_shapes: list[tuple[int, int, int]]) -> None:
         self.shapes = [tuple(s) for s in view_shapes]
-        self._layout: tuple = ()  # the views (shapes, format, colour space) the kept buffers are laid out for
+        # the views (shapes, format, colour space) the kept buffers are laid out for
+        self._layout: tuple = ()
         self._kept: list[wire.InPlaceFrame] = []
         self._drawn: dict[
             int, wire.InPlaceFrame
@@ -178,7 +179,8 @@ class SharedMemory:
     def request(self, fid: int, images: list[np.ndarray], fmt: int, linear: bool) -> Message:
         if [img.shape for img in images] != self.shapes:
             raise ValueError(
-                f"shm transport: frame {fid} has views {[img.shape for img in images]}; the region's "
+                f"shm transport: frame {fid} has views {[img.shape for img in images]}; the "
+                f"region's "
                 f"slots were laid out for the first frame's {self.shapes}"
             )
         drawn = self._drawn.pop(fid, None)
@@ -238,7 +240,7 @@ class Jpeg:
         config.jpeg_quality = self.quality
 
     def targets(self, fid: int, fmt: int, linear: bool) -> list[np.ndarray]:
-        """Where frame `fid`'s views are to be drawn: arrays of this client's, encoded from there."""
+        """Where frame `fid`'s views are drawn: arrays of this client's, encoded from there."""
         self._canvas = self._canvas or [np.zeros(s, np.uint8) for s in self.shapes]
         return self._canvas
 
