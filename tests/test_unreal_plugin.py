@@ -4,8 +4,9 @@ compiler against a stand-in of UnrealBuildTool's types and run for Linux and Win
 file that includes no engine header compiled, and the engine-free core's ctest programs, one of
 them streaming through a real server by the native core. Nothing here runs Unreal.
 
-Needs cmake and a C++ compiler, Mono (`mcs`, `mono`) and gRPC's C core for the native core; each
-test skips and says why without its tools (.ci/run installs them)."""
+Needs cmake and a C++ compiler for the native core, Mono (`mcs`, `mono`), and MinGW's binutils
+for the Win64 import library; each test skips and says why without its tools (.ci/run installs
+them)."""
 
 from __future__ import annotations
 
@@ -321,6 +322,60 @@ def test_the_windows_rules_delay_load_a_staged_dll(rules, tmp_path):
         f"$(BinaryOutputDir)/artem_native.dll <- {module / 'lib' / 'Win64' / 'artem_native.dll'}"
     ]
     assert out["PublicDefinitions"] == ["ARTEM_NATIVE_DLL=1"]
+
+
+def test_staging_the_shipped_binaries_gives_linux_and_win64_what_the_rules_ask_for(rules, tmp_path):
+    """stage_native.py --shipped stages the self-contained binaries the repository ships: the
+    Linux .so alone (it needs nothing beside it), and for Win64 the MinGW-built DLL with an
+    import library made by dlltool that names exactly the header's functions; the rules of both
+    platforms then link and ship what was staged."""
+    for tool in ("x86_64-w64-mingw32-dlltool", "x86_64-w64-mingw32-nm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install binutils-mingw-w64-x86-64)")
+    plugin = tmp_path / "ArtEm"
+    shutil.copytree(PLUGIN, plugin, ignore=shutil.ignore_patterns("include", "lib"))
+    done = subprocess.run(
+        [sys.executable, str(UNREAL / "stage_native.py"), "--shipped", "--plugin", str(plugin)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    module = plugin / "Source" / "ThirdParty" / "ArtEmNative"
+    linux = module / "lib" / "Linux" / "x86_64-unknown-linux-gnu"
+    win64 = module / "lib" / "Win64"
+    shipped = ROOT / "engine_clients" / "unity" / "Plugins" / "x86_64"
+    assert [p.name for p in linux.iterdir()] == ["libartem_native.so"]
+    assert sorted(p.name for p in win64.iterdir()) == ["artem_native.dll", "artem_native.lib"]
+    for name, folder in (("libartem_native.so", linux), ("artem_native.dll", win64)):
+        assert (folder / name).read_bytes() == (shipped / name).read_bytes()
+
+    header = (module / "include" / "artem" / "artem.h").read_text()
+    declared = set(re.findall(r"^ARTEM_API [^(]*?\b(artem_\w+)\(", header, re.M))
+    assert len(declared) == 13
+    symbols = subprocess.run(
+        ["x86_64-w64-mingw32-nm", str(win64 / "artem_native.lib")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    imports = set(re.findall(r" I __imp_(artem_\w+)$", symbols, re.M))
+    assert imports == declared
+    assert "artem_native.dll" in (win64 / "artem_native.lib").read_bytes().decode("latin-1")
+
+    out = run_rules(rules, "ArtEmNative", module, "Linux")
+    assert "BuildException" not in out, out
+    assert out["PublicAdditionalLibraries"] == [str(linux / "libartem_native.so")]
+    assert out["RuntimeDependencies"] == [
+        f"$(BinaryOutputDir)/libartem_native.so <- {linux / 'libartem_native.so'}"
+    ]
+    out = run_rules(rules, "ArtEmNative", module, "Win64")
+    assert "BuildException" not in out, out
+    assert out["PublicAdditionalLibraries"] == [str(win64 / "artem_native.lib")]
+    assert out["PublicDelayLoadDLLs"] == ["artem_native.dll"]
+    assert out["RuntimeDependencies"] == [
+        f"$(BinaryOutputDir)/artem_native.dll <- {win64 / 'artem_native.dll'}"
+    ]
 
 
 # --- C++ outside the engine ------------------------------------------------------------------

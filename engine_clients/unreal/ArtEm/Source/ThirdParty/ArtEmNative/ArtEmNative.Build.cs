@@ -1,11 +1,14 @@
-// The ArtEm native client core (engine_clients/native: gRPC's C core behind a C ABI) as a
-// ThirdParty module, so that the engine's own gRPC, if any, is never touched: only the C header is
-// seen, and the library brings its own gRPC (linked in, or beside it). Staged here by
-// engine_clients/unreal/stage_native.py from a native build:
+// The ArtEm native client core (engine_clients/native: a C ABI over its own gRPC client, HTTP/2
+// written in the core, no gRPC library) as a ThirdParty module, so that the engine's own gRPC, if
+// any, is never touched: only the C header is seen. Staged here by
+// engine_clients/unreal/stage_native.py, from a native build or (--shipped) from the
+// self-contained binaries the repository ships:
 //   include/artem/artem.h
 //   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.a     statically linked core, or
-//   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.so    shared core (+ any libraries it needs)
-//   lib/Win64/artem_native.lib (+ artem_native.dll when it is a DLL's import library)
+//   lib/Linux/x86_64-unknown-linux-gnu/libartem_native.so    shared core (+ any libraries it needs;
+//                                                            the shipped one needs none)
+//   lib/Win64/artem_native.lib (+ artem_native.dll when it is a DLL's import library; for the
+//                               shipped MinGW-built DLL the .lib is made by MinGW's dlltool)
 using System.IO;
 using UnrealBuildTool;
 
