@@ -16,6 +16,7 @@ follows the picture. It adds no weights: the blur is fixed, so the checkpoint ke
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -107,12 +108,15 @@ class ResidualBlock(nn.Module):
         return self.in2(self.conv2(y)) + x
 
 
-class Generator(nn.Module):
-    """TransformerNet: 3 convs down, residual blocks at H/4, 2 upsampling convs, 1 output conv."""
+class GeneratorSkeleton(nn.Module):
+    """TransformerNet's layers: 3 convs down, res1..resN at H/4 (`make_block`'s), 2 upsampling
+    convs, 1 output conv. The full-precision generator and the xnor nets differ only in their
+    blocks, so they share the layer names (checkpoint keys) and the forward pass here."""
 
     size_multiple = 4  # two stride-2 convs then two x2 upsamples
 
-    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+    def __init__(self, config: Any) -> None:
+        """`config`: anything with width, res_blocks and antialias (GeneratorConfig, XnorConfig)."""
         super().__init__()
         self.config = config
         c1, c2, c3 = config.width, 2 * config.width, 4 * config.width
@@ -126,12 +130,15 @@ class Generator(nn.Module):
         self.in3 = nn.InstanceNorm2d(c3, affine=True)
         # Attribute names res1..resN are the checkpoint keys of pytorch/examples.
         for i in range(1, config.res_blocks + 1):
-            self.add_module(f"res{i}", ResidualBlock(c3))
+            self.add_module(f"res{i}", self.make_block(c3))
         self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, up)
         self.in4 = nn.InstanceNorm2d(c2, affine=True)
         self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, up)
         self.in5 = nn.InstanceNorm2d(c1, affine=True)
         self.deconv3 = ConvLayer(c1, 3, 9, 1)
+
+    def make_block(self, channels: int) -> nn.Module:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, 3, H, W) RGB 0..255 -> (N, 3, 4*ceil(H/4), 4*ceil(W/4)), about 0..255
@@ -143,3 +150,13 @@ class Generator(nn.Module):
         y = F.relu(self.in4(self.deconv1(y)))
         y = F.relu(self.in5(self.deconv2(y)))
         return self.deconv3(y)
+
+
+class Generator(GeneratorSkeleton):
+    """TransformerNet, layer for layer: its residual blocks are conv-IN-ReLU-conv-IN."""
+
+    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+        super().__init__(config)
+
+    def make_block(self, channels: int) -> nn.Module:
+        return ResidualBlock(channels)

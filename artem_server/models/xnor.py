@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from artem_kernels import xnor_reference as ref
 from torch import nn
 
-from .generator import BlurConvLayer, ConvLayer, Generator, GeneratorConfig, UpsampleConvLayer
+from .generator import Generator, GeneratorConfig, GeneratorSkeleton
 
 
 @dataclass(frozen=True)
@@ -116,48 +116,7 @@ class XnorBlock(nn.Module):
         return y + self.conv2(ApproxSign.apply(self.norm2(y)))
 
 
-class _Skeleton(nn.Module):
-    """The generator's full-precision layers, under the generator's names; res1..resN are the
-    subclass's blocks."""
-
-    size_multiple = Generator.size_multiple
-
-    def __init__(self, config: XnorConfig) -> None:
-        super().__init__()
-        self.config = config
-        c1, c2, c3 = config.width, 2 * config.width, 4 * config.width
-        down = BlurConvLayer if config.antialias else ConvLayer
-        up = "bilinear" if config.antialias else "nearest"
-        self.conv1 = ConvLayer(3, c1, 9, 1)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
-        self.conv2 = down(c1, c2, 3, 2)
-        self.in2 = nn.InstanceNorm2d(c2, affine=True)
-        self.conv3 = down(c2, c3, 3, 2)
-        self.in3 = nn.InstanceNorm2d(c3, affine=True)
-        for i in range(1, config.res_blocks + 1):
-            self.add_module(f"res{i}", self.make_block(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, up)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, up)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
-        self.deconv3 = ConvLayer(c1, 3, 9, 1)
-
-    def make_block(self, channels: int) -> nn.Module:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, 3, H, W) RGB 0..255 -> (N, 3, 4*ceil(H/4), 4*ceil(W/4)), about 0..255
-        y = F.relu(self.in1(self.conv1(x)))
-        y = F.relu(self.in2(self.conv2(y)))
-        y = F.relu(self.in3(self.conv3(y)))
-        for i in range(1, self.config.res_blocks + 1):
-            y = getattr(self, f"res{i}")(y)
-        y = F.relu(self.in4(self.deconv1(y)))
-        y = F.relu(self.in5(self.deconv2(y)))
-        return self.deconv3(y)
-
-
-class XnorGenerator(_Skeleton):
+class XnorGenerator(GeneratorSkeleton):
     """The trainable form (straight-through estimators)."""
 
     def make_block(self, channels: int) -> nn.Module:
@@ -264,7 +223,7 @@ class PackedXnorBlock(nn.Module):
         return self.unit(y, self.norm2, self.conv2)
 
 
-class PackedXnorGenerator(_Skeleton):
+class PackedXnorGenerator(GeneratorSkeleton):
     """The stored and served form; forward runs the binary convs by the reference arithmetic."""
 
     def make_block(self, channels: int) -> nn.Module:
