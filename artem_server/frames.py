@@ -14,7 +14,7 @@ from artem_protocol.pixels import PixelFormat, rows_view
 
 from .errors import InvalidArgument, ResourceExhausted
 
-__all__ = ["FrameLimits", "PixelFormat", "View", "pixel_format", "view_pixels"]
+__all__ = ["FrameLimits", "PixelFormat", "View", "check_size", "pixel_format", "view_pixels"]
 
 
 def pixel_format(number: int, field: str) -> PixelFormat:
@@ -57,6 +57,18 @@ class View:
         return self.pixels.shape[1]
 
 
+def check_size(width: int, height: int, field: str, limits: FrameLimits) -> None:
+    """A view's width and height: positive, and within this server's `max_dimension`."""
+    for name, value in (("width", width), ("height", height)):
+        if value <= 0:
+            raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
+        if value > limits.max_dimension:
+            raise ResourceExhausted(
+                f"{field}.{name} = {value} exceeds this server's limit of "
+                f"{limits.max_dimension} pixels"
+            )
+
+
 def view_pixels(
     buffer: bytes | memoryview,
     width: int,
@@ -67,14 +79,7 @@ def view_pixels(
     limits: FrameLimits,
 ) -> np.ndarray:
     """Check a view's geometry against its bytes and return an (H, W, bpp) view of them."""
-    for name, value in (("width", width), ("height", height)):
-        if value <= 0:
-            raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
-        if value > limits.max_dimension:
-            raise ResourceExhausted(
-                f"{field}.{name} = {value} exceeds this server's limit of "
-                f"{limits.max_dimension} pixels"
-            )
+    check_size(width, height, field, limits)
     packed = width * fmt.bpp
     stride = row_stride or packed
     if stride < packed:

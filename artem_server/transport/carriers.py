@@ -24,7 +24,7 @@ from artem_protocol.rpc import pb
 from artem_protocol.wire import Buffer
 
 from ..errors import InvalidArgument, ResourceExhausted
-from ..frames import FrameLimits, PixelFormat, View, pixel_format, view_pixels
+from ..frames import FrameLimits, PixelFormat, View, check_size, pixel_format, view_pixels
 from .jpeg import JpegCodec
 from .shm import Region, check_view_fits
 
@@ -175,14 +175,7 @@ def _spec(v: pb.View, field: str, limits: FrameLimits) -> ViewSpec:
         raise InvalidArgument(
             f"{field}.color_space = {v.color_space}: expected 1 (SRGB) or 2 (LINEAR)"
         )
-    for name, value in (("width", v.width), ("height", v.height)):
-        if value <= 0:
-            raise InvalidArgument(f"{field}.{name} = {value}: expected a positive number of pixels")
-        if value > limits.max_dimension:
-            raise ResourceExhausted(
-                f"{field}.{name} = {value} exceeds this server's limit of "
-                f"{limits.max_dimension} pixels"
-            )
+    check_size(v.width, v.height, field, limits)
     packed = v.width * fmt.bpp
     if v.row_stride and v.row_stride < packed:
         raise InvalidArgument(
