@@ -5,6 +5,8 @@ real `artem client`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import time
 import warnings
@@ -16,6 +18,7 @@ import torch
 from artem_client import StylizerClient
 from artem_protocol.rpc import pb
 from artem_training.errors import ConfigError
+from artem_training.kinds.xnor import quality
 from artem_training.train import train
 from conftest import RunningServer, random_generator
 from PIL import Image
@@ -23,7 +26,7 @@ from test_cli import ARTEM, artem, free_port
 from test_training import compose_cfg
 
 from artem_server.kinds import kind_named
-from artem_server.models.card import ModelCard
+from artem_server.models.card import WEIGHTS_FILE, ModelCard
 from artem_server.models.generator import GeneratorConfig
 from artem_server.models.store import read_entry, write_entry
 from artem_server.models.xnor import PackedXnorGenerator
@@ -68,6 +71,30 @@ def test_the_shipped_recipe_twins_the_default_style() -> None:
     assert cfg.loss.perceptual_weight > 0 and cfg.export.name == "nocturne-xnor"
 
 
+@pytest.mark.parametrize(
+    "twin",
+    sorted(
+        p.parent.name
+        for p in BUILTIN.glob("*/card.json")
+        if json.loads(p.read_text())["kind"] == "xnor"
+    ),
+)
+def test_shipped_twin_is_of_the_shipped_teacher_with_the_figures_its_card_states(twin) -> None:
+    """A retrained teacher leaves its twin stale: re-make it (its recipe) when this fails."""
+    entry = read_entry(BUILTIN / twin)
+    made_by = entry.card.made_by
+    teacher = read_entry(BUILTIN / made_by["config"]["model"]["teacher"])
+    digest = hashlib.sha256((teacher.path / WEIGHTS_FILE).read_bytes()).hexdigest()
+    recorded = made_by.get("teacher", {}).get("weights_sha256")
+    assert recorded == digest, f"{twin} is not the twin of the shipped {teacher.name}"
+    got = quality(kind_named("xnor").load(entry), kind_named("generator").load(teacher))
+    assert set(got) == set(made_by["quality_vs_teacher"])
+    for photo, (psnr, ssim) in got.items():
+        stated = made_by["quality_vs_teacher"][photo]
+        assert psnr == pytest.approx(stated["psnr_db"], abs=0.1), photo
+        assert ssim == pytest.approx(stated["ssim"], abs=0.005), photo
+
+
 def test_a_teacher_that_is_not_a_generator_entry_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model\.teacher.*'nonesuch'"):
         train(xnor_cfg(tmp_path, Path("nonesuch"), tmp_path / "models"))
@@ -110,6 +137,8 @@ def test_trained_twin_reaches_a_running_server_and_streams(tmp_path: Path) -> No
     entry = read_entry(result.entry.path)
     assert entry.card.kind == "xnor" and "PSNR" in entry.card.notes
     assert "KiB" in entry.card.notes and result.metrics["psnr_vs_teacher"] > 0
+    digest = hashlib.sha256((teacher / WEIGHTS_FILE).read_bytes()).hexdigest()
+    assert entry.card.made_by["teacher"] == {"entry": "tiny-teacher", "weights_sha256": digest}
     weights = entry.load_weights()
     assert weights["res1.conv1.bits"].dtype == torch.int32
     model = kind_named("xnor").load(entry)

@@ -8,11 +8,13 @@ plus the perceptual term, MSE between VGG-16 features (`loss.content_layer`) of 
 and the teacher's outputs. Signs train through straight-through estimators (ApproxSign for
 activations, identity for weights; models/xnor.py). The entry stores the packed net; its card's
 notes give the weights file's size against the teacher's (an fp16 generator entry) and PSNR /
-SSIM against the teacher on scikit-image's photographs.
+SSIM against the teacher on scikit-image's photographs; `made_by.teacher` names the teacher and
+the SHA-256 of its weights, so a twin of a since-retrained teacher can be told apart.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,8 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     if int(t.image_size) % Generator.size_multiple:
         raise ConfigError("trainer.image_size", f"{t.image_size}: expected a multiple of 4")
     source = find_entry(str(m.teacher), cfg.paths)
+    teacher_file = source.path / WEIGHTS_FILE  # hashed as loaded: the card says what it twins
+    teacher_sha256 = hashlib.sha256(teacher_file.read_bytes()).hexdigest()
     run = Run(cfg)
     full = run.content()
     teacher = GeneratorTeacher(source, run.device)
@@ -180,7 +184,7 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     ssim = np.mean([s for _, s in scores.values()])
     metrics, last = run.metrics(), run.last
     metrics.update(psnr_vs_teacher=float(psnr), ssim_vs_teacher=float(ssim))
-    teacher_bytes = (source.path / WEIGHTS_FILE).stat().st_size
+    teacher_bytes = teacher_file.stat().st_size
     notes = (
         f"The binary twin of the generator entry {source.name!r} (its real-valued layers, "
         f"binary residual convs). Loss: {described}. Content: {run.source.description}. "
@@ -195,6 +199,8 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
         "config": OmegaConf.to_container(cfg),
         "metrics": metrics,
         "quality_vs_teacher": {k: {"psnr_db": p, "ssim": s} for k, (p, s) in scores.items()},
+        # a retrained teacher makes the twin and these figures stale (a test checks the shipped)
+        "teacher": {"entry": source.name, "weights_sha256": teacher_sha256},
         "device": str(run.device),
         "torch": torch.__version__,
     }
