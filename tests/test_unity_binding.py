@@ -24,7 +24,7 @@ UNITY = ROOT / "engine_clients" / "unity"
 
 # Runtime/ without the component: the binding and the component's engine-free logic, which
 # compile and run without Unity.
-ENGINE_FREE = sorted(p for p in (UNITY / "Runtime").glob("*.cs") if p.name != "ArtemStylizer.cs")
+ENGINE_FREE = sorted(p for p in (UNITY / "Runtime").rglob("*.cs") if p.name != "ArtemStylizer.cs")
 
 
 def mcs(out: Path, sources: list[Path], *options: str) -> Path:
@@ -69,7 +69,7 @@ def test_component_editor_and_sample_compile_against_the_unity_api_stand_in(tmp_
     defines = ["-define:ENABLE_UNITY_COLLECTIONS_CHECKS"] if checks else []
     runtime = mcs(
         tmp_path / "ArtEm.Stylizer.dll",
-        sorted((UNITY / "Runtime").glob("*.cs")),
+        sorted((UNITY / "Runtime").rglob("*.cs")),
         "-target:library",
         "-unsafe",
         f"-r:{stand_in}",
@@ -132,7 +132,7 @@ def test_package_manifest_has_the_fields_unity_reads():
     assert f"## [{manifest['version']}]" in (UNITY / "CHANGELOG.md").read_text()
     assembly = json.loads((UNITY / "Runtime" / "ArtEm.Stylizer.asmdef").read_text())
     assert assembly["name"] == "ArtEm.Stylizer"
-    assert {"Editor", "LinuxStandalone64", "WindowsStandalone64"} <= set(
+    assert {"Android", "Editor", "LinuxStandalone64", "WindowsStandalone64"} <= set(
         assembly["includePlatforms"]
     )
 

@@ -119,6 +119,18 @@ namespace ArtEm
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint artem_style_count(IntPtr list);
 
+        /// <summary>Whether the native core loads on this platform (it is not built for Android).</summary>
+        internal static bool Loads()
+        {
+            try
+            {
+                artem_style_count(IntPtr.Zero);
+                return true;
+            }
+            catch (DllNotFoundException) { return false; }
+            catch (EntryPointNotFoundException) { return false; }
+        }
+
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int artem_style_at(IntPtr list, uint index, out StyleInfoNative info);
 

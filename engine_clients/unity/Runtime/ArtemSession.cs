@@ -19,7 +19,7 @@ namespace ArtEm
     /// One session: a stream in one style and a region of <c>slots</c> slots sized for <c>views</c>.
     /// One frame in flight per <see cref="Stylize"/> call; use it from one thread at a time.
     /// </summary>
-    public sealed class ArtemSession : IDisposable
+    public sealed class ArtemSession : IStylizerSession
     {
         IntPtr handle;
         readonly ViewDesc[] views;

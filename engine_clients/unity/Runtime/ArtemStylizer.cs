@@ -1,6 +1,7 @@
 // The component a Unity developer puts on a camera (built-in render pipeline): each frame's eyes
-// are read back by the GPU straight into a request slot, sent through the native core, and the
-// newest stylized reply is uploaded and shown in place of the camera's image. Nothing here
+// are read back by the GPU straight into a request slot, sent through the native core (where it
+// cannot load, e.g. Android, through the managed client as JPEG), and the newest stylized reply
+// is uploaded and shown in place of the camera's image. Nothing here
 // waits for the GPU or the server: a frame with no free slot is skipped, and when no reply is
 // ready the last one stays on show. The decisions live in engine-free classes (StylizerLink,
 // FrameSlots, StereoLayout, StreamChoices), tested outside Unity; this file has not run inside
@@ -9,6 +10,7 @@ using System;
 using Unity.Collections;
 using Unity.Collections.LowLevel.Unsafe;
 using UnityEngine;
+using UnityEngine.Experimental.Rendering;
 using UnityEngine.Rendering;
 
 namespace ArtEm
@@ -80,9 +82,12 @@ namespace ArtEm
                 (Link.State != LinkState.Failed || Time.realtimeSinceStartup < retryAt))
                 return;
             CloseLink();
-            Transport how = StreamChoices.TransportFor(transport, address,
-                                                       Application.platform != RuntimePlatform.Android);
-            Link = new StylizerLink(address, style, strength, how, layout, linear, slots);
+            // Where the native core cannot load (Android: a Quest standalone), the managed client
+            // streams JPEG whatever the transport setting says.
+            bool native = Application.platform != RuntimePlatform.Android && ArtemNative.Loads();
+            Transport how = StreamChoices.TransportFor(transport, address, native);
+            Link = new StylizerLink(address, style, strength, how, layout, linear, slots,
+                                    native ? null : (JpegEncoder)EncodeJpeg);
             retryAt = Time.realtimeSinceStartup + retrySeconds;
             MakeTextures(layout, linear);
         }
@@ -121,6 +126,11 @@ namespace ArtEm
             StereoLayout layout = Link.Layout;
             for (int e = 0; e < layout.Eyes; e++)
             {
+                if (Link.Managed)
+                {
+                    ImageConversion.LoadImage(eyeTextures[e], Link.ReplyJpeg(slot, e));  // applies it too
+                    continue;
+                }
                 IntPtr pixels = Link.ReplyView(slot, e);
                 if (arrayTexture != null)
                     arrayTexture.SetPixelData(Over(pixels, layout.EyeBytes), 0, e);
@@ -128,7 +138,7 @@ namespace ArtEm
                     eyeTextures[e].LoadRawTextureData(pixels, (int)layout.EyeBytes);
             }
             if (arrayTexture != null) arrayTexture.Apply(false);
-            else foreach (Texture2D t in eyeTextures) t.Apply(false);
+            else if (!Link.Managed) foreach (Texture2D t in eyeTextures) t.Apply(false);
             replyShown = true;
         }
 
@@ -138,6 +148,8 @@ namespace ArtEm
                 Graphics.Blit(source, destination);  // no reply yet: the camera's own image
             else if (arrayTexture != null)
                 for (int e = 0; e < 2; e++) Graphics.Blit(arrayTexture, destination, e, e);
+            else if (layout.Mode == StereoMode.SinglePassInstanced)  // managed: one texture an eye
+                for (int e = 0; e < 2; e++) Graphics.Blit(eyeTextures[e], destination, 0, e);
             else
                 Graphics.Blit(eyeTextures[eye], destination);
         }
@@ -145,7 +157,7 @@ namespace ArtEm
         void MakeTextures(StereoLayout layout, bool linear)
         {
             DestroyTextures();
-            if (layout.Mode == StereoMode.SinglePassInstanced)
+            if (layout.Mode == StereoMode.SinglePassInstanced && !Link.Managed)
             {
                 arrayTexture = new Texture2DArray(layout.Width, layout.Height, 2, TextureFormat.RGBA32, false, linear);
                 return;
@@ -173,6 +185,12 @@ namespace ArtEm
             passSlot = -1;
             DestroyTextures();
         }
+
+        // The managed path's encoder, on its sender thread (EncodeArrayToJPG is thread-safe).
+        static byte[] EncodeJpeg(byte[] pixels, ViewDesc view, int quality) =>
+            ImageConversion.EncodeArrayToJPG(pixels, view.Linear != 0 ? GraphicsFormat.R8G8B8A8_UNorm
+                                                                      : GraphicsFormat.R8G8B8A8_SRGB,
+                                             (uint)view.Width, (uint)view.Height, 0, quality);
 
         /// <summary>A NativeArray over a slot's memory: readbacks write, uploads read, nothing is copied.</summary>
         static unsafe NativeArray<byte> Over(IntPtr memory, long bytes)

@@ -21,15 +21,16 @@ namespace ArtEm
     /// </summary>
     public sealed class StylizerLink : IDisposable
     {
-        readonly Task<ArtemSession> opening;
+        readonly Task<IStylizerSession> opening;
         readonly Dictionary<ulong, long> sentAt = new Dictionary<ulong, long>();  // frame id: Stopwatch ticks
-        ArtemSession session;
+        IStylizerSession session;
         bool disposed;
 
         public string Address { get; }
         public StereoLayout Layout { get; }
         public bool Linear { get; }
         public Transport Transport { get; }
+        public bool Managed { get; }  // the managed gRPC client (JPEG), not the native core
         public int SlotCount { get; }
         public string Style { get; private set; }
         public float Strength { get; private set; }
@@ -42,18 +43,28 @@ namespace ArtEm
         public long FramesShown { get; private set; }
         public long FramesDropped { get; private set; }    // replaced unanswered by the server
 
+        /// <summary>
+        /// Opens the stream on a worker thread: through the native core, or, given a JPEG encoder,
+        /// through the managed client with JPEG views (where the native core cannot load).
+        /// </summary>
         public StylizerLink(string address, string style, float strength, Transport transport, StereoLayout layout,
-                            bool linear, int slots)
+                            bool linear, int slots, JpegEncoder managedEncoder = null, GrpcOptions managedOptions = null)
         {
             Address = address;
             Style = style;
             Strength = strength;
-            Transport = transport;
+            Managed = managedEncoder != null;
+            Transport = Managed ? Transport.Jpeg : transport;
             Layout = layout;
             Linear = linear;
             SlotCount = slots;
             ViewDesc[] views = layout.Views(linear);
-            opening = Task.Run(() => new ArtemSession(address, style, strength, views, slots, transport));
+            if (Managed)
+                opening = Task.Run(() => (IStylizerSession)new ManagedSession(address, style, strength, views, slots,
+                                                                              managedEncoder, managedOptions));
+            else
+                opening = Task.Run(() => (IStylizerSession)new ArtemSession(address, style, strength, views, slots,
+                                                                            transport));
         }
 
         /// <summary>Picks up the finished connection attempt; call once a frame.</summary>
@@ -151,7 +162,14 @@ namespace ArtEm
         }
 
         /// <summary>Where eye <c>eye</c> of the reply in <c>slot</c> is (valid until the slot is sent again).</summary>
-        public IntPtr ReplyView(int slot, int eye) => Live().ReplyView(slot, eye);
+        public IntPtr ReplyView(int slot, int eye) =>
+            Live() is ArtemSession native ? native.ReplyView(slot, eye)
+                                          : throw new InvalidOperationException("managed replies are JPEG: ReplyJpeg");
+
+        /// <summary>The managed path's reply in <c>slot</c>: eye <c>eye</c> as JPEG bytes.</summary>
+        public byte[] ReplyJpeg(int slot, int eye) =>
+            Live() is ManagedSession managed ? managed.ReplyJpeg(slot, eye)
+                                             : throw new InvalidOperationException("native replies are pixels: ReplyView");
 
         /// <summary>
         /// Switches style on the same stream. A refusal leaves the old style in force and says why in
@@ -183,7 +201,7 @@ namespace ArtEm
 
         /// <summary>A line for a status display.</summary>
         public string Summary => State == LinkState.Streaming
-            ? $"streaming {Layout} via {Transport}: round trip {RoundTripMs:F1} ms, server {ServerMs:F1} ms, " +
+            ? $"streaming {Layout} via {Transport}{(Managed ? " (managed client)" : "")}: round trip {RoundTripMs:F1} ms, server {ServerMs:F1} ms, " +
               $"{FramesShown} shown, {FramesDropped} dropped, {Slots.Skipped} skipped"
             : $"{State.ToString().ToLowerInvariant()} {Address}{(Message.Length > 0 ? ": " + Message : "")}";
 
@@ -198,7 +216,7 @@ namespace ArtEm
             Message = "closed";
         }
 
-        ArtemSession Live()
+        IStylizerSession Live()
         {
             if (session == null)
                 throw new InvalidOperationException($"the link to {Address} is {State}, not streaming");

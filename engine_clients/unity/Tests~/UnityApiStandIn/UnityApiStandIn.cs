@@ -179,6 +179,9 @@ namespace UnityEngine
     public static class ImageConversion
     {
         public static bool LoadImage(Texture2D tex, byte[] data) => throw new NotSupportedException("stand-in");
+        public static byte[] EncodeArrayToJPG(Array array, Experimental.Rendering.GraphicsFormat format, uint width,
+                                              uint height, uint rowBytes = 0, int quality = 75)
+            => throw new NotSupportedException("stand-in");
     }
 
     public enum ColorSpace { Uninitialized = -1, Gamma = 0, Linear = 1 }
@@ -234,6 +237,11 @@ namespace UnityEngine
         public static GUILayoutOption Width(float width) => throw new NotSupportedException("stand-in");
         public static GUILayoutOption Height(float height) => throw new NotSupportedException("stand-in");
     }
+}
+
+namespace UnityEngine.Experimental.Rendering
+{
+    public enum GraphicsFormat { R8G8B8A8_SRGB = 4, R8G8B8A8_UNorm = 8 }
 }
 
 namespace UnityEngine.Rendering

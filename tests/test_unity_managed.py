@@ -1,0 +1,343 @@
+"""The Unity package's managed gRPC client (engine_clients/unity/Runtime/Managed: HTTP/2, HPACK,
+protobuf by hand, JPEG views), the path for headsets where the native core cannot load, compiled
+with Mono's C# compiler and run against a real `artem serve` on loopback
+(Tests~/ManagedClient.cs prints what it got; the checks are here, with the photos decoded in
+Python).
+
+Needs Mono (`mcs`, `mono`; Debian: mono-devel, which .ci/run installs); skipped without it."""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from artem_protocol.rpc import pb, pb_grpc
+from google.protobuf.descriptor import FieldDescriptor
+from hardening_util import ServeProcess
+from PIL import Image
+from skimage import data
+from test_unity_binding import ENGINE_FREE, UNITY, mcs
+
+SIDE = 256
+
+
+@pytest.fixture(scope="module")
+def managed_exe(tmp_path_factory) -> Path:
+    return mcs(
+        tmp_path_factory.mktemp("unity-managed") / "ManagedClient.exe",
+        ENGINE_FREE + [UNITY / "Tests~" / "ManagedClient.cs"],
+    )
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    """`artem serve` with its built-in styles (an empty models directory of its own)."""
+    folder = tmp_path_factory.mktemp("managed-serve")
+    s = ServeProcess(folder, ["--models-dir", str(folder / "models")])
+    yield s
+    s.stop()
+
+
+def run(exe: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["nice", "-n", "10", "mono", str(exe), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def photo(name: str = "astronaut", side: int = SIDE) -> np.ndarray:
+    image = getattr(data, name)()
+    return np.asarray(Image.fromarray(image).convert("RGB").resize((side, side), Image.BILINEAR))
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def decoded(jpeg: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(np.int16)
+
+
+def python_stylize(
+    address: str, style: str, jpeg: bytes, token: str | None = None
+) -> pb.StylizedFrame:
+    """The Python side of the contract (the generated stub), for the same JPEG."""
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    view = pb.View(
+        width=SIDE,
+        height=SIDE,
+        format=pb.PIXEL_FORMAT_RGBA8,
+        color_space=pb.COLOR_SPACE_SRGB,
+        jpeg=jpeg,
+    )
+    requests = [
+        pb.StylizeRequest(config=pb.SessionConfig(style=style, strength=1.0, jpeg_quality=90)),
+        pb.StylizeRequest(frame=pb.Frame(id=1, views=[view])),
+    ]
+    with grpc.insecure_channel(address) as channel:
+        replies = list(pb_grpc.StylizerStub(channel).Stylize(iter(requests), metadata=metadata))
+    session, reply = replies
+    assert not session.HasField("error"), session.error
+    return reply.frame
+
+
+def proto_type(field: FieldDescriptor) -> str:
+    if field.message_type is not None:
+        name = field.message_type.full_name
+    elif field.enum_type is not None:
+        name = field.enum_type.full_name
+    else:
+        types = {
+            v: k[len("TYPE_") :].lower()
+            for k, v in vars(FieldDescriptor).items()
+            if k.startswith("TYPE_")
+        }
+        name = types[field.type]
+    if field.is_repeated:
+        return "repeated " + name
+    oneof = field.containing_oneof
+    return "optional " + name if oneof is not None and oneof.name == "_" + field.name else name
+
+
+def test_the_managed_wire_code_matches_the_contract(managed_exe):
+    """Every field number and type the hand-written protobuf code uses is the .proto's (read from
+    the generated descriptors), as are the pixel format values: a contract change not made in
+    Runtime/Managed/StylizerWire.cs fails here."""
+    done = run(managed_exe, "fields")
+    assert done.returncode == 0, done.stdout + done.stderr
+    fields = re.findall(r"^field (\S+)\.(\w+) (\d+) (.+)$", done.stdout, re.M)
+    assert len(fields) >= 40, done.stdout
+    for message, name, number, type_ in fields:
+        descriptor = pb.DESCRIPTOR.message_types_by_name[message.removeprefix("artem.v1.")]
+        field = descriptor.fields_by_name.get(name)
+        assert field is not None, f"{message}.{name} is not in the contract"
+        assert (field.number, proto_type(field)) == (int(number), type_), (message, name)
+    enums = re.findall(r"^enum artem\.v1\.PixelFormat (\w+) (\d+)$", done.stdout, re.M)
+    assert enums
+    for name, value in enums:
+        assert pb.PixelFormat.Value(f"PIXEL_FORMAT_{name.upper()}") == int(value), name
+
+
+def test_list_styles_gives_what_the_server_lists(managed_exe, serve):
+    """ListStyles through the managed client: every style, its kind and its PNG thumbnail, as the
+    server lists them to the Python stub."""
+    done = run(managed_exe, "styles", serve.address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = {
+        m[0]: (m[1], int(m[2])) for m in re.findall(r"^style (\S+) (\S+) (\d+)", done.stdout, re.M)
+    }
+    with grpc.insecure_channel(serve.address) as channel:
+        listed = pb_grpc.StylizerStub(channel).ListStyles(pb.ListStylesRequest(), timeout=30)
+    assert got == {s.id: (s.kind, len(s.thumbnail_png)) for s in listed.styles}
+    assert "identity" in got and "tessera" in got and got["tessera"][1] > 1000
+
+
+def test_jpeg_frames_come_back_through_identity_and_a_builtin_style(managed_exe, serve, tmp_path):
+    """A photo as JPEG, stereo and mono: identity brings it back close to the input (JPEG both
+    ways), the built-in 'tessera' changes it and gives what the server gives the Python stub
+    for the same JPEG, within JPEG tolerance."""
+    rgb = photo()
+    source = tmp_path / "astronaut.jpg"
+    source.write_bytes(jpeg_bytes(rgb))
+    out = {}
+    for style, views, frames in (("identity", 2, 3), ("tessera", 1, 2)):
+        folder = tmp_path / style
+        folder.mkdir()
+        done = run(
+            managed_exe, "stream", serve.address, style, source, SIDE, SIDE, views, frames, folder
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"session {style} " in done.stdout and "quality 90" in done.stdout
+        replies = sorted(folder.glob("reply-*.jpg"))
+        assert len(replies) == views * frames
+        out[style] = [decoded(p.read_bytes()) for p in replies]
+    for image in out["identity"]:
+        assert image.shape == rgb.shape
+        assert np.abs(image - rgb).mean() < 4, np.abs(image - rgb).mean()
+    peer = decoded(python_stylize(serve.address, "tessera", source.read_bytes()).views[0].jpeg)
+    for image in out["tessera"]:
+        assert np.abs(image - rgb).mean() > 15, "the style did not change the photo"
+        diff = np.abs(image - peer)
+        assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 12, (diff.mean(), diff.max())
+
+
+def test_frames_sent_at_once_are_answered_latest_first(managed_exe, serve, tmp_path):
+    """Eight stereo frames written back to back to a style slower than that: replies come in
+    increasing order, the last frame is answered, and every frame is either answered or counted
+    as dropped by a later reply (latest frame wins)."""
+    source = tmp_path / "coffee.jpg"
+    source.write_bytes(jpeg_bytes(photo("coffee")))
+    done = run(managed_exe, "burst", serve.address, "tessera", source, SIDE, SIDE, 8)
+    assert done.returncode == 0, done.stdout + done.stderr
+    replies, dropped, last = map(
+        int, re.search(r"burst replies (\d+) dropped (\d+) last (\d+)", done.stdout).groups()
+    )
+    assert last == 8 and replies + dropped == 8 and dropped > 0, done.stdout
+
+
+def test_the_component_logic_streams_jpeg_through_the_managed_client(managed_exe, serve, tmp_path):
+    """StylizerLink as ArtemStylizer drives it where the native core cannot load: a 90 Hz render
+    loop reads three photos in turn into the slots (single-pass instanced stereo), the encoder
+    gets exactly the slot's pixels, only newer replies are shown, the last frame is shown, every
+    slot is free at the end; a style switch and a refused one on the same stream. Each shown
+    reply is its own frame's photo (identity), not another's."""
+    names = ["astronaut", "coffee", "chelsea"]
+    side = 96
+    for i, name in enumerate(names):
+        rgb = photo(name, side)
+        rgba = np.dstack([rgb, np.full((side, side), 255, np.uint8)])
+        (tmp_path / f"frame-{i}.rgba").write_bytes(rgba.tobytes())
+        (tmp_path / f"frame-{i}.jpg").write_bytes(jpeg_bytes(rgb))
+    done = run(managed_exe, "link", serve.address, "identity", tmp_path, len(names))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+    assert "via Jpeg (managed client)" in done.stdout
+    shown = sorted(tmp_path.glob("shown-*.jpg"))
+    assert len(shown) >= 4, done.stdout
+    photos = [photo(n, side).astype(np.int16) for n in names]
+    for path in shown:
+        which = int(path.stem.split("-")[2])
+        image = decoded(path.read_bytes())
+        errors = [np.abs(image - p).mean() for p in photos]
+        assert int(np.argmin(errors)) == which and errors[which] < 5, (path.name, errors)
+
+
+def test_refusals_carry_the_servers_code_and_message(managed_exe, serve, tmp_path):
+    """An unknown style is refused with the code and message the server sends (the same the
+    Python stub gets); a frame whose JPEG is not the size it claims is refused with
+    INVALID_ARGUMENT naming the field, and the stream goes on; a refused style switch leaves the
+    old style in force."""
+    source = tmp_path / "rocket.jpg"
+    source.write_bytes(jpeg_bytes(photo("rocket")))
+    done = run(managed_exe, "refuse", serve.address, "identity", source, SIDE, SIDE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    requests = [pb.StylizeRequest(config=pb.SessionConfig(style="no-such-style"))]
+    with grpc.insecure_channel(serve.address) as channel:
+        (reply,) = pb_grpc.StylizerStub(channel).Stylize(iter(requests))
+    expected = f"{reply.error.code}: {reply.error.message}"
+    assert reply.error.code == 5  # NOT_FOUND
+    assert f"refused style {expected}" in done.stdout
+    assert f"refused switch {expected}" in done.stdout
+    frame = re.search(r"refused frame 1 (\d+): (.+)", done.stdout)
+    assert frame and int(frame.group(1)) == 3 and "jpeg" in frame.group(2), done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_server_not_listening_is_a_clear_error_naming_the_address(managed_exe):
+    address = f"127.0.0.1:{free_port()}"
+    done = run(managed_exe, "open", address, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert re.search(rf"error 14: cannot connect to {re.escape(address)}: \S", done.stdout)
+    assert int(re.search(r"after (\d+) ms", done.stdout).group(1)) < 10000
+
+
+def test_a_server_killed_mid_stream_ends_the_stream_with_an_error(managed_exe, tmp_path):
+    """SIGKILL while frames flow: the client's next call fails with UNAVAILABLE naming the
+    address, within seconds; it does not hang."""
+    serve = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
+    source = tmp_path / "chelsea.jpg"
+    source.write_bytes(jpeg_bytes(photo("chelsea")))
+    client = subprocess.Popen(
+        ["mono", str(managed_exe), "forever", serve.address, str(source), str(SIDE), str(SIDE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert client.stdout is not None
+        for line in client.stdout:
+            if line.startswith("frame 3"):
+                break
+        serve.proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        out, err = client.communicate(timeout=60)
+        assert time.monotonic() - killed < 30
+    finally:
+        client.kill()
+        serve.stop()
+    assert client.returncode == 2, out + err
+    assert re.search(rf"error 14: .*{re.escape(serve.address)}", out), out + err
+
+
+def test_the_bearer_token_is_sent(managed_exe, tmp_path):
+    """A server started with --token-file answers the managed client that has its token
+    (ListStyles, and a frame whose reply equals the Python stub's with the token) and refuses
+    one without it, or with another, with UNAUTHENTICATED."""
+    token = "managed-client-T0ken-0123456789"
+    (tmp_path / "token").write_text(token + "\n")
+    serve = ServeProcess(
+        tmp_path / "serve",
+        ["--models-dir", str(tmp_path / "models"), "--token-file", str(tmp_path / "token")],
+    )
+    try:
+        listed = run(managed_exe, "styles", serve.address, token)
+        assert listed.returncode == 0 and "style identity identity" in listed.stdout, (
+            listed.stdout + listed.stderr
+        )
+        for wrong in ([], ["not-the-token-at-all-xx"]):
+            refused = run(managed_exe, "styles", serve.address, *wrong)
+            assert refused.returncode == 2 and "error 16:" in refused.stdout, refused.stdout
+        opened = run(managed_exe, "open", serve.address)
+        assert "error 16:" in opened.stdout, opened.stdout
+        source = tmp_path / "astronaut.jpg"
+        source.write_bytes(jpeg_bytes(photo()))
+        out = tmp_path / "out"
+        out.mkdir()
+        done = run(
+            managed_exe, "stream", serve.address, "identity", source, SIDE, SIDE, 1, 1, out, token
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        peer = python_stylize(serve.address, "identity", source.read_bytes(), token)
+        assert (out / "reply-1-0.jpg").read_bytes() == peer.views[0].jpeg
+    finally:
+        serve.stop()
+
+
+def test_tls_without_alpn_in_this_runtime_is_refused_clearly(managed_exe, tmp_path):
+    """gRPC servers need HTTP/2 agreed by ALPN in the TLS handshake; Mono's SslStream here cannot
+    report (or send) it, so the managed client refuses with UNAVAILABLE saying so, rather than
+    hanging or sending HTTP/2 into a connection the server will close."""
+    from certs import CertificateAuthority
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    ca = CertificateAuthority(tmp_path, "artem")
+    issued = ca.issue("server", server=True)
+    serve = ServeProcess(
+        tmp_path / "serve",
+        [
+            "--models-dir",
+            str(tmp_path / "models"),
+            "--tls-cert",
+            str(issued.cert),
+            "--tls-key",
+            str(issued.key),
+        ],
+    )
+    try:
+        pinned = tmp_path / "server.der"
+        pinned.write_bytes(
+            x509.load_pem_x509_certificate(issued.cert_pem()).public_bytes(Encoding.DER)
+        )
+        done = run(managed_exe, "tls", serve.address, pinned, timeout=60)
+    finally:
+        serve.stop()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error 14: TLS with" in done.stdout and "ALPN" in done.stdout, done.stdout
