@@ -10,7 +10,9 @@
 //   refuse ADDRESS STYLE IN.jpg W H             unknown style; a frame of the wrong size
 //   open ADDRESS [TOKEN]                        open a stream in identity (errors printed)
 //   forever ADDRESS IN.jpg W H                  frames until the stream fails
-//   tls ADDRESS SERVER.der                      ListStyles over TLS, the server's certificate pinned
+//   bench ADDRESS LEFT.jpg RIGHT.jpg W H FRAMES WARMUP   identity round trips, one in flight (fps)
+//   tls ADDRESS SERVER.der                      ListStyles over TLS, the server's certificate
+// pinned
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -34,7 +36,9 @@ static class ManagedClientTest
         new GrpcOptions { Token = a.Length > at ? a[at] : null, ConnectTimeoutMs = 5000 };
 
     static JpegView[] Views(byte[] jpeg, int w, int h, int n) =>
-        Enumerable.Range(0, n).Select(_ => new JpegView { Width = w, Height = h, Jpeg = jpeg }).ToArray();
+        Enumerable.Range(0, n)
+            .Select(_ => new JpegView { Width = w, Height = h, Jpeg = jpeg })
+            .ToArray();
 
     static int Main(string[] a)
     {
@@ -51,6 +55,7 @@ static class ManagedClientTest
                 case "open": Open(a); break;
                 case "forever": Forever(a); break;
                 case "tls": Tls(a); break;
+                case "bench": Bench(a); break;
                 default: throw new ArgumentException("unknown command " + a[0]);
             }
         }
@@ -84,12 +89,15 @@ static class ManagedClientTest
         using (var client = new ManagedStylizerClient(a[1], Options(a, 9)))
         using (JpegStylizeStream stream = client.Stylize(a[2]))
         {
-            Console.WriteLine($"session {stream.Session.Style} {stream.Session.Kind} quality {stream.Session.JpegQuality}");
+            SessionReply session = stream.Session;
+            Console.WriteLine($"session {session.Style} {session.Kind} " +
+                              $"quality {session.JpegQuality}");
             for (ulong id = 1; id <= (ulong)n; id++)
             {
                 stream.Send(id, Views(jpeg, w, h, views));
                 Check(stream.TryReceive(out FrameReply r, 60000), $"no reply to frame {id}");
-                Check(r.Id == id && r.Code == 0 && r.Jpegs.Length == views, $"frame {id}: {r.Id} {r.Code} {r.Message}");
+                Check(r.Id == id && r.Code == 0 && r.Jpegs.Length == views,
+                    $"frame {id}: {r.Id} {r.Code} {r.Message}");
                 Check(r.Style == a[2], $"reply style {r.Style}");
                 for (int v = 0; v < r.Jpegs.Length; v++)
                     File.WriteAllBytes(Path.Combine(a[8], $"reply-{id}-{v}.jpg"), r.Jpegs[v]);
@@ -146,10 +154,12 @@ static class ManagedClientTest
                     System.Threading.Interlocked.Increment(ref encoded);
                     return jpeg[i];
                 }
-            throw new InvalidOperationException("the slot holds none of the frames read back into it");
+            throw new
+                InvalidOperationException("the slot holds none of the frames read back into it");
         };
         var layout = StereoLayout.Of(true, 2, true, side, side);
-        using (var link = new StylizerLink(a[1], a[2], 1f, Transport.Inline, layout, false, 3, encoder))
+        using (var link = new StylizerLink(a[1], a[2], 1f, Transport.Inline, layout, false, 3,
+            encoder))
         {
             Check(link.Managed && link.Transport == Transport.Jpeg, "managed link carries JPEG");
             var clock = Stopwatch.StartNew();
@@ -161,7 +171,8 @@ static class ManagedClientTest
             Check(link.State == LinkState.Streaming, "streaming: " + link.Summary);
             Console.WriteLine("connected: " + link.Summary);
             ulong lastShown = 0;
-            var frameOf = new Dictionary<ulong, int>();  // frame id: the test frame read back into it
+            // frame id: the test frame read back into it
+            var frameOf = new Dictionary<ulong, int>();
             ulong nextId = 1;
             int shown = 0;
             for (int tick = 0; tick < 60 || link.Slots.InState(SlotState.Out) > 0; tick++)
@@ -175,7 +186,8 @@ static class ManagedClientTest
                     {
                         int which = tick % count;
                         for (int eye = 0; eye < 2; eye++)
-                            Marshal.Copy(raw[which], 0, link.RequestView(slot, eye), raw[which].Length);
+                            Marshal.Copy(raw[which], 0, link.RequestView(slot, eye),
+                                raw[which].Length);
                         frameOf[nextId++] = which;
                         link.EyeRead(slot);
                         link.EyeRead(slot);
@@ -188,15 +200,17 @@ static class ManagedClientTest
                     shown++;
                     int which = frameOf[newest.Id];
                     for (int eye = 0; eye < 2; eye++)
-                        File.WriteAllBytes(Path.Combine(dir, $"shown-{newest.Id}-{which}-{eye}.jpg"),
+                        File.WriteAllBytes(Path.Combine(dir,
+                            $"shown-{newest.Id}-{which}-{eye}.jpg"),
                                            link.ReplyJpeg((int)newest.Slot, eye));
                 }
                 Check(link.State == LinkState.Streaming, "still streaming: " + link.Summary);
                 if (link.State != LinkState.Streaming) break;
                 System.Threading.Thread.Sleep(11);  // a 90 Hz render loop
             }
-            Console.WriteLine($"link shown {shown} last {lastShown} sent {nextId - 1} encoded {encoded} " +
-                              $"skipped {link.Slots.Skipped} dropped {link.FramesDropped}: {link.Summary}");
+            Console.WriteLine($"link shown {shown} last {lastShown} sent {nextId - 1} " +
+                              $"encoded {encoded} skipped {link.Slots.Skipped} " +
+                              $"dropped {link.FramesDropped}: {link.Summary}");
             Check(lastShown == nextId - 1, "the last frame sent is shown");
             Check(link.Slots.InState(SlotState.Free) == 3, "every slot free at the end");
             bool switched = link.SetStyle("identity", 1f);
@@ -228,7 +242,8 @@ static class ManagedClientTest
                 Check(stream.TryReceive(out FrameReply bad, 60000), "no answer to the bad frame");
                 Console.WriteLine($"refused frame {bad.Id} {bad.Code}: {bad.Message}");
                 stream.Send(2, Views(jpeg, w, h, 1));  // the stream goes on
-                Check(stream.TryReceive(out FrameReply good, 60000) && good.Code == 0 && good.Id == 2,
+                Check(stream.TryReceive(out FrameReply good, 60000) && good.Code == 0
+                    && good.Id == 2,
                       "a good frame after the refused one");
                 try
                 {
@@ -240,7 +255,8 @@ static class ManagedClientTest
                     Console.WriteLine($"refused switch {e.Code}: {e.Message}");
                 }
                 stream.Send(3, Views(jpeg, w, h, 1));
-                Check(stream.TryReceive(out FrameReply after, 60000) && after.Code == 0 && after.Style == a[2],
+                Check(stream.TryReceive(out FrameReply after, 60000) && after.Code == 0
+                    && after.Style == a[2],
                       "the old style stays after a refused switch");
             }
         }
@@ -276,6 +292,31 @@ static class ManagedClientTest
         };
         using (var client = new ManagedStylizerClient(a[1], options))
             Console.WriteLine($"tls styles {client.ListStyles().Length}");
+    }
+
+    // The client's share of a JPEG round trip: the eyes are JPEG already (the engine encodes
+    // them), replies are not decoded (the engine decodes them). bench/managed_client.py.
+    static void Bench(string[] a)
+    {
+        var eyes = new[] { File.ReadAllBytes(a[2]), File.ReadAllBytes(a[3]) };
+        int w = int.Parse(a[4]), h = int.Parse(a[5]);
+        int frames = int.Parse(a[6]), warmup = int.Parse(a[7]);
+        using (var client = new ManagedStylizerClient(a[1]))
+        using (JpegStylizeStream stream = client.Stylize("identity"))
+        {
+            var clock = new Stopwatch();
+            for (int i = 0; i < warmup + frames; i++)
+            {
+                if (i == warmup) clock.Start();
+                var views = new[] { new JpegView { Width = w, Height = h, Jpeg = eyes[0] },
+                                    new JpegView { Width = w, Height = h, Jpeg = eyes[1] } };
+                stream.Send((ulong)i + 1, views);
+                Check(stream.TryReceive(out FrameReply r, 120000) && r.Code == 0
+                    && r.Jpegs.Length == 2,
+                      $"frame {i + 1}");
+            }
+            Console.WriteLine($"managed {frames / clock.Elapsed.TotalSeconds:F2} fps");
+        }
     }
 
     static void Forever(string[] a)

@@ -18,13 +18,18 @@ namespace ArtEm
     /// <summary>How the managed client reaches a server: a bearer token, TLS, timeouts.</summary>
     public sealed class GrpcOptions
     {
-        /// <summary>Sent on every call as <c>authorization: Bearer &lt;token&gt;</c> (artem serve --token-file).</summary>
+        /// <summary>
+        /// Sent on every call as <c>authorization: Bearer &lt;token&gt;</c> (for a server started
+        /// with --token-file).
+        /// </summary>
         public string Token;
 
         /// <summary>TLS (SslStream, ALPN "h2"); off: plain HTTP/2 by prior knowledge.</summary>
         public bool Tls;
 
-        /// <summary>The name checked against the server's certificate; empty: the address's host.</summary>
+        /// <summary>
+        /// The name checked against the server's certificate; empty: the address's host.
+        /// </summary>
         public string ServerName;
 
         /// <summary>Certificate check; null: the platform's validation.</summary>
@@ -42,7 +47,7 @@ namespace ArtEm
         internal int Code;
         internal string Message = "";
         internal readonly Queue<byte[]> Messages = new Queue<byte[]>();
-        // The message being received (the reader thread's alone): its 5-byte prefix, then its bytes.
+        // The message being received (the reader thread's alone): its prefix, then its bytes.
         internal readonly byte[] Prefix = new byte[5];
         internal int PrefixHave, Have;
         internal byte[] Receiving;
@@ -58,7 +63,8 @@ namespace ArtEm
         const int MaxWindow = 0x7fffffff;
         const int OurMaxFrame = 1 << 22;     // 4 MiB DATA frames from the server
         const int ReplenishAt = 1 << 24;     // window given back every 16 MiB read
-        static readonly byte[] Preface = Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        static readonly byte[] Preface =
+            Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
         public readonly string Address;
         readonly string authority, scheme;
@@ -77,7 +83,8 @@ namespace ArtEm
         readonly HpackDecoder decoder = new HpackDecoder();
         readonly Thread reader;
 
-        GrpcConnection(string address, string authority, Socket socket, Stream stream, GrpcOptions options)
+        GrpcConnection(string address, string authority, Socket socket, Stream stream,
+            GrpcOptions options)
         {
             Address = address;
             this.authority = authority;
@@ -89,7 +96,9 @@ namespace ArtEm
             reader = new Thread(ReadLoop) { IsBackground = true, Name = "artem-grpc-reader" };
         }
 
-        /// <summary>Connects (TLS when asked) and sends the HTTP/2 preface. Throws ArtemException (14).</summary>
+        /// <summary>
+        /// Connects (TLS when asked) and sends the HTTP/2 preface. Throws ArtemException (14).
+        /// </summary>
         public static GrpcConnection Open(string address, GrpcOptions options)
         {
             string host, authority;
@@ -129,17 +138,21 @@ namespace ArtEm
             }
         }
 
-        /// <summary>host:port, [v6]:port, with gRPC's optional dns:///, ipv4: or ipv6: scheme.</summary>
+        /// <summary>
+        /// host:port, [v6]:port, with gRPC's optional dns:///, ipv4: or ipv6: scheme.
+        /// </summary>
         static void Parse(string address, out string host, out int port, out string authority)
         {
             string target = address ?? "";
             foreach (string s in new[] { "dns:///", "ipv4:", "ipv6:" })
-                if (target.StartsWith(s, StringComparison.Ordinal)) target = target.Substring(s.Length);
+                if (target.StartsWith(s, StringComparison.Ordinal))
+                    target = target.Substring(s.Length);
             authority = target;
             int colon = target.LastIndexOf(':');
             if (target.StartsWith("unix:", StringComparison.Ordinal) || colon <= 0 ||
                 !int.TryParse(target.Substring(colon + 1), out port) || port <= 0 || port > 65535)
-                throw new ArtemException(3, $"address \"{address}\": expected host:port (the managed client " +
+                throw new ArtemException(3,
+                    $"address \"{address}\": expected host:port (the managed client " +
                                             "has no unix: sockets)");
             host = target.Substring(0, colon);
             if (host.Length >= 2 && host[0] == '[' && host[host.Length - 1] == ']')
@@ -151,11 +164,13 @@ namespace ArtEm
             IPAddress[] found;
             try
             {
-                found = IPAddress.TryParse(host, out IPAddress ip) ? new[] { ip } : Dns.GetHostAddresses(host);
+                found = IPAddress.TryParse(host, out IPAddress ip) ? new[] { ip }
+                    : Dns.GetHostAddresses(host);
             }
             catch (SocketException e)
             {
-                throw new ArtemException(14, $"cannot resolve {host} (from {address}): {e.Message}");
+                throw new ArtemException(14,
+                    $"cannot resolve {host} (from {address}): {e.Message}");
             }
             string why = "no address";
             foreach (IPAddress ip in found)
@@ -189,18 +204,22 @@ namespace ArtEm
             var settings = new SslClientAuthenticationOptions
             {
                 TargetHost = string.IsNullOrEmpty(options.ServerName) ? host : options.ServerName,
-                ApplicationProtocols = new List<SslApplicationProtocol> { SslApplicationProtocol.Http2 },
+                ApplicationProtocols =
+                    new List<SslApplicationProtocol> { SslApplicationProtocol.Http2 },
                 EnabledSslProtocols = SslProtocols.Tls12,
             };
             try
             {
-                if (!ssl.AuthenticateAsClientAsync(settings, CancellationToken.None).Wait(options.ConnectTimeoutMs))
-                    throw new ArtemException(14, $"TLS with {address}: no handshake within {options.ConnectTimeoutMs} ms");
+                if (!ssl.AuthenticateAsClientAsync(settings,
+                    CancellationToken.None).Wait(options.ConnectTimeoutMs))
+                    throw new ArtemException(14,
+                        $"TLS with {address}: no handshake within {options.ConnectTimeoutMs} ms");
             }
             catch (AggregateException e)
             {
                 ssl.Dispose();
-                throw new ArtemException(14, $"TLS with {address} failed: {e.GetBaseException().Message}");
+                throw new ArtemException(14,
+                    $"TLS with {address} failed: {e.GetBaseException().Message}");
             }
             bool h2;
             try
@@ -214,7 +233,8 @@ namespace ArtEm
             if (!h2)
             {
                 ssl.Dispose();
-                throw new ArtemException(14, $"TLS with {address}: HTTP/2 was not agreed (ALPN \"h2\"); this " +
+                throw new ArtemException(14,
+                    $"TLS with {address}: HTTP/2 was not agreed (ALPN \"h2\"); this " +
                                              "runtime's TLS may not support ALPN");
             }
             return ssl;
@@ -225,7 +245,9 @@ namespace ArtEm
             get { lock (gate) return !dead && !goingAway; }
         }
 
-        /// <summary>Starts a call to <c>path</c>; <c>timeout</c> is a grpc-timeout value or null.</summary>
+        /// <summary>
+        /// Starts a call to <c>path</c>; <c>timeout</c> is a grpc-timeout value or null.
+        /// </summary>
         public GrpcCall Start(string path, string timeout)
         {
             var headers = new List<KeyValuePair<string, string>>
@@ -238,9 +260,11 @@ namespace ArtEm
                 new KeyValuePair<string, string>("te", "trailers"),
                 new KeyValuePair<string, string>("user-agent", "artem-managed/1"),
             };
-            if (timeout != null) headers.Add(new KeyValuePair<string, string>("grpc-timeout", timeout));
+            if (timeout != null) headers.Add(new KeyValuePair<string, string>("grpc-timeout",
+                timeout));
             if (!string.IsNullOrEmpty(options.Token))
-                headers.Add(new KeyValuePair<string, string>("authorization", "Bearer " + options.Token));
+                headers.Add(new KeyValuePair<string, string>("authorization", "Bearer "
+                    + options.Token));
             byte[] block = HpackEncoder.Encode(headers);
             var call = new GrpcCall();
             lock (writeGate)  // stream ids must go out in increasing order
@@ -254,14 +278,15 @@ namespace ArtEm
                     call.SendWindow = peerInitialWindow;
                     calls[call.Id] = call;
                 }
-                if (!WriteFrame(Headers, EndHeaders, call.Id, block, 0, block.Length)) Died("writing failed");
+                if (!WriteFrame(Headers, EndHeaders, call.Id, block, 0,
+                    block.Length)) Died("writing failed");
             }
             return call;
         }
 
         /// <summary>
-        /// Sends one gRPC message (<c>message</c> already carries its 5-byte prefix), waiting on the
-        /// flow-control windows. False when the call or the connection has ended.
+        /// Sends one gRPC message (<c>message</c> already carries its 5-byte prefix), waiting on
+        /// the flow-control windows. False when the call or the connection has ended.
         /// </summary>
         public bool Send(GrpcCall call, byte[] message, bool endStream)
         {
@@ -274,7 +299,8 @@ namespace ArtEm
                     while (!call.Ended && !dead && (sendWindow <= 0 || call.SendWindow <= 0))
                         Monitor.Wait(gate);
                     if (call.Ended || dead) return false;
-                    budget = (int)Math.Min(Math.Min(sendWindow, call.SendWindow), message.Length - sent);
+                    budget = (int)Math.Min(Math.Min(sendWindow, call.SendWindow),
+                        message.Length - sent);
                     sendWindow -= budget;
                     call.SendWindow -= budget;
                     maxFrame = peerMaxFrame;
@@ -320,12 +346,14 @@ namespace ArtEm
         }
 
         /// <summary>
-        /// The call's next message within <c>timeoutMs</c> (negative: no limit). Null when none came
-        /// in time or the call has ended and every message has been read (see <see cref="Ended"/>).
+        /// The call's next message within <c>timeoutMs</c> (negative: no limit). Null when none
+        /// came in time or the call has ended and every message has been read (see
+        /// <see cref="Ended"/>).
         /// </summary>
         public byte[] Read(GrpcCall call, int timeoutMs)
         {
-            DateTime until = timeoutMs < 0 ? DateTime.MaxValue : DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            DateTime until = timeoutMs < 0 ? DateTime.MaxValue
+                : DateTime.UtcNow.AddMilliseconds(timeoutMs);
             lock (gate)
             {
                 while (call.Messages.Count == 0 && !call.Ended)
@@ -339,13 +367,17 @@ namespace ArtEm
             }
         }
 
-        /// <summary>Whether the call has ended with every message read; its status is then final.</summary>
+        /// <summary>
+        /// Whether the call has ended with every message read; its status is then final.
+        /// </summary>
         public bool Ended(GrpcCall call)
         {
             lock (gate) return call.Ended && call.Messages.Count == 0;
         }
 
-        /// <summary>Waits until the call has ended; false when <c>timeoutMs</c> passed first.</summary>
+        /// <summary>
+        /// Waits until the call has ended; false when <c>timeoutMs</c> passed first.
+        /// </summary>
         public bool WaitEnded(GrpcCall call, int timeoutMs)
         {
             DateTime until = DateTime.UtcNow.AddMilliseconds(timeoutMs);
@@ -364,7 +396,8 @@ namespace ArtEm
         public void Dispose()
         {
             Died("closed by the client");
-            try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
+            try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch
+                (ObjectDisposedException) { }
             stream.Dispose();
         }
 
@@ -418,7 +451,8 @@ namespace ArtEm
                 stream.Flush();
                 return true;
             }
-            catch (Exception e) when (e is IOException || e is ObjectDisposedException || e is NotSupportedException)
+            catch (Exception e) when (e is IOException || e is ObjectDisposedException
+                || e is NotSupportedException)
             {
                 return false;
             }
@@ -451,7 +485,10 @@ namespace ArtEm
                 }
             }
             catch (ObjectDisposedException) { why = "closed by the client"; }
-            catch (Exception e) { why = e.GetBaseException().Message; }  // IOException, or the TLS layer's own
+            catch (Exception e)  // IOException, or the TLS layer's own
+            {
+                why = e.GetBaseException().Message;
+            }
             Died(why);
         }
 
@@ -517,10 +554,13 @@ namespace ArtEm
                         {
                             int id = p[i] << 8 | p[i + 1];
                             int value = Get32(p, i + 2);
-                            if (id == 4)  // INITIAL_WINDOW_SIZE: every open stream's window moves by the difference
+                            // INITIAL_WINDOW_SIZE: every open stream's window moves by the
+                            // difference
+                            if (id == 4)
                             {
                                 if (value < 0) return false;
-                                foreach (GrpcCall c in calls.Values) c.SendWindow += (long)value - peerInitialWindow;
+                                foreach (GrpcCall c in calls.Values) c.SendWindow += (long)value -
+                                    peerInitialWindow;
                                 peerInitialWindow = value;
                             }
                             else if (id == 5)
@@ -557,7 +597,8 @@ namespace ArtEm
                     lock (gate)
                     {
                         if (streamId == 0) sendWindow += increment;
-                        else if (calls.TryGetValue(streamId, out GrpcCall c)) c.SendWindow += increment;
+                        else if (calls.TryGetValue(streamId,
+                            out GrpcCall c)) c.SendWindow += increment;
                         Monitor.PulseAll(gate);
                     }
                     return true;
@@ -677,14 +718,16 @@ namespace ArtEm
                 }
                 bool first = !c.GotHeaders;
                 c.GotHeaders = true;
-                if (first && httpStatus != null && httpStatus != "200")  // not a gRPC server's answer
+                // not a gRPC server's answer
+                if (first && httpStatus != null && httpStatus != "200")
                 {
                     End(c, httpStatus == "503" ? 14 : httpStatus == "404" ? 12 : 2,
                         $"HTTP status {httpStatus} from {Address}");
                     return true;
                 }
                 if (!blockEndStream) return true;
-                if (grpcStatus == null) End(c, 2, "the server ended the stream without grpc-status");
+                if (grpcStatus == null) End(c, 2,
+                    "the server ended the stream without grpc-status");
                 else End(c, int.TryParse(grpcStatus, out int code) ? code : 2, grpcMessage);
             }
             return true;
@@ -705,6 +748,7 @@ namespace ArtEm
             b[at + 3] = (byte)v;
         }
 
-        static int Get32(byte[] b, int at) => b[at] << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3];
+        static int Get32(byte[] b, int at) => b[at] << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at
+            + 3];
     }
 }

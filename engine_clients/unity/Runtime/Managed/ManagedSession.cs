@@ -11,7 +11,9 @@ using System.Threading.Tasks;
 
 namespace ArtEm
 {
-    /// <summary>What StylizerLink streams through: the native core (ArtemSession) or the managed client.</summary>
+    /// <summary>
+    /// What StylizerLink streams through: the native core (ArtemSession) or the managed client.
+    /// </summary>
     public interface IStylizerSession : IDisposable
     {
         Transport Transport { get; }
@@ -22,8 +24,8 @@ namespace ArtEm
     }
 
     /// <summary>
-    /// An eye's pixels as read back (<c>view</c> says their size, layout and colour space; bottom row
-    /// first in Unity) to a JPEG file's bytes at <c>quality</c>. Called on a worker thread.
+    /// An eye's pixels as read back (<c>view</c> says their size, layout and colour space; bottom
+    /// row first in Unity) to a JPEG file's bytes at <c>quality</c>. Called on a worker thread.
     /// </summary>
     public delegate byte[] JpegEncoder(byte[] pixels, ViewDesc view, int quality);
 
@@ -37,7 +39,8 @@ namespace ArtEm
         readonly byte[][][] replies;   // [slot][view]: the JPEG views of the slot's last reply
         readonly JpegEncoder encode;
         readonly int quality;
-        readonly Dictionary<ulong, int> slotOf = new Dictionary<ulong, int>();  // frames out: their slot
+        // The frames out, and the slot each was sent from.
+        readonly Dictionary<ulong, int> slotOf = new Dictionary<ulong, int>();
         readonly object gate = new object();
         readonly Thread sender;
         bool pending, closed;
@@ -49,12 +52,17 @@ namespace ArtEm
         public Transport Transport => Transport.Jpeg;
         public int SlotCount => requests.Length;
 
-        /// <summary>Connects and configures the stream (JPEG views). Throws ArtemException.</summary>
-        public ManagedSession(string address, string style, float strength, ViewDesc[] views, int slots,
+        /// <summary>
+        /// Connects and configures the stream (JPEG views). Throws ArtemException.
+        /// </summary>
+        public ManagedSession(string address, string style, float strength, ViewDesc[] views,
+            int slots,
                               JpegEncoder encode, GrpcOptions options = null, int jpegQuality = 90)
         {
             if (views == null || views.Length < 1 || views.Length > 2)
-                throw new ArgumentException("views: expected 1 (mono) or 2 (left, right eye) views", nameof(views));
+                throw new
+                    ArgumentException("views: expected 1 (mono) or 2 (left, right eye) views",
+                    nameof(views));
             if (slots < 1 || slots > 64)
                 throw new ArgumentOutOfRangeException(nameof(slots), slots, "expected 1..64 slots");
             this.encode = encode ?? throw new ArgumentNullException(nameof(encode));
@@ -80,15 +88,19 @@ namespace ArtEm
                 for (int v = 0; v < views.Length; v++)
                 {
                     requests[s][v] = new byte[views[v].Bytes];
-                    pins[s * views.Length + v] = GCHandle.Alloc(requests[s][v], GCHandleType.Pinned);
+                    pins[s * views.Length + v] = GCHandle.Alloc(requests[s][v],
+                        GCHandleType.Pinned);
                 }
             }
             sender = new Thread(SendLoop) { IsBackground = true, Name = "artem-managed-sender" };
             sender.Start();
         }
 
-        /// <summary>Where view <c>view</c> of request slot <c>slot</c> lives (pinned managed memory).</summary>
-        public IntPtr RequestView(int slot, int view) => pins[Index(slot, view)].AddrOfPinnedObject();
+        /// <summary>
+        /// Where view <c>view</c> of request slot <c>slot</c> lives (pinned managed memory).
+        /// </summary>
+        public IntPtr RequestView(int slot, int view) => pins[Index(slot,
+            view)].AddrOfPinnedObject();
 
         /// <summary>The same memory as <see cref="RequestView"/>, as an array.</summary>
         public byte[] RequestBytes(int slot, int view)
@@ -98,9 +110,10 @@ namespace ArtEm
         }
 
         /// <summary>
-        /// Hands frame <c>id</c> in request slot <c>slot</c> to the sender and returns at once. A frame
-        /// not yet picked up is replaced by a newer one (latest frame wins; counted in the next reply's
-        /// DroppedFrames); its slot comes back with the next reply, as the server's drops do.
+        /// Hands frame <c>id</c> in request slot <c>slot</c> to the sender and returns at once. A
+        /// frame not yet picked up is replaced by a newer one (latest frame wins; counted in the
+        /// next reply's DroppedFrames); its slot comes back with the next reply, as the server's
+        /// drops do.
         /// </summary>
         public void Send(ulong id, int slot)
         {
@@ -118,8 +131,9 @@ namespace ArtEm
         }
 
         /// <summary>
-        /// The next frame reply within <c>timeoutMs</c> (0 polls, negative waits): false when none came.
-        /// <c>info.Slot</c> is the slot it was sent from; <see cref="ReplyJpeg"/> has its views.
+        /// The next frame reply within <c>timeoutMs</c> (0 polls, negative waits): false when none
+        /// came. <c>info.Slot</c> is the slot it was sent from; <see cref="ReplyJpeg"/> has its
+        /// views.
         /// </summary>
         public bool TryReceive(out FrameInfo info, out string refusal, int timeoutMs = 0)
         {
@@ -152,20 +166,26 @@ namespace ArtEm
             if (r.Code == 0)
             {
                 if (r.Jpegs.Length != views.Length)
-                    throw new ArtemException(13, $"frame {r.Id}: {r.Jpegs.Length} views back, expected {views.Length}");
+                    throw new ArtemException(13,
+                        $"frame {r.Id}: {r.Jpegs.Length} views back, expected {views.Length}");
                 replies[slot] = r.Jpegs;
             }
             return true;
         }
 
-        /// <summary>The JPEG of view <c>view</c> of the last reply to a frame sent from <c>slot</c>.</summary>
+        /// <summary>
+        /// The JPEG of view <c>view</c> of the last reply to a frame sent from <c>slot</c>.
+        /// </summary>
         public byte[] ReplyJpeg(int slot, int view)
         {
             Index(slot, view);
-            return replies[slot][view] ?? throw new InvalidOperationException($"slot {slot} has had no reply");
+            return replies[slot][view] ?? throw new
+                InvalidOperationException($"slot {slot} has had no reply");
         }
 
-        /// <summary>Switches style on the same stream (one round trip); throws ArtemException when refused.</summary>
+        /// <summary>
+        /// Switches style on the same stream (one round trip); throws ArtemException when refused.
+        /// </summary>
         public void SetStyle(string style, float strength = 1f) => stream.SetStyle(style, strength);
 
         public void Dispose()
@@ -214,7 +234,8 @@ namespace ArtEm
                     lock (gate)
                     {
                         if (closed) return;
-                        failure = e as ArtemException ?? new ArtemException(13, $"frame {id}: {e.GetBaseException().Message}");
+                        failure = e as ArtemException ?? new ArtemException(13,
+                            $"frame {id}: {e.GetBaseException().Message}");
                     }
                     return;
                 }
@@ -225,7 +246,8 @@ namespace ArtEm
         {
             if (slot < 0 || slot >= requests.Length || view < 0 || view >= views.Length)
                 throw new ArgumentOutOfRangeException(nameof(slot),
-                    $"slot {slot}, view {view}: expected slot < {requests.Length} and view < {views.Length}");
+                    $"slot {slot}, view {view}: expected slot < {requests.Length} " +
+                    $"and view < {views.Length}");
             return slot * views.Length + view;
         }
     }

@@ -8,7 +8,9 @@ using System.Diagnostics;
 
 namespace ArtEm
 {
-    /// <summary>A connection to one server (made on the first call, made again after it has gone).</summary>
+    /// <summary>
+    /// A connection to one server (made on the first call, made again after it has gone).
+    /// </summary>
     public sealed class ManagedStylizerClient : IDisposable
     {
         readonly object gate = new object();
@@ -23,7 +25,10 @@ namespace ArtEm
             Options = options ?? new GrpcOptions();
         }
 
-        /// <summary>Every style the server lists (all pages). Throws ArtemException (4 after <c>timeoutMs</c>).</summary>
+        /// <summary>
+        /// Every style the server lists (all pages). Throws ArtemException (4 after
+        /// <c>timeoutMs</c>).
+        /// </summary>
         public StyleEntry[] ListStyles(int timeoutMs = 5000)
         {
             var styles = new List<StyleEntry>();
@@ -32,22 +37,24 @@ namespace ArtEm
             do
             {
                 int left = Math.Max(1, timeoutMs - (int)clock.ElapsedMilliseconds);
-                byte[] reply = Unary("/artem.v1.Stylizer/ListStyles", StylizerWire.ListStylesRequest(token), left);
+                byte[] reply = Unary("/artem.v1.Stylizer/ListStyles",
+                    StylizerWire.ListStylesRequest(token), left);
                 styles.AddRange(StylizerWire.ParseListStyles(reply, out token));
             } while (token.Length > 0);
             return styles.ToArray();
         }
 
         /// <summary>
-        /// Opens a Stylize stream in <c>style</c> and waits (up to <c>timeoutMs</c>) for the server to
-        /// accept it. Throws ArtemException: the server's code and message for a refused style, 14 for
-        /// an unreachable server, 4 when no answer came in time.
+        /// Opens a Stylize stream in <c>style</c> and waits (up to <c>timeoutMs</c>) for the server
+        /// to accept it. Throws ArtemException: the server's code and message for a refused style,
+        /// 14 for an unreachable server, 4 when no answer came in time.
         /// </summary>
         public JpegStylizeStream Stylize(string style, float strength = 1f, int jpegQuality = 90,
                                          int timeoutMs = 20000)
         {
             GrpcConnection c = Connection();
-            var stream = new JpegStylizeStream(c, c.Start("/artem.v1.Stylizer/Stylize", null), jpegQuality);
+            var stream = new JpegStylizeStream(c, c.Start("/artem.v1.Stylizer/Stylize", null),
+                jpegQuality);
             try
             {
                 stream.Configure(style, strength, timeoutMs);
@@ -68,11 +75,13 @@ namespace ArtEm
             if (!c.WaitEnded(call, timeoutMs))
             {
                 c.Reset(call);
-                throw new ArtemException(4, $"{method} on {Address}: no reply within {timeoutMs} ms");
+                throw new ArtemException(4,
+                    $"{method} on {Address}: no reply within {timeoutMs} ms");
             }
             byte[] reply = c.Read(call, 0);
             if (call.Code != 0) throw new ArtemException(call.Code, call.Message);
-            if (reply == null) throw new ArtemException(13, $"{method} on {Address}: the server sent no reply");
+            if (reply == null) throw new ArtemException(13,
+                $"{method} on {Address}: the server sent no reply");
             return reply;
         }
 
@@ -121,7 +130,9 @@ namespace ArtEm
             this.jpegQuality = jpegQuality;
         }
 
-        /// <summary>Sends frame <c>id</c>; throws ArtemException when the stream has ended.</summary>
+        /// <summary>
+        /// Sends frame <c>id</c>; throws ArtemException when the stream has ended.
+        /// </summary>
         public void Send(ulong id, JpegView[] views, long captureTimeUs = 0)
         {
             byte[] message = StylizerWire.FrameRequest(id, captureTimeUs, views);
@@ -130,8 +141,8 @@ namespace ArtEm
         }
 
         /// <summary>
-        /// The next frame reply within <c>timeoutMs</c> (0 polls, negative waits): false when none came.
-        /// A refused frame has Code != 0. Throws ArtemException when the stream has ended.
+        /// The next frame reply within <c>timeoutMs</c> (0 polls, negative waits): false when none
+        /// came. A refused frame has Code != 0. Throws ArtemException when the stream has ended.
         /// </summary>
         public bool TryReceive(out FrameReply reply, int timeoutMs = 0)
         {
@@ -142,30 +153,36 @@ namespace ArtEm
             return true;
         }
 
-        /// <summary>Switches style on the same stream; throws ArtemException when refused (the old style stays).</summary>
+        /// <summary>
+        /// Switches style on the same stream; throws ArtemException when refused (the old style
+        /// stays).
+        /// </summary>
         public SessionReply SetStyle(string style, float strength = 1f, int timeoutMs = 20000) =>
             Configure(style, strength, timeoutMs);
 
         internal SessionReply Configure(string style, float strength, int timeoutMs)
         {
             lock (sending)
-                if (!connection.Send(call, StylizerWire.ConfigRequest(style, strength, jpegQuality), false))
+                if (!connection.Send(call, StylizerWire.ConfigRequest(style, strength,
+                    jpegQuality), false))
                     throw Ended();
             SessionReply s = Pump(timeoutMs, true);
-            if (s == null) throw new ArtemException(4, $"{connection.Address}: no answer to the config within {timeoutMs} ms");
+            if (s == null) throw new ArtemException(4,
+                $"{connection.Address}: no answer to the config within {timeoutMs} ms");
             if (s.Code != 0) throw new ArtemException(s.Code, s.Message);
             Session = s;
             return s;
         }
 
-        // Reads replies until a frame reply (or, `untilSession`, a session reply) has come or the time
-        // is up; frame replies are queued. Throws when the call has ended.
+        // Reads replies until a frame reply (or, `untilSession`, a session reply) has come or the
+        // time is up; frame replies are queued. Throws when the call has ended.
         SessionReply Pump(int timeoutMs, bool untilSession)
         {
             var clock = Stopwatch.StartNew();
             for (;;)
             {
-                int left = timeoutMs < 0 ? -1 : Math.Max(0, timeoutMs - (int)clock.ElapsedMilliseconds);
+                int left = timeoutMs < 0 ? -1 : Math.Max(0,
+                    timeoutMs - (int)clock.ElapsedMilliseconds);
                 byte[] m = connection.Read(call, left);
                 if (m == null)
                 {
@@ -185,7 +202,8 @@ namespace ArtEm
 
         ArtemException Ended() =>
             new ArtemException(call.Code == 0 ? 14 : call.Code,
-                               call.Message.Length > 0 ? call.Message : $"the stream to {connection.Address} ended");
+                               call.Message.Length > 0 ? call.Message
+                                   : $"the stream to {connection.Address} ended");
 
         public void Dispose() => connection.Reset(call);
     }

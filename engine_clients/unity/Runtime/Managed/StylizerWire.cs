@@ -10,7 +10,9 @@ using System.Text;
 
 namespace ArtEm
 {
-    /// <summary>A field's proto type as the .proto declares it ("optional float", "repeated artem.v1.View").</summary>
+    /// <summary>
+    /// A field's proto type as the .proto declares it ("optional float", "repeated artem.v1.View").
+    /// </summary>
     [AttributeUsage(AttributeTargets.Field)]
     internal sealed class ProtoAttribute : Attribute
     {
@@ -19,7 +21,9 @@ namespace ArtEm
         public ProtoAttribute(string type) { Type = type; }
     }
 
-    /// <summary>Field numbers of artem.v1 messages this client uses; each class is the message of its name.</summary>
+    /// <summary>
+    /// Field numbers of artem.v1 messages this client uses; each class is the message of its name.
+    /// </summary>
     internal static class ProtoFields
     {
         internal static class View
@@ -112,12 +116,16 @@ namespace ArtEm
             [Proto("bytes")] public const int ThumbnailPng = 4;
         }
 
-        /// <summary>"artem.v1.View.row_stride 5 int32", one line a field, for the contract test.</summary>
+        /// <summary>
+        /// "artem.v1.View.row_stride 5 int32", one line a field, for the contract test.
+        /// </summary>
         public static IEnumerable<string> Describe()
         {
             foreach (Type message in typeof(ProtoFields).GetNestedTypes(BindingFlags.NonPublic))
-                foreach (FieldInfo f in message.GetFields(BindingFlags.Public | BindingFlags.Static))
-                    yield return $"artem.v1.{message.Name}.{Snake(f.Name)} {f.GetRawConstantValue()} " +
+                foreach (FieldInfo f in message.GetFields(BindingFlags.Public |
+                    BindingFlags.Static))
+                    yield return
+                        $"artem.v1.{message.Name}.{Snake(f.Name)} {f.GetRawConstantValue()} " +
                                  f.GetCustomAttribute<ProtoAttribute>().Type;
         }
 
@@ -133,7 +141,9 @@ namespace ArtEm
         }
     }
 
-    /// <summary>One JPEG view of a frame: its size, the layout the reply is decoded into, its colour space.</summary>
+    /// <summary>
+    /// One JPEG view of a frame: its size, the layout the reply is decoded into, its colour space.
+    /// </summary>
     public sealed class JpegView
     {
         public int Width, Height;
@@ -154,7 +164,9 @@ namespace ArtEm
         public string Style = "";
     }
 
-    /// <summary>The configuration in force after a config request; Code != 0 when it was refused.</summary>
+    /// <summary>
+    /// The configuration in force after a config request; Code != 0 when it was refused.
+    /// </summary>
     public sealed class SessionReply
     {
         public string Style = "", Kind = "";
@@ -168,13 +180,16 @@ namespace ArtEm
     {
         const int Varint = 0, Fixed64 = 1, Len = 2, Fixed32 = 5;
 
-        /// <summary>A StylizeRequest with a config, as a gRPC message (5-byte prefix first).</summary>
+        /// <summary>
+        /// A StylizeRequest with a config, as a gRPC message (5-byte prefix first).
+        /// </summary>
         public static byte[] ConfigRequest(string style, float strength, int jpegQuality)
         {
             var config = new List<byte>();
             PutString(config, ProtoFields.SessionConfig.Style, style);
             PutKey(config, ProtoFields.SessionConfig.Strength, Fixed32);
-            config.AddRange(BitConverter.GetBytes(strength));  // little-endian on every target Unity has
+            // little-endian on every target Unity has
+            config.AddRange(BitConverter.GetBytes(strength));
             if (jpegQuality > 0)
             {
                 PutKey(config, ProtoFields.SessionConfig.JpegQuality, Varint);
@@ -185,7 +200,9 @@ namespace ArtEm
             return Framed(request);
         }
 
-        /// <summary>A ListStylesRequest for the page after <c>pageToken</c>, as a gRPC message.</summary>
+        /// <summary>
+        /// A ListStylesRequest for the page after <c>pageToken</c>, as a gRPC message.
+        /// </summary>
         public static byte[] ListStylesRequest(string pageToken)
         {
             var request = new List<byte>();
@@ -218,7 +235,8 @@ namespace ArtEm
             {
                 JpegView view = views[v];
                 if (view.Jpeg == null || view.Jpeg.Length == 0)
-                    throw new ArgumentException($"views[{v}].Jpeg: empty; expected a JPEG image", nameof(views));
+                    throw new ArgumentException($"views[{v}].Jpeg: empty; expected a JPEG image",
+                        nameof(views));
                 var head = new List<byte>();
                 PutVarintField(head, ProtoFields.View.Width, (ulong)view.Width);
                 PutVarintField(head, ProtoFields.View.Height, (ulong)view.Height);
@@ -228,7 +246,8 @@ namespace ArtEm
                 PutVarint(head, (ulong)view.Jpeg.Length);
                 heads[v] = head.ToArray();
                 viewSizes[v] = heads[v].Length + view.Jpeg.Length;
-                frameSize += KeySize(ProtoFields.Frame.Views) + VarintSize((ulong)viewSizes[v]) + viewSizes[v];
+                frameSize += KeySize(ProtoFields.Frame.Views) + VarintSize((ulong)viewSizes[v])
+                    + viewSizes[v];
             }
             var requestHead = new List<byte>();
             PutKey(requestHead, ProtoFields.StylizeRequest.Frame, Len);
@@ -253,7 +272,9 @@ namespace ArtEm
             return message;
         }
 
-        /// <summary>A StylizeReply: a frame reply, a session reply, or (malformed) an exception.</summary>
+        /// <summary>
+        /// A StylizeReply: a frame reply, a session reply, or (malformed) an exception.
+        /// </summary>
         public static object ParseReply(byte[] m)
         {
             var r = new Reader(m, 0, m.Length);
@@ -265,8 +286,10 @@ namespace ArtEm
             {
                 if (r.Type != Len) continue;
                 if (r.Number == ProtoFields.StylizeReply.Frame) frame = ParseFrame(r.Sub());
-                else if (r.Number == ProtoFields.StylizeReply.Session) session = ParseSession(r.Sub());
-                else if (r.Number == ProtoFields.StylizeReply.Error) ParseStatus(r.Sub(), out code, out message);
+                else if (r.Number == ProtoFields.StylizeReply.Session)
+                    session = ParseSession(r.Sub());
+                else if (r.Number == ProtoFields.StylizeReply.Error) ParseStatus(r.Sub(), out code,
+                    out message);
             }
             if (frame == null && session == null)
                 throw new ArtemException(13, "a reply with neither frame nor session");
@@ -287,10 +310,12 @@ namespace ArtEm
             var jpegs = new List<byte[]>();
             while (r.Next())
             {
-                if (r.Number == ProtoFields.StylizedFrame.Id && r.Type == Varint) reply.Id = r.Value;
+                if (r.Number == ProtoFields.StylizedFrame.Id && r.Type == Varint)
+                    reply.Id = r.Value;
                 else if (r.Number == ProtoFields.StylizedFrame.DroppedFrames && r.Type == Varint)
                     reply.DroppedFrames = (uint)r.Value;
-                else if (r.Number == ProtoFields.StylizedFrame.Style && r.Type == Len) reply.Style = r.String();
+                else if (r.Number == ProtoFields.StylizedFrame.Style && r.Type == Len)
+                    reply.Style = r.String();
                 else if (r.Number == ProtoFields.StylizedFrame.Views && r.Type == Len)
                 {
                     Reader v = r.Sub();
@@ -323,10 +348,14 @@ namespace ArtEm
             var s = new SessionReply();
             while (r.Next())
             {
-                if (r.Number == ProtoFields.SessionState.Style && r.Type == Len) s.Style = r.String();
-                else if (r.Number == ProtoFields.SessionState.Kind && r.Type == Len) s.Kind = r.String();
-                else if (r.Number == ProtoFields.SessionState.Strength && r.Type == Fixed32) s.Strength = r.Float();
-                else if (r.Number == ProtoFields.SessionState.JpegQuality && r.Type == Varint) s.JpegQuality = (uint)r.Value;
+                if (r.Number == ProtoFields.SessionState.Style && r.Type == Len)
+                    s.Style = r.String();
+                else if (r.Number == ProtoFields.SessionState.Kind && r.Type == Len)
+                    s.Kind = r.String();
+                else if (r.Number == ProtoFields.SessionState.Strength
+                    && r.Type == Fixed32) s.Strength = r.Float();
+                else if (r.Number == ProtoFields.SessionState.JpegQuality
+                    && r.Type == Varint) s.JpegQuality = (uint)r.Value;
             }
             return s;
         }
@@ -338,11 +367,14 @@ namespace ArtEm
             while (r.Next())
             {
                 if (r.Number == ProtoFields.Status.Code && r.Type == Varint) code = (int)r.Value;
-                else if (r.Number == ProtoFields.Status.Message && r.Type == Len) message = r.String();
+                else if (r.Number == ProtoFields.Status.Message && r.Type == Len)
+                    message = r.String();
             }
         }
 
-        /// <summary>The styles of a ListStylesReply; <c>nextPageToken</c> is empty on the last page.</summary>
+        /// <summary>
+        /// The styles of a ListStylesReply; <c>nextPageToken</c> is empty on the last page.
+        /// </summary>
         public static List<StyleEntry> ParseListStyles(byte[] m, out string nextPageToken)
         {
             var styles = new List<StyleEntry>();
@@ -350,7 +382,8 @@ namespace ArtEm
             var r = new Reader(m, 0, m.Length);
             while (r.Next())
             {
-                if (r.Number == ProtoFields.ListStylesReply.NextPageToken && r.Type == Len) nextPageToken = r.String();
+                if (r.Number == ProtoFields.ListStylesReply.NextPageToken
+                    && r.Type == Len) nextPageToken = r.String();
                 if (r.Number != ProtoFields.ListStylesReply.Styles || r.Type != Len) continue;
                 Reader s = r.Sub();
                 string id = "", kind = "", name = "";
@@ -443,7 +476,8 @@ namespace ArtEm
                 throw Malformed();
             }
 
-            static ArtemException Malformed() => new ArtemException(13, "a malformed message from the server");
+            static ArtemException Malformed() => new ArtemException(13,
+                "a malformed message from the server");
         }
 
         static void PutVarint(List<byte> into, ulong v)
@@ -469,7 +503,8 @@ namespace ArtEm
 
         static int KeySize(int field) => VarintSize((ulong)field << 3);
 
-        static void PutKey(List<byte> into, int field, int type) => PutVarint(into, (ulong)field << 3 | (ulong)type);
+        static void PutKey(List<byte> into, int field, int type) => PutVarint(into,
+            (ulong)field << 3 | (ulong)type);
 
         static void PutVarintField(List<byte> into, int field, ulong v)
         {
