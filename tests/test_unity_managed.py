@@ -276,6 +276,45 @@ def test_a_server_killed_mid_stream_ends_the_stream_with_an_error(managed_exe, t
     assert re.search(rf"error 14: .*{re.escape(serve.address)}", out), out + err
 
 
+def test_a_server_that_stops_answering_is_noticed_by_ping(managed_exe, tmp_path):
+    """A server that stops mid-stream without closing the connection (SIGSTOP: the kernel keeps
+    the TCP connection up, as when a headset's Wi-Fi drops) is declared gone once its ping goes
+    unanswered: UNAVAILABLE naming the address, in seconds. A live server that is merely quiet
+    for longer than the ping interval answers the ping and the stream goes on."""
+    serve = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
+    source = tmp_path / "astronaut.jpg"
+    source.write_bytes(jpeg_bytes(photo()))
+    try:
+        quiet = run(managed_exe, "idle", serve.address, source, SIDE, SIDE, 6, 1000, 2000)
+        assert quiet.returncode == 0 and "idle then frame ok" in quiet.stdout, (
+            quiet.stdout + quiet.stderr
+        )
+        client = subprocess.Popen(
+            ["mono", str(managed_exe), "forever", serve.address, str(source)]
+            + [str(SIDE), str(SIDE), "2000", "3000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert client.stdout is not None
+            for line in client.stdout:
+                if line.startswith("frame 3"):
+                    break
+            serve.proc.send_signal(signal.SIGSTOP)
+            stopped = time.monotonic()
+            out, err = client.communicate(timeout=60)
+            waited = time.monotonic() - stopped
+        finally:
+            client.kill()
+            serve.proc.send_signal(signal.SIGCONT)
+    finally:
+        serve.stop()
+    assert client.returncode == 2, out + err
+    assert re.search(rf"error 14: .*{re.escape(serve.address)}.*did not answer a ping", out), out
+    assert waited < 20, waited
+
+
 def test_the_bearer_token_is_sent(managed_exe, tmp_path):
     """A server started with --token-file answers the managed client that has its token
     (ListStyles, and a frame whose reply equals the Python stub's with the token) and refuses

@@ -9,7 +9,8 @@
 //   link ADDRESS STYLE DIR FRAMES               StylizerLink over the managed client, render loop
 //   refuse ADDRESS STYLE IN.jpg W H             unknown style; a frame of the wrong size
 //   open ADDRESS [TOKEN]                        open a stream in identity (errors printed)
-//   forever ADDRESS IN.jpg W H                  frames until the stream fails
+//   forever ADDRESS IN.jpg W H [PING_AFTER_MS PING_TIMEOUT_MS]   frames until the stream fails
+//   idle ADDRESS IN.jpg W H SECONDS PING_AFTER_MS PING_TIMEOUT_MS   a frame after an idle spell
 //   bench ADDRESS LEFT.jpg RIGHT.jpg W H FRAMES WARMUP   identity round trips, one in flight (fps)
 //   tls ADDRESS SERVER.der                      ListStyles over TLS, the server's certificate
 // pinned
@@ -54,6 +55,7 @@ static class ManagedClientTest
                 case "refuse": Refuse(a); break;
                 case "open": Open(a); break;
                 case "forever": Forever(a); break;
+                case "idle": Idle(a); break;
                 case "tls": Tls(a); break;
                 case "bench": Bench(a); break;
                 default: throw new ArgumentException("unknown command " + a[0]);
@@ -319,11 +321,39 @@ static class ManagedClientTest
         }
     }
 
+    // A live server that says nothing for a while (no frames sent) answers the ping, and the
+    // stream goes on.
+    static void Idle(string[] a)
+    {
+        byte[] jpeg = File.ReadAllBytes(a[2]);
+        int w = int.Parse(a[3]), h = int.Parse(a[4]);
+        var options = new GrpcOptions
+        {
+            PingAfterMs = int.Parse(a[6]),
+            PingTimeoutMs = int.Parse(a[7]),
+        };
+        using (var client = new ManagedStylizerClient(a[1], options))
+        using (JpegStylizeStream stream = client.Stylize("identity"))
+        {
+            System.Threading.Thread.Sleep(int.Parse(a[5]) * 1000);
+            stream.Send(1, Views(jpeg, w, h, 1));
+            Check(stream.TryReceive(out FrameReply r, 60000) && r.Code == 0,
+                  "a reply after idling");
+            Console.WriteLine("idle then frame ok");
+        }
+    }
+
     static void Forever(string[] a)
     {
         byte[] jpeg = File.ReadAllBytes(a[2]);
         int w = int.Parse(a[3]), h = int.Parse(a[4]);
-        using (var client = new ManagedStylizerClient(a[1]))
+        var options = new GrpcOptions();
+        if (a.Length > 6)
+        {
+            options.PingAfterMs = int.Parse(a[5]);
+            options.PingTimeoutMs = int.Parse(a[6]);
+        }
+        using (var client = new ManagedStylizerClient(a[1], options))
         using (JpegStylizeStream stream = client.Stylize("identity"))
         {
             for (ulong id = 1; ; id++)

@@ -36,6 +36,17 @@ namespace ArtEm
         public RemoteCertificateValidationCallback ValidateCertificate;
 
         public int ConnectTimeoutMs = 20000;
+
+        /// <summary>
+        /// With a call open, a server silent this long since the last thing either side sent gets
+        /// one HTTP/2 PING; unanswered for <see cref="PingTimeoutMs"/>, the connection is taken for
+        /// dead (14). A host that vanished without closing the connection (a headset's Wi-Fi lost)
+        /// is noticed in seconds, not when TCP gives up. One ping per silence: gRPC servers count
+        /// pings that come without data in between against the client. 0: never.
+        /// </summary>
+        public int PingAfterMs = 5000;
+
+        public int PingTimeoutMs = 10000;
     }
 
     /// <summary>One call on a connection: what the reader thread has received for it.</summary>
@@ -82,6 +93,12 @@ namespace ArtEm
         bool dead, goingAway;
         readonly HpackDecoder decoder = new HpackDecoder();
         readonly Thread reader;
+        readonly Timer watchdog;
+        // Liveness (under `gate`): when the server last sent a frame other than a ping's ack, when
+        // we last sent DATA, and when our unanswered ping went out (MinValue: none out).
+        DateTime serverSpoke = DateTime.UtcNow, weSpoke = DateTime.UtcNow;
+        DateTime pingOut = DateTime.MinValue;
+        bool pingedThisSilence;
 
         GrpcConnection(string address, string authority, Socket socket, Stream stream,
             GrpcOptions options)
@@ -94,6 +111,7 @@ namespace ArtEm
             this.options = options;
             reading = new BufferedStream(stream, 1 << 16);
             reader = new Thread(ReadLoop) { IsBackground = true, Name = "artem-grpc-reader" };
+            if (options.PingAfterMs > 0) watchdog = new Timer(_ => Watch(), null, 1000, 1000);
         }
 
         /// <summary>
@@ -320,6 +338,11 @@ namespace ArtEm
                         sent += n;
                     } while (sent < end);
                 }
+                lock (gate)
+                {
+                    weSpoke = DateTime.UtcNow;
+                    pingedThisSilence = false;
+                }
             }
             return true;
         }
@@ -412,12 +435,46 @@ namespace ArtEm
             Monitor.PulseAll(gate);
         }
 
+        // Once a second: a ping into a silence with a call open, death when it goes unanswered.
+        void Watch()
+        {
+            DateTime now = DateTime.UtcNow;
+            bool sendPing = false;
+            lock (gate)
+            {
+                if (dead) return;
+                if (pingOut != DateTime.MinValue)
+                {
+                    if ((now - pingOut).TotalMilliseconds < options.PingTimeoutMs) return;
+                }
+                else
+                {
+                    DateTime last = serverSpoke > weSpoke ? serverSpoke : weSpoke;
+                    if (calls.Count == 0 || pingedThisSilence ||
+                        (now - last).TotalMilliseconds < options.PingAfterMs)
+                        return;
+                    pingOut = now;
+                    pingedThisSilence = true;
+                    sendPing = true;
+                }
+            }
+            if (sendPing)
+            {
+                var payload = new byte[8];
+                Put32(payload, 4, Environment.TickCount);
+                Control(Ping, 0, 0, payload, 8);
+                return;
+            }
+            Died($"the server did not answer a ping within {options.PingTimeoutMs} ms");
+        }
+
         void Died(string why)
         {
             lock (gate)
             {
                 if (dead) return;
                 dead = true;
+                watchdog?.Dispose();
                 string message = $"the connection to {Address} ended: {why}";
                 foreach (GrpcCall c in new List<GrpcCall>(calls.Values)) End(c, 14, message);
                 Monitor.PulseAll(gate);
@@ -506,6 +563,14 @@ namespace ArtEm
 
         bool OnFrame(byte type, byte flags, int streamId, int length)
         {
+            if (type != Ping || (flags & Ack) == 0)
+            {
+                lock (gate)
+                {
+                    serverSpoke = DateTime.UtcNow;
+                    pingedThisSilence = false;
+                }
+            }
             if (type == Data) return OnData(flags, streamId, length);
             var p = new byte[length];
             if (!ReadExact(p, 0, length)) return false;
@@ -577,6 +642,7 @@ namespace ArtEm
                 case Ping:
                     if (length != 8) return false;
                     if ((flags & Ack) == 0) Control(Ping, Ack, 0, p, 8);
+                    else lock (gate) pingOut = DateTime.MinValue;
                     return true;
                 case GoAway:
                 {
