@@ -130,6 +130,60 @@ def test_the_managed_wire_code_matches_the_contract(managed_exe):
         assert pb.PixelFormat.Value(f"PIXEL_FORMAT_{name.upper()}") == int(value), name
 
 
+# RFC 7541 Appendix C.4 (requests, Huffman, 4096-byte table) and C.6 (responses, Huffman,
+# a 256-byte table, so entries are evicted), then C.4.1 with its padding's last bit cleared.
+HPACK_REQUESTS = [
+    "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+    "8286 84be 5886 a8eb 1064 9cbf",
+    "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+]
+HPACK_RESPONSES = [
+    "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e"
+    " 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+    "4883 640e ffc1 c0bf",
+    "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab 77ad 94e7"
+    " 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed"
+    " 4ee5 b106 3d50 07",
+]
+REQUEST = ":method: GET\n:scheme: {}\n:path: {}\n:authority: www.example.com\n"
+RESPONSE = (
+    ":status: {}\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:2{} GMT\n"
+    "location: https://www.example.com\n"
+)
+
+
+def test_hpack_decodes_the_rfc_examples_and_refuses_bad_padding(managed_exe):
+    """The HPACK decoder against RFC 7541's own examples: Huffman strings, the dynamic table
+    shared across header blocks (its size after each), eviction from a small table; a Huffman
+    string whose padding is not all ones is refused."""
+    done = run(managed_exe, "hpack", 4096, *HPACK_REQUESTS, HPACK_REQUESTS[0][:-1] + "e")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == (
+        "block 1 size 57\n"
+        + REQUEST.format("http", "/")
+        + "block 2 size 110\n"
+        + REQUEST.format("http", "/")
+        + "cache-control: no-cache\n"
+        + "block 3 size 164\n"
+        + REQUEST.format("https", "/index.html")
+        + "custom-key: custom-value\n"
+        + "block 4 malformed\nall checks passed\n"
+    )
+    done = run(managed_exe, "hpack", 256, *HPACK_RESPONSES)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == (
+        "block 1 size 222\n"
+        + RESPONSE.format(302, 1)
+        + "block 2 size 222\n"
+        + RESPONSE.format(307, 1)
+        + "block 3 size 215\n"
+        + RESPONSE.format(200, 2)
+        + "content-encoding: gzip\n"
+        + "set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n"
+        + "all checks passed\n"
+    )
+
+
 def test_list_styles_gives_what_the_server_lists(managed_exe, serve):
     """ListStyles through the managed client: every style, its kind and its PNG thumbnail, as the
     server lists them to the Python stub."""

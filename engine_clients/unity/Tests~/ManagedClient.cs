@@ -11,6 +11,7 @@
 //   open ADDRESS [TOKEN]                        open a stream in identity (errors printed)
 //   forever ADDRESS IN.jpg W H [PING_AFTER_MS PING_TIMEOUT_MS]   frames until the stream fails
 //   idle ADDRESS IN.jpg W H SECONDS PING_AFTER_MS PING_TIMEOUT_MS   a frame after an idle spell
+//   hpack TABLE_SIZE HEX...                    header blocks decoded in turn by one decoder
 //   bench ADDRESS LEFT.jpg RIGHT.jpg W H FRAMES WARMUP   identity round trips, one in flight (fps)
 //   tls ADDRESS SERVER.der                      ListStyles over TLS, the server's certificate
 // pinned
@@ -58,6 +59,7 @@ static class ManagedClientTest
                 case "idle": Idle(a); break;
                 case "tls": Tls(a); break;
                 case "bench": Bench(a); break;
+                case "hpack": Hpack(a); break;
                 default: throw new ArgumentException("unknown command " + a[0]);
             }
         }
@@ -340,6 +342,27 @@ static class ManagedClientTest
             Check(stream.TryReceive(out FrameReply r, 60000) && r.Code == 0,
                   "a reply after idling");
             Console.WriteLine("idle then frame ok");
+        }
+    }
+
+    static void Hpack(string[] a)
+    {
+        var decoder = new HpackDecoder(int.Parse(a[1]));
+        for (int i = 2; i < a.Length; i++)
+        {
+            string hex = a[i].Replace(" ", "");
+            var block = new byte[hex.Length / 2];
+            for (int k = 0; k < block.Length; k++)
+                block[k] = Convert.ToByte(hex.Substring(2 * k, 2), 16);
+            var headers = new List<KeyValuePair<string, string>>();
+            if (!decoder.Decode(block, block.Length, headers))
+            {
+                Console.WriteLine($"block {i - 1} malformed");
+                continue;
+            }
+            Console.WriteLine($"block {i - 1} size {decoder.TableSize}");
+            foreach (KeyValuePair<string, string> h in headers)
+                Console.WriteLine($"{h.Key}: {h.Value}");
         }
     }
 

@@ -109,7 +109,13 @@ namespace ArtEm
         readonly LinkedList<KeyValuePair<string, string>> table =
             new LinkedList<KeyValuePair<string, string>>();
         int tableSize;
-        int maxSize = 4096;
+        int maxSize;
+
+        /// <summary>The peer's table starts at <c>maxTableSize</c> (HTTP/2's default).</summary>
+        public HpackDecoder(int maxTableSize = 4096) { maxSize = maxTableSize; }
+
+        /// <summary>The dynamic table's size as RFC 7541 counts it (32 + name + value).</summary>
+        public int TableSize => tableSize;
 
         /// <summary>A header block's fields, in order; false when the block is malformed.</summary>
         public bool Decode(byte[] block, int count, List<KeyValuePair<string, string>> headers)
