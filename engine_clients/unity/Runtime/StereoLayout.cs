@@ -80,7 +80,8 @@ namespace ArtEm
         /// <summary>
         /// Automatic: shared memory for a server on this host where the platform has it (not
         /// Android), raw inline for this host otherwise, JPEG for a server on another host (a
-        /// headset on Wi-Fi cannot carry raw frames). Any other setting is taken as given.
+        /// headset on Wi-Fi cannot carry raw frames). Any other setting is taken as given. (Where
+        /// the native core does not load, ArtemStylizer uses the managed client: JPEG always.)
         /// </summary>
         public static Transport TransportFor(TransportSetting setting, string address, bool platformHasSharedMemory)
         {
