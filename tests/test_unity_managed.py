@@ -111,6 +111,25 @@ def proto_type(field: FieldDescriptor) -> str:
     return "optional " + name if oneof is not None and oneof.name == "_" + field.name else name
 
 
+def test_the_runtime_compiles_against_the_dotnet_framework_api(tmp_path):
+    """Unity compiles the package against .NET Standard 2.1 (its default API level) or .NET
+    Framework 4.x (NET_4_6 defined); the engine-free runtime, managed client included, compiles
+    against Mono's .NET Framework 4.8 reference assemblies too (TLS, which needs ALPN, is
+    refused there)."""
+    api = Path("/usr/lib/mono/4.8-api")
+    if not (api / "mscorlib.dll").is_file():
+        pytest.skip("Mono's 4.8-api reference assemblies are not installed")
+    mcs(
+        tmp_path / "ArtEm.Stylizer.dll",
+        ENGINE_FREE,
+        "-target:library",
+        "-nostdlib",
+        "-define:NET_4_6",
+        f"-lib:{api}",
+        *(f"-r:{api / name}" for name in ("mscorlib.dll", "System.dll")),
+    )
+
+
 def test_the_managed_wire_code_matches_the_contract(managed_exe):
     """Every field number and type the hand-written protobuf code uses is the .proto's (read from
     the generated descriptors), as are the pixel format values: a contract change not made in

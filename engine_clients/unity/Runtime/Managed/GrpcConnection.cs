@@ -216,8 +216,15 @@ namespace ArtEm
             throw new ArtemException(14, $"cannot connect to {address}: {why}");
         }
 
+        // ALPN is in the .NET Standard 2.1 API (Unity's default API level), not in .NET Framework's
+        // (NET_4_6), where TLS is refused: gRPC servers close connections that did not agree h2.
         static Stream Secure(string address, Stream plain, GrpcOptions options, string host)
         {
+#if NET_4_6
+            throw new ArtemException(14, $"TLS with {address}: needs ALPN, which the .NET " +
+                                         "Framework API compatibility level lacks (use .NET " +
+                                         "Standard 2.1)");
+#else
             var ssl = new SslStream(plain, false, options.ValidateCertificate);
             var settings = new SslClientAuthenticationOptions
             {
@@ -253,9 +260,10 @@ namespace ArtEm
                 ssl.Dispose();
                 throw new ArtemException(14,
                     $"TLS with {address}: HTTP/2 was not agreed (ALPN \"h2\"); this " +
-                                             "runtime's TLS may not support ALPN");
+                    "runtime's TLS may not support ALPN");
             }
             return ssl;
+#endif
         }
 
         public bool Accepting
