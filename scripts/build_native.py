@@ -2,11 +2,12 @@
 """Builds the native client core as the self-contained plugins the Unity package ships:
 engine_clients/unity/Plugins/x86_64/libartem_native.so (Linux x86-64) and artem_native.dll
 beside it (Windows x64, cross-built with MinGW-w64). Each needs nothing beyond the system's C
-runtime: the core speaks gRPC itself, libjpeg-turbo (the JPEG transport) is built from its
-source release as position-independent code and linked in, and so are libstdc++ and libgcc.
+runtime: the core speaks gRPC itself, libjpeg-turbo (the JPEG transport) and mbedTLS (TLS to
+a server started with --tls-cert) are built from their source releases as position-independent
+code and linked in, and so are libstdc++ and libgcc.
 
-libjpeg-turbo's source comes from Debian's source package (apt-get source, the only network
-here besides PyPI), checked against the SHA-256 below and cached with its builds under
+Both sources come from Debian's source packages (apt-get source, the only network here
+besides PyPI), checked against the SHA-256s below and cached with their builds under
 ~/.cache/artem-native (or $ARTEM_NATIVE_CACHE). The library carries the SHA-256 of the sources
 it was built from (`source_stamp`), so tests can tell a committed plugin from a stale one.
 
@@ -35,6 +36,11 @@ JPEG_DEBIAN = "1:2.1.5-2"
 JPEG_TARBALL = f"libjpeg-turbo_{JPEG_VERSION}.orig.tar.gz"
 JPEG_SHA256 = "254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c"
 
+TLS_VERSION = "2.28.3"
+TLS_DEBIAN = "2.28.3-1"
+TLS_TARBALL = f"mbedtls_{TLS_VERSION}.orig.tar.gz"
+TLS_SHA256 = "3b4953aa55a681e084d31892d9904cc5328d6b4958ea57b90ae4b4f94ae69a8d"
+
 MINGW = "x86_64-w64-mingw32-"
 TARGETS = {  # name: (library file, CMake options for the cross-compiler, strip command)
     "linux-x86_64": ("libartem_native.so", [], "strip"),
@@ -57,8 +63,9 @@ def cache_root() -> Path:
 
 
 def source_stamp() -> str:
-    """SHA-256 over the native core's sources (paths and bytes) and the libjpeg-turbo release."""
-    h = hashlib.sha256(f"libjpeg-turbo {JPEG_SHA256}\n".encode())
+    """SHA-256 over the native core's sources (paths and bytes) and the libjpeg-turbo and
+    mbedTLS releases."""
+    h = hashlib.sha256(f"libjpeg-turbo {JPEG_SHA256}\nmbedtls {TLS_SHA256}\n".encode())
     files = [
         NATIVE / "CMakeLists.txt",
         *sorted((NATIVE / "include").rglob("*")),
@@ -74,9 +81,10 @@ def run(cmd: list[str], **kwargs) -> None:
     subprocess.run(["nice", "-n", "10", *cmd], check=True, **kwargs)
 
 
-def jpeg_tarball(cache: Path) -> Path:
-    """libjpeg-turbo's source release, from Debian's source package when not cached yet."""
-    tarball = cache / JPEG_TARBALL
+def debian_tarball(cache: Path, package: str, version: str, name: str, sha256: str) -> Path:
+    """The upstream source release `name` of Debian's source package `package`=`version`,
+    downloaded when not cached yet, checked against `sha256`."""
+    tarball = cache / name
     if not tarball.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -99,14 +107,14 @@ def jpeg_tarball(cache: Path) -> Path:
             ]
             subprocess.run([*apt, "update"], check=True)
             subprocess.run(
-                [*apt, "source", "--download-only", f"libjpeg-turbo={JPEG_DEBIAN}"],
+                [*apt, "source", "--download-only", f"{package}={version}"],
                 cwd=t,
                 check=True,
             )
-            shutil.copyfile(t / JPEG_TARBALL, tarball)
+            shutil.copyfile(t / name, tarball)
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    if digest != JPEG_SHA256:
-        raise SystemExit(f"{tarball}: SHA-256 {digest}, expected {JPEG_SHA256}")
+    if digest != sha256:
+        raise SystemExit(f"{tarball}: SHA-256 {digest}, expected {sha256}")
     return tarball
 
 
@@ -118,7 +126,8 @@ def static_jpeg(target: str, cache: Path) -> Path:
         return prefix
     src = cache / f"libjpeg-turbo-{JPEG_VERSION}"
     if not (src / "CMakeLists.txt").is_file():
-        with tarfile.open(jpeg_tarball(cache)) as tar:
+        tarball = debian_tarball(cache, "libjpeg-turbo", JPEG_DEBIAN, JPEG_TARBALL, JPEG_SHA256)
+        with tarfile.open(tarball) as tar:
             tar.extractall(cache, filter="data")
     build = cache / f"libjpeg-turbo-{JPEG_VERSION}-{target}-build"
     run(
@@ -152,11 +161,55 @@ def static_jpeg(target: str, cache: Path) -> Path:
     return prefix
 
 
+def static_mbedtls(target: str, cache: Path) -> Path:
+    """A prefix with include/ and lib/libmbed{tls,x509,crypto}.a: mbedTLS (TLS 1.2, ALPN, its
+    default configuration) as static position-independent code for `target`."""
+    prefix = cache / f"mbedtls-{TLS_VERSION}-{target}"
+    if (prefix / "lib" / "libmbedcrypto.a").is_file():
+        return prefix
+    src = cache / f"mbedtls-{TLS_VERSION}"
+    if not (src / "CMakeLists.txt").is_file():
+        tarball = debian_tarball(cache, "mbedtls", TLS_DEBIAN, TLS_TARBALL, TLS_SHA256)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp, tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="data")
+            (top,) = Path(tmp).iterdir()  # named for a commit, not the version
+            top.rename(src)
+    build = cache / f"mbedtls-{TLS_VERSION}-{target}-build"
+    run(
+        [
+            "cmake",
+            "-S",
+            str(src),
+            "-B",
+            str(build),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DENABLE_PROGRAMS=OFF",
+            "-DENABLE_TESTING=OFF",
+            "-DMBEDTLS_FATAL_WARNINGS=OFF",
+            "-DUSE_SHARED_MBEDTLS_LIBRARY=OFF",
+            "-DUSE_STATIC_MBEDTLS_LIBRARY=ON",
+            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+            "-DCMAKE_C_FLAGS=-ffunction-sections -fdata-sections",  # the plugin keeps what it uses
+            f"-DCMAKE_INSTALL_PREFIX={prefix}",
+            *TARGETS[target][1],
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    run(["cmake", "--build", str(build), "-j", "2"], stdout=subprocess.DEVNULL)
+    shutil.copytree(src / "include" / "mbedtls", prefix / "include" / "mbedtls", dirs_exist_ok=True)
+    shutil.copytree(src / "include" / "psa", prefix / "include" / "psa", dirs_exist_ok=True)
+    (prefix / "lib").mkdir(exist_ok=True)
+    for lib in ("libmbedtls.a", "libmbedx509.a", "libmbedcrypto.a"):
+        shutil.copyfile(build / "library" / lib, prefix / "lib" / lib)
+    return prefix
+
+
 def build(target: str, out: Path) -> Path:
     """Builds the plugin for `target` into `out`; returns its path."""
     cache = cache_root()
     library, cross, strip = TARGETS[target]
     jpeg = static_jpeg(target, cache)
+    tls = static_mbedtls(target, cache)
     stamp = source_stamp()
     build_dir = cache / f"native-{target}-{stamp[:12]}"
     run(
@@ -171,6 +224,7 @@ def build(target: str, out: Path) -> Path:
             f"-DARTEM_SOURCE_STAMP={stamp}",
             f"-DJPEG_INCLUDE_DIR={jpeg / 'include'}",
             f"-DJPEG_LIBRARY={jpeg / 'lib' / 'libjpeg.a'}",
+            f"-DARTEM_MBEDTLS_ROOT={tls}",
             *cross,
         ],
         stdout=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,43 @@ def server(models_dir) -> Iterator[RunningServer]:
         )
     )
     yield s
+    s.stop()
+
+
+@dataclass(frozen=True)
+class SecuredServer:
+    """A server reached only over TLS with its bearer token, and the files a client needs."""
+
+    address: str
+    token: str
+    token_file: Path
+    ca: Path  # signed the server's certificate (for localhost and 127.0.0.1)
+    other_ca: Path  # signed nothing the server presents
+
+
+@pytest.fixture(scope="session")
+def secured_server(models_dir, tmp_path_factory) -> Iterator[SecuredServer]:
+    """As `artem serve --tls-cert --tls-key --token-file` runs: TLS with a certificate from a
+    test CA, and every call but health checks refused without the token."""
+    from certs import CertificateAuthority
+
+    from artem_server.security import TlsFiles
+
+    folder = tmp_path_factory.mktemp("secured")
+    ca, other = CertificateAuthority(folder, "artem"), CertificateAuthority(folder, "other")
+    issued = ca.issue("server", server=True)
+    token = "native-T0ken-for-the-secured-server"
+    (folder / "token").write_text(token + "\n")
+    s = RunningServer(
+        ServerConfig(
+            port=0,
+            models_dir=models_dir,
+            device="cpu",
+            tls=TlsFiles(issued.cert, issued.key),
+            token=token,
+        )
+    )
+    yield SecuredServer(s.address, token, folder / "token", ca.issued.cert, other.issued.cert)
     s.stop()
 
 

@@ -164,11 +164,104 @@ def test_the_library_exports_the_header_functions_and_the_readme_counts_them(nat
     assert names == exported, sorted(names - exported)[:5]  # not even weak libstdc++ instances
     binding = (NATIVE.parent / "unity" / "Runtime" / "ArtemNative.cs").read_text()
     assert declared == set(re.findall(r"static extern \w+ (artem_\w+)\(", binding))
-    words = {13: "thirteen"}
+    words = {15: "fifteen"}
     assert (
         f"exports the {words[len(declared)]} `artem_*` functions"
         in (NATIVE / "README.md").read_text()
     )
+
+
+def c_roundtrip(build: Path, address: str, *options: str) -> subprocess.CompletedProcess:
+    """tests/c_roundtrip.c: inline stereo identity frames and ListStyles through the C ABI."""
+    return subprocess.run(
+        [str(build / "c_roundtrip"), address, *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def needs_tls(build: Path) -> None:
+    cache = (build / "CMakeCache.txt").read_text()
+    if re.search(r"^MBEDTLS_INCLUDE_DIR:PATH=.*NOTFOUND", cache, re.M):
+        pytest.skip(
+            "mbedTLS is not installed (apt-get install libmbedtls-dev): no TLS in this build"
+        )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_the_c_abi_streams_from_a_tls_server_with_its_token(native_build, secured_server, host):
+    """artem_open_ex and artem_list_styles_ex with the token and the CA of the server's
+    certificate: inline stereo frames come back byte for byte over TLS, ListStyles answers; by
+    IP address and by name, both of which the certificate carries."""
+    needs_tls(native_build)
+    port = secured_server.address.rsplit(":", 1)[1]
+    done = c_roundtrip(
+        native_build,
+        f"{host}:{port}",
+        *("--token", secured_server.token, "--tls-ca", str(secured_server.ca)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "round trip ok" in done.stdout
+
+
+# What a user who gets the connection wrong sees: (options, code, message).
+REFUSALS = {
+    "no token": (["--tls-ca", "{ca}"], 16, "requires `authorization: Bearer <token>`"),
+    "wrong token": (
+        ["--tls-ca", "{ca}", "--token", "not-the-servers-token"],
+        16,
+        "requires `authorization: Bearer <token>`",
+    ),
+    "other CA": (
+        ["--tls-ca", "{other_ca}", "--token", "{token}"],
+        14,
+        "over TLS: the server's certificate was refused: The certificate is not correctly signed "
+        "by the trusted CA (is {other_ca} the CA that signed the server's certificate?)",
+    ),
+    "wrong server name": (
+        ["--tls-ca", "{ca}", "--token", "{token}", "--tls-server-name", "artem.example"],
+        14,
+        "over TLS: the server's certificate was refused: it is for localhost, 127.0.0.1, not "
+        "artem.example (set the TLS server name to one of those)",
+    ),
+    "plaintext to TLS": (
+        ["--token", "{token}"],
+        14,
+        "ended: the server did not answer in HTTP/2 (a TLS server? then connect with the CA file "
+        "of its certificate)",
+    ),
+    "CA file not a certificate": (
+        ["--tls-ca", "{token_file}", "--token", "{token}"],
+        3,
+        "options->tls_ca_file = {token_file}: expected PEM certificates",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_wrong_token_or_tls_setting_is_refused_with_the_reason(
+    native_build, secured_server, case
+):
+    """Each mistake fails artem_open_ex with its status code and a message that says what is
+    wrong: the server's own UNAUTHENTICATED message for the token, UNAVAILABLE with the TLS or
+    HTTP/2 reason for the connection, INVALID_ARGUMENT naming the field for a bad file."""
+    needs_tls(native_build)
+    options, code, message = REFUSALS[case]
+    fill = {k: str(v) for k, v in vars(secured_server).items()}
+    done = c_roundtrip(native_build, secured_server.address, *(o.format(**fill) for o in options))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"open: {code} " in done.stderr and message.format(**fill) in done.stderr, done.stderr
+
+
+def test_tls_to_a_plaintext_server_is_refused_with_the_reason(native_build, server, secured_server):
+    needs_tls(native_build)
+    done = c_roundtrip(native_build, server.address, "--tls-ca", str(secured_server.ca))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"open: 14 failed to connect to {server.address} over TLS: the server did not answer in "
+        "TLS (a plaintext server? then connect without a TLS CA file)" in done.stderr
+    ), done.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -55,6 +55,14 @@ def logic_exe(tmp_path_factory) -> Path:
     )
 
 
+@pytest.fixture(scope="module")
+def secured_exe(tmp_path_factory) -> Path:
+    return mcs(
+        tmp_path_factory.mktemp("unity") / "Secured.exe",
+        ENGINE_FREE + [UNITY / "Tests~" / "Secured.cs"],
+    )
+
+
 @pytest.mark.parametrize("checks", [False, True], ids=["player", "editor-checks"])
 def test_component_editor_and_sample_compile_against_the_unity_api_stand_in(tmp_path, checks):
     """Runtime/ (with the ArtemStylizer component), Editor/ (its inspector) and the sample compile
@@ -313,11 +321,36 @@ def test_the_shipped_linux_plugin_streams_from_a_folder_of_its_own(roundtrip_exe
     assert "all checks passed" in done.stdout
 
 
-def test_the_shipped_windows_plugin_streams_under_wine(server, tmp_path):
+def test_the_shipped_linux_plugin_streams_from_a_tls_server_with_its_token(
+    secured_exe, secured_server, server, tmp_path
+):
+    """The shipped plugin (mbedTLS linked in) alone in a folder, through ConnectOptions as the
+    component passes them (a token file, a CA file): identity frames over TLS unchanged,
+    ListStyles, the component's link streaming; no token or a wrong one -> 16 with the server's
+    message; a CA that did not sign the certificate, plaintext to the TLS server and TLS to a
+    plaintext server -> 14 with the reason; a missing token file named."""
+    folder = tmp_path / "Plugins"
+    folder.mkdir()
+    shutil.copy2(SHIPPED / "libartem_native.so", folder)
+    exe = Path(shutil.copy2(secured_exe, folder / "Secured.exe"))
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    s = secured_server
+    args = [s.address, server.address, str(s.token_file), str(s.ca), str(s.other_ca)]
+    done = subprocess.run(
+        ["mono", str(exe), *args], capture_output=True, text=True, env=env, timeout=180
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+    assert "no token: code 16, this server requires `authorization: Bearer <token>`" in done.stdout
+    assert "TLS to a plaintext server: code 14" in done.stdout
+
+
+def test_the_shipped_windows_plugin_streams_under_wine(server, secured_server, tmp_path):
     """The shipped artem_native.dll, alone beside a C program that uses its C ABI (MinGW-w64,
     linked against the DLL itself), run under Wine against a real server: inline stereo frames
     come back byte for byte, an unknown style is refused with 5, ListStyles has the identity
-    style. Wine's sockets are the host's, so this is the DLL's own gRPC client at work."""
+    style; the same over TLS with the token. Wine's sockets are the host's, so this is the DLL's
+    own gRPC client (and TLS) at work."""
     compiler = shutil.which("x86_64-w64-mingw32-gcc-posix") or shutil.which(
         "x86_64-w64-mingw32-gcc"
     )
@@ -352,3 +385,28 @@ def test_the_shipped_windows_plugin_streams_under_wine(server, tmp_path):
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "round trip ok" in ran.stdout
+
+    # Over TLS with the token (mbedTLS inside the DLL; Wine sees the CA file on its Z: drive),
+    # and a CA that did not sign the server's certificate refused with the reason.
+    def windows(p: Path) -> str:
+        return "Z:" + str(p).replace("/", "\\")
+
+    secured = [secured_server.address, "--token", secured_server.token, "--tls-ca"]
+    ran = subprocess.run(
+        [wine, str(exe), *secured, windows(secured_server.ca)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "round trip ok" in ran.stdout
+    ran = subprocess.run(
+        [wine, str(exe), *secured, windows(secured_server.other_ca)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert ran.returncode == 1 and "open: 14 " in ran.stderr, ran.stdout + ran.stderr
+    assert "The certificate is not correctly signed by the trusted CA" in ran.stderr

@@ -352,7 +352,7 @@ def test_staging_the_shipped_binaries_gives_linux_and_win64_what_the_rules_ask_f
 
     header = (module / "include" / "artem" / "artem.h").read_text()
     declared = set(re.findall(r"^ARTEM_API [^(]*?\b(artem_\w+)\(", header, re.M))
-    assert len(declared) == 13
+    assert len(declared) == 15
     symbols = subprocess.run(
         ["x86_64-w64-mingw32-nm", str(win64 / "artem_native.lib")],
         capture_output=True,
@@ -506,21 +506,32 @@ def test_ctest_the_core_logic(logic_build):
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
-def test_ctest_the_streamer_against_a_real_server(core_build, server, transport):
+def test_ctest_the_streamer_against_a_real_server(core_build, server, secured_server, transport):
     """The streaming thread as the view extension drives it: a render loop faster than the server
     shows only newer frames, each with both eyes its own pixels, and the newest complete frame
     last; a new layout reopens the stream; style switch and refusal on the same stream; the style
-    catalog with thumbnails; an unreachable server (14); token files (3, 12); with shm, also a
-    stereo frame through the JPEG transport (each eye's colour back within 8 levels)."""
+    catalog with thumbnails; an unreachable server (14); a short token file (3); a TLS server
+    with a token, reached with the settings' token and CA files (frames and styles), refusing no
+    token (16) and another CA (14); with shm, also a stereo frame through the JPEG transport
+    (each eye's colour back within 8 levels)."""
     done = ctest(
         core_build,
         "streamer",
         ARTEM_TEST_SERVER=server.address,
         ARTEM_TEST_TRANSPORT=transport,
+        ARTEM_TEST_SECURED_SERVER=secured_server.address,
+        ARTEM_TEST_TOKEN_FILE=str(secured_server.token_file),
+        ARTEM_TEST_CA_FILE=str(secured_server.ca),
+        ARTEM_TEST_OTHER_CA_FILE=str(secured_server.other_ca),
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "streamer: all checks passed" in done.stdout
     assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout
+    assert re.search(
+        r"secured, no token: failed \S+: this server requires `authorization: Bearer <token>`.*"
+        r"\(code 16\)",
+        done.stdout,
+    ), done.stdout[-3000:]
 
 
 def test_the_streamer_test_skips_without_a_server(core_build):

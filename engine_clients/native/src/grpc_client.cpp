@@ -139,7 +139,9 @@ Socket ConnectTo(const sockaddr* addr, socklen_t len, int timeout_ms, std::strin
 // `address` as gRPC names targets: host:port (or [v6]:port), with an optional dns:///, ipv4: or
 // ipv6: scheme, or unix:PATH. Returns the socket, or kNoSocket with `why`; `authority` gets
 // what the :authority header says.
-Socket Dial(const std::string& address, int timeout_ms, std::string* authority, std::string* why) {
+// `host` gets the host part (what a TLS certificate must name).
+Socket Dial(const std::string& address, int timeout_ms, std::string* authority, std::string* host_out,
+            std::string* why) {
   std::string target = address;
   for (const char* scheme : {"dns:///", "ipv4:", "ipv6:"})
     if (target.rfind(scheme, 0) == 0) target = target.substr(std::strlen(scheme));
@@ -154,7 +156,7 @@ Socket Dial(const std::string& address, int timeout_ms, std::string* authority, 
       return kNoSocket;
     }
     std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
-    *authority = "localhost";
+    *authority = *host_out = "localhost";
     return ConnectTo(reinterpret_cast<sockaddr*>(&un), sizeof un, timeout_ms, why);
   }
 #endif
@@ -166,6 +168,7 @@ Socket Dial(const std::string& address, int timeout_ms, std::string* authority, 
   std::string host = target.substr(0, colon);
   const std::string port = target.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  *host_out = host;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -217,6 +220,33 @@ bool SendAll(Socket s, std::vector<Piece> parts) {
   }
   return true;
 }
+
+// The socket itself.
+class PlainLink : public Link {
+ public:
+  explicit PlainLink(Socket s) : socket_(s) {}
+  ~PlainLink() override { CloseSocket(socket_); }
+  bool Send(std::vector<Piece> parts) override { return SendAll(socket_, std::move(parts)); }
+  long Receive(void* into, std::size_t n) override {
+    for (;;) {
+      const auto got = recv(socket_, static_cast<char*>(into), static_cast<int>(std::min<std::size_t>(n, 1 << 30)), 0);
+#ifndef _WIN32
+      if (got < 0 && errno == EINTR) continue;
+#endif
+      return static_cast<long>(got);
+    }
+  }
+  void Shutdown() override {
+#ifdef _WIN32
+    shutdown(socket_, SD_BOTH);
+#else
+    shutdown(socket_, SHUT_RDWR);
+#endif
+  }
+
+ private:
+  const Socket socket_;
+};
 
 void Put32(std::uint8_t* p, std::uint32_t v) {
   p[0] = static_cast<std::uint8_t>(v >> 24), p[1] = static_cast<std::uint8_t>(v >> 16);
@@ -272,7 +302,8 @@ struct StreamState {
 // One HTTP/2 connection: a reader thread takes every frame as it comes; callers write.
 class Connection {
  public:
-  static std::shared_ptr<Connection> Open(const std::string& address, int timeout_ms, Status* error);
+  static std::shared_ptr<Connection> Open(const std::string& address, const Security& security, int timeout_ms,
+                                          Status* error);
   ~Connection();
 
   bool accepting() {
@@ -292,8 +323,12 @@ class Connection {
   }
 
  private:
-  Connection(Socket s, std::string authority, std::string address)
-      : socket_(s), authority_(std::move(authority)), address_(std::move(address)) {}
+  Connection(std::unique_ptr<Link> link, std::string authority, std::string address, const Security& security)
+      : link_(std::move(link)),
+        authority_(std::move(authority)),
+        address_(std::move(address)),
+        token_(security.token),
+        tls_(!security.tls.ca_pem.empty()) {}
   bool Write(std::vector<Piece> parts);  // one or more whole frames, not interleaved with others
   bool Control(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const void* payload, std::size_t size);
   void ReadLoop();
@@ -303,8 +338,9 @@ class Connection {
   bool OnHeaderBlock(std::uint32_t stream, bool end_stream);
   void End(StreamState& s, int code, const std::string& message);  // mutex_ held
 
-  const Socket socket_;
-  const std::string authority_, address_;
+  const std::unique_ptr<Link> link_;
+  const std::string authority_, address_, token_;
+  const bool tls_;
   std::mutex write_mutex_;  // whole frames at a time
   std::mutex mutex_;        // everything below
   std::condition_variable changed_;
@@ -326,14 +362,28 @@ class Connection {
   std::thread reader_;
 };
 
-std::shared_ptr<Connection> Connection::Open(const std::string& address, int timeout_ms, Status* error) {
-  std::string authority, why;
-  const Socket s = SocketsReady() ? Dial(address, timeout_ms, &authority, &why) : kNoSocket;
+std::shared_ptr<Connection> Connection::Open(const std::string& address, const Security& security, int timeout_ms,
+                                             Status* error) {
+  std::string authority, host, why;
+  const auto started = std::chrono::steady_clock::now();
+  const Socket s = SocketsReady() ? Dial(address, timeout_ms, &authority, &host, &why) : kNoSocket;
   if (s == kNoSocket) {
     *error = {kUnavailable, "failed to connect to " + address + ": " + (why.empty() ? "no sockets" : why)};
     return nullptr;
   }
-  std::shared_ptr<Connection> c(new Connection(s, authority, address));
+  std::unique_ptr<Link> link;
+  if (security.tls.ca_pem.empty()) {
+    link = std::make_unique<PlainLink>(s);
+  } else {
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    link = StartTls(static_cast<std::intptr_t>(s), host, security.tls,
+                    std::max<int>(1, timeout_ms - static_cast<int>(spent.count())), &why);
+    if (!link) {
+      *error = {kUnavailable, "failed to connect to " + address + " over TLS: " + why};
+      return nullptr;
+    }
+  }
+  std::shared_ptr<Connection> c(new Connection(std::move(link), authority, address, security));
   // The preface, our settings (no push, the largest stream window, 4 MiB frames) and the largest
   // connection window: the server may send as fast as it can; we give the window back as we read.
   std::string start = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -351,7 +401,7 @@ std::shared_ptr<Connection> Connection::Open(const std::string& address, int tim
   const FrameHeader wh = Header(4, kWindowUpdate, 0, 0);
   if (!c->Write({{start.data(), start.size()}, {sh.data(), sh.size()}, {settings, sizeof settings},
                  {wh.data(), wh.size()}, {increment, 4}})) {
-    *error = {kUnavailable, "failed to connect to " + address + ": " + SocketError()};
+    *error = {kUnavailable, "failed to connect to " + address + ": the connection broke"};
     return nullptr;
   }
   c->reader_ = std::thread([raw = c.get()] { raw->ReadLoop(); });
@@ -359,18 +409,13 @@ std::shared_ptr<Connection> Connection::Open(const std::string& address, int tim
 }
 
 Connection::~Connection() {
-#ifdef _WIN32
-  shutdown(socket_, SD_BOTH);
-#else
-  shutdown(socket_, SHUT_RDWR);
-#endif
+  link_->Shutdown();
   if (reader_.joinable()) reader_.join();
-  CloseSocket(socket_);
 }
 
 bool Connection::Write(std::vector<Piece> parts) {
   std::lock_guard<std::mutex> lock(write_mutex_);
-  return SendAll(socket_, std::move(parts));
+  return link_->Send(std::move(parts));
 }
 
 bool Connection::Control(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const void* payload,
@@ -380,11 +425,12 @@ bool Connection::Control(std::uint8_t type, std::uint8_t flags, std::uint32_t st
 }
 
 std::shared_ptr<StreamState> Connection::Start(const std::string& path, const std::string& timeout) {
-  std::vector<hpack::Header> headers = {{":method", "POST"},          {":scheme", "http"},
+  std::vector<hpack::Header> headers = {{":method", "POST"},          {":scheme", tls_ ? "https" : "http"},
                                         {":path", path},              {":authority", authority_},
                                         {"content-type", "application/grpc"}, {"te", "trailers"},
                                         {"user-agent", "artem-native/0.1"}};
   if (!timeout.empty()) headers.emplace_back("grpc-timeout", timeout);
+  if (!token_.empty()) headers.emplace_back("authorization", "Bearer " + token_);
   std::string block;
   hpack::Encode(headers, &block);
   auto s = std::make_shared<StreamState>();
@@ -400,8 +446,8 @@ std::shared_ptr<StreamState> Connection::Start(const std::string& path, const st
   // Stream ids must reach the server in order: the header frame goes out under mutex_ too.
   std::lock_guard<std::mutex> write(write_mutex_);
   const FrameHeader h = Header(static_cast<std::uint32_t>(block.size()), kHeaders, kEndHeaders, s->id);
-  if (!SendAll(socket_, {{h.data(), h.size()}, {block.data(), block.size()}}))
-    End(*s, kUnavailable, "the connection to " + address_ + " broke: " + SocketError());
+  if (!link_->Send({{h.data(), h.size()}, {block.data(), block.size()}}))
+    End(*s, kUnavailable, "the connection to " + address_ + " broke");
   return s;
 }
 
@@ -510,10 +556,7 @@ bool Connection::ReadExact(void* into, std::size_t n) {
     const bool direct = n >= buffer_.size();
     char* at = direct ? reinterpret_cast<char*>(out) : reinterpret_cast<char*>(buffer_.data());
     const std::size_t want = direct ? std::min<std::size_t>(n, 1 << 30) : buffer_.size();
-    const auto got = recv(socket_, at, static_cast<int>(want), 0);
-#ifndef _WIN32
-    if (got < 0 && errno == EINTR) continue;
-#endif
+    const long got = link_->Receive(at, want);
     if (got <= 0) return false;
     if (direct) {
       out += got, n -= static_cast<std::size_t>(got);
@@ -526,10 +569,21 @@ bool Connection::ReadExact(void* into, std::size_t n) {
 
 void Connection::ReadLoop() {
   std::string why = "the server closed the connection";
-  for (;;) {
+  // A server's first frame is SETTINGS (RFC 9113 3.4); without it, it does not speak HTTP/2 here.
+  const std::string not_h2 = tls_ ? "the server did not answer in HTTP/2"
+                                  : "the server did not answer in HTTP/2 (a TLS server? then connect with the CA "
+                                    "file of its certificate)";
+  for (bool first = true;; first = false) {
     std::uint8_t h[9];
-    if (!ReadExact(h, 9)) break;
+    if (!ReadExact(h, 9)) {
+      if (first) why = not_h2;
+      break;
+    }
     const std::uint32_t length = std::uint32_t{h[0]} << 16 | std::uint32_t{h[1]} << 8 | h[2];
+    if (first && h[3] != kSettings) {
+      why = not_h2;
+      break;
+    }
     if (length > kOurMaxFrame) {
       why = "the server sent a frame larger than allowed";
       break;
@@ -740,13 +794,14 @@ bool Connection::OnHeaderBlock(std::uint32_t stream, bool end_stream) {
   return true;
 }
 
-Channel::Channel(std::string address) : address_(std::move(address)) {}
+Channel::Channel(std::string address, Security security)
+    : address_(std::move(address)), security_(std::move(security)) {}
 
 Channel::~Channel() = default;
 
 std::shared_ptr<Connection> Channel::Get(int timeout_ms, Status* error) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!connection_ || !connection_->accepting()) connection_ = Connection::Open(address_, timeout_ms, error);
+  if (!connection_ || !connection_->accepting()) connection_ = Connection::Open(address_, security_, timeout_ms, error);
   return connection_;
 }
 

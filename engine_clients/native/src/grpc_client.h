@@ -1,9 +1,11 @@
-// gRPC calls over HTTP/2 (RFC 9113) on a plain TCP connection, written for this client: a
-// bidirectional stream of raw messages and a unary call, which is all the native core needs of
-// gRPC. No third-party code: the plugin is one self-contained library on every platform (Linux,
-// Windows, Android), and inline pixels go from the request slot straight into the socket
-// (writev) and come out of it straight into the reply's buffer. Not supported, because a server
-// of ours does not need them: TLS, compression, proxies, load balancing over several addresses.
+// gRPC calls over HTTP/2 (RFC 9113) on a TCP connection, plaintext or TLS (tls_link.h), written
+// for this client: a bidirectional stream of raw messages and a unary call, which is all the
+// native core needs of gRPC. No gRPC library: the plugin is one self-contained library on every
+// platform (Linux, Windows, Android), and inline pixels go from the request slot straight into
+// the socket (writev) and come out of it straight into the reply's buffer. A bearer token rides
+// on every call as `authorization: Bearer <token>`, as the server's --token-file asks. Not
+// supported, because a server of ours does not need them: compression, proxies, load balancing
+// over several addresses, client certificates (mutual TLS).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "tls_link.h"
 
 namespace artem::rpc {
 
@@ -24,11 +28,18 @@ enum Code : int {
   kUnimplemented = 12,
   kInternal = 13,
   kUnavailable = 14,
+  kUnauthenticated = 16,
 };
 
 struct Status {
   int code = 0;
   std::string message;
+};
+
+// Who the client is to the server and how the server proves who it is.
+struct Security {
+  std::string token;  // when not empty: `authorization: Bearer <token>` on every call
+  TlsOptions tls;     // TLS when tls.ca_pem is not empty
 };
 
 class Connection;
@@ -39,7 +50,7 @@ struct StreamState;
 // is made on the first call, and made again for a call after it has gone.
 class Channel {
  public:
-  explicit Channel(std::string address);
+  explicit Channel(std::string address, Security security = {});
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -50,15 +61,9 @@ class Channel {
   std::shared_ptr<Connection> Get(int timeout_ms, Status* error);
 
   std::string address_;
+  Security security_;
   std::mutex mutex_;
   std::shared_ptr<Connection> connection_;
-};
-
-// A piece of an outgoing message: gRPC reads it in place, so it must stay unchanged until
-// Write returns.
-struct Piece {
-  const void* data;
-  std::size_t size;
 };
 
 // One bidirectional-streaming call. Write from one thread at a time; Read from one (other)

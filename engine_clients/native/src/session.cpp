@@ -14,8 +14,8 @@ namespace artem {
 // slot (no copy into a message, none into a serialized buffer) and replies are read into buffers
 // kept per slot and reused frame after frame, their pixels used where they were parsed.
 struct Session::Stream {
-  explicit Stream(const std::string& address)
-      : channel(address), call(channel, "/artem.v1.Stylizer/Stylize") {}
+  Stream(const std::string& address, const rpc::Security& security)
+      : channel(address, security), call(channel, "/artem.v1.Stylizer/Stylize") {}
   rpc::Channel channel;
   rpc::Stream call;
   std::mutex writing;  // one writer at a time; the reader thread reads alongside
@@ -49,7 +49,8 @@ std::uint32_t BytesPerPixel(std::uint32_t format) {
 }
 
 Session::Session(const std::string& address, const std::string& style, float strength, std::vector<ViewDesc> views,
-                 std::uint32_t slot_count, Transport transport, int jpeg_quality)
+                 std::uint32_t slot_count, Transport transport, int jpeg_quality,
+                 const rpc::Security& security)
     : views_(std::move(views)), slot_count_(slot_count), transport_(transport), jpeg_quality_(jpeg_quality) {
   if (views_.empty() || views_.size() > 2)
     throw Error(rpc::kInvalidArgument,
@@ -93,7 +94,7 @@ Session::Session(const std::string& address, const std::string& style, float str
                                    : local_slots_.data() + (std::uint64_t{slot_count_} + slot) * slot_size_) +
                           offsets_[i]);
   held_.resize(slot_count_);
-  stream_ = std::make_unique<Stream>(address);
+  stream_ = std::make_unique<Stream>(address, security);
   reader_ = std::thread([this] { ReadLoop(); });
   try {
     Configure(style, strength, transport_ == Transport::kSharedMemory);

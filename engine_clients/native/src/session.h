@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "grpc_client.h"
 #include "shm_region.h"
 
 namespace artem {
@@ -53,11 +54,11 @@ class Session {
   enum class Transport { kSharedMemory, kInline, kJpeg };
   static constexpr int kDefaultJpegQuality = 90;
 
-  // Connects to `address`, opens the stream and configures it (style, strength, and for
+  // Connects to `address` (with `security`'s token and TLS), opens the stream and configures it (style, strength, and for
   // shared memory a new region of `slot_count` slots sized for `views`). Throws Error.
   Session(const std::string& address, const std::string& style, float strength, std::vector<ViewDesc> views,
           std::uint32_t slot_count, Transport transport = Transport::kSharedMemory,
-          int jpeg_quality = kDefaultJpegQuality);
+          int jpeg_quality = kDefaultJpegQuality, const rpc::Security& security = {});
   ~Session();  // half-closes the stream, waits for its end, then releases the region
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;

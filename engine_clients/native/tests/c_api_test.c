@@ -57,6 +57,28 @@ int main(void) {
   CHECK(artem_list_styles("127.0.0.1:1", 2000, &styles, err, sizeof err) == 14 && styles == NULL);
   CHECK(strstr(err, "127.0.0.1:1") != NULL);
   CHECK(artem_list_styles(NULL, 2000, &styles, err, sizeof err) == 3);
+
+  /* connect options: checked before any connection, each mistake named */
+  artem_connect_options options;
+  memset(&options, 0, sizeof options);
+  CHECK(artem_open_ex("127.0.0.1:1", &options, "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 3);
+  CHECK(strstr(err, "options->struct_size = 0") != NULL);
+  options.struct_size = sizeof options;
+  options.token = "two words";
+  CHECK(artem_list_styles_ex("127.0.0.1:1", &options, 2000, &styles, err, sizeof err) == 3 && styles == NULL);
+  CHECK(strstr(err, "options->token") != NULL);
+  options.token = "a-token-of-sixteen-or-more";
+  options.tls_server_name = "artem.example";
+  CHECK(artem_open_ex("127.0.0.1:1", &options, "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 3);
+  CHECK(strstr(err, "tls_server_name is set without options->tls_ca_file") != NULL);
+  options.tls_ca_file = "/no/such/ca.pem";
+  CHECK(artem_open_ex("127.0.0.1:1", &options, "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 3);
+  CHECK(strstr(err, "options->tls_ca_file = /no/such/ca.pem: the file cannot be read") != NULL);
+  options.tls_ca_file = NULL;
+  options.tls_server_name = NULL;
+  CHECK(artem_open_ex("127.0.0.1:1", &options, "identity", 1.0f, &eye, 1, 1, ARTEM_INLINE, &s, err, sizeof err) == 14);
+  CHECK(artem_list_styles_ex("127.0.0.1:1", NULL, 2000, &styles, err, sizeof err) == 14 && styles == NULL);
+
   artem_style_info style;
   CHECK(artem_style_count(NULL) == 0 && artem_style_at(NULL, 0, &style) == 3);
   artem_style_list_free(NULL);

@@ -25,7 +25,7 @@ namespace ArtEm.Editor
                 EditorGUILayout.LabelField("Stream", stylizer.Status);
                 Repaint();  // latency and counters change every frame
             }
-            if (GUILayout.Button("List the server's styles")) List(stylizer.address);
+            if (GUILayout.Button("List the server's styles")) List(stylizer);
             if (!string.IsNullOrEmpty(listMessage)) EditorGUILayout.HelpBox(listMessage, MessageType.Warning);
             if (styles == null) return;
             for (int i = 0; i < styles.Length; i++)
@@ -48,13 +48,14 @@ namespace ArtEm.Editor
         }
 
         /// <summary>Asks the server for its styles (waits up to 3 s: a button press, not every frame).</summary>
-        void List(string address)
+        void List(ArtemStylizer stylizer)
         {
+            string address = stylizer.address;
             DestroyThumbnails();
             listMessage = null;
             try
             {
-                styles = ArtemStyles.List(address, 3000);
+                styles = ArtemStyles.List(address, 3000, stylizer.ConnectOptions());
                 thumbnails = new Texture2D[styles.Length];
                 for (int i = 0; i < styles.Length; i++)
                 {
@@ -68,6 +69,11 @@ namespace ArtEm.Editor
             {
                 styles = null;
                 listMessage = $"{address}: {e.Message} (code {e.Code})";
+            }
+            catch (ArgumentException e)  // an unreadable token file
+            {
+                styles = null;
+                listMessage = e.Message;
             }
             catch (DllNotFoundException e)
             {

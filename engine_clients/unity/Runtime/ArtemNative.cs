@@ -63,6 +63,16 @@ namespace ArtEm
         Jpeg = 2,          // JPEG both ways at quality 90: a server over a network; alpha comes back 255
     }
 
+    /// <summary>artem_connect_options: what a server started with --token-file or --tls-cert asks for.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ConnectOptionsNative
+    {
+        public uint StructSize;
+        [MarshalAs(UnmanagedType.LPUTF8Str)] public string Token;
+        [MarshalAs(UnmanagedType.LPUTF8Str)] public string TlsCaFile;
+        [MarshalAs(UnmanagedType.LPUTF8Str)] public string TlsServerName;
+    }
+
     /// <summary>artem_style_info: pointers valid until the list is freed.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct StyleInfoNative
@@ -87,6 +97,12 @@ namespace ArtEm
             [MarshalAs(UnmanagedType.LPUTF8Str)] string address, [MarshalAs(UnmanagedType.LPUTF8Str)] string style,
             float strength, [In] ViewDesc[] views, uint nViews, uint slotCount, int transport, out IntPtr session,
             StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_open_ex(
+            [MarshalAs(UnmanagedType.LPUTF8Str)] string address, ref ConnectOptionsNative options,
+            [MarshalAs(UnmanagedType.LPUTF8Str)] string style, float strength, [In] ViewDesc[] views, uint nViews,
+            uint slotCount, int transport, out IntPtr session, StringBuilder error, UIntPtr errorLen);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr artem_request_view(IntPtr session, uint slot, uint view);
@@ -115,6 +131,11 @@ namespace ArtEm
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int artem_list_styles([MarshalAs(UnmanagedType.LPUTF8Str)] string address, int timeoutMs,
                                                      out IntPtr list, StringBuilder error, UIntPtr errorLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int artem_list_styles_ex([MarshalAs(UnmanagedType.LPUTF8Str)] string address,
+                                                        ref ConnectOptionsNative options, int timeoutMs,
+                                                        out IntPtr list, StringBuilder error, UIntPtr errorLen);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint artem_style_count(IntPtr list);

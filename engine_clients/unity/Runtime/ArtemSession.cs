@@ -28,17 +28,22 @@ namespace ArtEm
 
         public Transport Transport { get; }
 
-        /// <summary>Connects, registers the region (shared memory) and configures the stream. Throws ArtemException.</summary>
+        /// <summary>
+        /// Connects (with <c>options</c>' token and TLS, when given), registers the region (shared memory) and
+        /// configures the stream. Throws ArtemException (16: the server refused the token; 14: unreachable,
+        /// or TLS failed).
+        /// </summary>
         public ArtemSession(string address, string style, float strength, ViewDesc[] views, int slots = 2,
-                            Transport transport = Transport.SharedMemory)
+                            Transport transport = Transport.SharedMemory, ConnectOptions options = null)
         {
             if (views == null || views.Length < 1 || views.Length > 2)
                 throw new ArgumentException("views: expected 1 (mono) or 2 (left, right eye) views", nameof(views));
             if (slots < 1)
                 throw new ArgumentOutOfRangeException(nameof(slots), slots, "expected 1..64 slots");
             var error = new StringBuilder(ArtemNative.ErrorLength);
-            int code = ArtemNative.artem_open_transport(address, style, strength, views, (uint)views.Length, (uint)slots,
-                                                        (int)transport, out handle, error, (UIntPtr)error.Capacity);
+            var native = ConnectOptions.ToNative(options);
+            int code = ArtemNative.artem_open_ex(address, ref native, style, strength, views, (uint)views.Length,
+                                                 (uint)slots, (int)transport, out handle, error, (UIntPtr)error.Capacity);
             if (code != 0) throw new ArtemException(code, error.ToString());
             this.views = (ViewDesc[])views.Clone();
             SlotCount = slots;

@@ -24,12 +24,16 @@ namespace ArtEm
 
     public static class ArtemStyles
     {
-        /// <summary>The styles of the server at <c>address</c>. Throws ArtemException (14: unreachable).</summary>
-        public static StyleEntry[] List(string address, int timeoutMs = 5000)
+        /// <summary>
+        /// The styles of the server at <c>address</c>, reached with <c>options</c>' token and TLS when given.
+        /// Throws ArtemException (14: unreachable or TLS failed; 16: the token was refused).
+        /// </summary>
+        public static StyleEntry[] List(string address, int timeoutMs = 5000, ConnectOptions options = null)
         {
             var error = new StringBuilder(ArtemNative.ErrorLength);
-            int code = ArtemNative.artem_list_styles(address, timeoutMs, out IntPtr list, error,
-                                                     (UIntPtr)error.Capacity);
+            var native = ConnectOptions.ToNative(options);
+            int code = ArtemNative.artem_list_styles_ex(address, ref native, timeoutMs, out IntPtr list, error,
+                                                        (UIntPtr)error.Capacity);
             if (code != 0) throw new ArtemException(code, error.ToString());
             try
             {

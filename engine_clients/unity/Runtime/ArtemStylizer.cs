@@ -31,6 +31,16 @@ namespace ArtEm
         [Tooltip("Automatic: shared memory when the server is on this host, JPEG when it is not")]
         public TransportSetting transport = TransportSetting.Automatic;
 
+        [Tooltip("File holding the server's bearer token (artem serve --token-file); empty: none")]
+        public string tokenFile = "";
+
+        [Tooltip("PEM file of the CA that signed the server's certificate (artem serve --tls-cert); empty: " +
+                 "plaintext")]
+        public string tlsCaFile = "";
+
+        [Tooltip("The name the server's certificate must carry; empty: the address's host")]
+        public string tlsServerName = "";
+
         [Tooltip("Frames that can be out at once (reading back, or at the server)")]
         [Range(2, 4)]
         public int slots = 3;
@@ -87,10 +97,14 @@ namespace ArtEm
             bool native = Application.platform != RuntimePlatform.Android && ArtemNative.Loads();
             Transport how = StreamChoices.TransportFor(transport, address, native);
             Link = new StylizerLink(address, style, strength, how, layout, linear, slots,
-                                    native ? null : (JpegEncoder)EncodeJpeg);
+                                    native ? null : (JpegEncoder)EncodeJpeg, null, ConnectOptions());
             retryAt = Time.realtimeSinceStartup + retrySeconds;
             MakeTextures(layout, linear);
         }
+
+        /// <summary>The token and TLS settings for a connection (and the inspector's style list).</summary>
+        public ConnectOptions ConnectOptions() =>
+            new ConnectOptions { TokenFile = tokenFile, TlsCaFile = tlsCaFile, TlsServerName = tlsServerName };
 
         void ReadBack(RenderTexture source, StereoLayout layout, int eye)
         {

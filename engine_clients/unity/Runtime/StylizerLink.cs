@@ -45,7 +45,8 @@ namespace ArtEm
 
         /// <summary>
         /// Opens the stream on a worker thread: through the native core, or, given a JPEG encoder,
-        /// through the managed client with JPEG views (where the native core cannot load).
+        /// through the managed client with JPEG views (where the native core cannot load). <c>options</c>:
+        /// the token and TLS settings (for the managed client when <c>managedOptions</c> is null).
         /// </summary>
         public StylizerLink(string address, string style, float strength, Transport transport, StereoLayout layout,
                             bool linear, int slots, JpegEncoder managedEncoder = null, GrpcOptions managedOptions = null)
@@ -60,11 +61,11 @@ namespace ArtEm
             SlotCount = slots;
             ViewDesc[] views = layout.Views(linear);
             if (Managed)
-                opening = Task.Run(() => (IStylizerSession)new ManagedSession(address, style, strength, views, slots,
-                                                                              managedEncoder, managedOptions));
+                opening = Task.Run(() => (IStylizerSession)new ManagedSession(
+                    address, style, strength, views, slots, managedEncoder, managedOptions ?? options?.ToManaged()));
             else
                 opening = Task.Run(() => (IStylizerSession)new ArtemSession(address, style, strength, views, slots,
-                                                                            transport));
+                                                                            transport, options));
         }
 
         /// <summary>Picks up the finished connection attempt; call once a frame.</summary>

@@ -80,6 +80,29 @@ ARTEM_API int artem_open_transport(const char* address, const char* style, float
                                    const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
                                    int32_t transport, artem_session** session, char* error, size_t error_len);
 
+/* How to reach a server started with --token-file and/or --tls-cert/--tls-key. Zero it, set
+ * `struct_size` to sizeof(artem_connect_options) (later versions may add fields at the end and
+ * read only what a caller's size covers), then what the server asks for. */
+typedef struct artem_connect_options {
+  uint32_t struct_size;
+  const char* token;           /* bearer token, sent as `authorization: Bearer <token>` on every
+                                * call; NULL or "": none */
+  const char* tls_ca_file;     /* PEM file of the CA that signed the server's certificate (for a
+                                * self-signed server, its certificate): TLS (ALPN h2, TLS 1.2) with
+                                * that certificate checked; NULL or "": plaintext */
+  const char* tls_server_name; /* the name the server's certificate must carry; NULL or "": the
+                                * address's host (a name, or an IP address matched against the
+                                * certificate's IP entries) */
+} artem_connect_options;
+
+/* artem_open_transport with `options` (NULL: plaintext, no token). A server that refuses the
+ * token answers 16 (UNAUTHENTICATED) with its message; a certificate that is not trusted, a
+ * plaintext server for TLS or a TLS server for plaintext fail with 14 (UNAVAILABLE) and the
+ * reason; 12 (UNIMPLEMENTED) where the library was built without TLS. */
+ARTEM_API int artem_open_ex(const char* address, const artem_connect_options* options, const char* style,
+                            float strength, const artem_view_desc* views, uint32_t n_views, uint32_t slot_count,
+                            int32_t transport, artem_session** session, char* error, size_t error_len);
+
 /* Where view `view` of request slot `slot` lives: write the frame's pixels here. NULL when
  * slot or view is out of range. */
 ARTEM_API uint8_t* artem_request_view(artem_session* session, uint32_t slot, uint32_t view);
@@ -127,6 +150,10 @@ typedef struct artem_style_info {
  * artem_style_list_free; NULL on failure. */
 ARTEM_API int artem_list_styles(const char* address, int32_t timeout_ms, artem_style_list** list, char* error,
                                 size_t error_len);
+
+/* artem_list_styles with `options` (as artem_open_ex; NULL: plaintext, no token). */
+ARTEM_API int artem_list_styles_ex(const char* address, const artem_connect_options* options, int32_t timeout_ms,
+                                   artem_style_list** list, char* error, size_t error_len);
 
 ARTEM_API uint32_t artem_style_count(const artem_style_list* list);
 

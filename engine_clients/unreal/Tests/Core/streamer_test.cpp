@@ -5,7 +5,8 @@
 // staging buffer pads them), both eyes of a frame in one slot. Every stylized frame shown is newer
 // than the last and its two eyes are that frame's own pixels; the newest complete frame is the last
 // one shown; a new layout reopens the stream; a style switch and a refusal on the same stream; the
-// style catalog; an unreachable server; token files; with shm, a stereo frame through the JPEG
+// style catalog; an unreachable server; token files; a TLS server with a token (when
+// ARTEM_TEST_SECURED_SERVER is set); with shm, a stereo frame through the JPEG
 // transport, the one a standalone headset would use.
 #include "ArtEmCore/Streamer.h"
 
@@ -317,17 +318,71 @@ void FailsClearly(const std::string& tmp) {
   CHECK_EQ(s.BeginFrame(&generation), -1);
 
   std::ofstream(tmp + "/artem-short-token") << "short";
-  config.token_file = tmp + "/artem-short-token";
+  config.credentials.token_file = tmp + "/artem-short-token";
   s.Start(config);
   CHECK(WaitFor(s, LinkState::Failed, 10));
   CHECK_EQ(s.Status().code, 3);
   CHECK(s.Status().message.find("expected at least 16") != std::string::npos);
-  std::ofstream(tmp + "/artem-token") << "0123456789abcdef01234567";
-  config.token_file = tmp + "/artem-token";
-  s.Start(config);
-  CHECK(WaitFor(s, LinkState::Failed, 10) && s.Status().code == 12);
-  CHECK(s.Status().message.find("sends no bearer token") != std::string::npos);
   std::printf("%s\n", s.Status().Summary().c_str());
+}
+
+// A server started with --tls-cert/--tls-key --token-file (ARTEM_TEST_SECURED_SERVER, with
+// ARTEM_TEST_TOKEN_FILE, ARTEM_TEST_CA_FILE and ARTEM_TEST_OTHER_CA_FILE, a CA that signed
+// nothing the server presents): the settings' token and CA files stream frames and list styles;
+// no token is refused with 16, another CA with 14 and the reason.
+void StreamsFromASecuredServer(const std::string& address, const Credentials& credentials,
+                               const std::string& other_ca) {
+  Streamer s;
+  StreamConfig config;
+  config.address = address;
+  config.style = "identity";
+  config.transport = Transport::Inline;
+  config.credentials = credentials;
+  config.retry_ms = 100000;
+  config.layout = Layout({{true, 0, 40, 24}, {true, 1, 40, 24}});
+  s.Start(config);
+  CHECK(WaitFor(s, LinkState::Streaming, 60));
+  StylizedFrame frame;
+  bool got = false;
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  std::vector<std::uint8_t> rows(4u * 40 * 24);
+  for (std::uint32_t n = 1; !got && Clock::now() < until; ++n) {
+    std::uint64_t generation = 0;
+    const int slot = s.BeginFrame(&generation);
+    for (int eye = 0; slot >= 0 && eye < 2; ++eye) {
+      for (int i = 0; i < 40 * 24 * 4; ++i)
+        rows[i] = PatternByte(n, eye, (i / 4) % 40, i / 160, i % 4);
+      CHECK(s.WriteEye(slot, generation, eye, {40, 24}, rows.data(), 4u * 40));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    got = s.TakeNewest(&frame);
+  }
+  CHECK(got && DecodeFrame(frame.eye[0], {40, 24}, 0) > 0 &&
+        DecodeFrame(frame.eye[1], {40, 24}, 1) > 0);
+  std::printf("secured: %s\n", s.Status().Summary().c_str());
+  std::vector<StyleEntry> styles;
+  std::string why;
+  CHECK_EQ(ListStyles(address, 10000, &styles, &why, credentials), 0);
+  CHECK(!styles.empty());
+
+  Credentials no_token = credentials;
+  no_token.token_file.clear();
+  config.credentials = no_token;
+  s.Start(config);
+  CHECK(WaitFor(s, LinkState::Failed, 30));
+  CHECK_EQ(s.Status().code, 16);
+  CHECK(s.Status().message.find("authorization: Bearer") != std::string::npos);
+  std::printf("secured, no token: %s\n", s.Status().Summary().c_str());
+  CHECK_EQ(ListStyles(address, 10000, &styles, &why, no_token), 16);
+
+  Credentials wrong_ca = credentials;
+  wrong_ca.tls_ca_file = other_ca;
+  config.credentials = wrong_ca;
+  s.Start(config);
+  CHECK(WaitFor(s, LinkState::Failed, 30));
+  CHECK_EQ(s.Status().code, 14);
+  CHECK(s.Status().message.find("certificate was refused") != std::string::npos);
+  std::printf("secured, another CA: %s\n", s.Status().Summary().c_str());
 }
 
 }  // namespace
@@ -347,6 +402,12 @@ int main() {
   const Transport transport = t == "inline" ? Transport::Inline : Transport::SharedMemory;
   const char* tmp = std::getenv("TMPDIR");
   FailsClearly(tmp ? tmp : "/tmp");
+  if (const char* secured = std::getenv("ARTEM_TEST_SECURED_SERVER"); secured && *secured) {
+    Credentials credentials;
+    credentials.token_file = std::getenv("ARTEM_TEST_TOKEN_FILE");
+    credentials.tls_ca_file = std::getenv("ARTEM_TEST_CA_FILE");
+    StreamsFromASecuredServer(secured, credentials, std::getenv("ARTEM_TEST_OTHER_CA_FILE"));
+  }
   ListsStylesWithThumbnails(server);
   StreamsLatestFrameWins(server, transport);
   if (transport == Transport::SharedMemory) StreamsJpeg(server);

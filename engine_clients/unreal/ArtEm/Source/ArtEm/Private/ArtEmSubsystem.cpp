@@ -9,7 +9,6 @@
 #include "Async/Async.h"
 #include "Engine/GameInstance.h"
 #include "HAL/IConsoleManager.h"
-#include "Misc/Paths.h"
 #include "SceneViewExtension.h"
 
 static TAutoConsoleVariable<int32> CVarArtEmEnable(TEXT("artem.Enable"), 1,
@@ -92,11 +91,7 @@ void UArtEmSubsystem::Connect(const FString& Server)
 	Config.strength = CurrentStrength;
 	Config.transport = ArtEm::TransportFor(ArtEmConvert::ToCore(Settings->Transport), Config.address,
 		PlatformHasSharedMemory());
-	if (!Settings->TokenFile.FilePath.IsEmpty())
-	{
-		const FString Token = FPaths::ConvertRelativePathToFull(Settings->TokenFile.FilePath);
-		Config.token_file = ArtEmConvert::ToStd(Token);
-	}
+	Config.credentials = ArtEmConvert::CredentialsOf(*Settings);
 	Config.slots = Settings->Slots;
 	Streamer->Start(Config);  // the eyes come from the first rendered frame
 	Extension->SetConnected(true);
@@ -111,12 +106,13 @@ void UArtEmSubsystem::Disconnect()
 void UArtEmSubsystem::ListStyles()
 {
 	const std::string Address = ArtEmConvert::ToStd(AddressOr(FString()));
+	const ArtEm::Credentials Credentials = ArtEmConvert::CredentialsOf(*GetDefault<UArtEmSettings>());
 	TWeakObjectPtr<UArtEmSubsystem> WeakThis(this);
-	Async(EAsyncExecution::ThreadPool, [Address, WeakThis]()
+	Async(EAsyncExecution::ThreadPool, [Address, Credentials, WeakThis]()
 		{
 			std::vector<ArtEm::StyleEntry> Entries;
 			std::string Why;
-			const int Code = ArtEm::ListStyles(Address, StyleListTimeoutMs, &Entries, &Why);
+			const int Code = ArtEm::ListStyles(Address, StyleListTimeoutMs, &Entries, &Why, Credentials);
 			AsyncTask(ENamedThreads::GameThread, [WeakThis, Code, Why, Entries = MoveTemp(Entries)]()
 				{
 					if (UArtEmSubsystem* Self = WeakThis.Get())

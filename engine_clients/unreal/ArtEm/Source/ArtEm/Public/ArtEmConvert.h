@@ -9,6 +9,7 @@
 #include "CoreMinimal.h"
 #include "Engine/Texture2D.h"
 #include "ImageUtils.h"
+#include "Misc/Paths.h"
 
 #include <string>
 #include <vector>
@@ -23,6 +24,20 @@ inline std::string ToStd(const FString& Text)
 inline FString ToUnreal(const std::string& Text)
 {
 	return FString(UTF8_TO_TCHAR(Text.c_str()));
+}
+
+/** The settings' token file, TLS CA file and server name, file paths made absolute. */
+inline ArtEm::Credentials CredentialsOf(const UArtEmSettings& Settings)
+{
+	const auto Full = [](const FFilePath& File)
+	{
+		return File.FilePath.IsEmpty() ? std::string() : ToStd(FPaths::ConvertRelativePathToFull(File.FilePath));
+	};
+	ArtEm::Credentials Credentials;
+	Credentials.token_file = Full(Settings.TokenFile);
+	Credentials.tls_ca_file = Full(Settings.TlsCaFile);
+	Credentials.tls_server_name = ToStd(Settings.TlsServerName);
+	return Credentials;
 }
 
 inline ArtEm::TransportSetting ToCore(EArtEmTransport Transport)

@@ -35,6 +35,15 @@ public:
 	UPROPERTY(config, EditAnywhere, Category = "Server")
 	FFilePath TokenFile;
 
+	/** PEM file of the CA that signed the server's certificate (a server started with --tls-cert;
+	 * for a self-signed one, its certificate): connect over TLS. Empty: plaintext. */
+	UPROPERTY(config, EditAnywhere, Category = "Server")
+	FFilePath TlsCaFile;
+
+	/** The name the server's certificate must carry; empty: the host of the server address. */
+	UPROPERTY(config, EditAnywhere, Category = "Server", AdvancedDisplay)
+	FString TlsServerName;
+
 	UPROPERTY(config, EditAnywhere, Category = "Server")
 	EArtEmTransport Transport = EArtEmTransport::Automatic;
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "ArtEmCore/ConnectOptions.h"
 #include "artem/artem.h"
 
 namespace ArtEm {
@@ -10,7 +11,6 @@ namespace ArtEm {
 namespace {
 
 constexpr int kDeadlineExceeded = 4;  // artem_receive: no reply within the timeout
-constexpr int kUnimplemented = 12;
 constexpr int kUnavailable = 14;
 constexpr std::size_t kErrorLength = 512;
 
@@ -224,27 +224,19 @@ bool Streamer::Connect(std::unique_lock<std::mutex>& lock) {
   int code = 0;
   std::string message;
   artem_session* session = nullptr;
-  if (!config.token_file.empty()) {
-    std::string token;
-    if (!LoadTokenFile(config.token_file, &token, &message)) {
-      code = 3;  // INVALID_ARGUMENT: the setting is wrong
-    } else {
-      code = kUnimplemented;
-      message =
-          "token file " + config.token_file +
-          ": this build of the native core sends no bearer token (its C ABI has no credentials "
-          "yet); clear the token file setting or use a server without --token-file";
-    }
-  } else {
+  ConnectOptions options;
+  code = options.Load(config.credentials, &message);
+  if (code == 0) {
     std::vector<artem_view_desc> views;
     for (int eye = 0; eye < config.layout.Eyes(); ++eye)
       views.push_back({config.layout.Eye(eye).width, config.layout.Eye(eye).height, config.format,
                        0, config.linear ? 1 : 0});
     char error[kErrorLength] = "";
-    code = artem_open_transport(
-        config.address.c_str(), config.style.c_str(), config.strength, views.data(),
-        static_cast<std::uint32_t>(views.size()), static_cast<std::uint32_t>(config.slots),
-        static_cast<std::int32_t>(config.transport), &session, error, sizeof error);
+    code = artem_open_ex(config.address.c_str(), options.get(), config.style.c_str(),
+                         config.strength, views.data(), static_cast<std::uint32_t>(views.size()),
+                         static_cast<std::uint32_t>(config.slots),
+                         static_cast<std::int32_t>(config.transport), &session, error,
+                         sizeof error);
     message = error;
   }
   lock.lock();

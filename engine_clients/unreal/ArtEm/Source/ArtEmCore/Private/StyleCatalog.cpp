@@ -2,15 +2,19 @@
 
 #include <utility>
 
+#include "ArtEmCore/ConnectOptions.h"
 #include "artem/artem.h"
 
 namespace ArtEm {
 
 int ListStyles(const std::string& address, int timeout_ms, std::vector<StyleEntry>* styles,
-               std::string* why) {
+               std::string* why, const Credentials& credentials) {
+  ConnectOptions options;
+  if (const int bad = options.Load(credentials, why)) return bad;
   char error[512] = "";
   artem_style_list* list = nullptr;
-  const int code = artem_list_styles(address.c_str(), timeout_ms, &list, error, sizeof error);
+  const int code = artem_list_styles_ex(address.c_str(), options.get(), timeout_ms, &list, error,
+                                        sizeof error);
   if (code != 0) {
     *why = error;
     return code;

@@ -57,12 +57,13 @@ FReply SArtEmStylePicker::OnList()
 	const FString Address = GetDefault<UArtEmSettings>()->ServerAddress;
 	State->SetText(FText::Format(LOCTEXT("Asking", "Asking {0}..."), FText::FromString(Address)));
 	const std::string Target = ArtEmConvert::ToStd(Address);
+	const ArtEm::Credentials Credentials = ArtEmConvert::CredentialsOf(*GetDefault<UArtEmSettings>());
 	TWeakPtr<SArtEmStylePicker> WeakThis = SharedThis(this);
-	Async(EAsyncExecution::ThreadPool, [Target, WeakThis]()
+	Async(EAsyncExecution::ThreadPool, [Target, Credentials, WeakThis]()
 		{
 			std::vector<ArtEm::StyleEntry> Entries;
 			std::string Why;
-			const int Code = ArtEm::ListStyles(Target, ListTimeoutMs, &Entries, &Why);
+			const int Code = ArtEm::ListStyles(Target, ListTimeoutMs, &Entries, &Why, Credentials);
 			AsyncTask(ENamedThreads::GameThread, [WeakThis, Code, Why, Entries = MoveTemp(Entries)]()
 				{
 					if (TSharedPtr<SArtEmStylePicker> Self = WeakThis.Pin())

@@ -46,6 +46,14 @@ struct ColourChoice {
 };
 ARTEMCORE_API ColourChoice ColourForOutputDevice(int output_device);
 
+// How to reach a server started with --token-file and/or --tls-cert/--tls-key (the plugin's
+// settings): files, so that neither the token nor a certificate sits in a project's config.
+struct Credentials {
+  std::string token_file;       // the server's bearer token; empty: none
+  std::string tls_ca_file;      // PEM of the CA that signed the server's certificate; empty: plaintext
+  std::string tls_server_name;  // the name the certificate must carry; empty: the address's host
+};
+
 // The bearer token in `path` (surrounding whitespace trimmed); false with `why` for a file that
 // cannot be read or holds fewer than 16 characters (the server refuses shorter tokens).
 ARTEMCORE_API bool LoadTokenFile(const std::string& path, std::string* token, std::string* why);

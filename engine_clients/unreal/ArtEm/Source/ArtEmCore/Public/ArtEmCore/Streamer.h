@@ -30,7 +30,7 @@ struct StreamConfig {
   std::string style = "identity";
   float strength = 1.0f;
   Transport transport = Transport::SharedMemory;
-  std::string token_file;   // empty: no bearer token
+  Credentials credentials;  // token file, TLS CA file (empty: none, plaintext)
   StereoLayout layout;      // the eyes; the render thread sets it (EnsureLayout)
   bool linear = false;      // the eyes' colour space (ColourForOutputDevice)
   std::int32_t format = 2;  // ARTEM_BGRA8: Unreal's 8-bit scene colour order

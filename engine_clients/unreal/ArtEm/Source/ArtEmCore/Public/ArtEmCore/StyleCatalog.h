@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ArtEmCore/CoreApi.h"
+#include "ArtEmCore/StreamChoices.h"
 
 namespace ArtEm {
 
@@ -18,8 +19,10 @@ struct StyleEntry {
   std::vector<std::uint8_t> thumbnail_png;  // empty when the style has none
 };
 
-// 0 with `styles` filled, else the gRPC status code with `why` (14: the server is unreachable).
+// 0 with `styles` filled, else the gRPC status code with `why` (14: the server is unreachable
+// or TLS failed; 16: it refused the token; 3: the token file cannot be used).
 ARTEMCORE_API int ListStyles(const std::string& address, int timeout_ms,
-                             std::vector<StyleEntry>* styles, std::string* why);
+                             std::vector<StyleEntry>* styles, std::string* why,
+                             const Credentials& credentials = {});
 
 }  // namespace ArtEm
