@@ -49,7 +49,8 @@ namespace ArtEm
         /// the token and TLS settings (for the managed client when <c>managedOptions</c> is null).
         /// </summary>
         public StylizerLink(string address, string style, float strength, Transport transport, StereoLayout layout,
-                            bool linear, int slots, JpegEncoder managedEncoder = null, GrpcOptions managedOptions = null)
+                            bool linear, int slots, JpegEncoder managedEncoder = null, GrpcOptions managedOptions = null,
+                            ConnectOptions options = null)
         {
             Address = address;
             Style = style;

@@ -58,7 +58,7 @@ static class Secured
         Check(ArtemStyles.List(tls, 10000, options).Any(s => s.Id == "identity"), "ListStyles over TLS with the token");
 
         var link = new StylizerLink(tls, "identity", 1f, Transport.Inline, StereoLayout.Of(false, 1, false, 16, 8),
-                                    false, 2, options);
+                                    false, 2, options: options);
         for (int i = 0; i < 1000 && link.State == LinkState.Connecting; i++)
         {
             System.Threading.Thread.Sleep(10);
