@@ -83,11 +83,12 @@ def _hardening(args: argparse.Namespace) -> dict:
 
 def _run_options(args: argparse.Namespace):
     from .benchmark.sizes import parse_size
-    from .runs import RunOptions
+    from .runs import FASTEST, RunOptions
 
     sizes = [parse_size(t) for t in args.warm_size or []]
     return RunOptions(
-        backend=args.backend,
+        # no --backend: the measured default (on CUDA that is the device's default)
+        backend=args.backend or (FASTEST if not args.precision else None),
         precision=args.precision,
         optimize_mode=args.optimize,
         warm_sizes=[(s.views, s.height, s.width) for s in sizes],
@@ -197,6 +198,34 @@ def cmd_models_import(args: argparse.Namespace) -> None:
         **{k: getattr(args, k) for k in IMAGE_IMPORT_FLAGS},
     )
     print(imported.message)
+
+
+def cmd_models_export_onnx(args: argparse.Namespace) -> None:
+    """Write model.onnx beside entries' weights, so the onnxruntime backend serves it instead of
+    exporting at start. --all: every entry whose kind has a graph (adain styles and xnor nets
+    have none: a style's graph is its model's, xnor runs on torch)."""
+    from .kinds import export_graph
+    from .models.card import validate_name
+    from .models.store import list_entry_dirs
+
+    if args.all == bool(args.names):
+        raise UsageError("models export-onnx: name entries or give --all (not both)")
+    if args.all:
+        paths = list_entry_dirs(args.models_dir)
+    else:
+        paths = [args.models_dir / validate_name(n, "name") for n in args.names]
+    for path in paths:
+        if not path.is_dir():
+            raise UsageError(f"models export-onnx: no entry {path.name!r} in {args.models_dir}")
+    for path in paths:
+        try:
+            written = export_graph(path)
+        except ValueError as e:
+            if not args.all:
+                raise UsageError(f"models export-onnx: {e}") from None
+            print(f"skipped {path.name}: {e}")
+            continue
+        print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
 
 def cmd_models_kinds(args: argparse.Namespace) -> None:
@@ -310,7 +339,9 @@ def cmd_stylize(args: argparse.Namespace) -> None:
     style = replace(choice.style, model=choice.model)  # the module its kind built for the choice
     runs = Runs(Pipeline(resolve_device(args.device)))
     pipeline = runs.bind(
-        runs.choose(args.backend or "", args.precision or "", args.render_scale, style.kind)
+        runs.choose(
+            args.backend or "", args.precision or "", args.render_scale, style.kind, style.model
+        )
     )
     for dst in stylize_paths(pipeline, style, args.inputs, args.output, choice.pixel_strength):
         print(dst)
@@ -391,7 +422,9 @@ def cmd_eval_comfort(args: argparse.Namespace) -> None:
         f"{'strength':>8} {'detail':>6}"
     )
     for style in styles:  # each on its kind's backend unless one is named
-        pipeline = runs.bind(runs.choose(args.backend or "", args.precision or "", 1.0, style.kind))
+        pipeline = runs.bind(
+            runs.choose(args.backend or "", args.precision or "", 1.0, style.kind, style.model)
+        )
         report = measure_comfort(
             lambda rgb: stylize_array(pipeline, style, rgb),  # noqa: B023
             stereo_scale=args.stereo_scale,
@@ -459,11 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--backend",
             choices=names,
             default=None,
-            help="how to run models (default: torch-optimized on CUDA, torch-eager on CPU"
-            + (
-                "; fastest: on a CPU, time each once at start and keep the fastest, logged)"
+            help=(
+                "how to run models (default fastest: torch-optimized on CUDA; on a CPU each is "
+                "timed once at start and the fastest kept, logged)"
                 if fastest
-                else ")"
+                else "how to run models (default: torch-optimized on CUDA, torch-eager on CPU)"
             ),
         )
         sp.add_argument(
@@ -728,6 +761,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     models_dir(s)
     s.set_defaults(func=cmd_models_import)
+
+    s = models.add_parser(
+        "export-onnx",
+        help="write model.onnx beside entries' weights (served by onnxruntime without exporting)",
+    )
+    s.add_argument("names", nargs="*", help="entries to export (generator styles, adain models)")
+    s.add_argument("--all", action="store_true", help="every entry that has an ONNX export")
+    models_dir(s)
+    s.set_defaults(func=cmd_models_export_onnx)
 
     s = models.add_parser(
         "kinds", help="the model kinds this server has (with plugins): what each imports and takes"

@@ -111,11 +111,15 @@ class Runs:
         self.options = options
         self.available = available_backends(self.device)
         backend, precision = default_choice(self.device)
+        # measured: the variant to run a style on when its entry ships no graph (None: default)
+        self.ready: RunChoice | None = None
         if options.backend == FASTEST:  # measured once, now; on CUDA the default is the fastest
             if self.device.type == "cpu":
-                backend, precision = fastest_choice(self.device)
+                pick = fastest_choice(self.device)
+                backend, precision = pick.best
+                self.ready = RunChoice(*pick.ready) if pick.ready else None
             options = replace(options, backend=None, precision=None)
-            self._server_chose = True
+            self._server_chose = self.device.type == "cpu"  # on CUDA: as if none was named
         else:
             self._server_chose = options.backend is not None
         # The server's default (a kind that cannot run it gets its own default: `default_for`)
@@ -146,12 +150,22 @@ class Runs:
     def _warm_shapes(self, runner) -> list[tuple[int, int, int]]:
         return [self.frame_shape(n, h, w, runner) for n, h, w in self.options.warm_sizes]
 
-    def default_for(self, kind: Kind | None) -> RunChoice:
+    def default_for(self, kind: Kind | None, module: torch.nn.Module | None = None) -> RunChoice:
         """The default for a style of `kind`: the server's when it named or measured one that
-        the kind runs, the kind's own for this device otherwise."""
-        if kind is None or (
-            self._server_chose and kind.supports(self.default.backend, self.default.precision)
-        ):
+        the kind runs, the kind's own for this device otherwise. A measured default that would
+        export `module` first (no current graph shipped with its entry) gives way to the
+        fastest variant that needs no export, when the kind runs that."""
+        if kind is None:
+            return self.default
+        if self._server_chose and kind.supports(self.default.backend, self.default.precision):
+            r = self.ready
+            if (
+                r is not None
+                and module is not None
+                and kind.supports(r.backend, r.precision)
+                and kind.shipped_graph(module) is None
+            ):
+                return r
             return self.default
         return RunChoice(*kind.default_run(self.device.type == "cuda"))
 
@@ -161,10 +175,11 @@ class Runs:
         precision: str = "",
         render_scale: float | None = None,
         kind: Kind | None = None,
+        module: torch.nn.Module | None = None,
     ) -> RunChoice:
-        """A session's choice for a style of `kind`, defaults filled in; InvalidArgument names
-        what is offered."""
-        default = self.default_for(kind)
+        """A session's choice for a style of `kind` (its module: `module`), defaults filled in;
+        InvalidArgument names what is offered."""
+        default = self.default_for(kind, module)
         backend = backend or default.backend
         if not precision:
             precision = (
@@ -281,7 +296,7 @@ class Runs:
         )
         got = []
         for style in chosen[: self.options.cache_capacity]:
-            choice = self.default_for(style.kind)
+            choice = self.default_for(style.kind, style.model)
             got.append(self.request(style.model, choice, f"{style.id} on {describe(choice)}"))
         return [b.future for b in got if isinstance(b, Build)]
 

@@ -411,6 +411,7 @@ class StreamSession:
                 config.precision,
                 config.render_scale if config.HasField("render_scale") else None,
                 settings.style.kind,
+                settings.model,
             ),
         )
         if settings.style.kind.runs_model:  # built now on the build thread, not on the first frame

@@ -31,9 +31,12 @@ Nothing else changes: the registry, service, runs, CLI and benchmarks only ask k
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from .base import Imported, Kind, SessionModule, Style
 
@@ -49,6 +52,7 @@ __all__ = [
     "Style",
     "all_kinds",
     "default_kind",
+    "export_graph",
     "import_files",
     "kind_named",
     "kind_of",
@@ -189,3 +193,22 @@ def import_files(
         raise ValueError(f"models import: {flags}: options for {takers} files; {shown} is not one")
     offered = "; ".join(f"{k.name}: {k.import_help}" for k in kinds if k.import_help)
     raise ValueError(f"models import: no kind imports {shown}; {offered}")
+
+
+def export_graph(entry_path: Path) -> Path:
+    """Write the entry's model.onnx (its kind's export of its stored weights), replacing any
+    older one in one rename: what the onnxruntime backend then serves without exporting."""
+    from ..models.onnx_export import ONNX_FILE
+    from ..models.store import read_entry
+
+    entry = read_entry(entry_path)
+    data = kind_of(entry.card).export_graph(entry)
+    fd, tmp = tempfile.mkstemp(prefix=f".{ONNX_FILE}-", dir=entry.path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, entry.path / ONNX_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return entry.path / ONNX_FILE

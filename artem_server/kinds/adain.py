@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from ..models.adain import AdaINConfig
@@ -28,6 +29,8 @@ from ..models.adain_store import (
 from ..models.adain_style import AdaINStylizer, blend, compute_style_stats
 from ..models.card import ModelCard
 from ..models.importers import CheckpointError, read_state_dict
+from ..models.onnx_export import export_adain_onnx
+from ..models.onnx_shipped import ShippedGraph, attached
 from ..models.store import Entry
 from .base import Cache, Imported, Kind, SessionModule, Style
 
@@ -70,6 +73,28 @@ class AdaINKind(Kind):
         from ..backends.fused_adain import FusedAdaIN
 
         return FusedAdaIN(module, use_kernels=use_kernels)
+
+    def export_graph(self, entry: Entry) -> bytes:
+        if not self.is_base(entry.card):
+            raise ValueError(
+                f"{entry.name!r} is a style of adain model {self.base_of(entry.card)!r}: the "
+                "model's graph serves all its styles (export that one)"
+            )
+        return export_adain_onnx(self.load_base(entry).net)
+
+    def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
+        """The model's graph takes the style's statistics and alpha as inputs (ADAIN_IO): one
+        graph for all its styles. Colour preservation is not in it: such modules export."""
+        assert isinstance(module, AdaINStylizer)
+        graph = attached(module.net)
+        if graph is None or module.preserve_color:
+            return None
+        feeds = {
+            "style_mean": module.mean,
+            "style_std": module.std,
+            "alpha": torch.tensor(module.alpha, dtype=torch.float32),
+        }
+        return ShippedGraph(graph, module.net, feeds)
 
     def session_module(
         self,

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import InvalidArgument
 from ..models.card import ModelCard
+from ..models.onnx_shipped import ShippedGraph
 from ..models.store import Cancelled, Entry
 from ..models.thumbnail import render_thumbnail
 
@@ -124,6 +125,15 @@ class Kind:
 
     def fused(self, module: nn.Module, use_kernels: bool) -> Callable | None:
         """Its modules' fused form for torch-optimized's `fused` mode; None: it has none."""
+        return None
+
+    def export_graph(self, entry: Entry) -> bytes:
+        """The model.onnx for an entry (`artem models export-onnx`), from its stored weights."""
+        raise ValueError(f"{entry.name!r} is {article(self.name)} entry: it has no ONNX export")
+
+    def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
+        """The ONNX graph its entry ships for `module` (models/onnx_shipped.py), with the inputs
+        it takes besides the frame; None: the onnxruntime backend exports the module."""
         return None
 
     # -- sessions ----------------------------------------------------------------------------

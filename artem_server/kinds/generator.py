@@ -12,6 +12,8 @@ from torch import nn
 from ..models.card import ModelCard
 from ..models.generator import Generator, GeneratorConfig
 from ..models.importers import generator_from_state_dict, import_generator
+from ..models.onnx_export import export_onnx
+from ..models.onnx_shipped import ShippedGraph, attach, attached
 from ..models.store import Entry, write_entry
 from .base import Imported, Kind
 
@@ -33,7 +35,16 @@ class GeneratorKind(Kind):
         net, _ = generator_from_state_dict(entry.load_weights(), antialias=expected.antialias)
         if net.config != expected:
             raise ValueError(f"{entry.path}: weights are {net.config}, card says {expected}")
-        return net.eval().requires_grad_(False)
+        net = net.eval().requires_grad_(False)
+        attach(net, entry.path)
+        return net
+
+    def export_graph(self, entry: Entry) -> bytes:
+        return export_onnx(self.load(entry))
+
+    def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
+        graph = attached(module)
+        return None if graph is None else ShippedGraph(graph, module)
 
     def optimized_mode(self, module: nn.Module, kernels: bool) -> str:
         # fused needs the CuPy kernels to win; without them compile is faster for this net

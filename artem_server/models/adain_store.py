@@ -21,6 +21,7 @@ import torch
 from .adain import AdaINConfig, AdaINNet
 from .adain_style import AdaINStylizer, StyleStats
 from .card import ModelCard
+from .onnx_shipped import attach
 from .store import Entry, write_entry
 from .thumbnail import render_thumbnail
 
@@ -97,6 +98,7 @@ def load_adain_model(entry: Entry) -> AdaINModel:
         )
     net.load_state_dict(sd)
     net = net.eval().requires_grad_(False)
+    attach(net, entry.path)
     return AdaINModel(entry.name, net, encoder_digest(net), entry.card)
 
 

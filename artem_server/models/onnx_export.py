@@ -3,12 +3,16 @@ artem-train writes beside an entry's weights, which an engine's own runtime (Uni
 Unreal NNE, ONNX Runtime in C++) can run without ArtEm.
 
 torch.onnx's dynamo exporter, with batch, height and width dynamic. ONNX files are data (a
-protobuf graph and its weights): loading one runs no Python.
+protobuf graph and its weights): loading one runs no Python. Each export records the digest of
+the weights it was made from (`WEIGHTS_DIGEST_KEY` in the graph's metadata), so a model.onnx
+left beside weights that changed since is recognised as stale and not served.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 import warnings
 
 import torch
@@ -17,6 +21,7 @@ from torch import nn
 from .adain import AdaINNet, adain
 
 ONNX_FILE = "model.onnx"
+WEIGHTS_DIGEST_KEY = "artem.weights_sha256"
 
 GENERATOR_IO = (
     "model.onnx: input x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 4; "
@@ -30,20 +35,67 @@ ADAIN_IO = (
 )
 
 
-def _export(net: nn.Module, example: tuple, dynamic: tuple, inputs: list[str]) -> bytes:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation chatter, not ours to fix
-        program = torch.onnx.export(
-            net,
-            example,
-            None,
-            dynamo=True,
-            dynamic_shapes=dynamic,
-            input_names=inputs,
-            output_names=["y"],
-            verbose=False,
-        )
-    return program.model_proto.SerializeToString()
+def weights_digest(module: nn.Module) -> str:
+    """sha256 of the module's state as fp32 (names, shapes, values): equal for a trained net
+    rounded to fp16 and the same net loaded back from its fp16 entry."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().to("cpu")
+        t = t.float() if t.is_floating_point() else t
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _export(
+    net: nn.Module, example: tuple, dynamic: tuple, inputs: list[str], digest: str
+) -> bytes:
+    quiet = [logging.getLogger(n) for n in ("onnx_ir", "onnxscript")]
+    levels = [q.level for q in quiet]
+    try:
+        for q in quiet:  # the exporter's optimiser logs a line per pass
+            q.setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its deprecation chatter, not ours to fix
+            program = torch.onnx.export(
+                net,
+                example,
+                None,
+                dynamo=True,
+                dynamic_shapes=dynamic,
+                input_names=inputs,
+                output_names=["y"],
+                verbose=False,
+            )
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
+    proto = program.model_proto
+    _store_half(proto)
+    proto.metadata_props.add(key=WEIGHTS_DIGEST_KEY, value=digest)
+    return proto.SerializeToString()
+
+
+def _store_half(proto) -> None:
+    """Store each fp32 weight that fp16 holds exactly (every weight of an entry kept in fp16)
+    as fp16 and a Cast back: half the file, the same graph. ONNX Runtime folds the casts when
+    it loads the graph, so the convolutions see fp32 constants as before."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        w = numpy_helper.to_array(init)
+        if w.size < 64 or not (w.astype("float16").astype("float32") == w).all():
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(w.astype("float16"), name + ".fp16"))
+        casts.append(helper.make_node("Cast", [name + ".fp16"], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def _image_dims(batch: torch.export.Dim) -> dict:
@@ -56,9 +108,10 @@ def export_onnx(
     """ONNX bytes of an image-to-image `model` in `dtype`: input `x` (N, 3, H, W), output `y`,
     N, H and W dynamic. Traced on the CPU; H and W must be multiples of the model's size
     multiple."""
+    digest = weights_digest(model)
     net = copy.deepcopy(model).to("cpu", dtype).eval()
     x = torch.rand(2, 3, *example_hw).mul(255).to(dtype)
-    return _export(net, (x,), (_image_dims(torch.export.Dim("batch", max=64)),), ["x"])
+    return _export(net, (x,), (_image_dims(torch.export.Dim("batch", max=64)),), ["x"], digest)
 
 
 class _AdaINGraph(nn.Module):
@@ -96,4 +149,5 @@ def export_adain_onnx(net: AdaINNet) -> bytes:
         example,
         (_image_dims(batch), {0: batch}, {0: batch}, None),
         ["x", "style_mean", "style_std", "alpha"],
+        weights_digest(net),
     )

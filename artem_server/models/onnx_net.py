@@ -59,6 +59,9 @@ def make_session(data: bytes, device: torch.device, quiet: bool = False):
         ]
     else:
         providers = ["CPUExecutionProvider"]
+        # Its threads would otherwise spin for a while after each run, taking the cores from
+        # the torch ops around it (the frame's conversions) and from other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, options, providers=providers)
 
 
@@ -96,8 +99,9 @@ def run_host(session, feeds: dict[str, torch.Tensor], output: str) -> torch.Tens
 class OnnxGraph:
     """One ONNX file's bytes and its sessions, made on first use per device."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, source: str = "an ONNX graph") -> None:
         self.data = data
+        self.source = source  # what log lines call it: its file
         self._sessions: dict[torch.device, Any] = {}
         self._lock = threading.Lock()
 
