@@ -105,8 +105,16 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> torch.T
 
 
 def to_model_input(src: torch.Tensor, fmt: PixelFormat, linear: bool) -> torch.Tensor:
-    """(N, H, W, bpp) uint8 -> (N, 3, H, W) float32 RGB 0..255 sRGB, on src's device."""
-    x = src[..., list(fmt.rgb_order)].permute(0, 3, 1, 2).float()
+    """(N, H, W, bpp) uint8 -> (N, 3, H, W) float32 RGB 0..255 sRGB, planar, on src's device.
+    One pass over the pixels (the channel gather, layout change and conversion in each copy):
+    on a CPU every extra pass costs about as much as the model's cheapest layer."""
+    n, h, w, _ = src.shape
+    x = torch.empty((n, 3, h, w), dtype=torch.float32, device=src.device)
+    if fmt.rgb_order == (0, 1, 2):
+        x.copy_(src[..., :3].permute(0, 3, 1, 2))
+    else:
+        for c, i in enumerate(fmt.rgb_order):
+            x[:, c].copy_(src[..., i])
     if linear:
         x = linear_to_srgb(x / 255) * 255
     return x
@@ -116,12 +124,18 @@ def from_model_output(
     y: torch.Tensor, fmt: PixelFormat, linear: bool, src: torch.Tensor
 ) -> torch.Tensor:
     """(N, 3, H, W) float32 RGB ~0..255 sRGB -> (N, H, W, bpp) uint8 in `fmt` (linear-encoded
-    when `linear`), alpha copied from `src` (N, H, W, bpp)."""
+    when `linear`), alpha copied from `src` (N, H, W, bpp). The rounded values are whole
+    numbers in 0..255, so each channel's copy into the uint8 frame converts them exactly."""
     y = y.clamp(0, 255)
     if linear:
         y = srgb_to_linear(y / 255) * 255
+    y.round_()
     out = torch.empty_like(src)
-    out[..., list(fmt.rgb_order)] = y.round().to(torch.uint8).permute(0, 2, 3, 1)
+    if fmt.rgb_order == (0, 1, 2):
+        out[..., :3].copy_(y.permute(0, 2, 3, 1))
+    else:
+        for c, i in enumerate(fmt.rgb_order):
+            out[..., i].copy_(y[:, c])
     if fmt.alpha_index is not None:
         out[..., fmt.alpha_index] = src[..., fmt.alpha_index]
     return out

@@ -55,7 +55,10 @@ def test_every_builtin_generator_and_adain_model_ships_its_graph():
     names = exported_entries()
     assert {"nocturne", "tessera", "adain-lite"} <= set(names)
     missing = [n for n in names if not (BUILTIN_DIR / n / ONNX_FILE).is_file()]
-    assert not missing, f"no {ONNX_FILE}: run `artem models export-onnx {' '.join(missing)}`"
+    assert not missing, (
+        f"no {ONNX_FILE}: `artem models export-onnx {' '.join(missing)} "
+        "--models-dir artem_server/builtin_models`"
+    )
 
 
 def test_shipped_graphs_are_served_and_agree_with_their_checkpoints():
@@ -66,7 +69,11 @@ def test_shipped_graphs_are_served_and_agree_with_their_checkpoints():
     assert any(s.card.kind == "adain" for s in styles)
     for style in styles:
         runner = create_runner("onnxruntime", style.model, CPU, "fp32")
-        assert runner.shipped, f"{style.id}: its shipped graph was not used (stale or missing)"
+        entry = style.kind.base_of(style.card) or style.id
+        assert runner.shipped, (
+            f"{style.id}: its model.onnx is stale or missing: `artem models export-onnx {entry} "
+            "--models-dir artem_server/builtin_models`"
+        )
         assert max_diff(style.model, runner) < TOLERANCE, style.id
 
 

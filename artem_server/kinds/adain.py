@@ -85,9 +85,10 @@ class AdaINKind(Kind):
     def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
         """The model's graph takes the style's statistics and alpha as inputs (ADAIN_IO): one
         graph for all its styles. Colour preservation is not in it: such modules export."""
-        assert isinstance(module, AdaINStylizer)
+        if not isinstance(module, AdaINStylizer) or module.preserve_color:
+            return None
         graph = attached(module.net)
-        if graph is None or module.preserve_color:
+        if graph is None:
             return None
         feeds = {
             "style_mean": module.mean,
