@@ -93,7 +93,7 @@ namespace ArtEm
         bool dead, goingAway;
         readonly HpackDecoder decoder = new HpackDecoder();
         readonly Thread reader;
-        readonly Timer watchdog;
+        Timer watchdog;
         // Liveness (under `gate`): when the server last sent a frame other than a ping's ack, when
         // we last sent DATA, and when our unanswered ping went out (MinValue: none out).
         DateTime serverSpoke = DateTime.UtcNow, weSpoke = DateTime.UtcNow;
@@ -101,7 +101,7 @@ namespace ArtEm
         bool pingedThisSilence;
 
         GrpcConnection(string address, string authority, Socket socket, Stream stream,
-            GrpcOptions options)
+                       GrpcOptions options)
         {
             Address = address;
             this.authority = authority;
@@ -111,7 +111,6 @@ namespace ArtEm
             this.options = options;
             reading = new BufferedStream(stream, 1 << 16);
             reader = new Thread(ReadLoop) { IsBackground = true, Name = "artem-grpc-reader" };
-            if (options.PingAfterMs > 0) watchdog = new Timer(_ => Watch(), null, 1000, 1000);
         }
 
         /// <summary>
@@ -142,6 +141,9 @@ namespace ArtEm
                     stream.Flush();
                 }
                 c.reader.Start();
+                lock (c.gate)
+                    if (options.PingAfterMs > 0 && !c.dead)
+                        c.watchdog = new Timer(_ => c.Watch(), null, 1000, 1000);
                 return c;
             }
             catch (IOException e)
@@ -169,9 +171,8 @@ namespace ArtEm
             int colon = target.LastIndexOf(':');
             if (target.StartsWith("unix:", StringComparison.Ordinal) || colon <= 0 ||
                 !int.TryParse(target.Substring(colon + 1), out port) || port <= 0 || port > 65535)
-                throw new ArtemException(3,
-                    $"address \"{address}\": expected host:port (the managed client " +
-                                            "has no unix: sockets)");
+                throw new ArtemException(3, $"address \"{address}\": expected host:port (the " +
+                                            "managed client has no unix: sockets)");
             host = target.Substring(0, colon);
             if (host.Length >= 2 && host[0] == '[' && host[host.Length - 1] == ']')
                 host = host.Substring(1, host.Length - 2);
@@ -183,7 +184,7 @@ namespace ArtEm
             try
             {
                 found = IPAddress.TryParse(host, out IPAddress ip) ? new[] { ip }
-                    : Dns.GetHostAddresses(host);
+                                                                   : Dns.GetHostAddresses(host);
             }
             catch (SocketException e)
             {
@@ -235,8 +236,8 @@ namespace ArtEm
             };
             try
             {
-                if (!ssl.AuthenticateAsClientAsync(settings,
-                    CancellationToken.None).Wait(options.ConnectTimeoutMs))
+                var handshake = ssl.AuthenticateAsClientAsync(settings, CancellationToken.None);
+                if (!handshake.Wait(options.ConnectTimeoutMs))
                     throw new ArtemException(14,
                         $"TLS with {address}: no handshake within {options.ConnectTimeoutMs} ms");
             }
@@ -286,11 +287,11 @@ namespace ArtEm
                 new KeyValuePair<string, string>("te", "trailers"),
                 new KeyValuePair<string, string>("user-agent", "artem-managed/1"),
             };
-            if (timeout != null) headers.Add(new KeyValuePair<string, string>("grpc-timeout",
-                timeout));
+            if (timeout != null)
+                headers.Add(new KeyValuePair<string, string>("grpc-timeout", timeout));
             if (!string.IsNullOrEmpty(options.Token))
-                headers.Add(new KeyValuePair<string, string>("authorization", "Bearer "
-                    + options.Token));
+                headers.Add(new KeyValuePair<string, string>("authorization",
+                                                             "Bearer " + options.Token));
             byte[] block = HpackEncoder.Encode(headers);
             var call = new GrpcCall();
             lock (writeGate)  // stream ids must go out in increasing order
@@ -304,8 +305,8 @@ namespace ArtEm
                     call.SendWindow = peerInitialWindow;
                     calls[call.Id] = call;
                 }
-                if (!WriteFrame(Headers, EndHeaders, call.Id, block, 0,
-                    block.Length)) Died("writing failed");
+                if (!WriteFrame(Headers, EndHeaders, call.Id, block, 0, block.Length))
+                    Died("writing failed");
             }
             return call;
         }
@@ -671,8 +672,8 @@ namespace ArtEm
                     lock (gate)
                     {
                         if (streamId == 0) sendWindow += increment;
-                        else if (calls.TryGetValue(streamId,
-                            out GrpcCall c)) c.SendWindow += increment;
+                        else if (calls.TryGetValue(streamId, out GrpcCall c))
+                            c.SendWindow += increment;
                         Monitor.PulseAll(gate);
                     }
                     return true;
@@ -800,8 +801,8 @@ namespace ArtEm
                     return true;
                 }
                 if (!blockEndStream) return true;
-                if (grpcStatus == null) End(c, 2,
-                    "the server ended the stream without grpc-status");
+                if (grpcStatus == null)
+                    End(c, 2, "the server ended the stream without grpc-status");
                 else End(c, int.TryParse(grpcStatus, out int code) ? code : 2, grpcMessage);
             }
             return true;

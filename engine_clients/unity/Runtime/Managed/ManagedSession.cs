@@ -56,13 +56,12 @@ namespace ArtEm
         /// Connects and configures the stream (JPEG views). Throws ArtemException.
         /// </summary>
         public ManagedSession(string address, string style, float strength, ViewDesc[] views,
-            int slots,
-                              JpegEncoder encode, GrpcOptions options = null, int jpegQuality = 90)
+                              int slots, JpegEncoder encode, GrpcOptions options = null,
+                              int jpegQuality = 90)
         {
             if (views == null || views.Length < 1 || views.Length > 2)
-                throw new
-                    ArgumentException("views: expected 1 (mono) or 2 (left, right eye) views",
-                    nameof(views));
+                throw new ArgumentException(
+                    "views: expected 1 (mono) or 2 (left, right eye) views", nameof(views));
             if (slots < 1 || slots > 64)
                 throw new ArgumentOutOfRangeException(nameof(slots), slots, "expected 1..64 slots");
             this.encode = encode ?? throw new ArgumentNullException(nameof(encode));
@@ -99,15 +98,8 @@ namespace ArtEm
         /// <summary>
         /// Where view <c>view</c> of request slot <c>slot</c> lives (pinned managed memory).
         /// </summary>
-        public IntPtr RequestView(int slot, int view) => pins[Index(slot,
-            view)].AddrOfPinnedObject();
-
-        /// <summary>The same memory as <see cref="RequestView"/>, as an array.</summary>
-        public byte[] RequestBytes(int slot, int view)
-        {
-            Index(slot, view);
-            return requests[slot][view];
-        }
+        public IntPtr RequestView(int slot, int view) =>
+            pins[Index(slot, view)].AddrOfPinnedObject();
 
         /// <summary>
         /// Hands frame <c>id</c> in request slot <c>slot</c> to the sender and returns at once. A

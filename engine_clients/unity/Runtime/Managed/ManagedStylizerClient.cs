@@ -80,8 +80,8 @@ namespace ArtEm
             }
             byte[] reply = c.Read(call, 0);
             if (call.Code != 0) throw new ArtemException(call.Code, call.Message);
-            if (reply == null) throw new ArtemException(13,
-                $"{method} on {Address}: the server sent no reply");
+            if (reply == null)
+                throw new ArtemException(13, $"{method} on {Address}: the server sent no reply");
             return reply;
         }
 
@@ -167,8 +167,9 @@ namespace ArtEm
                     jpegQuality), false))
                     throw Ended();
             SessionReply s = Pump(timeoutMs, true);
-            if (s == null) throw new ArtemException(4,
-                $"{connection.Address}: no answer to the config within {timeoutMs} ms");
+            if (s == null)
+                throw new ArtemException(
+                    4, $"{connection.Address}: no answer to the config within {timeoutMs} ms");
             if (s.Code != 0) throw new ArtemException(s.Code, s.Message);
             Session = s;
             return s;

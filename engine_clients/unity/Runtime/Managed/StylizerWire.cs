@@ -32,8 +32,6 @@ namespace ArtEm
             [Proto("int32")] public const int Height = 2;
             [Proto("artem.v1.PixelFormat")] public const int Format = 3;
             [Proto("artem.v1.ColorSpace")] public const int ColorSpace = 4;
-            [Proto("int32")] public const int RowStride = 5;
-            [Proto("bytes")] public const int Data = 6;
             [Proto("bytes")] public const int Jpeg = 8;
         }
 
@@ -98,7 +96,6 @@ namespace ArtEm
 
         internal static class ListStylesRequest
         {
-            [Proto("uint32")] public const int PageSize = 1;
             [Proto("string")] public const int PageToken = 2;
         }
 
@@ -288,8 +285,8 @@ namespace ArtEm
                 if (r.Number == ProtoFields.StylizeReply.Frame) frame = ParseFrame(r.Sub());
                 else if (r.Number == ProtoFields.StylizeReply.Session)
                     session = ParseSession(r.Sub());
-                else if (r.Number == ProtoFields.StylizeReply.Error) ParseStatus(r.Sub(), out code,
-                    out message);
+                else if (r.Number == ProtoFields.StylizeReply.Error)
+                    ParseStatus(r.Sub(), out code, out message);
             }
             if (frame == null && session == null)
                 throw new ArtemException(13, "a reply with neither frame nor session");
