@@ -13,6 +13,13 @@ Python client's `stream_into` row (the frame drawn once into each reused request
 shown beside them. Rows run in turn, `repeats` times, so a busy machine's slow spells hit every
 row alike; each row reports its median, the ratio is the median of the per-repeat ratios.
 Benchmarks print; they never assert.
+
+`--tls` measures what TLS and the bearer token cost the native client instead: two servers of
+the same configuration, one plaintext and one started with `--tls-cert/--tls-key --token-file`
+(a self-signed certificate made for the run, which the native tool trusts as its CA), the
+native tool against each in turn, inline and JPEG.
+
+    .venv/bin/python bench/native_client.py --native-build build/native --tls
 """
 
 from __future__ import annotations
@@ -38,7 +45,13 @@ SIZES = {
 
 
 def native_row(
-    build: Path, address: str, transport: str, size: str, frames: int, warmup: int
+    build: Path,
+    address: str,
+    transport: str,
+    size: str,
+    frames: int,
+    warmup: int,
+    security: list[str] = (),
 ) -> float:
     w, h = SIZES[size]
     args = [
@@ -54,6 +67,7 @@ def native_row(
         str(frames),
         "--warmup",
         str(warmup),
+        *security,
     ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
@@ -68,6 +82,123 @@ def python_row(address: str, transport: str, size: str, frames: int, warmup: int
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
+def serve(models: str, *extra: str) -> tuple[subprocess.Popen, str]:
+    """An `artem serve` process on a free loopback port, and its address."""
+    server, line = tb._spawn(
+        [
+            sys.executable,
+            "-m",
+            "artem_server.cli",
+            "--log-level",
+            "WARNING",
+            "serve",
+            "--port",
+            "0",
+            "--device",
+            "cpu",
+            "--models-dir",
+            models,
+            *extra,
+        ],
+        "serving on",
+    )
+    return server, line.split("serving on ")[1].split()[0]
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 signed by its own key (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "artem bench")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def tls_cost(args: argparse.Namespace, models: str) -> None:
+    """The native tool against a plaintext server and a TLS + token one, rows interleaved."""
+    with tempfile.TemporaryDirectory() as secrets:
+        cert, key = self_signed(Path(secrets))
+        token = "bench-T0ken-" + os.urandom(8).hex()
+        (Path(secrets) / "token").write_text(token)
+        plain, plain_address = serve(models)
+        tls, tls_address = serve(
+            models,
+            *("--tls-cert", str(cert), "--tls-key", str(key)),
+            *("--token-file", str(Path(secrets) / "token")),
+        )
+        security = ["--token", token, "--tls-ca", str(cert)]
+        try:
+            print(
+                f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load "
+                f"average {os.getloadavg()[0]:.1f}; native fps, medians of {args.repeats} "
+                f"interleaved repeats"
+            )
+            print(
+                f"{'size':<8} {'transport':<9} {'plaintext':>10} {'TLS+token':>10} "
+                f"{'TLS / plain':>12}"
+            )
+            for size in args.sizes.split(","):
+                for transport in ("inline", "jpeg"):
+                    runs = []
+                    for _ in range(args.repeats):
+                        a = native_row(
+                            args.native_build,
+                            plain_address,
+                            transport,
+                            size,
+                            args.frames,
+                            args.warmup,
+                        )
+                        b = native_row(
+                            args.native_build,
+                            tls_address,
+                            transport,
+                            size,
+                            args.frames,
+                            args.warmup,
+                            security,
+                        )
+                        runs.append((a, b))
+                    a, b = (float(np.median(col)) for col in zip(*runs))
+                    ratio = float(np.median([r[1] / r[0] for r in runs]))
+                    print(f"{size:<8} {transport:<9} {a:10.1f} {b:10.1f} {ratio:12.2f}", flush=True)
+        finally:
+            for server in (plain, tls):
+                server.terminate()
+                server.wait(30)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -77,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--warmup", type=int, default=5, help="round trips before measuring")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tls", action="store_true", help="native plaintext vs TLS + token instead")
     args = p.parse_args(argv)
     from artem_server.transport.alloc import apply_frame_tunables, keep_frame_buffers
 
@@ -84,24 +216,10 @@ def main(argv: list[str] | None = None) -> None:
         apply_frame_tunables()  # as `artem serve` does: the server and the native tool inherit it
     keep_frame_buffers()
     with tempfile.TemporaryDirectory() as models:
-        server, line = tb._spawn(
-            [
-                sys.executable,
-                "-m",
-                "artem_server.cli",
-                "--log-level",
-                "WARNING",
-                "serve",
-                "--port",
-                "0",
-                "--device",
-                "cpu",
-                "--models-dir",
-                models,
-            ],
-            "serving on",
-        )
-        address = line.split("serving on ")[1].split()[0]
+        if args.tls:
+            tls_cost(args, models)
+            return
+        server, address = serve(models)
         try:
             print(
                 f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load "

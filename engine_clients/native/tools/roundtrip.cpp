@@ -27,10 +27,11 @@ const char kUsage[] =
     "usage: artem_native_roundtrip --server HOST:PORT [--style ID] [--strength F] [--transport shm|inline|jpeg]\n"
     "                              [--size WxH] [--stereo] [--format rgba8|bgra8|rgb8] [--linear] [--frames N]\n"
     "                              [--slots K] [--in-flight N] [--warmup N] [--input RAW] [--output RAW]\n"
-    "                              [--expect-identity]\n";
+    "                              [--expect-identity] [--token T] [--tls-ca PEM] [--tls-server-name NAME]\n";
 
 struct Options {
   std::string server, style = "identity", transport = "shm", input, output;
+  artem::rpc::Security security;  // --token, --tls-ca (a server started with --token-file, --tls-cert)
   float strength = 1.0f;
   std::uint32_t width = 256, height = 256, format = 1, frames = 30, slots = 2, in_flight = 1, warmup = 0;
   bool stereo = false, linear = false, expect_identity = false;
@@ -63,6 +64,14 @@ Options Parse(int argc, char** argv) {
       else if (a == "--stereo") o.stereo = true;
       else if (a == "--linear") o.linear = true;
       else if (a == "--expect-identity") o.expect_identity = true;
+      else if (a == "--token") o.security.token = value();
+      else if (a == "--tls-server-name") o.security.tls.server_name = value();
+      else if (a == "--tls-ca") {
+        o.security.tls.ca_source = value();
+        std::ifstream in(o.security.tls.ca_source, std::ios::binary);
+        o.security.tls.ca_pem.assign(std::istreambuf_iterator<char>(in), {});
+        if (o.security.tls.ca_pem.empty()) Usage("--tls-ca " + o.security.tls.ca_source + ": cannot be read");
+      }
       else if (a == "--size") {
         const std::string v = value();
         const auto x = v.find('x');
@@ -117,7 +126,8 @@ int main(int argc, char** argv) {
     artem::Session session(o.server, o.style, o.strength, views, o.slots,
                            o.transport == "shm"      ? artem::Session::Transport::kSharedMemory
                            : o.transport == "inline" ? artem::Session::Transport::kInline
-                                                     : artem::Session::Transport::kJpeg);
+                                                     : artem::Session::Transport::kJpeg,
+                           artem::Session::kDefaultJpegQuality, o.security);
     std::vector<std::uint64_t> sizes;
     std::uint64_t total = 0;
     for (std::uint32_t v = 0; v < views.size(); ++v) total += sizes.emplace_back(session.view_bytes(v));
