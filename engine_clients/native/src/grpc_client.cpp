@@ -444,10 +444,14 @@ std::shared_ptr<StreamState> Connection::Start(const std::string& path, const st
   s->send_window = peer_initial_window_;
   streams_[s->id] = s;
   // Stream ids must reach the server in order: the header frame goes out under mutex_ too.
-  std::lock_guard<std::mutex> write(write_mutex_);
+  std::unique_lock<std::mutex> write(write_mutex_);
   const FrameHeader h = Header(static_cast<std::uint32_t>(block.size()), kHeaders, kEndHeaders, s->id);
-  if (!link_->Send({{h.data(), h.size()}, {block.data(), block.size()}}))
-    End(*s, kUnavailable, "the connection to " + address_ + " broke");
+  if (!link_->Send({{h.data(), h.size()}, {block.data(), block.size()}})) {
+    // The reader usually learns why (what the server sent before it closed): wait for it briefly.
+    write.unlock();
+    changed_.wait_for(lock, std::chrono::seconds(1), [&] { return dead_; });
+    End(*s, kUnavailable, dead_ ? why_dead_ : "the connection to " + address_ + " broke");
+  }
   return s;
 }
 
