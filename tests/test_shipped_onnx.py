@@ -132,3 +132,18 @@ def test_builtin_models_stay_small():
     """The wheel carries every built-in entry: keep them far under its 60 MB budget."""
     total = sum(p.stat().st_size for p in BUILTIN_DIR.rglob("*") if p.is_file())
     assert total < 45e6, f"built-in models are {total / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("kernel,c_in,c_out", [(9, 16, 3), (3, 8, 3), (5, 4, 1)])
+def test_the_subpixel_output_conv_is_the_same_function(kernel, c_in, c_out):
+    """The exported form of a few-channel output conv computes what the ConvLayer computes."""
+    from artem_server.models.generator import ConvLayer
+    from artem_server.models.onnx_export import SubpixelConv
+
+    torch.manual_seed(kernel)
+    layer = ConvLayer(c_in, c_out, kernel, 1).eval()
+    assert SubpixelConv.suits(layer)
+    x = torch.randn(2, c_in, 20, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(SubpixelConv(layer)(x), layer(x), atol=1e-4, rtol=1e-4)
+    assert not SubpixelConv.suits(ConvLayer(c_in, 16, kernel, 1))  # full blocks: left as is

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import logging
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .adain import AdaINNet, adain
+from .generator import ConvLayer
 
 ONNX_FILE = "model.onnx"
 WEIGHTS_DIGEST_KEY = "artem.weights_sha256"
@@ -102,14 +105,73 @@ def _image_dims(batch: torch.export.Dim) -> dict:
     return {0: batch, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
 
 
+class SubpixelConv(nn.Module):
+    """A ConvLayer (reflection pad k//2, stride-1 k x k conv) computed exactly as a
+    (k//2 + 1)-square conv at half resolution between a 2x2 space-to-depth and its inverse:
+    each of the 4 output phases gets its own taps of the kernel. For an output conv of few
+    channels (the generator's 9x9 16->3) this is what ONNX Runtime's CPU convolutions want:
+    they compute output channels in blocks of 8 or 16, so 3 channels waste most of each block,
+    12 do not. On a 2-core AVX-512 machine the painting styles' frame took 22% less time."""
+
+    def __init__(self, layer: ConvLayer) -> None:
+        super().__init__()
+        conv = layer.conv2d
+        k = conv.kernel_size[0]
+        m = k // 2
+        w = conv.weight.detach()
+        sub = torch.zeros(4 * conv.out_channels, 4 * conv.in_channels, m + 1, m + 1, dtype=w.dtype)
+        # pixel_unshuffle puts input pixel (2i+v, 2j+t) of channel c at c*4 + v*2 + t; output
+        # phase (r, s) of channel o comes out of o*4 + r*2 + s (pixel_shuffle's order)
+        for r, s, v, t in itertools.product((0, 1), repeat=4):
+            for u, q in itertools.product(range(m + 1), repeat=2):
+                a, b = 2 * u + v - r, 2 * q + t - s
+                if 0 <= a < k and 0 <= b < k:
+                    sub[r * 2 + s :: 4, v * 2 + t :: 4, u, q] = w[:, :, a, b]
+        self.pad = m
+        self.weight = nn.Parameter(sub, requires_grad=False)
+        self.bias = nn.Parameter(conv.bias.detach().repeat_interleave(4), requires_grad=False)
+
+    @staticmethod
+    def suits(module: nn.Module) -> bool:
+        """A stride-1 ConvLayer with an odd kernel and at most 4 output channels."""
+        if not isinstance(module, ConvLayer):
+            return False
+        c = module.conv2d
+        return (
+            c.stride == (1, 1)
+            and c.kernel_size[0] == c.kernel_size[1] > 1
+            and c.kernel_size[0] % 2 == 1
+            and c.out_channels <= 4
+            and c.groups == 1
+            and c.dilation == (1, 1)
+            and c.bias is not None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, H, W), H and W even (the generator's frames are multiples of 4)."""
+        x = F.pixel_unshuffle(F.pad(x, [self.pad] * 4, mode="reflect"), 2)
+        return F.pixel_shuffle(F.conv2d(x, self.weight, self.bias), 2)
+
+
+def _subpixel_outputs(net: nn.Module) -> None:
+    """Swap every ConvLayer that SubpixelConv suits for its sub-pixel form, in place."""
+    for name, child in list(net.named_children()):
+        if SubpixelConv.suits(child):
+            setattr(net, name, SubpixelConv(child))
+        else:
+            _subpixel_outputs(child)
+
+
 def export_onnx(
     model: nn.Module, dtype: torch.dtype = torch.float32, example_hw: tuple[int, int] = (64, 64)
 ) -> bytes:
     """ONNX bytes of an image-to-image `model` in `dtype`: input `x` (N, 3, H, W), output `y`,
     N, H and W dynamic. Traced on the CPU; H and W must be multiples of the model's size
-    multiple."""
+    multiple. Its few-channel output convs are exported in their sub-pixel form (the same
+    function, SubpixelConv)."""
     digest = weights_digest(model)
     net = copy.deepcopy(model).to("cpu", dtype).eval()
+    _subpixel_outputs(net)
     x = torch.rand(2, 3, *example_hw).mul(255).to(dtype)
     return _export(net, (x,), (_image_dims(torch.export.Dim("batch", max=64)),), ["x"], digest)
 
