@@ -79,7 +79,7 @@ def test_the_shipped_recipe_twins_the_default_style() -> None:
         if json.loads(p.read_text())["kind"] == "xnor"
     ),
 )
-def test_shipped_twin_is_of_the_shipped_teacher_with_the_figures_its_card_states(twin) -> None:
+def test_shipped_twin_is_of_the_shipped_teacher_with_the_figures_its_card_states(twin: str) -> None:
     """A retrained teacher leaves its twin stale: re-make it (its recipe) when this fails."""
     entry = read_entry(BUILTIN / twin)
     made_by = entry.card.made_by
