@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -56,9 +56,11 @@ def _builder(subject: str, issuer: x509.Name, public_key) -> x509.CertificateBui
 
 
 class CertificateAuthority:
-    def __init__(self, folder: Path, name: str) -> None:
-        self.folder, self.name = folder, name
-        self.key = ec.generate_private_key(ec.SECP256R1())
+    """EC P-256 keys, or RSA 2048 with `rsa` (for TLS stacks without EC certificate support)."""
+
+    def __init__(self, folder: Path, name: str, rsa: bool = False) -> None:
+        self.folder, self.name, self.rsa = folder, name, rsa
+        self.key = self._new_key()
         self.subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
         cert = (
             _builder(f"{name} test CA", self.subject, self.key.public_key())
@@ -81,8 +83,13 @@ class CertificateAuthority:
         )
         self.issued = _write(folder, f"{name}-ca", cert, self.key)
 
+    def _new_key(self):
+        if self.rsa:
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return ec.generate_private_key(ec.SECP256R1())
+
     def issue(self, name: str, server: bool) -> Issued:
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = self._new_key()
         b = _builder(name, self.subject, key.public_key()).add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -422,34 +422,35 @@ def test_the_bearer_token_is_sent(managed_exe, tmp_path):
         serve.stop()
 
 
-def test_tls_without_alpn_in_this_runtime_is_refused_clearly(managed_exe, tmp_path):
+def test_tls_checks_the_ca_and_without_alpn_in_this_runtime_is_refused_clearly(
+    managed_exe, tmp_path
+):
     """gRPC servers need HTTP/2 agreed by ALPN in the TLS handshake; Mono's SslStream here cannot
-    report (or send) it, so the managed client refuses with UNAVAILABLE saying so, rather than
-    hanging or sending HTTP/2 into a connection the server will close."""
+    send or report it, so the managed client refuses with UNAVAILABLE saying so, rather than
+    hanging or sending HTTP/2 into a connection the server will close. Before that, the
+    certificate check of a CA file (`GrpcOptions.TrustingCaFile`, what the component's TLS CA
+    file gives) passes for the server's CA and name, and fails for another CA or another name.
+    RSA keys: this Mono cannot read EC public keys."""
     from certs import CertificateAuthority
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
 
-    ca = CertificateAuthority(tmp_path, "artem")
+    ca = CertificateAuthority(tmp_path / "pki", "artem", rsa=True)
+    rogue = CertificateAuthority(tmp_path / "pki", "rogue", rsa=True)
     issued = ca.issue("server", server=True)
     serve = ServeProcess(
         tmp_path / "serve",
-        [
-            "--models-dir",
-            str(tmp_path / "models"),
-            "--tls-cert",
-            str(issued.cert),
-            "--tls-key",
-            str(issued.key),
-        ],
+        ["--models-dir", str(tmp_path / "models")]
+        + ["--tls-cert", str(issued.cert), "--tls-key", str(issued.key)],
     )
     try:
-        pinned = tmp_path / "server.der"
-        pinned.write_bytes(
-            x509.load_pem_x509_certificate(issued.cert_pem()).public_bytes(Encoding.DER)
-        )
-        done = run(managed_exe, "tls", serve.address, pinned, timeout=60)
+        trusted = run(managed_exe, "tls", serve.address, ca.issued.cert, "localhost", timeout=60)
+        other_ca = run(managed_exe, "tls", serve.address, rogue.issued.cert, "localhost")
+        other_name = run(managed_exe, "tls", serve.address, ca.issued.cert, "elsewhere.test")
     finally:
         serve.stop()
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "error 14: TLS with" in done.stdout and "ALPN" in done.stdout, done.stdout
+    assert trusted.returncode == 2, trusted.stdout + trusted.stderr
+    assert "error 14: TLS with" in trusted.stdout and "ALPN" in trusted.stdout, trusted.stdout
+    for refused in (other_ca, other_name):
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "error 14: TLS with" in refused.stdout and "ALPN" not in refused.stdout, (
+            refused.stdout
+        )

@@ -44,14 +44,15 @@ namespace ArtEm
         }
 
         /// <summary>
-        /// The managed client's options: the token, and TLS when a CA file is set. The managed client checks the
-        /// server's certificate with the platform's validation, not against <see cref="TlsCaFile"/>.
+        /// The managed client's options: the token, and TLS when a CA file is set, the server's
+        /// certificate checked against that file (<see cref="GrpcOptions.TrustingCaFile"/>).
         /// </summary>
         public GrpcOptions ToManaged() => new GrpcOptions
         {
             Token = ResolveToken(),
             Tls = !string.IsNullOrEmpty(TlsCaFile),
             ServerName = string.IsNullOrEmpty(TlsServerName) ? null : TlsServerName,
+            ValidateCertificate = string.IsNullOrEmpty(TlsCaFile) ? null : GrpcOptions.TrustingCaFile(TlsCaFile),
         };
 
         internal static ConnectOptionsNative ToNative(ConnectOptions options) => new ConnectOptionsNative

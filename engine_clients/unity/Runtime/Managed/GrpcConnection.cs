@@ -10,6 +10,8 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 
@@ -32,8 +34,52 @@ namespace ArtEm
         /// </summary>
         public string ServerName;
 
-        /// <summary>Certificate check; null: the platform's validation.</summary>
+        /// <summary>
+        /// Certificate check; null: the platform's validation. See <see cref="TrustingCaFile"/>.
+        /// Either way the certificate must also name the server (<see cref="ServerName"/>).
+        /// </summary>
         public RemoteCertificateValidationCallback ValidateCertificate;
+
+        /// <summary>
+        /// A certificate check for a server whose certificate the CA in PEM file <c>pemFile</c>
+        /// signed (or that is that certificate, self-signed). Throws ArgumentException naming a
+        /// file that cannot be read or holds no certificate.
+        /// </summary>
+        public static RemoteCertificateValidationCallback TrustingCaFile(string pemFile)
+        {
+            X509Certificate2 ca;
+            try
+            {
+                string pem = File.ReadAllText(pemFile);
+                const string begin = "-----BEGIN CERTIFICATE-----";
+                const string end = "-----END CERTIFICATE-----";
+                int from = pem.IndexOf(begin, StringComparison.Ordinal);
+                int to = from < 0 ? -1 : pem.IndexOf(end, from, StringComparison.Ordinal);
+                if (to < 0) throw new FormatException("no PEM certificate in it");
+                from += begin.Length;
+                ca = new X509Certificate2(Convert.FromBase64String(pem.Substring(from, to - from)));
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException ||
+                                      e is FormatException || e is CryptographicException)
+            {
+                throw new ArgumentException($"TLS CA file {pemFile}: {e.Message}", nameof(pemFile),
+                                            e);
+            }
+            return (sender, certificate, chain, errors) =>
+            {
+                if (certificate == null) return false;  // the name is checked by the connection
+                var server = new X509Certificate2(certificate);
+                if (server.Thumbprint == ca.Thumbprint) return true;
+                var check = new X509Chain();
+                check.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                check.ChainPolicy.VerificationFlags =
+                    X509VerificationFlags.AllowUnknownCertificateAuthority;
+                check.ChainPolicy.ExtraStore.Add(ca);
+                if (!check.Build(server)) return false;
+                X509ChainElementCollection links = check.ChainElements;
+                return links[links.Count - 1].Certificate.Thumbprint == ca.Thumbprint;
+            };
+        }
 
         public int ConnectTimeoutMs = 20000;
 
@@ -226,10 +272,16 @@ namespace ArtEm
                                          "Framework API compatibility level lacks (use .NET " +
                                          "Standard 2.1)");
 #else
-            var ssl = new SslStream(plain, false, options.ValidateCertificate);
+            string name = string.IsNullOrEmpty(options.ServerName) ? host : options.ServerName;
+            RemoteCertificateValidationCallback check = options.ValidateCertificate ??
+                ((sender, certificate, chain, errors) => errors == SslPolicyErrors.None);
+            // The name is checked here too: Mono leaves it unchecked when the chain has errors.
+            var ssl = new SslStream(plain, false, (sender, certificate, chain, errors) =>
+                certificate != null && Names(new X509Certificate2(certificate), name) &&
+                check(sender, certificate, chain, errors));
             var settings = new SslClientAuthenticationOptions
             {
-                TargetHost = string.IsNullOrEmpty(options.ServerName) ? host : options.ServerName,
+                TargetHost = name,
                 ApplicationProtocols =
                     new List<SslApplicationProtocol> { SslApplicationProtocol.Http2 },
                 EnabledSslProtocols = SslProtocols.Tls12,
@@ -265,6 +317,69 @@ namespace ArtEm
             }
             return ssl;
 #endif
+        }
+
+        // Whether `certificate` is for `host`: its subject alternative names (DNS, with a leading
+        // "*." for one label, or IP addresses), or its common name when it has none.
+        static bool Names(X509Certificate2 certificate, string host)
+        {
+            IPAddress ip;
+            bool isIp = IPAddress.TryParse(host, out ip);
+            foreach (X509Extension e in certificate.Extensions)
+            {
+                if (e.Oid.Value != "2.5.29.17") continue;
+                byte[] der = e.RawData;
+                int at = 0, end;
+                if (!Der(der, ref at, 0x30, out end)) return false;
+                while (at < end)
+                {
+                    byte tag = der[at];
+                    if (!Der(der, ref at, tag, out int next)) return false;
+                    if (tag == 0x82 && !isIp)  // dNSName
+                    {
+                        string dns = Encoding.ASCII.GetString(der, at, next - at);
+                        int dot = host.IndexOf('.');
+                        bool wildcard = dns.StartsWith("*.", StringComparison.Ordinal) && dot > 0;
+                        if (Same(dns, host) ||
+                            wildcard && Same(dns.Substring(1), host.Substring(dot)))
+                            return true;
+                    }
+                    else if (tag == 0x87 && isIp)  // iPAddress
+                    {
+                        byte[] want = ip.GetAddressBytes();
+                        if (want.Length == next - at)
+                        {
+                            int i = 0;
+                            while (i < want.Length && want[i] == der[at + i]) i++;
+                            if (i == want.Length) return true;
+                        }
+                    }
+                    at = next;
+                }
+                return false;
+            }
+            return Same(certificate.GetNameInfo(X509NameType.SimpleName, false), host);
+        }
+
+        static bool Same(string a, string b) =>
+            string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+
+        // A DER element with tag `tag` at `at`: moves `at` to its content, `end` past it.
+        static bool Der(byte[] der, ref int at, byte tag, out int end)
+        {
+            end = 0;
+            if (at + 2 > der.Length || der[at] != tag) return false;
+            int length = der[at + 1];
+            at += 2;
+            if (length >= 0x80)
+            {
+                int bytes = length & 0x7f;
+                if (bytes < 1 || bytes > 3 || at + bytes > der.Length) return false;
+                length = 0;
+                for (int i = 0; i < bytes; i++) length = length << 8 | der[at++];
+            }
+            end = at + length;
+            return end <= der.Length;
         }
 
         public bool Accepting
