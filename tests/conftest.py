@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -94,6 +95,12 @@ def server(models_dir) -> Iterator[RunningServer]:
     )
     yield s
     s.stop()
+
+
+def native_has_tls(build: Path) -> bool:
+    """Whether a CMake build of engine_clients/native found mbedTLS (libmbedtls-dev)."""
+    cache = (build / "CMakeCache.txt").read_text()
+    return not re.search(r"^MBEDTLS_INCLUDE_DIR:PATH=.*NOTFOUND", cache, re.M)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from artem_client.frames import decode_view, encode_view, from_rgb
 from artem_protocol.rpc import pb
+from conftest import native_has_tls
 
 NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
 FORMATS = {
@@ -186,8 +187,7 @@ def c_roundtrip(build: Path, address: str, *options: str) -> subprocess.Complete
 
 
 def needs_tls(build: Path) -> None:
-    cache = (build / "CMakeCache.txt").read_text()
-    if re.search(r"^MBEDTLS_INCLUDE_DIR:PATH=.*NOTFOUND", cache, re.M):
+    if not native_has_tls(build):
         pytest.skip(
             "mbedTLS is not installed (apt-get install libmbedtls-dev): no TLS in this build"
         )
