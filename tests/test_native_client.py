@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from artem_client.frames import decode_view, encode_view, from_rgb
 from artem_protocol.rpc import pb
-from conftest import native_has_tls
+from conftest import RunningServer, native_has_tls
 
 NATIVE = Path(__file__).resolve().parents[1] / "engine_clients" / "native"
 FORMATS = {
@@ -205,6 +205,34 @@ def test_the_c_abi_streams_from_a_tls_server_with_its_token(native_build, secure
         f"{host}:{port}",
         *("--token", secured_server.token, "--tls-ca", str(secured_server.ca)),
     )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "round trip ok" in done.stdout
+
+
+def test_the_c_abi_streams_from_a_tls_server_with_an_rsa_certificate(
+    native_build, models_dir, tmp_path
+):
+    """ECDHE-RSA as well as ECDHE-ECDSA (the secured_server fixture's): a server whose CA and
+    certificate have RSA keys is reached the same way."""
+    needs_tls(native_build)
+    from certs import CertificateAuthority
+
+    from artem_server.security import TlsFiles
+    from artem_server.server import ServerConfig
+
+    ca = CertificateAuthority(tmp_path, "rsa", rsa=True)
+    issued = ca.issue("server", server=True)
+    token = "rsa-T0ken-0123456789abcdef"
+    tls = TlsFiles(issued.cert, issued.key)
+    s = RunningServer(
+        ServerConfig(port=0, models_dir=models_dir, device="cpu", tls=tls, token=token)
+    )
+    try:
+        done = c_roundtrip(
+            native_build, s.address, "--token", token, "--tls-ca", str(ca.issued.cert)
+        )
+    finally:
+        s.stop()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "round trip ok" in done.stdout
 
