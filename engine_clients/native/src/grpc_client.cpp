@@ -375,7 +375,8 @@ std::shared_ptr<Connection> Connection::Open(const std::string& address, const S
   if (security.tls.ca_pem.empty()) {
     link = std::make_unique<PlainLink>(s);
   } else {
-    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    using std::chrono::milliseconds;
+    const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
     link = StartTls(static_cast<std::intptr_t>(s), host, security.tls,
                     std::max<int>(1, timeout_ms - static_cast<int>(spent.count())), &why);
     if (!link) {

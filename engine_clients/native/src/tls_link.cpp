@@ -85,7 +85,8 @@ int BioSend(void* context, const unsigned char* data, std::size_t size) {
   const Socket s = *static_cast<Socket*>(context);
   for (;;) {
 #ifdef _WIN32
-    const int n = send(s, reinterpret_cast<const char*>(data), static_cast<int>(std::min<std::size_t>(size, 1 << 30)), 0);
+    const int n =
+        send(s, reinterpret_cast<const char*>(data), static_cast<int>(std::min<std::size_t>(size, 1 << 30)), 0);
 #else
     const ssize_t n = send(s, data, size, MSG_NOSIGNAL);
 #endif
@@ -292,7 +293,8 @@ bool TlsLink::Handshake(const std::string& host, const TlsOptions& options, int 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while ((rc = mbedtls_ssl_handshake(&ssl_)) != 0) {
     if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) break;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    using std::chrono::milliseconds;
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !Wait(socket_, rc == MBEDTLS_ERR_SSL_WANT_WRITE, static_cast<int>(left.count()))) {
       *why = "the TLS handshake timed out after " + std::to_string(timeout_ms) + " ms";
       return false;

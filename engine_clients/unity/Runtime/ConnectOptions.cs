@@ -27,7 +27,8 @@ namespace ArtEm
         /// Throws ArgumentException naming a token file that cannot be read or is empty.</summary>
         public string ResolveToken()
         {
-            if (!string.IsNullOrEmpty(Token) || string.IsNullOrEmpty(TokenFile)) return string.IsNullOrEmpty(Token) ? null : Token;
+            if (!string.IsNullOrEmpty(Token)) return Token;
+            if (string.IsNullOrEmpty(TokenFile)) return null;
             string token;
             try
             {

@@ -35,7 +35,8 @@ static class Secured
     {
         if (args.Length != 5)
         {
-            Console.Error.WriteLine("usage: Secured.exe TLS_HOST:PORT PLAIN_HOST:PORT TOKEN_FILE CA_FILE OTHER_CA_FILE");
+            Console.Error.WriteLine(
+                "usage: Secured.exe TLS_HOST:PORT PLAIN_HOST:PORT TOKEN_FILE CA_FILE OTHER_CA_FILE");
             return 64;
         }
         string tls = args[0], plain = args[1], tokenFile = args[2], ca = args[3], otherCa = args[4];
@@ -70,7 +71,8 @@ static class Secured
         var noToken = new ConnectOptions { TlsCaFile = ca };
         Refused(() => new ArtemSession(tls, "identity", 1f, eyes, 2, Transport.Inline, noToken), 16,
                 "authorization: Bearer", "no token");
-        Refused(() => ArtemStyles.List(tls, 10000, new ConnectOptions { Token = "not-the-token-at-all", TlsCaFile = ca }),
+        var wrongToken = new ConnectOptions { Token = "not-the-token-at-all", TlsCaFile = ca };
+        Refused(() => ArtemStyles.List(tls, 10000, wrongToken),
                 16, "authorization: Bearer", "a wrong token (ListStyles)");
         Refused(() => new ArtemSession(tls, "identity", 1f, eyes, 2, Transport.Inline,
                                        new ConnectOptions { TokenFile = tokenFile, TlsCaFile = otherCa }),

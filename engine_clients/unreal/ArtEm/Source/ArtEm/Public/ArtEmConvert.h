@@ -31,7 +31,11 @@ inline ArtEm::Credentials CredentialsOf(const UArtEmSettings& Settings)
 {
 	const auto Full = [](const FFilePath& File)
 	{
-		return File.FilePath.IsEmpty() ? std::string() : ToStd(FPaths::ConvertRelativePathToFull(File.FilePath));
+		if (File.FilePath.IsEmpty())
+		{
+			return std::string();
+		}
+		return ToStd(FPaths::ConvertRelativePathToFull(File.FilePath));
 	};
 	ArtEm::Credentials Credentials;
 	Credentials.token_file = Full(Settings.TokenFile);

@@ -50,7 +50,7 @@ ARTEMCORE_API ColourChoice ColourForOutputDevice(int output_device);
 // settings): files, so that neither the token nor a certificate sits in a project's config.
 struct Credentials {
   std::string token_file;       // the server's bearer token; empty: none
-  std::string tls_ca_file;      // PEM of the CA that signed the server's certificate; empty: plaintext
+  std::string tls_ca_file;      // PEM of the CA of the server's certificate; empty: plaintext
   std::string tls_server_name;  // the name the certificate must carry; empty: the address's host
 };
 
