@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import statistics
 import tempfile
@@ -99,6 +100,8 @@ def main() -> None:
     gen = registry.get(args.generator_style)
     teacher = gen.card.made_by.get("config", {}).get("teacher") or {}
     peer_style = int(teacher.get("style", 19))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("artem_server.backends.fastest").setLevel(logging.INFO)  # the pick's line
     runs = Runs(Pipeline(torch.device("cpu")), RunOptions(backend="fastest"))  # as artem serve
     peer = StyleTransfer(device="cpu", max_size=max(args.sizes))
     simage = style_image()
