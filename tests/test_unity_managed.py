@@ -9,6 +9,7 @@ Needs Mono (`mcs`, `mono`; Debian: mono-devel, which .ci/run installs); skipped 
 from __future__ import annotations
 
 import io
+import os
 import re
 import signal
 import socket
@@ -215,6 +216,28 @@ def test_list_styles_gives_what_the_server_lists(managed_exe, serve):
         listed = pb_grpc.StylizerStub(channel).ListStyles(pb.ListStylesRequest(), timeout=30)
     assert got == {s.id: (s.kind, len(s.thumbnail_png)) for s in listed.styles}
     assert "identity" in got and "tessera" in got and got["tessera"][1] > 1000
+
+
+def test_the_style_list_falls_back_to_the_managed_client_without_the_native_core(
+    managed_exe, serve
+):
+    """ArtemStyles.List (the inspector's style list) where the native library does not load
+    (no libartem_native.so beside the program, no library path: as on Android, or a macOS
+    editor) lists the server's styles through the managed client."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    done = subprocess.run(
+        ["mono", str(managed_exe), "list", serve.address],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "native core loads: False" in done.stdout
+    got = {m[0]: m[1] for m in re.findall(r"^style (\S+) (\S+) \d+", done.stdout, re.M)}
+    with grpc.insecure_channel(serve.address) as channel:
+        listed = pb_grpc.StylizerStub(channel).ListStyles(pb.ListStylesRequest(), timeout=30)
+    assert got == {s.id: s.kind for s in listed.styles}
 
 
 def test_jpeg_frames_come_back_through_identity_and_a_builtin_style(managed_exe, serve, tmp_path):

@@ -140,17 +140,23 @@ namespace ArtEm
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint artem_style_count(IntPtr list);
 
-        /// <summary>Whether the native core loads on this platform (it is not built for Android).</summary>
+        /// <summary>
+        /// Whether the native core loads here (it is not built for Android or macOS); asked once.
+        /// </summary>
         internal static bool Loads()
         {
+            if (loads.HasValue) return loads.Value;
             try
             {
                 artem_style_count(IntPtr.Zero);
-                return true;
+                loads = true;
             }
-            catch (DllNotFoundException) { return false; }
-            catch (EntryPointNotFoundException) { return false; }
+            catch (DllNotFoundException) { loads = false; }
+            catch (EntryPointNotFoundException) { loads = false; }
+            return loads.Value;
         }
+
+        static bool? loads;
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int artem_style_at(IntPtr list, uint index, out StyleInfoNative info);

@@ -30,6 +30,10 @@ namespace ArtEm
         /// </summary>
         public static StyleEntry[] List(string address, int timeoutMs = 5000, ConnectOptions options = null)
         {
+            // Android, or an editor without the native library (macOS): the managed client.
+            if (!ArtemNative.Loads())
+                using (var client = new ManagedStylizerClient(address, options?.ToManaged()))
+                    return client.ListStyles(timeoutMs);
             var error = new StringBuilder(ArtemNative.ErrorLength);
             var native = ConnectOptions.ToNative(options);
             int code = ArtemNative.artem_list_styles_ex(address, ref native, timeoutMs, out IntPtr list, error,

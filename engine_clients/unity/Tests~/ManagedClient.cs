@@ -4,6 +4,7 @@
 //
 //   fields                                      field numbers/types, enum values (contract test)
 //   styles ADDRESS [TOKEN]                      ListStyles
+//   list ADDRESS                                ArtemStyles.List (native core, else managed client)
 //   stream ADDRESS STYLE IN.jpg W H VIEWS N OUT [TOKEN]   N frames, one at a time; replies to OUT
 //   burst ADDRESS STYLE IN.jpg W H N            N frames sent at once, replies read until the last
 //   link ADDRESS STYLE DIR FRAMES               StylizerLink over the managed client, render loop
@@ -50,6 +51,7 @@ static class ManagedClientTest
             {
                 case "fields": Fields(); break;
                 case "styles": Styles(a); break;
+                case "list": List(a); break;
                 case "stream": Stream(a); break;
                 case "burst": Burst(a); break;
                 case "link": Link(a); break;
@@ -84,6 +86,14 @@ static class ManagedClientTest
         using (var client = new ManagedStylizerClient(a[1], Options(a, 2)))
             foreach (StyleEntry s in client.ListStyles())
                 Console.WriteLine($"style {s.Id} {s.Kind} {s.ThumbnailPng.Length} {s.DisplayName}");
+    }
+
+    static void List(string[] a)
+    {
+        StyleEntry[] styles = ArtemStyles.List(a[1]);
+        Console.WriteLine($"native core loads: {ArtemNative.Loads()}");
+        foreach (StyleEntry s in styles)
+            Console.WriteLine($"style {s.Id} {s.Kind} {s.ThumbnailPng.Length} {s.DisplayName}");
     }
 
     static void Stream(string[] a)
