@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -344,29 +345,42 @@ def test_a_server_not_listening_is_a_clear_error_naming_the_address(managed_exe)
     assert int(re.search(r"after (\d+) ms", done.stdout).group(1)) < 10000
 
 
+def streaming(exe: Path, address: str, source: Path, *ping: str) -> subprocess.Popen:
+    """The test program streaming frames to `address` until it fails, once its third frame has
+    come back (killed, and the test failed, if that takes over two minutes)."""
+    client = subprocess.Popen(
+        ["mono", str(exe), "forever", address, str(source), str(SIDE), str(SIDE), *ping],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    guard = threading.Timer(120, client.kill)
+    guard.start()
+    assert client.stdout is not None
+    for line in client.stdout:
+        if line.startswith("frame 3"):
+            break
+    guard.cancel()
+    assert client.poll() is None, "the stream did not get going"
+    return client
+
+
 def test_a_server_killed_mid_stream_ends_the_stream_with_an_error(managed_exe, tmp_path):
     """SIGKILL while frames flow: the client's next call fails with UNAVAILABLE naming the
     address, within seconds; it does not hang."""
     serve = ServeProcess(tmp_path / "serve", ["--models-dir", str(tmp_path / "models")])
     source = tmp_path / "chelsea.jpg"
     source.write_bytes(jpeg_bytes(photo("chelsea")))
-    client = subprocess.Popen(
-        ["mono", str(managed_exe), "forever", serve.address, str(source), str(SIDE), str(SIDE)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert client.stdout is not None
-        for line in client.stdout:
-            if line.startswith("frame 3"):
-                break
-        serve.proc.send_signal(signal.SIGKILL)
-        killed = time.monotonic()
-        out, err = client.communicate(timeout=60)
-        assert time.monotonic() - killed < 30
+        client = streaming(managed_exe, serve.address, source)
+        try:
+            serve.proc.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            out, err = client.communicate(timeout=60)
+            assert time.monotonic() - killed < 30
+        finally:
+            client.kill()
     finally:
-        client.kill()
         serve.stop()
     assert client.returncode == 2, out + err
     assert re.search(rf"error 14: .*{re.escape(serve.address)}", out), out + err
@@ -385,18 +399,8 @@ def test_a_server_that_stops_answering_is_noticed_by_ping(managed_exe, tmp_path)
         assert quiet.returncode == 0 and "idle then frame ok" in quiet.stdout, (
             quiet.stdout + quiet.stderr
         )
-        client = subprocess.Popen(
-            ["mono", str(managed_exe), "forever", serve.address, str(source)]
-            + [str(SIDE), str(SIDE), "2000", "3000"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        client = streaming(managed_exe, serve.address, source, "2000", "3000")
         try:
-            assert client.stdout is not None
-            for line in client.stdout:
-                if line.startswith("frame 3"):
-                    break
             serve.proc.send_signal(signal.SIGSTOP)
             stopped = time.monotonic()
             out, err = client.communicate(timeout=60)
