@@ -27,6 +27,7 @@ from .kinds.base import article
 from .kinds.identity import KIND as IDENTITY_KIND
 from .kinds.identity import STYLE as IDENTITY
 from .models.card import CARD_FILE, WEIGHTS_FILE, InvalidName, ModelCard, validate_name
+from .models.onnx_export import ONNX_FILE
 from .models.store import list_entry_dirs, read_entry
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,10 @@ class LoadedBase:
 
 
 def _stamp(path: Path) -> tuple:
+    """The entry's files as they are now; model.onnx too (`artem models export-onnx` on a
+    running server's directory: the style reloads and serves the new graph)."""
     stamp = []
-    for f in (path / CARD_FILE, path / WEIGHTS_FILE):
+    for f in (path / CARD_FILE, path / WEIGHTS_FILE, path / ONNX_FILE):
         try:
             st = f.stat()
             stamp.append((st.st_mtime_ns, st.st_size))

@@ -147,3 +147,28 @@ def test_the_subpixel_output_conv_is_the_same_function(kernel, c_in, c_out):
     with torch.no_grad():
         torch.testing.assert_close(SubpixelConv(layer)(x), layer(x), atol=1e-4, rtol=1e-4)
     assert not SubpixelConv.suits(ConvLayer(c_in, 16, kernel, 1))  # full blocks: left as is
+
+
+def test_a_graph_written_beside_a_loaded_style_is_picked_up(tmp_path):
+    """`artem models export-onnx` on a served models directory: the registry's next look
+    reloads the style, and its new runner serves the graph."""
+    shutil.copytree(BUILTIN_DIR / "umber", tmp_path / "mine")
+    card = ModelCard.read(tmp_path / "mine" / "card.json")
+    (tmp_path / "mine" / ONNX_FILE).unlink()
+    (tmp_path / "mine" / "card.json").write_text(
+        ModelCard(**{**card.__dict__, "name": "mine"}).to_json()
+    )
+    registry = Registry(tmp_path, builtin_dir=None)
+    before = registry.get("mine").model
+    assert kind_of(card).shipped_graph(before) is None
+    done = subprocess.run(
+        [ARTEM, "models", "export-onnx", "--all", "--models-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    registry.refresh()
+    after = registry.get("mine").model
+    assert after is not before
+    assert create_runner("onnxruntime", after, CPU, "fp32").shipped

@@ -101,6 +101,13 @@ def _store_half(proto) -> None:
     graph.node.extend(nodes)
 
 
+CIN_IO = (
+    "model.onnx: inputs x float32 (N, 3, H, W), RGB 0..255 sRGB, H and W multiples of 4; "
+    "vector float32 (N, D), a style entry's style vector; output y, the shape of x, about "
+    "0..255 (clamp it)"
+)
+
+
 def _image_dims(batch: torch.export.Dim) -> dict:
     return {0: batch, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
 
@@ -210,3 +217,14 @@ def export_adain_onnx(net: AdaINNet) -> bytes:
         ["x", "style_mean", "style_std", "alpha"],
         weights_digest(net),
     )
+
+
+def export_cin_onnx(net: nn.Module) -> bytes:
+    """ONNX bytes (fp32) of the fast adain net (models/adain_cin.CINNet: its forward takes the
+    frame and a style vector, so one graph serves all its styles); see CIN_IO."""
+    digest = weights_digest(net)
+    graph = copy.deepcopy(net).to("cpu", torch.float32).eval()
+    _subpixel_outputs(graph)
+    batch = torch.export.Dim("batch", max=64)
+    example = (torch.rand(2, 3, 64, 64) * 255, torch.randn(2, graph.config.style_dim))
+    return _export(graph, example, (_image_dims(batch), {0: batch}), ["x", "vector"], digest)
