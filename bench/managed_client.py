@@ -101,12 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         exe = build_managed(folder)
-        server, line = tb._spawn(
-            [sys.executable, "-m", "artem_server.cli", "--log-level", "WARNING", "serve"]
-            + ["--port", "0", "--device", "cpu", "--models-dir", str(folder / "models")],
-            "serving on",
-        )
-        address = line.split("serving on ")[1].split()[0]
+        server, address = tb.spawn_artem(str(folder / "models"))
         try:
             print(
                 f"identity style, stereo, JPEG q{QUALITY} both ways, one frame in flight, "

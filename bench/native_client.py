@@ -82,29 +82,6 @@ def python_row(address: str, transport: str, size: str, frames: int, warmup: int
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def serve(models: str, *extra: str) -> tuple[subprocess.Popen, str]:
-    """An `artem serve` process on a free loopback port, and its address."""
-    server, line = tb._spawn(
-        [
-            sys.executable,
-            "-m",
-            "artem_server.cli",
-            "--log-level",
-            "WARNING",
-            "serve",
-            "--port",
-            "0",
-            "--device",
-            "cpu",
-            "--models-dir",
-            models,
-            *extra,
-        ],
-        "serving on",
-    )
-    return server, line.split("serving on ")[1].split()[0]
-
-
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for localhost and 127.0.0.1 signed by its own key (PEM files)."""
     import datetime
@@ -151,8 +128,8 @@ def tls_cost(args: argparse.Namespace, models: str) -> None:
         cert, key = self_signed(Path(secrets))
         token = "bench-T0ken-" + os.urandom(8).hex()
         (Path(secrets) / "token").write_text(token)
-        plain, plain_address = serve(models)
-        tls, tls_address = serve(
+        plain, plain_address = tb.spawn_artem(models)
+        tls, tls_address = tb.spawn_artem(
             models,
             *("--tls-cert", str(cert), "--tls-key", str(key)),
             *("--token-file", str(Path(secrets) / "token")),
@@ -219,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.tls:
             tls_cost(args, models)
             return
-        server, address = serve(models)
+        server, address = tb.spawn_artem(models)
         try:
             print(
                 f"identity style, RGBA8 stereo, one frame in flight, {os.cpu_count()} CPUs, load "

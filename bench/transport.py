@@ -79,6 +79,16 @@ def _spawn(args: list[str], ready: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{args[:3]} exited before it was ready (status {proc.wait()})")
 
 
+def spawn_artem(models: str, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`artem serve` on a free loopback port (CPU; `extra` flags added), and its address."""
+    proc, line = _spawn(
+        [sys.executable, "-m", "artem_server.cli", "--log-level", "WARNING", "serve"]
+        + ["--port", "0", "--device", "cpu", "--models-dir", models, *extra],
+        "serving on",
+    )
+    return proc, line.split("serving on ")[1].split()[0]
+
+
 # -- measurement ------------------------------------------------------------------------------
 def _summary(
     name: str,
@@ -232,24 +242,7 @@ def run(
     echo_proc, line = _spawn([sys.executable, __file__, "--echo-server"], "")
     echo_address = f"127.0.0.1:{int(line)}"
     with tempfile.TemporaryDirectory() as models:
-        artem_proc, line = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "artem_server.cli",
-                "--log-level",
-                "WARNING",
-                "serve",
-                "--port",
-                "0",
-                "--device",
-                "cpu",
-                "--models-dir",
-                models,
-            ],
-            "serving on",
-        )
-        artem_address = line.split("serving on ")[1].split()[0]
+        artem_proc, artem_address = spawn_artem(models)
         try:
             for size in sizes:
                 w, h = SIZES[size]

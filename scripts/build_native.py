@@ -118,6 +118,26 @@ def debian_tarball(cache: Path, package: str, version: str, name: str, sha256: s
     return tarball
 
 
+def cmake_static(
+    src: Path, build: Path, target: str, options: list[str], build_target: str | None = None
+) -> None:
+    """Configures and builds the CMake project `src` in `build` for `target` as Release,
+    position-independent code (static libraries that go into the plugin)."""
+    run(
+        [
+            "cmake",
+            *("-S", str(src), "-B", str(build)),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+            *options,
+            *TARGETS[target][1],
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    only = ["--target", build_target] if build_target else []
+    run(["cmake", "--build", str(build), *only, "-j", "2"], stdout=subprocess.DEVNULL)
+
+
 def static_jpeg(target: str, cache: Path) -> Path:
     """A prefix with include/ and lib/libjpeg.a: libjpeg-turbo as static position-independent
     code for `target` (its SIMD code needs nasm, which is not assumed: plain C)."""
@@ -130,27 +150,12 @@ def static_jpeg(target: str, cache: Path) -> Path:
         with tarfile.open(tarball) as tar:
             tar.extractall(cache, filter="data")
     build = cache / f"libjpeg-turbo-{JPEG_VERSION}-{target}-build"
-    run(
-        [
-            "cmake",
-            "-S",
-            str(src),
-            "-B",
-            str(build),
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DENABLE_SHARED=OFF",
-            "-DENABLE_STATIC=ON",
-            "-DWITH_TURBOJPEG=OFF",
-            "-DWITH_SIMD=OFF",
-            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
-            f"-DCMAKE_INSTALL_PREFIX={prefix}",
-            *TARGETS[target][1],
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    run(
-        ["cmake", "--build", str(build), "--target", "jpeg-static", "-j", "2"],
-        stdout=subprocess.DEVNULL,
+    cmake_static(
+        src,
+        build,
+        target,
+        ["-DENABLE_SHARED=OFF", "-DENABLE_STATIC=ON", "-DWITH_TURBOJPEG=OFF", "-DWITH_SIMD=OFF"],
+        "jpeg-static",
     )
     (prefix / "include").mkdir(parents=True, exist_ok=True)
     (prefix / "lib").mkdir(exist_ok=True)
@@ -175,27 +180,19 @@ def static_mbedtls(target: str, cache: Path) -> Path:
             (top,) = Path(tmp).iterdir()  # named for a commit, not the version
             top.rename(src)
     build = cache / f"mbedtls-{TLS_VERSION}-{target}-build"
-    run(
+    cmake_static(
+        src,
+        build,
+        target,
         [
-            "cmake",
-            "-S",
-            str(src),
-            "-B",
-            str(build),
-            "-DCMAKE_BUILD_TYPE=Release",
             "-DENABLE_PROGRAMS=OFF",
             "-DENABLE_TESTING=OFF",
             "-DMBEDTLS_FATAL_WARNINGS=OFF",
             "-DUSE_SHARED_MBEDTLS_LIBRARY=OFF",
             "-DUSE_STATIC_MBEDTLS_LIBRARY=ON",
-            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
             "-DCMAKE_C_FLAGS=-ffunction-sections -fdata-sections",  # the plugin keeps what it uses
-            f"-DCMAKE_INSTALL_PREFIX={prefix}",
-            *TARGETS[target][1],
         ],
-        stdout=subprocess.DEVNULL,
     )
-    run(["cmake", "--build", str(build), "-j", "2"], stdout=subprocess.DEVNULL)
     shutil.copytree(src / "include" / "mbedtls", prefix / "include" / "mbedtls", dirs_exist_ok=True)
     shutil.copytree(src / "include" / "psa", prefix / "include" / "psa", dirs_exist_ok=True)
     (prefix / "lib").mkdir(exist_ok=True)
