@@ -58,14 +58,6 @@ std::string SocketError() {
 #endif
 }
 
-void CloseSocket(Socket s) {
-#ifdef _WIN32
-  closesocket(s);
-#else
-  close(s);
-#endif
-}
-
 bool SocketsReady() {
 #ifdef _WIN32
   static const bool ready = [] {
@@ -236,13 +228,7 @@ class PlainLink : public Link {
       return static_cast<long>(got);
     }
   }
-  void Shutdown() override {
-#ifdef _WIN32
-    shutdown(socket_, SD_BOTH);
-#else
-    shutdown(socket_, SHUT_RDWR);
-#endif
-  }
+  void Shutdown() override { ShutdownSocket(socket_); }
 
  private:
   const Socket socket_;
@@ -282,6 +268,22 @@ std::string PercentDecoded(const std::string& s) {  // grpc-message is percent-e
 }
 
 }  // namespace
+
+void ShutdownSocket(std::intptr_t socket) {
+#ifdef _WIN32
+  shutdown(static_cast<Socket>(socket), SD_BOTH);
+#else
+  shutdown(static_cast<Socket>(socket), SHUT_RDWR);
+#endif
+}
+
+void CloseSocket(std::intptr_t socket) {
+#ifdef _WIN32
+  closesocket(static_cast<Socket>(socket));
+#else
+  close(static_cast<Socket>(socket));
+#endif
+}
 
 // One call's side of a connection: what the reader thread has received for it.
 struct StreamState {

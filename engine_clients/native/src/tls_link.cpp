@@ -170,11 +170,7 @@ class TlsLink : public Link {
     mbedtls_x509_crt_free(&ca_);
     mbedtls_ctr_drbg_free(&random_);
     mbedtls_entropy_free(&entropy_);
-#ifdef _WIN32
-    closesocket(socket_);
-#else
-    close(socket_);
-#endif
+    CloseSocket(socket_);
   }
 
   bool Handshake(const std::string& host, const TlsOptions& options, int timeout_ms, std::string* why);
@@ -220,13 +216,7 @@ class TlsLink : public Link {
     }
   }
 
-  void Shutdown() override {
-#ifdef _WIN32
-    shutdown(socket_, SD_BOTH);
-#else
-    shutdown(socket_, SHUT_RDWR);
-#endif
-  }
+  void Shutdown() override { ShutdownSocket(socket_); }
 
  private:
   // Writes `size` bytes as TLS records. The lock is held while the socket is full: the reader

@@ -37,6 +37,11 @@ struct TlsOptions {
   std::string server_name;  // the name the certificate must carry; empty: the address's host
 };
 
+// A connected socket (an int on POSIX, a SOCKET on Windows): both directions shut down, which
+// wakes a reader blocked on it; closed. Both links use them (defined in grpc_client.cpp).
+void ShutdownSocket(std::intptr_t socket);
+void CloseSocket(std::intptr_t socket);
+
 // Whether this build has TLS (it was built with mbedTLS).
 bool TlsAvailable();
 
