@@ -23,9 +23,10 @@ from .errors import ConfigError
 PACKAGE_PREFIX = "package:"
 
 
-def resolve_model_path(spec: str) -> Path:
+def resolve_model_path(spec: str, key: str = "teacher.model") -> Path:
     """A file path, or `package:<module>/<path inside it>` for a file an installed Python
-    package ships (found without importing the package)."""
+    package ships (found without importing the package). `key`: the config key it came from,
+    for errors."""
     if not spec.startswith(PACKAGE_PREFIX):
         path = Path(spec)
     else:
@@ -33,13 +34,13 @@ def resolve_model_path(spec: str) -> Path:
         found = importlib.util.find_spec(module) if module else None
         if found is None or not found.submodule_search_locations:
             raise ConfigError(
-                "teacher.model",
+                key,
                 f"{spec!r}: Python package {module!r} is not installed "
                 f"(pip install {module.replace('_', '-')})",
             )
         path = Path(list(found.submodule_search_locations)[0]) / inner
     if not path.is_file():
-        raise ConfigError("teacher.model", f"teacher model file {str(path)!r} does not exist")
+        raise ConfigError(key, f"teacher model file {str(path)!r} does not exist")
     return path
 
 
@@ -108,3 +109,69 @@ class OnnxTeacher:
             feed = {self.image_input: img[None] * self.input_scale, **self.extra}
             outs.append(self.session.run(None, feed)[0][0] / self.input_scale)
         return torch.from_numpy(np.stack(outs)).clamp_(0, 255).to(x.device)
+
+
+class ArbitraryTeacher:
+    """An arbitrary-style teacher pair (Magenta's arbitrary image stylization as ONNX): a
+    style-prediction network (an NHWC 0..1 style image -> a style vector) and a transfer network
+    (an NHWC 0..1 content image and the vector -> the stylized image, 0..1). Both may be fixed
+    to one input size (`style_size`, `content_size`): the caller feeds images of those sizes."""
+
+    def __init__(
+        self,
+        predict: str,
+        transfer: str,
+        licence: str,
+        style_size: int = 256,
+        content_size: int = 384,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError(
+                "teacher.predict", "a teacher needs onnxruntime (pip install onnxruntime)"
+            ) from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.paths = {
+            k: resolve_model_path(v, f"teacher.{k}")
+            for k, v in (("predict", predict), ("transfer", transfer))
+        }
+        self.predictor, self.transfer = (
+            ort.InferenceSession(str(self.paths[k]), options, providers=["CPUExecutionProvider"])
+            for k in ("predict", "transfer")
+        )
+        self.style_size, self.content_size = int(style_size), int(content_size)
+        self.licence = licence
+        self.description = f"{self.paths['predict'].name} + {self.paths['transfer'].name}"
+
+    @torch.no_grad()
+    def vectors(self, styles: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) RGB 0..255 style images -> (N, D) style vectors (resized to the
+        predictor's `style_size` when S differs)."""
+        name = self.predictor.get_inputs()[0].name
+        if styles.shape[-1] != self.style_size or styles.shape[-2] != self.style_size:
+            styles = torch.nn.functional.interpolate(
+                styles.float(), size=(self.style_size,) * 2, mode="bilinear", antialias=True
+            )
+        out = [
+            self.predictor.run(None, {name: img.transpose(1, 2, 0)[None] / 255.0})[0].reshape(-1)
+            for img in styles.detach().cpu().float().numpy()
+        ]
+        return torch.from_numpy(np.stack(out)).float()
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) RGB 0..255 contents and (N, D) vectors -> (N, 3, H, W) RGB 0..255."""
+        names = [i.name for i in self.transfer.get_inputs()]
+        outs = []
+        for img, v in zip(x.detach().cpu().float().numpy(), vectors.cpu().numpy(), strict=True):
+            feed = {
+                names[0]: img.transpose(1, 2, 0)[None] / 255.0,
+                names[1]: v.reshape(1, 1, 1, -1).astype(np.float32),
+            }
+            outs.append(self.transfer.run(None, feed)[0][0].transpose(2, 0, 1) * 255.0)
+        return torch.from_numpy(np.stack(outs)).clamp_(0, 255)

@@ -3,7 +3,11 @@ decoder (Huang & Belongie; models/adain*.py). Its entries are of two roles (the 
 architecture says which, models/adain_store.py): a model, which is not a style but takes styles
 from images (AddStyle, `artem styles add`), and a style, an image's statistics loaded onto its
 model. A session sets AdaIN's alpha (strength), mixes styles of one model and may keep the
-frame's colours: all inside one AdaINStylizer, built once per distinct choice."""
+frame's colours: all inside one AdaINStylizer, built once per distinct choice.
+
+A model whose card says `network: cin` is the fast net (models/adain_cin.py): its styles are
+style vectors, a frame runs a small generator, mixes blend the vectors, strength blends pixels
+(as the onnx kind's pairs do) and colour preservation keeps the frame's chroma."""
 
 from __future__ import annotations
 
@@ -15,15 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.adain import AdaINConfig
+from ..models.adain_cin import CINStylizer, blend_vectors
 from ..models.adain_import import classify, import_adain
 from ..models.adain_store import (
     ROLE_MODEL,
     ROLE_STYLE,
     AdaINModel,
     AdaINStyleSpec,
+    compute_style,
     load_adain_model,
     load_adain_style,
+    model_config,
     write_adain_style,
 )
 from ..models.adain_style import AdaINStylizer, blend, compute_style_stats
@@ -38,7 +44,7 @@ from .base import Cache, Imported, Kind, SessionModule, Style
 class AdaINKind(Kind):
     name = "adain"
     summary = "VGG-19 encoder, adaptive instance normalization, learned decoder: any style image"
-    module_types = (AdaINStylizer,)
+    module_types = (AdaINStylizer, CINStylizer)
     session_options = frozenset({"strength", "mix", "preserve_color"})
     takes_styles = True
     import_help = "pytorch-AdaIN's vgg_normalised.pth and decoder.pth (either order)"
@@ -50,7 +56,7 @@ class AdaINKind(Kind):
         if self._role(card) == ROLE_STYLE:
             AdaINStyleSpec.from_dict(card.architecture)
         else:
-            AdaINConfig.from_dict(card.architecture)
+            model_config(card.architecture)
 
     def base_of(self, card: ModelCard) -> str | None:
         return str(card.architecture.get("model")) if self._role(card) == ROLE_STYLE else None
@@ -67,10 +73,15 @@ class AdaINKind(Kind):
         return load_adain_style(entry, base)
 
     def optimized_mode(self, module: nn.Module, kernels: bool) -> str:
+        if isinstance(module, CINStylizer):
+            return "compile"  # a small generator: compiled as the generator kind's are
         return "fused"  # never compile: its autotune per warm size kept a server from serving
 
     def fused(self, module: nn.Module, use_kernels: bool):
         from ..backends.fused_adain import FusedAdaIN
+
+        if isinstance(module, CINStylizer):
+            return None
 
         return FusedAdaIN(module, use_kernels=use_kernels)
 
@@ -107,6 +118,8 @@ class AdaINKind(Kind):
         """Alpha, the mix and colour preservation inside one AdaINStylizer: nothing is blended
         in pixels. A plain choice is the style's own module, shared by every session."""
         first = parts[0][0].model
+        if isinstance(first, CINStylizer):
+            return self._fast_session(parts, strength, preserve_color, cache)
         assert isinstance(first, AdaINStylizer)
         if len(parts) == 1 and strength == 1.0 and not preserve_color:
             return SessionModule(first, 1.0)
@@ -118,6 +131,27 @@ class AdaINKind(Kind):
         # A style's stamp changes when its files or its model's do: a stale module is never hit.
         key = (self.name, tuple((s.id, s.stamp, w) for s, w in parts), strength, preserve_color)
         return SessionModule(cache(key, build), 1.0)
+
+    def _fast_session(
+        self,
+        parts: Sequence[tuple[Style, float]],
+        strength: float,
+        preserve_color: bool,
+        cache: Cache,
+    ) -> SessionModule:
+        """A fast net's choice: the mix's vectors blended into one generator, colour
+        preservation inside it, strength in pixels (its generator has no content path)."""
+        first = parts[0][0].model
+        assert isinstance(first, CINStylizer)
+        if len(parts) == 1 and not preserve_color:
+            return SessionModule(first, strength)
+
+        def build() -> nn.Module:
+            vector = blend_vectors([(s.model.vector, w) for s, w in parts])  # type: ignore[attr-defined]
+            return CINStylizer(first.net, vector, preserve_color)
+
+        key = (self.name, tuple((s.id, s.stamp, w) for s, w in parts), preserve_color)
+        return SessionModule(cache(key, build), strength)
 
     def add_style(
         self,
@@ -133,7 +167,7 @@ class AdaINKind(Kind):
         cancelled: Callable[[], bool] | None = None,
         commit: Callable[[], None] | None = None,
     ) -> Entry:
-        stats = compute_style_stats(base.net, rgb, cancelled)
+        stats = compute_style(base, rgb, cancelled)
         h, w = rgb.shape[:2]
         return write_adain_style(
             Path(models_dir),

@@ -2,10 +2,13 @@
 which one (`role`):
 
 - a model: `weights.safetensors` holds `encoder.*` (31 modules) and `decoder.*`; the
-  architecture is an AdaINConfig. It is not a style: it cannot stylize without one.
-- a style: `weights.safetensors` holds its image's statistics (StyleStats, fp32); the
-  architecture is an AdaINStyleSpec naming the model it belongs to and a digest of the encoder
-  that computed the statistics, so a style never runs against an encoder it was not made with.
+  architecture is an AdaINConfig. It is not a style: it cannot stylize without one. With
+  `network: cin` in the architecture it is the fast net instead (models/adain_cin.py: a
+  style predictor and a conditional-instance-norm generator; a CINConfig).
+- a style: `weights.safetensors` holds its image's statistics (StyleStats, fp32), or for the
+  fast net its style vector; the architecture is an AdaINStyleSpec naming the model it belongs
+  to and a digest of the encoder (the predictor) that computed them, so a style never runs
+  against an encoder it was not made with.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .adain import AdaINConfig, AdaINNet
-from .adain_style import AdaINStylizer, StyleStats
+from .adain_cin import NETWORK as CIN
+from .adain_cin import VECTOR_KEY, CINConfig, CINNet, CINStylizer
+from .adain_style import AdaINStylizer, StyleStats, compute_style_stats
 from .card import ModelCard
 from .onnx_shipped import attach
 from .store import Entry, write_entry
@@ -42,12 +48,27 @@ def encoder_digest(net: AdaINNet) -> str:
     return h.hexdigest()[:16]
 
 
+def model_config(architecture: dict[str, Any]) -> AdaINConfig | CINConfig:
+    """A model card's architecture as its net's config: the VGG net's, or with `network: cin`
+    the fast net's (ValueError naming the field when it is neither)."""
+    network = architecture.get("network", "vgg")
+    if network == CIN:
+        return CINConfig.from_dict(architecture)
+    if network != "vgg":
+        raise ValueError(f"adain card: architecture.network {network!r}: expected vgg or {CIN}")
+    return AdaINConfig.from_dict(architecture)
+
+
+def build_net(config: AdaINConfig | CINConfig) -> AdaINNet | CINNet:
+    return CINNet(config) if isinstance(config, CINConfig) else AdaINNet(config)
+
+
 @dataclass(frozen=True)
 class AdaINModel:
     """A loaded adain model: eval-mode fp32 CPU net, its encoder digest and its card."""
 
     name: str
-    net: AdaINNet
+    net: AdaINNet | CINNet
     digest: str
     card: ModelCard
 
@@ -85,7 +106,7 @@ class AdaINStyleSpec:
 
 def load_adain_model(entry: Entry) -> AdaINModel:
     """Rebuild the net from a model entry; refuses missing, unexpected or misshapen tensors."""
-    net = AdaINNet(AdaINConfig.from_dict(entry.card.architecture))
+    net = build_net(model_config(entry.card.architecture))
     sd = entry.load_weights()
     expected = net.state_dict()
     bad = sorted(set(expected) ^ set(sd)) + sorted(
@@ -93,16 +114,44 @@ def load_adain_model(entry: Entry) -> AdaINModel:
     )
     if bad:
         raise ValueError(
-            f"{entry.path}: weights do not fit an AdaIN net with {net.config} "
+            f"{entry.path}: weights do not fit an adain net with {net.config} "
             f"(missing, unexpected or misshapen: {bad[:6]})"
         )
     net.load_state_dict(sd)
     net = net.eval().requires_grad_(False)
     attach(net, entry.path)
-    return AdaINModel(entry.name, net, encoder_digest(net), entry.card)
+    digest = net.predictor_digest() if isinstance(net, CINNet) else encoder_digest(net)
+    return AdaINModel(entry.name, net, digest, entry.card)
 
 
-def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer:
+Style = StyleStats | torch.Tensor  # what a style entry holds: statistics, or a fast net's vector
+
+
+def compute_style(
+    model: AdaINModel, rgb: np.ndarray, cancelled: Callable[[], bool] | None = None
+) -> Style:
+    """What an (H, W, 3) uint8 RGB image is as a style of `model`."""
+    if isinstance(model.net, CINNet):
+        return model.net.style_vector(rgb, cancelled)
+    return compute_style_stats(model.net, rgb, cancelled)
+
+
+def stylizer(net: AdaINNet | CINNet, style: Style) -> AdaINStylizer | CINStylizer:
+    """The style as a runnable module on `net` (alpha 1, its own colours)."""
+    if isinstance(net, CINNet):
+        assert isinstance(style, torch.Tensor)
+        return CINStylizer(net, style)
+    assert isinstance(style, StyleStats)
+    return AdaINStylizer(net, style)
+
+
+def _style_tensors(style: Style) -> dict[str, torch.Tensor]:
+    if isinstance(style, torch.Tensor):
+        return {VECTOR_KEY: style.float().reshape(-1)}
+    return style.to_tensors()
+
+
+def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer | CINStylizer:
     """The style as a runnable stylizer (alpha 1, its own colours) on `model`'s net."""
     spec = AdaINStyleSpec.from_dict(entry.card.architecture)
     if spec.model != model.name:
@@ -113,13 +162,24 @@ def load_adain_style(entry: Entry, model: AdaINModel) -> AdaINStylizer:
             f"{model.name!r} has now (digest {spec.encoder_digest} != {model.digest}); "
             "add the style again"
         )
-    return AdaINStylizer(model.net, StyleStats.from_tensors(entry.load_weights()))
+    tensors = entry.load_weights()
+    if isinstance(model.net, CINNet):
+        if VECTOR_KEY not in tensors:
+            raise ValueError(f"{entry.path}: a style of a fast adain net lacks {VECTOR_KEY!r}")
+        vector = tensors[VECTOR_KEY].float().reshape(-1)
+        if vector.numel() != model.net.config.style_dim:
+            raise ValueError(
+                f"{entry.path}: style vector of {vector.numel()} numbers; model {model.name!r} "
+                f"takes {model.net.config.style_dim}"
+            )
+        return CINStylizer(model.net, vector)
+    return AdaINStylizer(model.net, StyleStats.from_tensors(tensors))
 
 
 def write_adain_model(
     models_dir: Path,
     name: str,
-    net: AdaINNet,
+    net: AdaINNet | CINNet,
     *,
     source: str,
     made_by: dict[str, Any],
@@ -151,7 +211,7 @@ def write_adain_style(
     models_dir: Path,
     name: str,
     model: AdaINModel,
-    stats: StyleStats,
+    stats: Style,
     image_size: tuple[int, int],
     *,
     source: str,
@@ -162,23 +222,24 @@ def write_adain_style(
     overwrite: bool = False,
     commit: Callable[[], None] | None = None,
 ) -> Entry:
-    """Store a style entry (statistics in fp32, a few kB) with a thumbnail of it applied.
+    """Store a style entry (statistics or vector in fp32, a few kB) with a thumbnail of it.
     `commit`, when given, is called after the thumbnail and before anything is written: it may
     raise to store nothing."""
     spec = AdaINStyleSpec(model.name, model.digest, image_size)
+    layer = "style_vector" if isinstance(model.net, CINNet) else "relu4_1"
     card = ModelCard(
         name=name,
         kind="adain",
         display_name=display_name,
-        architecture=spec.to_dict(),
+        architecture={**spec.to_dict(), "layer": layer},
         source=source,
         made_by=made_by or {},
         license=license,
         notes=notes,
     )
-    thumb = render_thumbnail(AdaINStylizer(model.net, stats))
+    thumb = render_thumbnail(stylizer(model.net, stats))
     if commit is not None:
         commit()
     return write_entry(
-        Path(models_dir), card, stats.to_tensors(), thumb, half=False, overwrite=overwrite
+        Path(models_dir), card, _style_tensors(stats), thumb, half=False, overwrite=overwrite
     )

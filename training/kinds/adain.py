@@ -22,7 +22,12 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from artem_server.models.adain import TAPS, AdaINNet, adain, mean_std
-from artem_server.models.adain_store import load_adain_model, write_adain_model, write_adain_style
+from artem_server.models.adain_store import (
+    compute_style,
+    load_adain_model,
+    write_adain_model,
+    write_adain_style,
+)
 from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
 from artem_server.models.card import InvalidName, validate_name
 from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
@@ -107,10 +112,10 @@ def check_config(cfg: DictConfig) -> None:
             f"{cfg.consistency.detail_weight}: the fine-detail floor trains generators; "
             "expected 0 with model=adain",
         )
-    _check_export(cfg.export)
+    check_export(cfg.export)
 
 
-def _check_export(e: DictConfig) -> None:
+def check_export(e: DictConfig) -> None:
     names = [("export.name", e.name)] + [
         (f"export.styles[{i}].name", s.name) for i, s in enumerate(e.get("styles") or [])
     ]
@@ -160,7 +165,12 @@ def adain_losses(
 
 def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     """Train, sample and export an AdaIN decoder (and the styles in export.styles). `cfg` is
-    resolved; `command` is recorded in the card. The result's `extra_entries` are the styles."""
+    resolved; `command` is recorded in the card. The result's `extra_entries` are the styles.
+    `model.network: cin` trains the fast net instead (artem_training/cin_distill.py)."""
+    if cfg.model.get("network") == "cin":
+        from ..cin_distill import train as train_cin
+
+        return train_cin(cfg, command)
     check_config(cfg)
     t = cfg.trainer
     run = Run(cfg)
@@ -315,7 +325,7 @@ def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
                 Path(e.models_dir),
                 s.name,
                 model,
-                compute_style_stats(model.net, rgb),
+                compute_style(model, rgb),
                 (rgb.shape[1], rgb.shape[0]),
                 display_name=s.get("display_name", ""),
                 source=f"style image {s.image} (seed {s.get('seed', 0)})",

