@@ -60,6 +60,8 @@ def check_config(cfg: DictConfig) -> None:
         )
     if "_target_" not in cfg.style or not str(cfg.style._target_).endswith("StylePool"):
         raise ConfigError("style", "model=adain_cin draws its style images from style=pool")
+    if "teacher_forcing" not in cfg.loss:
+        raise ConfigError("loss.teacher_forcing", "model=adain_cin needs loss=adain_distill")
     for key in ("pixel_weight", "detail_weight", "vector_weight", "vector_batch", "windows"):
         if key not in cfg.loss:
             raise ConfigError(f"loss.{key}", "model=adain_cin needs loss=adain_distill")
@@ -166,6 +168,7 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     )
     pw, dw, vw = float(lw.pixel_weight), float(lw.detail_weight), float(lw.vector_weight)
     extra, windows = int(lw.vector_batch), int(lw.windows)
+    forcing = bool(lw.teacher_forcing)
     size = int(t.image_size)
     for step in run.steps("artem-train adain cin", mininterval=5.0):
         x = run.sampler.next()
@@ -175,7 +178,11 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
             target = teacher(x, v_teacher[: x.shape[0]])
         xc, tc = _sub_crops(x, target, size, windows, rng)
         v = net.predictor(_resized(styles, net.config.predictor_size).to(run.device))
-        y = model(xc.to(run.device), v[: x.shape[0]].repeat_interleave(windows, 0))
+        # Teacher forcing: the generator learns from the teacher's vectors (informative from the
+        # first step), the predictor from the vector term; end to end, the generator waits for
+        # an untrained predictor and learns one average style first (tried: 200 steps of it).
+        drive = v_teacher.to(run.device) if forcing else v
+        y = model(xc.to(run.device), drive[: x.shape[0]].repeat_interleave(windows, 0))
         pixel, detail = distill_losses(y, tc.to(run.device))
         vector = F.mse_loss(v, v_teacher.to(run.device))
         image_loss, vector_loss = pw * pixel + dw * detail, vw * vector
@@ -204,7 +211,13 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
         f"shift from it (a linear map). Distilled from the teacher pair {teacher.description}: "
         f"pixel and image-gradient L1 to its output (weights {pw:g}, {dw:g}) on {windows} "
         f"{size}px windows of each of its {teacher.content_size}px renderings, plus {vw:g} x "
-        f"the squared error of our style vector to its vector. Content: "
+        f"the squared error of our style vector to its vector"
+        + (
+            " (the generator driven by the teacher's vectors, the predictor by that term). "
+            if forcing
+            else " (end to end: the generator driven by our predictor's vectors). "
+        )
+        + "Content: "
         f"{run.source.description}. Styles: {pool.description}. Trained {t.steps} steps, "
         f"{t.batch_size} renderings a step (+{extra} style images for the vector term), "
         f"Adam lr {t.lr}, on {run.on_devices} ({torch.get_num_threads()} threads); "
