@@ -92,6 +92,11 @@ def check_config(cfg: DictConfig) -> None:
         )
     check_switches(t)
     check_init_weights(t)
+    if t.get("init_generator") and not (Path(t.init_generator) / "card.json").is_file():
+        raise ConfigError(
+            "trainer.init_generator",
+            f"{t.init_generator!r}: expected a generator entry folder (card.json, weights)",
+        )
     from .kinds.adain import check_export  # the model's and its styles' names, overwrite
 
     check_export(cfg.export)
@@ -144,9 +149,14 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
         load_fitting(
             net, init_weights(Path(t.init_weights)), "trainer.init_weights", t.init_weights
         )
-    else:  # targets are 0..255 images: start at mid-grey (as the distilled generators do)
+    elif not t.get("init_generator"):  # targets are 0..255 images: start at mid-grey
         with torch.no_grad():
             net.generator.deconv3.conv2d.bias.fill_(127.5)
+    if t.get("init_generator"):
+        try:
+            net.start_from_generator(init_weights(Path(t.init_generator)))
+        except (ValueError, KeyError) as err:
+            raise ConfigError("trainer.init_generator", f"{t.init_generator}: {err}") from None
     optimizer = torch.optim.Adam(net.parameters(), lr=float(t.lr))
     rng = random.Random(run.seed + 7)  # style draws and sub-crops
     if t.get("resume"):
@@ -229,6 +239,12 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
         f"PSNR {figures['teacher_psnr']:.1f} dB (with the teacher's own style vector: "
         f"{figures['teacher_mad_own_vector']:.1f}, {figures['teacher_psnr_own_vector']:.1f} dB)."
         + init_note(t)
+        + (
+            f" Its convs and (as the head's bias) its norms started from the generator "
+            f"{t.init_generator}."
+            if t.get("init_generator")
+            else ""
+        )
     )
     made_by = {
         "command": command or "artem_training.train.train(cfg)",

@@ -156,6 +156,24 @@ class CINNet(nn.Module):
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
 
+    def start_from_generator(self, state: dict[str, torch.Tensor]) -> None:
+        """Take a trained per-style generator of the same shape (its state dict): its convs
+        become the shared convs and its instance norms' scale and shift the head's bias, so
+        every style starts as that painting style and the head learns how styles differ (a
+        style generator's convs already paint; learning them from scratch for every style at
+        once is what a CPU budget cannot afford)."""
+        plain = Generator(self.config.generator_config())
+        names = [n for n, m in plain.named_modules() if isinstance(m, nn.InstanceNorm2d)]
+        convs = {k: v for k, v in state.items() if k.rpartition(".")[0] not in names}
+        missing, unexpected = self.generator.load_state_dict(convs, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"not a generator of shape {self.config}: {missing + unexpected}")
+        scale = torch.cat([state[f"{n}.weight"].float() - 1 for n in names])
+        shift = torch.cat([state[f"{n}.bias"].float() for n in names])
+        with torch.no_grad():
+            self.head.bias.copy_(torch.cat([scale, shift]))
+            self.head.weight.zero_()  # every style that generator at first; the head learns
+
     def norm_params(self, vector: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(N, style_dim) -> per norm layer (scale (N, C), shift (N, C))."""
         out = self.head(vector)
