@@ -7,7 +7,8 @@ Rows: astronaut, coffee, chelsea, rocket, each square-cropped and resized to 512
 (the size the styles are judged at), shown at `--tile` px. Columns: the photograph, each
 built-in generator style made by distillation (its card's `made_by.config.teacher`; `--first`
 leads), then the
-adain style from the generated mosaic (its image in the header), then the peer's style that
+adain style from the generated mosaic (`--adain-model`'s, default the fast `adain-fast`; its
+image in the last row), then the peer's style that
 the first generator style was distilled from and the peer's arbitrary-style network on the same
 mosaic. Labels are drawn above each column. Everything runs on the CPU through ArtEm's
 pipeline, as `artem stylize` would.
@@ -62,6 +63,9 @@ def main() -> None:
         default="nocturne",
         help="the style shown first, whose teacher style the peer column shows (the demo's)",
     )
+    p.add_argument(
+        "--adain-model", default="adain-fast", help="the adain model the mosaic is added to"
+    )
     args = p.parse_args()
     registry = Registry(None)
     runs = Runs(Pipeline(torch.device("cpu")))
@@ -78,7 +82,13 @@ def main() -> None:
         buf = io.BytesIO()
         Image.fromarray(style_img).save(buf, format="PNG")
         add_style(
-            added, Path(tmp), "mosaic-image", "adain-lite", buf.getvalue(), 256, source="gallery"
+            added,
+            Path(tmp),
+            "mosaic-image",
+            args.adain_model,
+            buf.getvalue(),
+            256,
+            source="gallery",
         )
         choice = choose(added, ChoiceCache(), "mosaic-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)

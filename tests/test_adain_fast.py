@@ -22,7 +22,7 @@ from conftest import RunningServer
 from PIL import Image
 from test_training import compose_cfg
 
-from artem_server.models.adain_cin import CINNet, CINStylizer, blend_vectors
+from artem_server.models.adain_cin import CINConfig, CINNet, CINStylizer, blend_vectors
 from artem_server.models.adain_style import luma
 from artem_server.registry import Registry
 from artem_server.server import ServerConfig
@@ -192,3 +192,39 @@ def test_a_style_vector_of_another_length_is_refused(shipped: Registry, tmp_path
     save_file({VECTOR_KEY: vector[:7].contiguous()}, str(entry.path / "weights.safetensors"))
     with pytest.raises(ValueError, match="style vector of 7 numbers"):
         load_adain_style(read_entry(entry.path), model)
+
+
+def test_a_fast_style_runs_on_onnxruntime_as_on_torch() -> None:
+    """The module a frame runs exports to ONNX (the CPU's fastest backend) with the same
+    output, colour preservation included."""
+    pytest.importorskip("onnxruntime")
+    from artem_server.backends.onnx_runtime import OnnxRuntime
+
+    torch.manual_seed(0)
+    config = CINConfig(width=4, res_blocks=1, predictor_width=4, predictor_size=32)
+    style = CINStylizer(CINNet(config).eval(), torch.randn(100), preserve_color=True)
+    runner = OnnxRuntime(style, torch.device("cpu"))
+    x = torch.rand(1, 3, 40, 48) * 255
+    with torch.inference_mode():
+        torch.testing.assert_close(runner(x), style(x), atol=1e-3, rtol=1e-4)
+
+
+def test_starting_from_a_generator_makes_every_style_that_generator() -> None:
+    """trainer.init_generator: the shipped painting style's convs and norms go in, so before
+    any step each style image gives that painting style."""
+    from artem_server.models.generator import Generator, GeneratorConfig
+    from artem_server.models.store import read_entry
+
+    entry = read_entry(BUILTIN / "nocturne")
+    state = entry.load_weights()
+    plain = Generator(GeneratorConfig.from_dict(entry.card.architecture)).eval()
+    plain.load_state_dict(state)
+    net = CINNet(CINConfig())
+    net.start_from_generator(state)
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.inference_mode():
+        for seed in (1, 2):
+            styled = CINStylizer(net.eval(), net.style_vector(mosaic(64, seed=seed)))
+            torch.testing.assert_close(styled(x), plain(x))
+    with pytest.raises(ValueError, match="not a generator of shape"):
+        CINNet(CINConfig(width=8)).start_from_generator(state)

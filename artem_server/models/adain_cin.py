@@ -165,7 +165,10 @@ class CINNet(nn.Module):
         plain = Generator(self.config.generator_config())
         names = [n for n, m in plain.named_modules() if isinstance(m, nn.InstanceNorm2d)]
         convs = {k: v for k, v in state.items() if k.rpartition(".")[0] not in names}
-        missing, unexpected = self.generator.load_state_dict(convs, strict=False)
+        try:
+            missing, unexpected = self.generator.load_state_dict(convs, strict=False)
+        except RuntimeError as e:  # a tensor of another shape
+            raise ValueError(f"not a generator of shape {self.config}: {e}") from None
         if missing or unexpected:
             raise ValueError(f"not a generator of shape {self.config}: {missing + unexpected}")
         scale = torch.cat([state[f"{n}.weight"].float() - 1 for n in names])
