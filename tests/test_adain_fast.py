@@ -204,7 +204,7 @@ def test_a_fast_style_runs_on_onnxruntime_as_on_torch() -> None:
     from artem_server.backends.onnx_runtime import OnnxRuntime
 
     torch.manual_seed(0)
-    config = CINConfig(width=4, res_blocks=1, predictor_width=4, predictor_size=32)
+    config = CINConfig(width=8, res_blocks=1, predictor_width=4, predictor_size=32)
     style = CINStylizer(CINNet(config).eval(), torch.randn(100), preserve_color=True)
     runner = OnnxRuntime(style, torch.device("cpu"))
     x = torch.rand(1, 3, 40, 48) * 255
@@ -231,3 +231,13 @@ def test_starting_from_a_generator_makes_every_style_that_generator() -> None:
             torch.testing.assert_close(styled(x), plain(x))
     with pytest.raises(ValueError, match="not a generator of shape"):
         CINNet(CINConfig(width=8)).start_from_generator(state)
+
+
+def test_export_onnx_of_a_fast_model_says_why_not(fast_dir: Path) -> None:
+    """`artem models export-onnx` on a fast model: no one graph serves its styles (each runs a
+    generator with its own norms), so it says so instead of failing inside the exporter."""
+    from artem_server.kinds import kind_named
+    from artem_server.models.store import read_entry
+
+    with pytest.raises(ValueError, match="fast adain model"):
+        kind_named("adain").export_graph(read_entry(fast_dir / "fast"))

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.adain import AdaINNet
 from ..models.adain_cin import CINStylizer, blend_vectors
 from ..models.adain_import import classify, import_adain
 from ..models.adain_store import (
@@ -91,7 +92,13 @@ class AdaINKind(Kind):
                 f"{entry.name!r} is a style of adain model {self.base_of(entry.card)!r}: the "
                 "model's graph serves all its styles (export that one)"
             )
-        return export_adain_onnx(self.load_base(entry).net)
+        net = self.load_base(entry).net
+        if not isinstance(net, AdaINNet):
+            raise ValueError(
+                f"{entry.name!r} is a fast adain model (network cin): a frame runs a generator "
+                "with each style's norms, so its styles export when they are served"
+            )
+        return export_adain_onnx(net)
 
     def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
         """The model's graph takes the style's statistics and alpha as inputs (ADAIN_IO): one

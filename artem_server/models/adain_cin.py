@@ -260,10 +260,12 @@ class CINStylizer(nn.Module):
         self.generator = net.style_generator(self.vector)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        y = self.generator(x)[..., :h, :w]
+        y = self.generator(x)  # sides are multiples of size_multiple (the pipeline pads)
         if self.preserve_color:
-            y = x + (luma(y) - luma(x))
+            # y has x's size; the no-op resize says so to torch.export (the ONNX backend),
+            # which cannot prove it through the generator's stride-2 convs and upsampling
+            shift = F.interpolate(luma(y), size=x.shape[-2:], mode="nearest") - luma(x)
+            y = x + shift
         return y
 
 
