@@ -27,6 +27,7 @@ from PIL import Image
 from artem_server.models.adain_cin import CINConfig, CINNet, CINStylizer
 from artem_server.models.adain_store import write_adain_model
 
+from .adain_entries import check_export, export_styles
 from .checks import DEVICES, check_init_weights, check_switches
 from .data import CropSampler, SkimageImages, center_square, to_batch
 from .errors import ConfigError
@@ -99,8 +100,6 @@ def check_config(cfg: DictConfig) -> None:
             "trainer.init_generator",
             f"{t.init_generator!r}: expected a generator entry folder (card.json, weights)",
         )
-    from .kinds.adain import check_export  # the model's and its styles' names, overwrite
-
     check_export(cfg.export)
 
 
@@ -265,8 +264,6 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
         "metrics": metrics,
         "world_size": run.d.world_size,
     }
-    from .kinds.adain import export_styles
-
     entry = write_adain_model(
         Path(e.models_dir),
         e.name,

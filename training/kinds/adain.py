@@ -23,19 +23,15 @@ from PIL import Image
 
 from artem_server.models.adain import TAPS, AdaINNet, adain, mean_std
 from artem_server.models.adain_store import (
-    compute_style,
-    load_adain_model,
     write_adain_model,
-    write_adain_style,
 )
 from artem_server.models.adain_style import AdaINStylizer, compute_style_stats
-from artem_server.models.card import InvalidName, validate_name
 from artem_server.models.onnx_export import ADAIN_IO, ONNX_FILE, export_adain_onnx
-from artem_server.models.store import Entry, read_entry
 
 from ..adain_data import StyleBank
 from ..adain_encoder import build_adain_encoder, hub_vgg19_path
-from ..checks import DEVICES, check_init_weights, check_onnx_export, check_switches
+from ..adain_entries import check_export, export_styles
+from ..checks import DEVICES, check_init_weights, check_switches
 from ..consistency import check_consistency
 from ..data import center_square, to_batch
 from ..errors import ConfigError
@@ -49,7 +45,6 @@ from ..run import (
     init_weights,
     load_fitting,
 )
-from ..style_images import load_style_image
 from . import model_config
 
 
@@ -113,24 +108,6 @@ def check_config(cfg: DictConfig) -> None:
             "expected 0 with model=adain",
         )
     check_export(cfg.export)
-
-
-def check_export(e: DictConfig) -> None:
-    names = [("export.name", e.name)] + [
-        (f"export.styles[{i}].name", s.name) for i, s in enumerate(e.get("styles") or [])
-    ]
-    for key, name in names:
-        try:
-            validate_name(name, key)
-        except InvalidName as err:
-            raise ConfigError(key, str(err)) from None
-        if (Path(e.models_dir) / name).exists() and not e.overwrite:
-            raise ConfigError(
-                "export.overwrite",
-                f"{Path(e.models_dir) / name} already exists; "
-                "set export.overwrite=true to replace it",
-            )
-    check_onnx_export(e)
 
 
 def adain_losses(
@@ -311,35 +288,6 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     samples = [center_square(full[i], int(t.sample_size)) for i in range(min(4, len(full)))]
     run.save_grid(sample_grid(net, samples, [styles[i] for i in range(min(3, len(styles)))]))
     return run.done(net, entry, metrics, style_entries)
-
-
-def export_styles(model_entry: Entry, e: DictConfig) -> list[Entry]:
-    """Write each style of `export.styles` ({name, image, seed, size}) for the exported model,
-    with the model as stored (fp16-rounded weights), as `artem styles add` would."""
-    model = load_adain_model(read_entry(model_entry.path))
-    out = []
-    for s in e.get("styles") or []:
-        rgb = load_style_image(str(s.image), s.get("size"), int(s.get("seed", 0)))
-        out.append(
-            write_adain_style(
-                Path(e.models_dir),
-                s.name,
-                model,
-                compute_style(model, rgb),
-                (rgb.shape[1], rgb.shape[0]),
-                display_name=s.get("display_name", ""),
-                source=f"style image {s.image} (seed {s.get('seed', 0)})",
-                made_by={
-                    "by": "artem-train export.styles",
-                    "image": str(s.image),
-                    "seed": s.get("seed", 0),
-                    "size": s.get("size"),
-                },
-                license=LICENSE_NOTE,
-                overwrite=bool(e.overwrite),
-            )
-        )
-    return out
 
 
 def sample_grid(
