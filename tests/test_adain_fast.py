@@ -233,11 +233,23 @@ def test_starting_from_a_generator_makes_every_style_that_generator() -> None:
         CINNet(CINConfig(width=8)).start_from_generator(state)
 
 
-def test_export_onnx_of_a_fast_model_says_why_not(fast_dir: Path) -> None:
-    """`artem models export-onnx` on a fast model: no one graph serves its styles (each runs a
-    generator with its own norms), so it says so instead of failing inside the exporter."""
+def test_a_fast_model_exports_one_graph_that_serves_its_styles(fast_dir: Path, tmp_path) -> None:
+    """`artem models export-onnx` on a fast model writes one graph taking the frame and a style
+    vector; the onnxruntime backend then serves a style from it (no export per style), with
+    the torch module's output."""
+    import shutil
+
+    from artem_server.backends.onnx_runtime import OnnxRuntime
     from artem_server.kinds import kind_named
+    from artem_server.models.onnx_export import ONNX_FILE
     from artem_server.models.store import read_entry
 
-    with pytest.raises(ValueError, match="fast adain model"):
-        kind_named("adain").export_graph(read_entry(fast_dir / "fast"))
+    d = tmp_path / "models"
+    shutil.copytree(fast_dir, d, ignore=shutil.ignore_patterns("added-*"))
+    (d / "fast" / ONNX_FILE).write_bytes(kind_named("adain").export_graph(read_entry(d / "fast")))
+    style = Registry(d, None).get("tiles-a").model
+    runner = OnnxRuntime(style, torch.device("cpu"))
+    assert runner.shipped
+    x = torch.rand(1, 3, 40, 48) * 255
+    with torch.inference_mode():
+        torch.testing.assert_close(runner(x), style(x), atol=1e-2, rtol=1e-4)

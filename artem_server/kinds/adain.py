@@ -36,7 +36,7 @@ from ..models.adain_store import (
 from ..models.adain_style import AdaINStylizer, blend, compute_style_stats
 from ..models.card import ModelCard
 from ..models.importers import CheckpointError, read_state_dict
-from ..models.onnx_export import export_adain_onnx
+from ..models.onnx_export import export_adain_onnx, export_cin_onnx
 from ..models.onnx_shipped import ShippedGraph, attached
 from ..models.store import Entry
 from .base import Cache, Imported, Kind, SessionModule, Style
@@ -93,16 +93,18 @@ class AdaINKind(Kind):
                 "model's graph serves all its styles (export that one)"
             )
         net = self.load_base(entry).net
-        if not isinstance(net, AdaINNet):
-            raise ValueError(
-                f"{entry.name!r} is a fast adain model (network cin): a frame runs a generator "
-                "with each style's norms, so its styles export when they are served"
-            )
+        if not isinstance(net, AdaINNet):  # the fast net: the frame and a style vector in
+            return export_cin_onnx(net)
         return export_adain_onnx(net)
 
     def shipped_graph(self, module: nn.Module) -> ShippedGraph | None:
         """The model's graph takes the style's statistics and alpha as inputs (ADAIN_IO): one
         graph for all its styles. Colour preservation is not in it: such modules export."""
+        if isinstance(module, CINStylizer) and not module.preserve_color:
+            graph = attached(module.net)  # the fast net's: the style vector as an input
+            if graph is None:
+                return None
+            return ShippedGraph(graph, module.net, {"vector": module.vector[None]})
         if not isinstance(module, AdaINStylizer) or module.preserve_color:
             return None
         graph = attached(module.net)
