@@ -26,8 +26,7 @@ from .kinds import Kind, default_kind, kind_of, with_styles
 from .kinds.base import article
 from .kinds.identity import KIND as IDENTITY_KIND
 from .kinds.identity import STYLE as IDENTITY
-from .models.card import CARD_FILE, WEIGHTS_FILE, InvalidName, ModelCard, validate_name
-from .models.onnx_export import ONNX_FILE
+from .models.card import InvalidName, ModelCard, validate_name
 from .models.store import list_entry_dirs, read_entry
 
 log = logging.getLogger(__name__)
@@ -60,16 +59,14 @@ class LoadedBase:
 
 
 def _stamp(path: Path) -> tuple:
-    """The entry's files as they are now; model.onnx too (`artem models export-onnx` on a
-    running server's directory: the style reloads and serves the new graph)."""
-    stamp = []
-    for f in (path / CARD_FILE, path / WEIGHTS_FILE, path / ONNX_FILE):
-        try:
-            st = f.stat()
-            stamp.append((st.st_mtime_ns, st.st_size))
-        except OSError:
-            stamp.append(None)
-    return tuple(stamp)
+    """Every file of the entry as it is now (card, weights, and what else it holds: a graph
+    that `artem models export-onnx` writes beside a served style reloads it, so its next
+    runner serves the graph). Hidden files are files being written."""
+    try:
+        files = sorted(f for f in path.iterdir() if not f.name.startswith("."))
+        return tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    except OSError:
+        return ()
 
 
 class Registry:
