@@ -149,6 +149,25 @@ def test_the_subpixel_output_conv_is_the_same_function(kernel, c_in, c_out):
     assert not SubpixelConv.suits(ConvLayer(c_in, 16, kernel, 1))  # full blocks: left as is
 
 
+def test_a_narrow_generator_exports_at_its_frame_size():
+    """A width-4 generator's upsampling convs have 4 outputs too; exporting them in the
+    sub-pixel form dropped their x2 upsampling and the graph gave half-size frames."""
+    import onnxruntime as ort
+
+    from artem_server.models.generator import Generator, GeneratorConfig
+    from artem_server.models.onnx_export import export_onnx
+
+    torch.manual_seed(4)
+    net = Generator(GeneratorConfig(width=4, res_blocks=1)).eval()
+    session = ort.InferenceSession(export_onnx(net), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 3, 40, 48) * 255
+    (y,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        want = net(x).numpy()
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, atol=1e-3)
+
+
 def test_a_graph_written_beside_a_loaded_style_is_picked_up(tmp_path):
     """`artem models export-onnx` on a served models directory: the registry's next look
     reloads the style, and its new runner serves the graph."""

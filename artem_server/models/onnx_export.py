@@ -136,8 +136,9 @@ class SubpixelConv(nn.Module):
 
     @staticmethod
     def suits(module: nn.Module) -> bool:
-        """A stride-1 ConvLayer with an odd kernel and at most 4 output channels."""
-        if not isinstance(module, ConvLayer):
+        """A stride-1 ConvLayer with an odd kernel and at most 4 output channels. Its subclasses
+        (UpsampleConvLayer: x2 upsampling first) are not: swapping one drops its upsampling."""
+        if type(module) is not ConvLayer:
             return False
         c = module.conv2d
         return (
