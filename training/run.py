@@ -121,7 +121,10 @@ def consistency_note(cfg: DictConfig, last: dict[str, float]) -> str:
 
 
 def init_note(t: DictConfig) -> str:
-    return f" Started from the weights of {t.init_weights}." if t.get("init_weights") else ""
+    if not t.get("init_weights"):
+        return ""
+    narrowed = " (narrowed: each layer's strongest channels)" if t.get("init_narrowed") else ""
+    return f" Started from the weights of {t.init_weights}{narrowed}."
 
 
 class Run:

@@ -30,9 +30,25 @@ class GeneratorConfig:
     width: int = 32  # channels after conv1; conv2 and conv3 have 2x and 4x this
     res_blocks: int = 5
     antialias: bool = False  # blur before the stride-2 convs, bilinear upsampling (see above)
+    # The decoder's channels, narrower than the encoder's for CPU serving: `up_width` after the
+    # first x2 upsampling (None: 2 x width), `edge_width` at full resolution, conv1's output and
+    # the second upsampling's (None: width). Those layers see 4x and 16x the pixels of the
+    # residual blocks, so they cost time out of proportion to their weights: edge 6 and up 12
+    # take about a third off a width-16 net's frame on ONNX Runtime (the shipped painting styles).
+    edge_width: int | None = None
+    up_width: int | None = None
+
+    @property
+    def edge(self) -> int:
+        return self.width if self.edge_width is None else self.edge_width
+
+    @property
+    def up(self) -> int:
+        return 2 * self.width if self.up_width is None else self.up_width
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # cards written before the options read the same: unset ones are left out
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> GeneratorConfig:
@@ -40,6 +56,8 @@ class GeneratorConfig:
             width=int(d.get("width", 32)),
             res_blocks=int(d.get("res_blocks", 5)),
             antialias=bool(d.get("antialias", False)),
+            edge_width=None if d.get("edge_width") is None else int(d["edge_width"]),
+            up_width=None if d.get("up_width") is None else int(d["up_width"]),
         )
 
 
@@ -116,26 +134,28 @@ class GeneratorSkeleton(nn.Module):
     size_multiple = 4  # two stride-2 convs then two x2 upsamples
 
     def __init__(self, config: Any) -> None:
-        """`config`: anything with width, res_blocks and antialias (GeneratorConfig, XnorConfig)."""
+        """`config`: anything with width, res_blocks and antialias (GeneratorConfig, XnorConfig);
+        `edge` and `up` (GeneratorConfig's decoder widths) where it has them."""
         super().__init__()
         self.config = config
         c1, c2, c3 = config.width, 2 * config.width, 4 * config.width
-        self.conv1 = ConvLayer(3, c1, 9, 1)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        e1, u2 = getattr(config, "edge", c1), getattr(config, "up", c2)
+        self.conv1 = ConvLayer(3, e1, 9, 1)
+        self.in1 = nn.InstanceNorm2d(e1, affine=True)
         down = BlurConvLayer if config.antialias else ConvLayer
         up = "bilinear" if config.antialias else "nearest"
-        self.conv2 = down(c1, c2, 3, 2)
+        self.conv2 = down(e1, c2, 3, 2)
         self.in2 = nn.InstanceNorm2d(c2, affine=True)
         self.conv3 = down(c2, c3, 3, 2)
         self.in3 = nn.InstanceNorm2d(c3, affine=True)
         # Attribute names res1..resN are the checkpoint keys of pytorch/examples.
         for i in range(1, config.res_blocks + 1):
             self.add_module(f"res{i}", self.make_block(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, up)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, up)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
-        self.deconv3 = ConvLayer(c1, 3, 9, 1)
+        self.deconv1 = UpsampleConvLayer(c3, u2, 3, 1, up)
+        self.in4 = nn.InstanceNorm2d(u2, affine=True)
+        self.deconv2 = UpsampleConvLayer(u2, e1, 3, 1, up)
+        self.in5 = nn.InstanceNorm2d(e1, affine=True)
+        self.deconv3 = ConvLayer(e1, 3, 9, 1)
 
     def make_block(self, channels: int) -> nn.Module:
         raise NotImplementedError

@@ -47,7 +47,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def generator_config_from_keys(sd: dict[str, torch.Tensor]) -> GeneratorConfig:
-    """Infer width and residual-block count from the tensors present."""
+    """Infer the widths and residual-block count from the tensors present."""
     w = sd.get("conv1.conv2d.weight")
     if w is None or w.ndim != 4 or tuple(w.shape[1:]) != (3, 9, 9):
         raise CheckpointError(
@@ -55,7 +55,16 @@ def generator_config_from_keys(sd: dict[str, torch.Tensor]) -> GeneratorConfig:
             f"of shape [width, 3, 9, 9], found {tuple(w.shape) if w is not None else 'no such key'}"
         )
     blocks = {int(m.group(1)) for k in sd if (m := re.match(r"res(\d+)\.", k))}
-    return GeneratorConfig(width=int(w.shape[0]), res_blocks=max(blocks) if blocks else 0)
+    edge = int(w.shape[0])
+    down, up = sd.get("conv2.conv2d.weight"), sd.get("deconv1.conv2d.weight")
+    width = int(down.shape[0]) // 2 if down is not None and down.ndim == 4 else edge
+    up_width = int(up.shape[0]) if up is not None and up.ndim == 4 else 2 * width
+    return GeneratorConfig(
+        width=width,
+        res_blocks=max(blocks) if blocks else 0,
+        edge_width=None if edge == width else edge,  # a slim decoder (GeneratorConfig)
+        up_width=None if up_width == 2 * width else up_width,
+    )
 
 
 def generator_from_state_dict(

@@ -27,6 +27,7 @@ from ..detail import DetailFloor
 from ..errors import ConfigError
 from ..export import DISTILLED_NOTE, LICENSE_NOTE, EntryKind, export_entry, sample_grid
 from ..losses import DistillLoss, PerceptualLoss
+from ..narrow import narrow_state
 from ..precision import autocast, grad_scaler
 from ..run import (
     Run,
@@ -85,9 +86,10 @@ def fit(
     style_img = reference_image(cfg, loss_fn, full)
     net = build(cfg).to(run.device)
     if t.init_weights:
-        load_fitting(
-            net, init_weights(Path(t.init_weights)), "trainer.init_weights", t.init_weights
-        )
+        state = init_weights(Path(t.init_weights))
+        if t.get("init_narrowed"):
+            state = narrow_state(state, net)
+        load_fitting(net, state, "trainer.init_weights", t.init_weights)
     elif isinstance(loss_fn, DistillLoss) and not t.resume:
         # Targets are 0..255 images: start at mid-grey, not near 0, where Adam's steps of about
         # trainer.lr would spend the first hundred steps only reaching the teacher's range.
