@@ -27,7 +27,11 @@ def test_decoder_widths_shape_the_net_and_round_trip_through_the_card() -> None:
     assert net(torch.rand(1, 3, 32, 40) * 255).shape == (1, 3, 32, 40)
     assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
     # cards written before the options keep their exact architecture dict
-    assert GeneratorConfig(16, 3, True).to_dict() == {"width": 16, "res_blocks": 3, "antialias": True}
+    assert GeneratorConfig(16, 3, True).to_dict() == {
+        "width": 16,
+        "res_blocks": 3,
+        "antialias": True,
+    }
 
 
 def test_narrowing_keeps_the_channels_that_reach_the_next_layer() -> None:
