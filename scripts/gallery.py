@@ -7,7 +7,7 @@ Rows: astronaut, coffee, chelsea, rocket, each square-cropped and resized to 512
 (the size the styles are judged at), shown at `--tile` px. Columns: the photograph, each
 built-in generator style made by distillation (its card's `made_by.config.teacher`; `--first`
 leads), then the
-adain style from the generated mosaic (added to `--adain-model`, default `adain-lite`; its
+adain style from the generated mosaic (added to `--adain-model`, default `adain-fast`; its
 image in the last row), then the peer's style that
 the first generator style was distilled from and the peer's arbitrary-style network on the same
 mosaic. Labels are drawn above each column. Everything runs on the CPU through ArtEm's
@@ -64,7 +64,7 @@ def main() -> None:
         help="the style shown first, whose teacher style the peer column shows (the demo's)",
     )
     p.add_argument(
-        "--adain-model", default="adain-lite", help="the adain model the mosaic is added to"
+        "--adain-model", default="adain-fast", help="the adain model the mosaic is added to"
     )
     args = p.parse_args()
     registry = Registry(None)

@@ -45,9 +45,11 @@ class CINConfig:
     style_dim: int = 100  # the style vector's length
     predictor_width: int = 32  # channels of the predictor's first conv (then 2x, 4x, 4x)
     predictor_size: int = 256  # the style image's side as the predictor sees it
+    edge_width: int | None = None  # the generator's slimmer decoder (GeneratorConfig's)
+    up_width: int | None = None
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "network": NETWORK,
             "width": self.width,
             "res_blocks": self.res_blocks,
@@ -56,6 +58,8 @@ class CINConfig:
             "predictor_width": self.predictor_width,
             "predictor_size": self.predictor_size,
         }
+        d.update({k: v for k in ("edge_width", "up_width") if (v := getattr(self, k)) is not None})
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> CINConfig:
@@ -67,6 +71,8 @@ class CINConfig:
                 style_dim=int(d.get("style_dim", 100)),
                 predictor_width=int(d.get("predictor_width", 32)),
                 predictor_size=int(d.get("predictor_size", 256)),
+                edge_width=None if d.get("edge_width") is None else int(d["edge_width"]),
+                up_width=None if d.get("up_width") is None else int(d["up_width"]),
             )
         except (TypeError, ValueError) as e:
             raise ValueError(f"adain cin card: architecture {d}: {e}") from None
@@ -76,7 +82,9 @@ class CINConfig:
         return out
 
     def generator_config(self) -> GeneratorConfig:
-        return GeneratorConfig(self.width, self.res_blocks, self.antialias)
+        return GeneratorConfig(
+            self.width, self.res_blocks, self.antialias, self.edge_width, self.up_width
+        )
 
 
 class StylePredictor(nn.Module):

@@ -26,7 +26,7 @@ Tensors in and out: (N, 3, H, W) RGB 0..255, sRGB, like the generator.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -43,17 +43,29 @@ class XnorConfig:
     width: int = 32
     res_blocks: int = 5
     antialias: bool = False
+    edge_width: int | None = None  # a slim decoder's widths (GeneratorConfig's), full precision
+    up_width: int | None = None
+
+    @property
+    def edge(self) -> int:
+        return self.generator().edge
+
+    @property
+    def up(self) -> int:
+        return self.generator().up
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.generator().to_dict()
 
     @classmethod
     def from_dict(cls, d: dict) -> XnorConfig:
         g = GeneratorConfig.from_dict(d)
-        return cls(width=g.width, res_blocks=g.res_blocks, antialias=g.antialias)
+        return cls(g.width, g.res_blocks, g.antialias, g.edge_width, g.up_width)
 
     def generator(self) -> GeneratorConfig:
-        return GeneratorConfig(self.width, self.res_blocks, self.antialias)
+        return GeneratorConfig(
+            self.width, self.res_blocks, self.antialias, self.edge_width, self.up_width
+        )
 
 
 class ApproxSign(torch.autograd.Function):
