@@ -14,6 +14,7 @@ Our code and our weights; the teacher's licence goes into the card.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def cin_config(model: DictConfig) -> CINConfig:
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value cannot work (`cfg` resolved)."""
-    known = {"_target_", *NETWORK_FIELDS, *CINConfig().to_dict()}
+    known = {"_target_", *NETWORK_FIELDS, *(f.name for f in dataclasses.fields(CINConfig))}
     extra = sorted(set(cfg.model) - known)
     if extra:
         raise ConfigError("model", f"CINConfig has no {extra}; its fields: {sorted(known)}")
