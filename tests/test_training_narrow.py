@@ -109,3 +109,31 @@ def test_the_slim_recipe_narrows_the_shipped_entry() -> None:
     assert cfg.trainer.init_narrowed and cfg.model.antialias and cfg.consistency.weight > 0
     assert cfg.model.edge_width < cfg.model.width and cfg.model.up_width < 2 * cfg.model.width
     assert cfg.trainer.init_weights.endswith("/nocturne") and cfg.export.overwrite
+
+
+def test_the_fast_adain_net_narrows_with_its_head_rows() -> None:
+    """The fast adain net's norms take scale and shift from the head: narrowing keeps the
+    chosen channels' head rows with them. Narrowed to its own widths it is the same net; to a
+    slim decoder it loads and runs."""
+    from artem_training.narrow import narrow_cin_state
+
+    from artem_server.models.adain_cin import CINConfig, CINNet, CINStylizer
+
+    torch.manual_seed(0)
+    config = CINConfig(width=8, res_blocks=1, predictor_width=4, predictor_size=32)
+    wide = CINNet(config).eval()
+    with torch.no_grad():
+        wide.head.weight.normal_()
+        wide.head.bias.normal_()
+    same = CINNet(config).eval()
+    same.load_state_dict(narrow_cin_state(wide.state_dict(), same))
+    x, v = torch.rand(1, 3, 32, 32) * 255, torch.randn(100)
+    with torch.no_grad():
+        torch.testing.assert_close(CINStylizer(same, v)(x), CINStylizer(wide, v)(x))
+    slim = CINNet(CINConfig(8, 1, True, 100, 4, 32, edge_width=3, up_width=5)).eval()
+    slim.load_state_dict(narrow_cin_state(wide.state_dict(), slim))
+    assert slim.generator.conv1.conv2d.out_channels == 3 and slim.sizes[-2:] == [5, 3]
+    with torch.no_grad():
+        assert CINStylizer(slim, v)(x).shape == x.shape
+    with pytest.raises(ConfigError, match=r"in1 would grow from 3 to 8"):
+        narrow_cin_state(slim.state_dict(), CINNet(config))

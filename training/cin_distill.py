@@ -34,6 +34,7 @@ from .data import CropSampler, SkimageImages, center_square, to_batch
 from .errors import ConfigError
 from .export import DISTILLED_NOTE
 from .losses import image_gradients
+from .narrow import narrow_cin_state
 from .run import Run, RunResult, build_group, init_note, init_weights, load_fitting
 from .style_images import load_style_image
 
@@ -148,9 +149,10 @@ def train(cfg: DictConfig, command: str | None = None) -> RunResult:
     pool = build_group(cfg.style)
     net = CINNet(cin_config(cfg.model)).to(run.device)
     if t.get("init_weights"):
-        load_fitting(
-            net, init_weights(Path(t.init_weights)), "trainer.init_weights", t.init_weights
-        )
+        state = init_weights(Path(t.init_weights))
+        if t.get("init_narrowed"):
+            state = narrow_cin_state(state, net)
+        load_fitting(net, state, "trainer.init_weights", t.init_weights)
     elif not t.get("init_generator"):  # targets are 0..255 images: start at mid-grey
         with torch.no_grad():
             net.generator.deconv3.conv2d.bias.fill_(127.5)
