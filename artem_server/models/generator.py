@@ -34,7 +34,7 @@ class GeneratorConfig:
     # first x2 upsampling (None: 2 x width), `edge_width` at full resolution, conv1's output and
     # the second upsampling's (None: width). Those layers see 4x and 16x the pixels of the
     # residual blocks, so they cost time out of proportion to their weights: edge 6 and up 12
-    # take about a third off a width-16 net's frame on ONNX Runtime (the shipped painting styles).
+    # take about a third off a width-16 net's CPU frame (the shipped painting styles).
     edge_width: int | None = None
     up_width: int | None = None
 
