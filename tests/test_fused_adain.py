@@ -9,6 +9,7 @@ import torch
 
 from artem_server.backends import create_runner, torch_optimized
 from artem_server.backends.fused_adain import FusedAdaIN
+from artem_server.models.adain_cin import CINStylizer
 from artem_server.registry import Registry
 
 
@@ -54,8 +55,9 @@ def test_fused_mode_refuses_other_layouts(builtin_adain):
 def test_cuda_default_never_compiles_builtin_styles(monkeypatch, kernels):
     """`artem serve --device cuda --warm-size ...` prepares every style's default runner before
     it says SERVING: with torch.compile's max-autotune that took minutes per warm size for the
-    adain styles. Every built-in adain style now defaults to fused (no compilation), and with
-    the kernels every built-in style does."""
+    adain styles. Every built-in adain style of the VGG net now defaults to fused (no
+    compilation), those of the fast net (no fused form) to CUDA graphs, and with the kernels
+    every built-in generator style to fused."""
     monkeypatch.setattr(torch_optimized, "_fused_kernels_available", lambda: kernels)
     registry = Registry(None)
     modes = {
@@ -63,7 +65,10 @@ def test_cuda_default_never_compiles_builtin_styles(monkeypatch, kernels):
         for s in registry.styles()
         if s.card.kind != "identity"
     }
-    assert any(kind == "adain" for kind, _ in modes.values())
+    fast = {s.id for s in registry.styles() if isinstance(s.model, CINStylizer)}
+    assert any(kind == "adain" for kind, _ in modes.values()) and fast
     for sid, (kind, mode) in modes.items():
-        if kernels or kind == "adain":
+        if sid in fast:
+            assert mode == "graph", (sid, kind, mode)
+        elif kernels or kind == "adain":
             assert mode == "fused", (sid, kind, mode)

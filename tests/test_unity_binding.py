@@ -39,6 +39,31 @@ def mcs(out: Path, sources: list[Path], *options: str) -> Path:
     return out
 
 
+def run_mono(
+    exe: Path, *args: str, library_path: Path | None = None, cwd: Path | None = None, timeout=120
+) -> str:
+    """Run a compiled check under Mono and return its output, asserting that it passed. The
+    native library comes from `library_path`, or with no library path set at all (as in a Unity
+    project, from beside the executable)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    if library_path is not None:
+        env["LD_LIBRARY_PATH"] = str(library_path)
+    done = subprocess.run(
+        ["mono", str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all checks passed" in done.stdout
+    return done.stdout
+
+
+def alone_in_a_folder(folder: Path, exe: Path, library: Path) -> Path:
+    """`library` and a copy of `exe` in an otherwise empty `folder` (a Unity project's
+    Assets/Plugins); returns the copy."""
+    folder.mkdir(exist_ok=True)
+    shutil.copy2(library, folder)
+    return Path(shutil.copy2(exe, folder / exe.name))
+
+
 @pytest.fixture(scope="module")
 def roundtrip_exe(tmp_path_factory) -> Path:
     return mcs(
@@ -175,17 +200,8 @@ def test_every_imported_file_has_a_meta_with_a_stable_unique_guid():
 def test_binding_streams_through_shared_memory(native_build, roundtrip_exe, server):
     """Identity frames come back unchanged through the region; a style switch on the same
     stream changes them and keeps alpha; refusals arrive as ArtemException with the status code."""
-    env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
-    done = subprocess.run(
-        ["mono", str(roundtrip_exe), server.address, "gen-a"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "all checks passed" in done.stdout
-    assert "unknown style: code 5" in done.stdout and "slot out of range: code 3" in done.stdout
+    out = run_mono(roundtrip_exe, server.address, "gen-a", library_path=native_build)
+    assert "unknown style: code 5" in out and "slot out of range: code 3" in out
 
 
 @pytest.mark.parametrize("transport", ["shm", "inline"])
@@ -195,17 +211,10 @@ def test_stylizer_logic_streams_latest_frame_wins(native_build, logic_exe, serve
     only newer frames and each with its own pixels, frees every slot; single-pass instanced and
     multi-pass stereo; style switch and refusal on the same stream; the server's styles listed
     with PNG thumbnails; an unreachable server fails the link with code 14."""
-    env = {**os.environ, "LD_LIBRARY_PATH": str(native_build)}
-    done = subprocess.run(
-        ["mono", str(logic_exe), server.address, "gen-a", transport],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
+    out = run_mono(
+        logic_exe, server.address, "gen-a", transport, library_path=native_build, timeout=180
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "all checks passed" in done.stdout
-    assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in done.stdout
+    assert f"connected via {'SharedMemory' if transport == 'shm' else 'Inline'}" in out
 
 
 def test_the_linux_bundle_loads_from_a_folder_of_its_own(
@@ -235,18 +244,8 @@ def test_the_linux_bundle_loads_from_a_folder_of_its_own(
             r"\s*(linux-vdso|ld-linux|lib(c|m|pthread|dl|rt|stdc\+\+|gcc_s))\.so", line
         ):
             assert str(plugins) in line, line
-    exe = Path(shutil.copy2(roundtrip_exe, plugins / "RoundTrip.exe"))
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    done = subprocess.run(
-        ["mono", str(exe), server.address, "gen-a"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "all checks passed" in done.stdout
+    exe = Path(shutil.copy2(roundtrip_exe, plugins / roundtrip_exe.name))
+    run_mono(exe, server.address, "gen-a", cwd=tmp_path)
 
 
 def load_build_native():
@@ -304,21 +303,8 @@ def test_the_shipped_linux_plugin_streams_from_a_folder_of_its_own(roundtrip_exe
     """A copy of the shipped plugin alone in an empty folder (no library path set, no other
     library beside it), as in a Unity project's Assets/Plugins: the C# binding's round trip
     (identity bit for bit, a style switch, refusals with their status codes) passes through it."""
-    folder = tmp_path / "Plugins"
-    folder.mkdir()
-    shutil.copy2(SHIPPED / "libartem_native.so", folder)
-    exe = Path(shutil.copy2(roundtrip_exe, folder / "RoundTrip.exe"))
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    done = subprocess.run(
-        ["mono", str(exe), server.address, "gen-a"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "all checks passed" in done.stdout
+    exe = alone_in_a_folder(tmp_path / "Plugins", roundtrip_exe, SHIPPED / "libartem_native.so")
+    run_mono(exe, server.address, "gen-a", cwd=tmp_path)
 
 
 def test_the_shipped_linux_plugin_streams_from_a_tls_server_with_its_token(
@@ -329,20 +315,12 @@ def test_the_shipped_linux_plugin_streams_from_a_tls_server_with_its_token(
     ListStyles, the component's link streaming; no token or a wrong one -> 16 with the server's
     message; a CA that did not sign the certificate, plaintext to the TLS server and TLS to a
     plaintext server -> 14 with the reason; a missing token file named."""
-    folder = tmp_path / "Plugins"
-    folder.mkdir()
-    shutil.copy2(SHIPPED / "libartem_native.so", folder)
-    exe = Path(shutil.copy2(secured_exe, folder / "Secured.exe"))
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    exe = alone_in_a_folder(tmp_path / "Plugins", secured_exe, SHIPPED / "libartem_native.so")
     s = secured_server
     args = [s.address, server.address, str(s.token_file), str(s.ca), str(s.other_ca)]
-    done = subprocess.run(
-        ["mono", str(exe), *args], capture_output=True, text=True, env=env, timeout=180
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "all checks passed" in done.stdout
-    assert "no token: code 16, this server requires `authorization: Bearer <token>`" in done.stdout
-    assert "TLS to a plaintext server: code 14" in done.stdout
+    out = run_mono(exe, *args, timeout=180)
+    assert "no token: code 16, this server requires `authorization: Bearer <token>`" in out
+    assert "TLS to a plaintext server: code 14" in out
 
 
 def test_the_shipped_windows_plugin_streams_under_wine(server, secured_server, tmp_path):

@@ -16,8 +16,9 @@ Modes (what each adds, in order):
            run their blur pools and bilinear upsampling as torch ops between the fused steps.
 
 The default on CUDA is the style's kind's (`Kind.optimized_mode`): fused for generator styles
-when CuPy can build the kernels, fused for adain styles always (without CuPy its steps run as
-torch ops, still under the graphs), and compile for modules no kind made; eager on CPU. At
+when CuPy can build the kernels, fused for the VGG net's adain styles always (without CuPy its
+steps run as torch ops, still under the graphs), graph for the fast adain net's (no fused form),
+and compile for modules no kind made; eager on CPU. At
 Quest 2 stereo fused runs a generator in 10.9 ms on an H100 (compile: 16.6 ms on an H200)
 and is ready in about a second, where compile tunes for a minute per shape: for adain's VGG
 convs, times two warm sizes and every built-in style, the server was not serving after 100 s

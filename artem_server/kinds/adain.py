@@ -75,7 +75,7 @@ class AdaINKind(Kind):
 
     def optimized_mode(self, module: nn.Module, kernels: bool) -> str:
         if isinstance(module, CINStylizer):
-            return "compile"  # a small generator: compiled as the generator kind's are
+            return "graph"  # a small generator with no fused form: CUDA graphs, no compiling
         return "fused"  # never compile: its autotune per warm size kept a server from serving
 
     def fused(self, module: nn.Module, use_kernels: bool):

@@ -858,8 +858,13 @@ Status Unary(Channel& channel, const char* method, const std::string& request, s
   const std::shared_ptr<Connection> c = channel.Get(ms, &status);
   if (!c) return status;
   const std::shared_ptr<StreamState> s = c->Start(method, std::to_string(ms) + "m");
-  if (!c->Send(*s, {{request.data(), request.size()}}, true) && !c->StatusOf(*s).code)
-    return {kUnavailable, "the request could not be sent"};
+  if (!c->Send(*s, {{request.data(), request.size()}}, true)) {
+    // The write failed under us, most often because the server closed the connection: the
+    // reader, which sees that end, says why (e.g. the server does not speak HTTP/2). Give it a
+    // moment rather than a vaguer reason of our own.
+    c->WaitEnded(*s, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
+    if (!c->StatusOf(*s).code) return {kUnavailable, "the request could not be sent"};
+  }
   if (!c->WaitEnded(*s, deadline)) {
     c->Reset(*s, kCancel);
     return {kDeadlineExceeded, "no reply within " + std::to_string(ms) + " ms"};
