@@ -41,6 +41,16 @@ def max_diff(style_model: torch.nn.Module, runner) -> float:
         return float((runner(x) - style_model(x)).abs().max())
 
 
+def export_onnx(models_dir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`artem models export-onnx ARGS --models-dir DIR`, as a user runs it."""
+    return subprocess.run(
+        [ARTEM, "models", "export-onnx", *args, "--models-dir", str(models_dir)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def exported_entries() -> list[str]:
     """Built-in entries whose kind writes a graph: generator styles and adain models."""
     names = []
@@ -99,12 +109,7 @@ def test_a_stale_graph_is_exported_over_and_export_onnx_remakes_it(tmp_path, cap
     assert any("not exported from these weights" in r.getMessage() for r in caplog.records)
     assert max_diff(model, runner) < TOLERANCE
 
-    done = subprocess.run(
-        [ARTEM, "models", "export-onnx", "nocturne", "--models-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = export_onnx(tmp_path, "nocturne")
     assert done.returncode == 0, done.stderr
     assert f"wrote {tmp_path / 'nocturne' / ONNX_FILE}" in done.stdout
     model = load()
@@ -119,12 +124,7 @@ def test_export_onnx_refuses_what_has_no_graph(tmp_path):
         (["absent"], "no entry 'absent'"),
         ([], "name entries or give --all"),
     ]:
-        done = subprocess.run(
-            [ARTEM, "models", "export-onnx", *args, "--models-dir", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = export_onnx(tmp_path, *args, timeout=120)
         assert done.returncode != 0 and expected in done.stderr, (args, done.stderr)
 
 
@@ -180,12 +180,7 @@ def test_a_graph_written_beside_a_loaded_style_is_picked_up(tmp_path):
     registry = Registry(tmp_path, builtin_dir=None)
     before = registry.get("mine").model
     assert kind_of(card).shipped_graph(before) is None
-    done = subprocess.run(
-        [ARTEM, "models", "export-onnx", "--all", "--models-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = export_onnx(tmp_path, "--all")
     assert done.returncode == 0, done.stderr
     registry.refresh()
     after = registry.get("mine").model

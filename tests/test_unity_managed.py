@@ -48,11 +48,17 @@ def serve(tmp_path_factory):
     s.stop()
 
 
-def run(exe: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run(
+    exe: Path, *args: str, timeout: float = 300, native: bool = True
+) -> subprocess.CompletedProcess:
+    """`exe` under Mono; `native=False`: with no library path, so the native core does not load
+    (as on Android)."""
+    env = {k: v for k, v in os.environ.items() if native or k != "LD_LIBRARY_PATH"}
     return subprocess.run(
         ["nice", "-n", "10", "mono", str(exe), *map(str, args)],
         capture_output=True,
         text=True,
+        env=env,
         timeout=timeout,
     )
 
@@ -225,14 +231,7 @@ def test_the_style_list_falls_back_to_the_managed_client_without_the_native_core
     """ArtemStyles.List (the inspector's style list) where the native library does not load
     (no libartem_native.so beside the program, no library path: as on Android, or a macOS
     editor) lists the server's styles through the managed client."""
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    done = subprocess.run(
-        ["mono", str(managed_exe), "list", serve.address],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = run(managed_exe, "list", serve.address, timeout=120, native=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "native core loads: False" in done.stdout
     got = {m[0]: m[1] for m in re.findall(r"^style (\S+) (\S+) \d+", done.stdout, re.M)}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from artem_server.models.adain_cin import CondInstanceNorm
+
 from .errors import ConfigError
 
 # (conv making the channels, its instance norm, the conv reading them), in the generator's order
@@ -70,7 +72,7 @@ def narrow_cin_state(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str
     """The same for the fast adain net: a channel's scale and shift for the average style are
     the head's bias, and its rows of the head (scale and shift) go with it."""
     state = dict(state)
-    names = [n for n, m in net.generator.named_modules() if hasattr(m, "channels")]
+    names = [n for n, m in net.generator.named_modules() if isinstance(m, CondInstanceNorm)]
     counts = dict(zip(names, net.sizes, strict=True))
     wide = dict(counts)  # the state's channel counts: each narrowed norm's producer says
     for producer, norm, _reader in NARROWED:
